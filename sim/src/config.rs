@@ -1,0 +1,327 @@
+//! The one accelerator configuration, taken by the simulator and the generator.
+
+use crate::arith::{ceil_log2, clog2};
+use bbs_compress::{Csb, QFormat};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Pipeline register stages of a PE, beyond the fixed one-cycle reads of the
+/// matrix memory and the vector banks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Register stages after the multipliers (at least 1: the DSP output register).
+    pub mult_stages: u32,
+    /// Register stages after the (combinational) adder tree; synthesis retimes them into the tree.
+    pub adder_stages: u32,
+}
+
+/// An accelerator: `pes` PEs, each with `banks` multipliers, a `banks`-input
+/// adder tree and one accumulator, and a private copy of the input vector split
+/// into `banks` vector banks. Row `r` of the matrix runs on PE `r % pes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// A name for reports and generated file headers.
+    pub name: String,
+    /// Number of processing elements (rows in flight).
+    pub pes: usize,
+    /// Banks per row = multipliers per PE (K).
+    pub banks: usize,
+    /// Total bits of weights, inputs and outputs (two's complement).
+    pub value_width: u32,
+    /// Fraction bits of weights, inputs and outputs.
+    pub frac_bits: u32,
+    /// Accumulator bits; at least `2 * value_width + ceil(log2 banks)`.
+    pub acc_width: u32,
+    /// Largest matrix (rows) the memories hold.
+    pub max_rows: usize,
+    /// Largest matrix (columns) the vector banks hold.
+    pub max_cols: usize,
+    /// Largest number of nonzeros per bank (CSB words per row) the matrix memory holds.
+    pub max_slots: usize,
+    pub pipeline: Pipeline,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read configuration: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+}
+
+fn invalid(field: &'static str, message: String) -> ConfigError {
+    ConfigError::Invalid { field, message }
+}
+
+impl Default for Config {
+    /// The built-in default: 8 PEs x 8 multipliers, Q16.12 values, room for a
+    /// 1024 x 512 matrix at up to 25% density.
+    fn default() -> Self {
+        Config {
+            name: "default".into(),
+            pes: 8,
+            banks: 8,
+            value_width: 16,
+            frac_bits: 12,
+            acc_width: 40,
+            max_rows: 1024,
+            max_cols: 512,
+            max_slots: 16,
+            pipeline: Pipeline {
+                mult_stages: 2,
+                adder_stages: 1,
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Parse and validate a TOML configuration; errors name the file or the field.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.message().to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a Config always serializes")
+    }
+
+    /// Check that the combination can be built; the first problem found names its field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(invalid(
+                "name",
+                format!("'{}' must be non-empty ASCII letters, digits, '_' or '-'", self.name),
+            ));
+        }
+        if !(1..=256).contains(&self.pes) {
+            return Err(invalid("pes", format!("{} is outside 1..=256", self.pes)));
+        }
+        if !(1..=64).contains(&self.banks) {
+            return Err(invalid("banks", format!("{} is outside 1..=64", self.banks)));
+        }
+        QFormat::new(self.value_width, self.frac_bits).map_err(|e| {
+            let field = if (2..=32).contains(&self.value_width) {
+                "frac_bits"
+            } else {
+                "value_width"
+            };
+            invalid(field, e.to_string())
+        })?;
+        let need = 2 * self.value_width + ceil_log2(self.banks);
+        if self.acc_width < need || self.acc_width > 64 {
+            return Err(invalid(
+                "acc_width",
+                format!(
+                    "{} must be in {need}..=64 (2 x value_width + ceil(log2 banks) guard bits)",
+                    self.acc_width
+                ),
+            ));
+        }
+        if self.max_rows == 0 || self.max_rows > 1 << 20 {
+            return Err(invalid("max_rows", format!("{} is outside 1..=1048576", self.max_rows)));
+        }
+        if self.max_cols < self.banks || self.max_cols > 1 << 20 {
+            return Err(invalid(
+                "max_cols",
+                format!(
+                    "{} must be at least banks ({}) and at most 1048576",
+                    self.max_cols, self.banks
+                ),
+            ));
+        }
+        if self.max_slots == 0 || self.max_slots > self.bank_depth() {
+            return Err(invalid(
+                "max_slots",
+                format!(
+                    "{} must be in 1..={} (the bank size, ceil(max_cols / banks))",
+                    self.max_slots,
+                    self.bank_depth()
+                ),
+            ));
+        }
+        if !(1..=8).contains(&self.pipeline.mult_stages) {
+            return Err(invalid(
+                "pipeline.mult_stages",
+                format!("{} is outside 1..=8", self.pipeline.mult_stages),
+            ));
+        }
+        if self.pipeline.adder_stages > 8 {
+            return Err(invalid(
+                "pipeline.adder_stages",
+                format!("{} is outside 0..=8", self.pipeline.adder_stages),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn format(&self) -> QFormat {
+        QFormat {
+            width: self.value_width,
+            frac: self.frac_bits,
+        }
+    }
+
+    /// Words in each vector bank: the largest bank size, `ceil(max_cols / banks)`.
+    pub fn bank_depth(&self) -> usize {
+        self.max_cols.div_ceil(self.banks)
+    }
+
+    /// Bits of a bank-internal index.
+    pub fn index_width(&self) -> u32 {
+        clog2(self.bank_depth())
+    }
+
+    /// Rows each PE holds at most.
+    pub fn rows_per_pe(&self) -> usize {
+        self.max_rows.div_ceil(self.pes)
+    }
+
+    /// Words in each PE's matrix memory.
+    pub fn matrix_depth(&self) -> usize {
+        self.rows_per_pe() * self.max_slots
+    }
+
+    /// Bits of one matrix-memory word: K values and K indices.
+    pub fn matrix_word_width(&self) -> u32 {
+        self.banks as u32 * (self.value_width + self.index_width())
+    }
+
+    /// Cycles from the last matrix word issued to the result being readable:
+    /// matrix read, vector-bank read, multiplier stages, adder stages,
+    /// accumulate, and the output-buffer write.
+    pub fn drain_cycles(&self) -> u64 {
+        3 + self.pipeline.mult_stages as u64 + self.pipeline.adder_stages as u64
+    }
+
+    /// Check that a CSB matrix fits this configuration; errors name the field.
+    pub fn check_matrix(&self, csb: &Csb) -> Result<(), ConfigError> {
+        if csb.banks != self.banks {
+            return Err(invalid(
+                "banks",
+                format!("the matrix has {} banks per row, the configuration {}", csb.banks, self.banks),
+            ));
+        }
+        if csb.format != self.format() {
+            return Err(invalid(
+                "value_width",
+                format!(
+                    "the matrix is Q{}.{}, the configuration Q{}.{} (value_width.frac_bits)",
+                    csb.format.width, csb.format.frac, self.value_width, self.frac_bits
+                ),
+            ));
+        }
+        if csb.rows > self.max_rows {
+            return Err(invalid(
+                "max_rows",
+                format!("the matrix has {} rows, the configuration holds {}", csb.rows, self.max_rows),
+            ));
+        }
+        if csb.cols > self.max_cols {
+            return Err(invalid(
+                "max_cols",
+                format!("the matrix has {} columns, the configuration holds {}", csb.cols, self.max_cols),
+            ));
+        }
+        if csb.slots > self.max_slots {
+            return Err(invalid(
+                "max_slots",
+                format!(
+                    "the matrix keeps {} nonzeros per bank, the configuration holds {}",
+                    csb.slots, self.max_slots
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_field(cfg: &Config) -> &'static str {
+        match cfg.validate() {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid-field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_is_valid_and_roundtrips_through_toml() {
+        let cfg = Config::default();
+        cfg.validate().unwrap();
+        let back = Config::from_toml_str(&cfg.to_toml(), "mem").unwrap();
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let base = Config::default();
+        let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
+            ("pes", Box::new(|c| c.pes = 0)),
+            ("banks", Box::new(|c| c.banks = 0)),
+            ("banks", Box::new(|c| c.banks = 65)),
+            ("value_width", Box::new(|c| c.value_width = 40)),
+            ("frac_bits", Box::new(|c| c.frac_bits = 16)),
+            ("acc_width", Box::new(|c| c.acc_width = 34)),
+            ("acc_width", Box::new(|c| c.acc_width = 65)),
+            ("max_cols", Box::new(|c| c.max_cols = 4)),
+            ("max_slots", Box::new(|c| c.max_slots = 65)),
+            ("max_slots", Box::new(|c| c.max_slots = 0)),
+            ("pipeline.mult_stages", Box::new(|c| c.pipeline.mult_stages = 0)),
+            ("pipeline.adder_stages", Box::new(|c| c.pipeline.adder_stages = 9)),
+            ("name", Box::new(|c| c.name = "a b".into())),
+        ];
+        for (field, mutate) in cases {
+            let mut cfg = base.clone();
+            mutate(&mut cfg);
+            assert_eq!(err_field(&cfg), field);
+        }
+    }
+
+    #[test]
+    fn toml_errors_name_the_file_and_unknown_fields() {
+        let text = Config::default().to_toml().replace("pes = 8", "pes = 8\nbogus = 1");
+        let err = Config::from_toml_str(&text, "x.toml").unwrap_err().to_string();
+        assert!(err.starts_with("x.toml:"), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+        let err = Config::from_toml_str("pes = \"many\"", "y.toml").unwrap_err().to_string();
+        assert!(err.starts_with("y.toml:"), "{err}");
+    }
+
+    #[test]
+    fn derived_sizes() {
+        let cfg = Config::default();
+        assert_eq!(cfg.bank_depth(), 64);
+        assert_eq!(cfg.index_width(), 6);
+        assert_eq!(cfg.rows_per_pe(), 128);
+        assert_eq!(cfg.matrix_depth(), 2048);
+        assert_eq!(cfg.matrix_word_width(), 8 * 22);
+        assert_eq!(cfg.drain_cycles(), 6);
+    }
+}

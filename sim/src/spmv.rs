@@ -1,0 +1,177 @@
+//! Cycle-approximate simulation of one SpMxV, y = W x, on the BBS accelerator.
+//!
+//! The timeline (identical to the generated RTL, see `docs/architecture.md`):
+//!
+//! | phase   | cycles                     | what happens |
+//! |---------|----------------------------|--------------|
+//! | start   | 1                          | the controller sees `start_i` and leaves IDLE |
+//! | load    | `bank_size`                | one vector-memory word (one element per bank) is copied into every PE's private banks per cycle |
+//! | compute | `ceil(rows / pes) * slots` | every PE issues one CSB word per cycle; rows are interleaved, row r on PE r % pes |
+//! | drain   | `3 + mult + adder stages`  | matrix read, vector-bank read, multiplier and adder stages, accumulate, output write |
+//!
+//! All PEs run in lockstep, so a PE whose last local row does not exist idles
+//! for that row: that, the load and the drain are the only utilization losses of
+//! BBS. There are no bank conflicts by construction.
+
+use crate::arith::{round_shift_saturate, wrap};
+use crate::config::{Config, ConfigError};
+use bbs_compress::Csb;
+use serde::Serialize;
+
+/// Version of the JSON report layout; bump on any change of its fields.
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("input vector: length {got}, the matrix has {expected} columns")]
+    VectorLength { got: usize, expected: usize },
+    #[error("input vector: element {index} = {value} does not fit Q{width}.{frac}")]
+    VectorRange {
+        index: usize,
+        value: i64,
+        width: u32,
+        frac: u32,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CycleBreakdown {
+    pub start: u64,
+    pub load: u64,
+    pub compute: u64,
+    pub drain: u64,
+    pub total: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PeStats {
+    pub pe: usize,
+    pub rows: usize,
+    /// Cycles in which the PE's multipliers work on a real row.
+    pub busy_cycles: u64,
+    /// `busy_cycles / total cycles`.
+    pub utilization: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SimReport {
+    pub report_version: u32,
+    pub bbs_version: &'static str,
+    pub config: String,
+    pub pes: usize,
+    pub banks: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub bank_size: usize,
+    pub slots: usize,
+    /// Stored (value, index) pairs: `rows * slots * banks`.
+    pub stored_weights: usize,
+    pub cycles: CycleBreakdown,
+    /// `stored_weights / (pes * banks)`: the cycles if every multiplier worked every cycle.
+    pub compute_bound: f64,
+    /// Mean of the per-PE utilizations.
+    pub utilization: f64,
+    pub pe: Vec<PeStats>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpmvRun {
+    /// Fixed-point outputs, Q(value_width.frac_bits), one per matrix row.
+    pub output: Vec<i64>,
+    pub report: SimReport,
+}
+
+/// Simulate y = W x. `x` holds fixed-point inputs in the configuration's format.
+pub fn simulate_spmv(cfg: &Config, csb: &Csb, x: &[i64]) -> Result<SpmvRun, SimError> {
+    cfg.validate()?;
+    cfg.check_matrix(csb)?;
+    if x.len() != csb.cols {
+        return Err(SimError::VectorLength {
+            got: x.len(),
+            expected: csb.cols,
+        });
+    }
+    let fmt = cfg.format();
+    if let Some((index, &value)) = x
+        .iter()
+        .enumerate()
+        .find(|(_, &v)| v < fmt.min() || v > fmt.max())
+    {
+        return Err(SimError::VectorRange {
+            index,
+            value,
+            width: fmt.width,
+            frac: fmt.frac,
+        });
+    }
+
+    // The private vector banks: bank b holds columns b*bank_size.., zero-padded.
+    let k = csb.banks;
+    let mut banks = vec![0i64; k * csb.bank_size];
+    banks[..x.len()].copy_from_slice(x);
+
+    let p = cfg.pes;
+    let local_rows = csb.rows.div_ceil(p);
+    let mut output = vec![0i64; csb.rows];
+    let mut pe = Vec::with_capacity(p);
+    for pe_index in 0..p {
+        let rows: Vec<usize> = (pe_index..csb.rows).step_by(p).collect();
+        for &r in &rows {
+            let mut acc: i64 = 0;
+            for slot in 0..csb.slots {
+                let (values, indices) = csb.word(r, slot);
+                // The adder tree's exact sum of the K products of one word.
+                let tree: i128 = values
+                    .iter()
+                    .zip(indices)
+                    .enumerate()
+                    .map(|(b, (&v, &i))| v as i128 * banks[b * csb.bank_size + i as usize] as i128)
+                    .sum();
+                acc = wrap(acc as i128 + tree, cfg.acc_width);
+            }
+            output[r] = round_shift_saturate(acc, cfg.frac_bits, cfg.value_width);
+        }
+        pe.push((pe_index, rows.len()));
+    }
+
+    let cycles = CycleBreakdown {
+        start: 1,
+        load: csb.bank_size as u64,
+        compute: (local_rows * csb.slots) as u64,
+        drain: cfg.drain_cycles(),
+        total: 1 + csb.bank_size as u64 + (local_rows * csb.slots) as u64 + cfg.drain_cycles(),
+    };
+    let pe: Vec<PeStats> = pe
+        .into_iter()
+        .map(|(pe, rows)| {
+            let busy_cycles = (rows * csb.slots) as u64;
+            PeStats {
+                pe,
+                rows,
+                busy_cycles,
+                utilization: busy_cycles as f64 / cycles.total as f64,
+            }
+        })
+        .collect();
+    let utilization = pe.iter().map(|s| s.utilization).sum::<f64>() / p as f64;
+    let stored_weights = csb.rows * csb.slots * csb.banks;
+    let report = SimReport {
+        report_version: REPORT_VERSION,
+        bbs_version: env!("CARGO_PKG_VERSION"),
+        config: cfg.name.clone(),
+        pes: p,
+        banks: k,
+        rows: csb.rows,
+        cols: csb.cols,
+        bank_size: csb.bank_size,
+        slots: csb.slots,
+        stored_weights,
+        cycles,
+        compute_bound: stored_weights as f64 / (p * k) as f64,
+        utilization,
+        pe,
+    };
+    Ok(SpmvRun { output, report })
+}

@@ -1,0 +1,6 @@
+//! The `bbs` program's shared steps, used by the command line and the
+//! end-to-end tests: weights -> pruning -> CSB -> simulator / generator ->
+//! Verilator co-simulation.
+
+pub mod demo;
+pub mod flow;

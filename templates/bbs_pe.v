@@ -1,0 +1,203 @@
+{% include "header.v" %}
+//
+// One SpMxV processing element. Each cycle it takes one CSB word (one value
+// and one bank-internal index per bank) from its matrix memory; multiplier b
+// reads its own private vector bank b at that index, so no two multipliers
+// ever share a bank. The adder tree sums the {{ p.banks }} products and the
+// accumulator sums the words of a row. The finished row is rounded, saturated
+// and written to the PE's output buffer.
+//
+// Pipeline (cycles after the controller issues a word):
+//   0: matrix memory read      1: vector bank reads
+//   2: multiply, {{ p.mult_stages }} register stage(s)   then adder tree, {{ p.adder_stages }} register stage(s)
+//   {{ p.acc_stage }}: accumulate      {{ p.acc_stage + 1 }}: round, saturate, write the output buffer
+
+module bbs_pe #(
+  parameter INIT_FILE = ""
+) (
+  input  wire                          clk_i,
+  input  wire                          rst_ni,
+  // Vector load: one word (one element per bank) broadcast to every PE.
+  input  wire                          vec_we_i,
+  input  wire [{{ p.index_w - 1 }}:0]  vec_waddr_i,
+  input  wire [{{ p.banks * p.value_w - 1 }}:0] vec_wdata_i,
+  // Issue: one matrix word per cycle while issue_valid_i.
+  input  wire                          issue_valid_i,
+  input  wire [{{ p.mat_addr_w - 1 }}:0] mat_addr_i,
+  input  wire                          first_i,
+  input  wire                          last_i,
+  input  wire                          row_ok_i,
+  input  wire [{{ p.local_row_w - 1 }}:0] local_row_i,
+  // Output buffer read port (registered, one cycle).
+  input  wire [{{ p.local_row_w - 1 }}:0] out_raddr_i,
+  output wire [{{ p.value_w - 1 }}:0]  out_rdata_o
+);
+
+  localparam integer K = {{ p.banks }};
+  localparam integer W = {{ p.value_w }};
+  localparam integer IW = {{ p.index_w }};
+  localparam integer PW = {{ p.prod_w }};
+  localparam integer TW = {{ p.tree_w }};
+  localparam integer A = {{ p.acc_w }};
+  localparam integer F = {{ p.frac_bits }};
+  localparam integer TAG_W = {{ p.local_row_w + 4 }};
+
+  // ---- Stage 0: matrix memory ----
+  wire [{{ p.mat_word_w - 1 }}:0] mat_word;
+
+  bbs_ram #(
+    .WIDTH({{ p.mat_word_w }}),
+    .DEPTH({{ p.mat_depth }}),
+    .ADDR_W({{ p.mat_addr_w }}),
+    .INIT_FILE(INIT_FILE)
+  ) u_mat_mem (
+    .clk_i  (clk_i),
+    .we_i   (1'b0),
+    .waddr_i({{ p.mat_addr_w }}'d0),
+    .wdata_i({{ p.mat_word_w }}'d0),
+    .raddr_i(mat_addr_i),
+    .rdata_o(mat_word)
+  );
+
+  // Tags travel beside the data: {valid, first, last, row_ok, local_row}.
+  wire [TAG_W-1:0] tag_issue = {issue_valid_i, first_i, last_i, row_ok_i, local_row_i};
+  wire [TAG_W-1:0] tag_acc;
+
+  bbs_delay #(.WIDTH(TAG_W), .DEPTH({{ p.acc_stage }})) u_tag_pipe (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
+    .d_i   (tag_issue),
+    .q_o   (tag_acc)
+  );
+
+  // ---- Stage 1: vector banks, addressed by the bank-internal indices ----
+  wire [K*W-1:0] weight_q;
+  wire [K*W-1:0] operand;
+
+  bbs_delay #(.WIDTH(K*W), .DEPTH(1)) u_weight_pipe (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
+    .d_i   (mat_word[K*W-1:0]),
+    .q_o   (weight_q)
+  );
+
+  genvar b;
+  generate
+    for (b = 0; b < K; b = b + 1) begin : g_bank
+      bbs_ram #(
+        .WIDTH(W),
+        .DEPTH({{ p.bank_depth }}),
+        .ADDR_W(IW)
+      ) u_vec_bank (
+        .clk_i  (clk_i),
+        .we_i   (vec_we_i),
+        .waddr_i(vec_waddr_i),
+        .wdata_i(vec_wdata_i[b*W +: W]),
+        .raddr_i(mat_word[K*W + b*IW +: IW]),
+        .rdata_o(operand[b*W +: W])
+      );
+    end
+  endgenerate
+
+  // ---- Stage 2: multipliers (operands sign-extended to the product width) ----
+  wire [K*PW-1:0] prod_d;
+  wire [K*PW-1:0] prod_q;
+
+  generate
+    for (b = 0; b < K; b = b + 1) begin : g_mul
+      wire [PW-1:0] w_ext = { { (PW-W){weight_q[b*W + W-1]} }, weight_q[b*W +: W] };
+      wire [PW-1:0] x_ext = { { (PW-W){operand[b*W + W-1]} }, operand[b*W +: W] };
+      assign prod_d[b*PW +: PW] = w_ext * x_ext;
+    end
+  endgenerate
+
+  bbs_delay #(.WIDTH(K*PW), .DEPTH({{ p.mult_stages }})) u_mult_pipe (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
+    .d_i   (prod_d),
+    .q_o   (prod_q)
+  );
+
+  // ---- Adder tree ----
+  wire [TW-1:0] tree_sum;
+
+  bbs_adder_tree u_tree (
+    .prod_i(prod_q),
+    .sum_o (tree_sum)
+  );
+{% if p.adder_stages > 0 %}
+  wire [TW-1:0] tree_sum_q;
+
+  bbs_delay #(.WIDTH(TW), .DEPTH({{ p.adder_stages }})) u_tree_pipe (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
+    .d_i   (tree_sum),
+    .q_o   (tree_sum_q)
+  );
+{% else %}
+  wire [TW-1:0] tree_sum_q = tree_sum;
+{% endif %}
+  // ---- Accumulator (wraps modulo 2^A) ----
+  wire             acc_valid = tag_acc[TAG_W-1];
+  wire             acc_first = tag_acc[TAG_W-2];
+  wire             acc_last  = tag_acc[TAG_W-3];
+  wire             acc_row_ok = tag_acc[TAG_W-4];
+  wire [{{ p.local_row_w - 1 }}:0] acc_row = tag_acc[{{ p.local_row_w - 1 }}:0];
+{%- if p.acc_w > p.tree_w %}
+  wire [A-1:0]     tree_ext = { { (A-TW){tree_sum_q[TW-1]} }, tree_sum_q };
+{%- else %}
+  wire [A-1:0]     tree_ext = tree_sum_q;
+{%- endif %}
+
+  reg  [A-1:0]     acc_q, acc_d;
+  reg              wr_en_q;
+  reg  [{{ p.local_row_w - 1 }}:0] wr_row_q;
+
+  always @(*) begin
+    acc_d = acc_q;
+    if (acc_valid) begin
+      acc_d = acc_first ? tree_ext : acc_q + tree_ext;
+    end
+  end
+
+  always @(posedge clk_i) begin
+    if (!rst_ni) begin
+      acc_q    <= {A{1'b0}};
+      wr_en_q  <= 1'b0;
+      wr_row_q <= {{ p.local_row_w }}'d0;
+    end else begin
+      acc_q    <= acc_d;
+      wr_en_q  <= acc_valid & acc_last & acc_row_ok;
+      wr_row_q <= acc_row;
+    end
+  end
+
+  // ---- Round half up, shift by F, saturate to W bits ----
+  localparam [A:0] ROUND_HALF = {{ p.round_half }};
+  wire [A:0]   acc_rounded = {acc_q[A-1], acc_q} + ROUND_HALF;
+  wire [A-F:0] acc_shifted = acc_rounded[A:F];
+{%- if p.frac_bits > 0 %}
+  // The bits shifted out are dropped on purpose (lint waiver by name).
+  wire         unused_round_bits = ^acc_rounded[F-1:0];
+{%- endif %}
+  // Saturate when the bits above the output's sign bit are not all copies of it.
+  wire         sat_hi = ~acc_shifted[A-F] & (|acc_shifted[A-F-1:W-1]);
+  wire         sat_lo =  acc_shifted[A-F] & ~(&acc_shifted[A-F-1:W-1]);
+  wire [W-1:0] out_value = sat_hi ? {1'b0, { (W-1){1'b1} }} :
+                           sat_lo ? {1'b1, { (W-1){1'b0} }} :
+                                    acc_shifted[W-1:0];
+
+  bbs_ram #(
+    .WIDTH(W),
+    .DEPTH({{ p.rows_per_pe }}),
+    .ADDR_W({{ p.local_row_w }})
+  ) u_out_buf (
+    .clk_i  (clk_i),
+    .we_i   (wr_en_q),
+    .waddr_i(wr_row_q),
+    .wdata_i(out_value),
+    .raddr_i(out_raddr_i),
+    .rdata_o(out_rdata_o)
+  );
+
+endmodule
