@@ -45,6 +45,18 @@ pub struct CycleBreakdown {
     pub total: u64,
 }
 
+impl CycleBreakdown {
+    pub fn new(start: u64, load: u64, compute: u64, drain: u64) -> Self {
+        CycleBreakdown {
+            start,
+            load,
+            compute,
+            drain,
+            total: start + load + compute + drain,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PeStats {
     pub pe: usize,
@@ -136,13 +148,12 @@ pub fn simulate_spmv(cfg: &Config, csb: &Csb, x: &[i64]) -> Result<SpmvRun, SimE
         pe.push((pe_index, rows.len()));
     }
 
-    let cycles = CycleBreakdown {
-        start: 1,
-        load: csb.bank_size as u64,
-        compute: (local_rows * csb.slots) as u64,
-        drain: cfg.drain_cycles(),
-        total: 1 + csb.bank_size as u64 + (local_rows * csb.slots) as u64 + cfg.drain_cycles(),
-    };
+    let cycles = CycleBreakdown::new(
+        1,
+        csb.bank_size as u64,
+        (local_rows * csb.slots) as u64,
+        cfg.drain_cycles(),
+    );
     let pe: Vec<PeStats> = pe
         .into_iter()
         .map(|(pe, rows)| {
