@@ -26,7 +26,7 @@ enum Command {
         #[arg(long)]
         tensor: Option<String>,
         /// Fraction of weights to remove, in [0, 1).
-        #[arg(long, default_value_t = 0.75)]
+        #[arg(long, default_value_t = 0.75, allow_negative_numbers = true)]
         sparsity: f64,
         /// Banks per row (default: the configuration's `banks`).
         #[arg(long)]
@@ -264,7 +264,16 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and succeed; usage errors exit 1 like all bad input.
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

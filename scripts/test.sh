@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need when it is missing
+# (Verilator, Yosys and Icarus Verilog from Debian's packages, which needs
+# root), then runs the whole workspace's tests. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v verilator >/dev/null 2>&1 || missing+=(verilator)
+command -v yosys >/dev/null 2>&1 || missing+=(yosys)
+command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} with apt-get"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "warning: not root and no sudo: cannot install ${missing[*]}; the co-simulation tests will be skipped (or fail under CI=true)" >&2
+  fi
+fi
+
+if [ "${CI:-}" = "true" ] && ! command -v verilator >/dev/null 2>&1; then
+  echo "error: CI=true and Verilator is not installed; the co-simulation cannot be skipped in CI" >&2
+  exit 1
+fi
+
+command -v verilator >/dev/null 2>&1 && verilator --version
+cargo test --workspace --locked "$@"
