@@ -63,7 +63,10 @@ pub fn run(out: &Path) -> Result<()> {
     };
 
     let r = &sim.report;
-    println!("bbs demo: silero-vad {DEMO_TENSOR} ({}x{}) on configuration '{}'", csb.rows, csb.cols, cfg.name);
+    println!(
+        "bbs demo: silero-vad {DEMO_TENSOR} ({}x{}) on configuration '{}'",
+        csb.rows, csb.cols, cfg.name
+    );
     println!(
         "  pruned    {} banks x {} kept of {}: sparsity {:.1}%",
         csb.banks,
@@ -93,7 +96,12 @@ pub fn run(out: &Path) -> Result<()> {
     }
     println!("  files     {}", out.display());
     if let Some((_, v)) = verdict {
-        anyhow::ensure!(v.bit_exact, "RTL and simulator differ on {} of {} rows", v.mismatched_rows, v.rows);
+        anyhow::ensure!(
+            v.bit_exact,
+            "RTL and simulator differ on {} of {} rows",
+            v.mismatched_rows,
+            v.rows
+        );
     }
     Ok(())
 }

@@ -48,7 +48,11 @@ pub struct Verification {
 impl Verification {
     pub fn compare(cfg: &Config, sim: &SpmvRun, rtl: &RtlRun) -> Verification {
         let mismatched_rows = if sim.output.len() == rtl.output.len() {
-            sim.output.iter().zip(&rtl.output).filter(|(a, b)| a != b).count()
+            sim.output
+                .iter()
+                .zip(&rtl.output)
+                .filter(|(a, b)| a != b)
+                .count()
         } else {
             sim.output.len().max(rtl.output.len())
         };
@@ -60,7 +64,8 @@ impl Verification {
             mismatched_rows,
             sim_cycles,
             rtl_cycles: rtl.cycles,
-            cycle_error_pct: (rtl.cycles as f64 - sim_cycles as f64).abs() / rtl.cycles.max(1) as f64
+            cycle_error_pct: (rtl.cycles as f64 - sim_cycles as f64).abs()
+                / rtl.cycles.max(1) as f64
                 * 100.0,
         }
     }
@@ -85,9 +90,16 @@ pub fn build_rtl(cfg: &Config, dir: &Path) -> Result<RtlBuild> {
 }
 
 /// Simulate, then run the RTL on the same inputs in `run_dir`, and compare.
-pub fn cosimulate(cfg: &Config, build: &RtlBuild, csb: &Csb, x: &[i64], run_dir: &Path) -> Result<(SpmvRun, Verification)> {
+pub fn cosimulate(
+    cfg: &Config,
+    build: &RtlBuild,
+    csb: &Csb,
+    x: &[i64],
+    run_dir: &Path,
+) -> Result<(SpmvRun, Verification)> {
     let sim = simulate_spmv(cfg, csb, x)?;
-    std::fs::create_dir_all(run_dir).with_context(|| format!("{}: cannot create", run_dir.display()))?;
+    std::fs::create_dir_all(run_dir)
+        .with_context(|| format!("{}: cannot create", run_dir.display()))?;
     bbs_hdlgen::memfiles::write_run_files(cfg, csb, x, run_dir)?;
     let rtl = verilator::run(&build.binary, run_dir)?;
     if rtl.output.len() != csb.rows {

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "bbs", version, about = "Bank-balanced sparse accelerators: prune, simulate, generate Verilog, verify")]
+#[command(
+    name = "bbs",
+    version,
+    about = "Bank-balanced sparse accelerators: prune, simulate, generate Verilog, verify"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -236,9 +240,13 @@ fn run(cli: Cli) -> Result<()> {
             }
             if let Some((c, x)) = run_inputs {
                 let run_dir = output.join("run");
-                std::fs::create_dir_all(&run_dir).with_context(|| format!("{}: cannot create", run_dir.display()))?;
+                std::fs::create_dir_all(&run_dir)
+                    .with_context(|| format!("{}: cannot create", run_dir.display()))?;
                 bbs_hdlgen::memfiles::write_run_files(&cfg, &c, &x, &run_dir)?;
-                println!("wrote the testbench's memory files to {}", run_dir.display());
+                println!(
+                    "wrote the testbench's memory files to {}",
+                    run_dir.display()
+                );
             }
         }
         Command::Verify {
@@ -255,7 +263,11 @@ fn run(cli: Cli) -> Result<()> {
             let (_, v) = flow::cosimulate(&cfg, &build, &c, &x, &output.join("run"))?;
             println!("{}", serde_json::to_string_pretty(&v)?);
             if !v.bit_exact {
-                bail!("RTL and simulator differ on {} of {} rows", v.mismatched_rows, v.rows);
+                bail!(
+                    "RTL and simulator differ on {} of {} rows",
+                    v.mismatched_rows,
+                    v.rows
+                );
             }
         }
         Command::Demo { output } => bbs::demo::run(&output)?,

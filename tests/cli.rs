@@ -6,10 +6,16 @@ use ndarray::{Array1, Array2, Array3};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SILERO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/silero-vad/silero_vad_16k.safetensors");
+const SILERO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/silero-vad/silero_vad_16k.safetensors"
+);
 
 fn bbs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bbs")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_bbs"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn s(p: &Path) -> &str {
@@ -21,7 +27,10 @@ fn s(p: &Path) -> &str {
 fn assert_fails(out: &Output, needles: &[&str], outputs: &[&Path]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("warning:")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("warning:"))
+        .collect();
     assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
     assert!(lines[0].starts_with("error: "), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -48,7 +57,9 @@ impl Fixture {
     }
     fn matrix(&self, name: &str, rows: usize, cols: usize) -> PathBuf {
         let p = self.path(name);
-        let a = Array2::from_shape_fn((rows, cols), |(r, c)| ((r * 31 + c * 17) % 23) as f32 / 10.0 - 1.1);
+        let a = Array2::from_shape_fn((rows, cols), |(r, c)| {
+            ((r * 31 + c * 17) % 23) as f32 / 10.0 - 1.1
+        });
         write_npy_atomic(&p, &a).unwrap();
         p
     }
@@ -83,7 +94,8 @@ fn prune_decode_sim_hdl_happy_path() {
     let (y, json) = (f.path("y.npy"), f.path("r.json"));
     let o = bbs(&["sim", s(&csb), s(&x), "-o", s(&y), "--json", s(&json)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     // start 1 + load 4 + compute ceil(64/8) * 1 + drain 6
     assert_eq!(report["cycles"]["total"], 19);
     assert_eq!(report["report_version"], 1);
@@ -92,7 +104,14 @@ fn prune_decode_sim_hdl_happy_path() {
     let hdl = f.path("hdl");
     let o = bbs(&["hdl", "-o", s(&hdl), "--csb", s(&csb), "--input", s(&x)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for file in ["rtl/bbs_top.v", "rtl/bbs_pe.v", "tb/tb_bbs.v", "run/pe0_mat.hex", "run/vec.hex", "run/run.hex"] {
+    for file in [
+        "rtl/bbs_top.v",
+        "rtl/bbs_pe.v",
+        "tb/tb_bbs.v",
+        "run/pe0_mat.hex",
+        "run/vec.hex",
+        "run/run.hex",
+    ] {
         assert!(hdl.join(file).exists(), "{file}");
     }
 }
@@ -108,7 +127,11 @@ fn prune_refuses_bad_weights_and_parameters() {
     let w = f.matrix("w.npy", 8, 16);
 
     let missing = f.path("nope.npy");
-    assert_fails(&bbs(&["prune", s(&missing), "-o", s(&out)]), &["nope.npy"], &[&out]);
+    assert_fails(
+        &bbs(&["prune", s(&missing), "-o", s(&out)]),
+        &["nope.npy"],
+        &[&out],
+    );
 
     assert_fails(
         &bbs(&["prune", SILERO, "--tensor", "lstm.weight", "-o", s(&out)]),
@@ -123,33 +146,65 @@ fn prune_refuses_bad_weights_and_parameters() {
 
     let cube = f.path("cube.npy");
     write_npy_atomic(&cube, &Array3::<f32>::zeros((2, 3, 4))).unwrap();
-    assert_fails(&bbs(&["prune", s(&cube), "-o", s(&out)]), &["cube.npy"], &[&out]);
+    assert_fails(
+        &bbs(&["prune", s(&cube), "-o", s(&out)]),
+        &["cube.npy"],
+        &[&out],
+    );
 
     let vec1 = f.vector("v.npy", 16);
-    assert_fails(&bbs(&["prune", s(&vec1), "-o", s(&out)]), &["v.npy"], &[&out]);
+    assert_fails(
+        &bbs(&["prune", s(&vec1), "-o", s(&out)]),
+        &["v.npy"],
+        &[&out],
+    );
 
     let nan = f.path("nan.npy");
     let mut a = Array2::<f32>::zeros((4, 8));
     a[[2, 3]] = f32::NAN;
     write_npy_atomic(&nan, &a).unwrap();
-    assert_fails(&bbs(&["prune", s(&nan), "-o", s(&out)]), &["nan.npy"], &[&out]);
+    assert_fails(
+        &bbs(&["prune", s(&nan), "-o", s(&out)]),
+        &["nan.npy"],
+        &[&out],
+    );
     a[[2, 3]] = f32::INFINITY;
     write_npy_atomic(&nan, &a).unwrap();
-    assert_fails(&bbs(&["prune", s(&nan), "-o", s(&out)]), &["nan.npy"], &[&out]);
+    assert_fails(
+        &bbs(&["prune", s(&nan), "-o", s(&out)]),
+        &["nan.npy"],
+        &[&out],
+    );
 
     for bad in ["1.0", "-0.1", "NaN"] {
-        assert_fails(&bbs(&["prune", s(&w), "--sparsity", bad, "-o", s(&out)]), &["sparsity"], &[&out]);
+        assert_fails(
+            &bbs(&["prune", s(&w), "--sparsity", bad, "-o", s(&out)]),
+            &["sparsity"],
+            &[&out],
+        );
     }
-    assert_fails(&bbs(&["prune", s(&w), "--banks", "32", "-o", s(&out)]), &["banks"], &[&out]);
+    assert_fails(
+        &bbs(&["prune", s(&w), "--banks", "32", "-o", s(&out)]),
+        &["banks"],
+        &[&out],
+    );
 
     let truncated = f.path("trunc.npy");
     let bytes = std::fs::read(&w).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() - 7]).unwrap();
-    assert_fails(&bbs(&["prune", s(&truncated), "-o", s(&out)]), &["trunc.npy"], &[&out]);
+    assert_fails(
+        &bbs(&["prune", s(&truncated), "-o", s(&out)]),
+        &["trunc.npy"],
+        &[&out],
+    );
 
     // An unwritable output: nothing appears, the error names the path.
     let nowhere = f.path("no/such/dir/out.csb");
-    assert_fails(&bbs(&["prune", s(&w), "-o", s(&nowhere)]), &["out.csb"], &[&nowhere]);
+    assert_fails(
+        &bbs(&["prune", s(&w), "-o", s(&nowhere)]),
+        &["out.csb"],
+        &[&nowhere],
+    );
 }
 
 #[test]
@@ -158,7 +213,16 @@ fn banks_that_do_not_divide_the_row_pad_it() {
     let f = Fixture::new();
     let w = f.matrix("w.npy", 6, 10);
     let out = f.path("w.csb");
-    let o = bbs(&["prune", s(&w), "--banks", "4", "--sparsity", "0.5", "-o", s(&out)]);
+    let o = bbs(&[
+        "prune",
+        s(&w),
+        "--banks",
+        "4",
+        "--sparsity",
+        "0.5",
+        "-o",
+        s(&out),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let csb = bbs_compress::Csb::read(&out).unwrap();
     assert_eq!((csb.cols, csb.banks, csb.bank_size), (10, 4, 3));
@@ -176,13 +240,25 @@ fn decode_refuses_corrupted_and_truncated_csb() {
     let last = flipped.len() - 1;
     flipped[last] ^= 0x40;
     std::fs::write(&bad, &flipped).unwrap();
-    assert_fails(&bbs(&["decode", s(&bad), "-o", s(&out)]), &["bad.csb"], &[&out]);
+    assert_fails(
+        &bbs(&["decode", s(&bad), "-o", s(&out)]),
+        &["bad.csb"],
+        &[&out],
+    );
 
     std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
-    assert_fails(&bbs(&["decode", s(&bad), "-o", s(&out)]), &["bad.csb"], &[&out]);
+    assert_fails(
+        &bbs(&["decode", s(&bad), "-o", s(&out)]),
+        &["bad.csb"],
+        &[&out],
+    );
 
     std::fs::write(&bad, b"not a csb file").unwrap();
-    assert_fails(&bbs(&["decode", s(&bad), "-o", s(&out)]), &["bad.csb"], &[&out]);
+    assert_fails(
+        &bbs(&["decode", s(&bad), "-o", s(&out)]),
+        &["bad.csb"],
+        &[&out],
+    );
 }
 
 #[test]
@@ -192,39 +268,79 @@ fn sim_refuses_bad_vectors_and_configurations() {
     let y = f.path("y.npy");
 
     let short = f.vector("short.npy", 31);
-    assert_fails(&bbs(&["sim", s(&csb), s(&short), "-o", s(&y)]), &["short.npy", "31", "32"], &[&y]);
+    assert_fails(
+        &bbs(&["sim", s(&csb), s(&short), "-o", s(&y)]),
+        &["short.npy", "31", "32"],
+        &[&y],
+    );
 
     let nan = f.path("nan.npy");
     write_npy_atomic(&nan, &Array1::from(vec![f32::NAN; 32])).unwrap();
-    assert_fails(&bbs(&["sim", s(&csb), s(&nan), "-o", s(&y)]), &["nan.npy"], &[&y]);
+    assert_fails(
+        &bbs(&["sim", s(&csb), s(&nan), "-o", s(&y)]),
+        &["nan.npy"],
+        &[&y],
+    );
 
     let x = f.vector("x.npy", 32);
     let cfg = f.path("bad.toml");
     std::fs::write(&cfg, Config::default_toml().replace("pes = 8", "pes = 0")).unwrap();
-    assert_fails(&bbs(&["sim", s(&csb), s(&x), "--config", s(&cfg), "-o", s(&y)]), &["pes"], &[&y]);
+    assert_fails(
+        &bbs(&["sim", s(&csb), s(&x), "--config", s(&cfg), "-o", s(&y)]),
+        &["pes"],
+        &[&y],
+    );
 
-    std::fs::write(&cfg, Config::default_toml().replace("banks = 8", "banks = 4")).unwrap();
-    assert_fails(&bbs(&["sim", s(&csb), s(&x), "--config", s(&cfg), "-o", s(&y)]), &["banks"], &[&y]);
+    std::fs::write(
+        &cfg,
+        Config::default_toml().replace("banks = 8", "banks = 4"),
+    )
+    .unwrap();
+    assert_fails(
+        &bbs(&["sim", s(&csb), s(&x), "--config", s(&cfg), "-o", s(&y)]),
+        &["banks"],
+        &[&y],
+    );
 
     std::fs::write(&cfg, "pes = [").unwrap();
-    assert_fails(&bbs(&["sim", s(&csb), s(&x), "--config", s(&cfg), "-o", s(&y)]), &["bad.toml"], &[&y]);
+    assert_fails(
+        &bbs(&["sim", s(&csb), s(&x), "--config", s(&cfg), "-o", s(&y)]),
+        &["bad.toml"],
+        &[&y],
+    );
 
     let missing = f.path("missing.toml");
-    assert_fails(&bbs(&["sim", s(&csb), s(&x), "--config", s(&missing)]), &["missing.toml"], &[]);
+    assert_fails(
+        &bbs(&["sim", s(&csb), s(&x), "--config", s(&missing)]),
+        &["missing.toml"],
+        &[],
+    );
 }
 
 #[test]
 fn hdl_refuses_an_impossible_configuration_before_writing() {
     let f = Fixture::new();
     let cfg = f.path("c.toml");
-    std::fs::write(&cfg, Config::default_toml().replace("acc_width = 40", "acc_width = 20")).unwrap();
+    std::fs::write(
+        &cfg,
+        Config::default_toml().replace("acc_width = 40", "acc_width = 20"),
+    )
+    .unwrap();
     let out = f.path("hdl");
-    assert_fails(&bbs(&["hdl", "--config", s(&cfg), "-o", s(&out)]), &["acc_width"], &[&out]);
+    assert_fails(
+        &bbs(&["hdl", "--config", s(&cfg), "-o", s(&out)]),
+        &["acc_width"],
+        &[&out],
+    );
 
     // A matrix that does not fit: refused before the design is written.
     let csb = f.csb();
     let x = f.vector("x.npy", 31);
-    assert_fails(&bbs(&["hdl", "-o", s(&out), "--csb", s(&csb), "--input", s(&x)]), &["x.npy"], &[&out]);
+    assert_fails(
+        &bbs(&["hdl", "-o", s(&out), "--csb", s(&csb), "--input", s(&x)]),
+        &["x.npy"],
+        &[&out],
+    );
 }
 
 struct Config;

@@ -11,9 +11,15 @@ fn reference_configurations_are_valid_and_default_matches_builtin() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let cfg = Config::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(Some(cfg.name.as_str()), path.file_stem().and_then(|s| s.to_str()));
+        assert_eq!(
+            Some(cfg.name.as_str()),
+            path.file_stem().and_then(|s| s.to_str())
+        );
         n += 1;
     }
     assert!(n >= 3);
-    assert_eq!(Config::from_file(&dir.join("default.toml")).unwrap(), Config::default());
+    assert_eq!(
+        Config::from_file(&dir.join("default.toml")).unwrap(),
+        Config::default()
+    );
 }

@@ -27,7 +27,10 @@ fn reference_configs() -> Vec<Config> {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     paths.sort();
-    paths.iter().map(|p| Config::from_file(p).unwrap()).collect()
+    paths
+        .iter()
+        .map(|p| Config::from_file(p).unwrap())
+        .collect()
 }
 
 struct Case {
@@ -39,7 +42,9 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let silero = root().join(SILERO);
-    let hidden: Vec<f32> = (0..128).map(|j| (0.9 * (0.37 * j as f64 + 0.1).sin()) as f32).collect();
+    let hidden: Vec<f32> = (0..128)
+        .map(|j| (0.9 * (0.37 * j as f64 + 0.1).sin()) as f32)
+        .collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let normal = Normal::new(0.0f32, 0.5).unwrap();
     let random = ndarray::Array2::from_shape_simple_fn((100, 77), || normal.sample(&mut rng));
@@ -85,7 +90,9 @@ fn verilator_or_skip() -> bool {
             panic!("CI=true and Verilator is not installed: the co-simulation must run in CI")
         }
         None => {
-            eprintln!("SKIPPED: Verilator is not installed; run the README's test command to install it");
+            eprintln!(
+                "SKIPPED: Verilator is not installed; run the README's test command to install it"
+            );
             false
         }
     }
@@ -97,7 +104,10 @@ fn rtl_matches_simulator_on_every_reference_configuration() {
         return;
     }
     let configs = reference_configs();
-    assert!(configs.len() >= 3, "need at least 3 reference configurations");
+    assert!(
+        configs.len() >= 3,
+        "need at least 3 reference configurations"
+    );
     let cases = cases();
     let work = tempfile::tempdir().unwrap();
     let mut table = Vec::new();
@@ -109,7 +119,8 @@ fn rtl_matches_simulator_on_every_reference_configuration() {
             iverilog_compiles(&dir);
         }
         for (i, case) in cases.iter().enumerate() {
-            let (csb, x) = matrix_for(cfg, case).unwrap_or_else(|| panic!("{} does not fit {}", case.name, cfg.name));
+            let (csb, x) = matrix_for(cfg, case)
+                .unwrap_or_else(|| panic!("{} does not fit {}", case.name, cfg.name));
             let (_, v) = flow::cosimulate(cfg, &build, &csb, &x, &dir.join(format!("run{i}")))
                 .unwrap_or_else(|e| panic!("{} / {}: {e:#}", cfg.name, case.name));
             if !v.bit_exact || v.cycle_error_pct > 1.0 {
@@ -119,7 +130,11 @@ fn rtl_matches_simulator_on_every_reference_configuration() {
         }
     }
     print_table(&table);
-    assert!(failures.is_empty(), "co-simulation failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "co-simulation failures:\n{}",
+        failures.join("\n")
+    );
     assert!(table.len() >= 9);
 }
 
@@ -128,7 +143,10 @@ fn which(tool: &str) -> bool {
 }
 
 fn iverilog_compiles(dir: &Path) {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("rtl")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("rtl"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let out = std::process::Command::new("iverilog")
         .args(["-g2005", "-o"])

@@ -71,7 +71,9 @@ module_template!(TopTpl, "bbs_top.v");
 module_template!(TbTpl, "tb_bbs.v");
 
 fn render<T: Template>(name: &'static str, t: &T) -> Result<String, HdlError> {
-    let mut text = t.render().map_err(|source| HdlError::Render { name, source })?;
+    let mut text = t
+        .render()
+        .map_err(|source| HdlError::Render { name, source })?;
     if !text.ends_with('\n') {
         text.push('\n');
     }
@@ -83,7 +85,11 @@ fn render<T: Template>(name: &'static str, t: &T) -> Result<String, HdlError> {
 pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
     cfg.validate()?;
     let mut files = Vec::new();
-    let mut add = |dir: &str, name: &'static str, doc: &str, f: &dyn Fn(&RtlParams) -> Result<String, HdlError>| -> Result<(), HdlError> {
+    let mut add = |dir: &str,
+                   name: &'static str,
+                   doc: &str,
+                   f: &dyn Fn(&RtlParams) -> Result<String, HdlError>|
+     -> Result<(), HdlError> {
         let p = RtlParams::new(cfg, doc);
         files.push(GeneratedFile {
             path: Path::new(dir).join(format!("{name}.v")),
@@ -91,16 +97,43 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
         });
         Ok(())
     };
-    add("rtl", "bbs_top", "bbs_top: the BBS SpMxV accelerator", &|p| render("bbs_top", &TopTpl { p }))?;
-    add("rtl", "bbs_ctrl", "bbs_ctrl: the control FSM", &|p| render("bbs_ctrl", &CtrlTpl { p }))?;
-    add("rtl", "bbs_pe", "bbs_pe: one SpMxV processing element", &|p| render("bbs_pe", &PeTpl { p }))?;
-    add("rtl", "bbs_adder_tree", "bbs_adder_tree: the PE's adder tree", &|p| {
-        render("bbs_adder_tree", &TreeTpl { p })
+    add(
+        "rtl",
+        "bbs_top",
+        "bbs_top: the BBS SpMxV accelerator",
+        &|p| render("bbs_top", &TopTpl { p }),
+    )?;
+    add("rtl", "bbs_ctrl", "bbs_ctrl: the control FSM", &|p| {
+        render("bbs_ctrl", &CtrlTpl { p })
     })?;
-    add("rtl", "bbs_delay", "bbs_delay: pipeline registers", &|p| render("bbs_delay", &DelayTpl { p }))?;
-    add("rtl", "bbs_ram", "bbs_ram: simple dual-port block RAM", &|p| render("bbs_ram", &RamTpl { p }))?;
-    add("tb", "tb_bbs", "tb_bbs: testbench for bbs_top", &|p| render("tb_bbs", &TbTpl { p }))?;
-    Ok(Design { top: "bbs_top", files })
+    add(
+        "rtl",
+        "bbs_pe",
+        "bbs_pe: one SpMxV processing element",
+        &|p| render("bbs_pe", &PeTpl { p }),
+    )?;
+    add(
+        "rtl",
+        "bbs_adder_tree",
+        "bbs_adder_tree: the PE's adder tree",
+        &|p| render("bbs_adder_tree", &TreeTpl { p }),
+    )?;
+    add("rtl", "bbs_delay", "bbs_delay: pipeline registers", &|p| {
+        render("bbs_delay", &DelayTpl { p })
+    })?;
+    add(
+        "rtl",
+        "bbs_ram",
+        "bbs_ram: simple dual-port block RAM",
+        &|p| render("bbs_ram", &RamTpl { p }),
+    )?;
+    add("tb", "tb_bbs", "tb_bbs: testbench for bbs_top", &|p| {
+        render("tb_bbs", &TbTpl { p })
+    })?;
+    Ok(Design {
+        top: "bbs_top",
+        files,
+    })
 }
 
 /// Write a design under `out_dir` (as `out_dir/rtl/*.v`, `out_dir/tb/*.v`).

@@ -23,9 +23,17 @@ pub fn vector_hex(csb: &Csb, x: &[i64], width: u32) -> String {
 
 /// Write everything the testbench reads into `dir`. The caller has checked
 /// the matrix and vector against the configuration (as `simulate_spmv` does).
-pub fn write_run_files(cfg: &Config, csb: &Csb, x: &[i64], dir: &Path) -> Result<(), bbs_compress::Error> {
+pub fn write_run_files(
+    cfg: &Config,
+    csb: &Csb,
+    x: &[i64],
+    dir: &Path,
+) -> Result<(), bbs_compress::Error> {
     hex::write_matrix_hex(csb, cfg.pes, cfg.index_width(), dir)?;
-    write_bytes_atomic(&dir.join("vec.hex"), vector_hex(csb, x, cfg.value_width).as_bytes())?;
+    write_bytes_atomic(
+        &dir.join("vec.hex"),
+        vector_hex(csb, x, cfg.value_width).as_bytes(),
+    )?;
     let mut run = String::new();
     for v in [csb.rows, csb.slots, csb.bank_size] {
         writeln!(run, "{v:08x}").expect("writing to a String");

@@ -39,7 +39,11 @@ pub fn version() -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn run_checked(cmd: &mut Command, step: &'static str, dir: &Path) -> Result<String, VerilatorError> {
+fn run_checked(
+    cmd: &mut Command,
+    step: &'static str,
+    dir: &Path,
+) -> Result<String, VerilatorError> {
     let out = cmd.output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             VerilatorError::Missing
@@ -66,7 +70,10 @@ fn run_checked(cmd: &mut Command, step: &'static str, dir: &Path) -> Result<Stri
 }
 
 fn rtl_paths(design: &Design, design_dir: &Path) -> Vec<PathBuf> {
-    design.rtl_files().map(|f| design_dir.join(&f.path)).collect()
+    design
+        .rtl_files()
+        .map(|f| design_dir.join(&f.path))
+        .collect()
 }
 
 /// `verilator --lint-only -Wall` on the synthesizable files; any warning fails.
@@ -88,7 +95,11 @@ pub fn lint(design: &Design, design_dir: &Path) -> Result<(), VerilatorError> {
 /// Build the testbench and the design into `build_dir` with `verilator --binary`;
 /// returns the simulator executable. One build serves every matrix and vector
 /// of the configuration: they are read at run time from the run directory.
-pub fn build(design: &Design, design_dir: &Path, build_dir: &Path) -> Result<PathBuf, VerilatorError> {
+pub fn build(
+    design: &Design,
+    design_dir: &Path,
+    build_dir: &Path,
+) -> Result<PathBuf, VerilatorError> {
     let mut cmd = Command::new("verilator");
     cmd.args(["--binary", "-j", "2", "--top-module", "tb_bbs"])
         // The testbench assigns integers to narrow registers on purpose; the
@@ -153,7 +164,13 @@ mod tests {
     #[test]
     fn parses_testbench_output() {
         let run = parse_output("- V e r i l a t i o n\nOUT 0 -3\nOUT 1 7\nCYCLES 42\n").unwrap();
-        assert_eq!(run, RtlRun { output: vec![-3, 7], cycles: 42 });
+        assert_eq!(
+            run,
+            RtlRun {
+                output: vec![-3, 7],
+                cycles: 42
+            }
+        );
         assert!(parse_output("OUT 1 7\nCYCLES 1").is_err());
         assert!(parse_output("OUT 0 7\n").is_err());
         assert!(parse_output("TIMEOUT after 9 cycles\nCYCLES 3").is_err());

@@ -53,7 +53,10 @@ pub enum ConfigError {
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 fn invalid(field: &'static str, message: String) -> ConfigError {
@@ -115,14 +118,20 @@ impl Config {
         {
             return Err(invalid(
                 "name",
-                format!("'{}' must be non-empty ASCII letters, digits, '_' or '-'", self.name),
+                format!(
+                    "'{}' must be non-empty ASCII letters, digits, '_' or '-'",
+                    self.name
+                ),
             ));
         }
         if !(1..=256).contains(&self.pes) {
             return Err(invalid("pes", format!("{} is outside 1..=256", self.pes)));
         }
         if !(1..=64).contains(&self.banks) {
-            return Err(invalid("banks", format!("{} is outside 1..=64", self.banks)));
+            return Err(invalid(
+                "banks",
+                format!("{} is outside 1..=64", self.banks),
+            ));
         }
         QFormat::new(self.value_width, self.frac_bits).map_err(|e| {
             let field = if (2..=32).contains(&self.value_width) {
@@ -143,7 +152,10 @@ impl Config {
             ));
         }
         if self.max_rows == 0 || self.max_rows > 1 << 20 {
-            return Err(invalid("max_rows", format!("{} is outside 1..=1048576", self.max_rows)));
+            return Err(invalid(
+                "max_rows",
+                format!("{} is outside 1..=1048576", self.max_rows),
+            ));
         }
         if self.max_cols < self.banks || self.max_cols > 1 << 20 {
             return Err(invalid(
@@ -223,7 +235,10 @@ impl Config {
         if csb.banks != self.banks {
             return Err(invalid(
                 "banks",
-                format!("the matrix has {} banks per row, the configuration {}", csb.banks, self.banks),
+                format!(
+                    "the matrix has {} banks per row, the configuration {}",
+                    csb.banks, self.banks
+                ),
             ));
         }
         if csb.format != self.format() {
@@ -238,13 +253,19 @@ impl Config {
         if csb.rows > self.max_rows {
             return Err(invalid(
                 "max_rows",
-                format!("the matrix has {} rows, the configuration holds {}", csb.rows, self.max_rows),
+                format!(
+                    "the matrix has {} rows, the configuration holds {}",
+                    csb.rows, self.max_rows
+                ),
             ));
         }
         if csb.cols > self.max_cols {
             return Err(invalid(
                 "max_cols",
-                format!("the matrix has {} columns, the configuration holds {}", csb.cols, self.max_cols),
+                format!(
+                    "the matrix has {} columns, the configuration holds {}",
+                    csb.cols, self.max_cols
+                ),
             ));
         }
         if csb.slots > self.max_slots {
@@ -282,7 +303,8 @@ mod tests {
     #[test]
     fn invalid_fields_are_named() {
         let base = Config::default();
-        let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Config)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("pes", Box::new(|c| c.pes = 0)),
             ("banks", Box::new(|c| c.banks = 0)),
             ("banks", Box::new(|c| c.banks = 65)),
@@ -293,8 +315,14 @@ mod tests {
             ("max_cols", Box::new(|c| c.max_cols = 4)),
             ("max_slots", Box::new(|c| c.max_slots = 65)),
             ("max_slots", Box::new(|c| c.max_slots = 0)),
-            ("pipeline.mult_stages", Box::new(|c| c.pipeline.mult_stages = 0)),
-            ("pipeline.adder_stages", Box::new(|c| c.pipeline.adder_stages = 9)),
+            (
+                "pipeline.mult_stages",
+                Box::new(|c| c.pipeline.mult_stages = 0),
+            ),
+            (
+                "pipeline.adder_stages",
+                Box::new(|c| c.pipeline.adder_stages = 9),
+            ),
             ("name", Box::new(|c| c.name = "a b".into())),
         ];
         for (field, mutate) in cases {
@@ -306,11 +334,17 @@ mod tests {
 
     #[test]
     fn toml_errors_name_the_file_and_unknown_fields() {
-        let text = Config::default().to_toml().replace("pes = 8", "pes = 8\nbogus = 1");
-        let err = Config::from_toml_str(&text, "x.toml").unwrap_err().to_string();
+        let text = Config::default()
+            .to_toml()
+            .replace("pes = 8", "pes = 8\nbogus = 1");
+        let err = Config::from_toml_str(&text, "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.toml:"), "{err}");
         assert!(err.contains("bogus"), "{err}");
-        let err = Config::from_toml_str("pes = \"many\"", "y.toml").unwrap_err().to_string();
+        let err = Config::from_toml_str("pes = \"many\"", "y.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("y.toml:"), "{err}");
     }
 

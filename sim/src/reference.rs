@@ -11,7 +11,11 @@ use ndarray::Array2;
 /// `w` is the dense fixed-point matrix (`Csb::to_dense_fixed`), `x` the
 /// fixed-point input of length `w.ncols()`.
 pub fn reference_spmv(cfg: &Config, w: &Array2<i64>, x: &[i64]) -> Vec<i64> {
-    assert_eq!(w.ncols(), x.len(), "reference: vector length must match the matrix");
+    assert_eq!(
+        w.ncols(),
+        x.len(),
+        "reference: vector length must match the matrix"
+    );
     w.rows()
         .into_iter()
         .map(|row| {

@@ -76,7 +76,10 @@ fn wrong_vector_length_and_out_of_range_inputs_are_refused() {
     let w = ndarray::Array2::from_shape_fn((4, 8), |(r, c)| (r * 8 + c) as f32 / 16.0);
     let (csb, _) = Csb::from_pruned(&prune_bbs(&w.view(), 2, 0.5).unwrap(), cfg.format());
     match simulate_spmv(&cfg, &csb, &[0; 7]) {
-        Err(SimError::VectorLength { got: 7, expected: 8 }) => {}
+        Err(SimError::VectorLength {
+            got: 7,
+            expected: 8,
+        }) => {}
         other => panic!("{other:?}"),
     }
     let err = simulate_spmv(&cfg, &csb, &[0, 0, 300, 0, 0, 0, 0, 0]).unwrap_err();

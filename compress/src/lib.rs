@@ -1,0 +1,22 @@
+//! Bank-balanced sparse (BBS) compression: pruning, the CSB format, weight
+//! readers and writers, and `$readmemh` export.
+//!
+//! Typical flow: [`read_matrix`] -> [`prune_bbs`] -> [`Csb::from_pruned`] ->
+//! [`Csb::write`] / [`write_matrix_hex`]. The byte layout of CSB files is in
+//! `docs/csb-format.md`.
+
+pub mod csb;
+pub mod error;
+pub mod fixed;
+pub mod hex;
+pub mod prune;
+pub mod weights;
+
+pub use csb::{Csb, QuantStats};
+pub use error::{Error, Result};
+pub use fixed::QFormat;
+pub use hex::{pack_word, write_matrix_hex};
+pub use prune::{kept_per_bank, prune_bbs, BbsPruned};
+pub use weights::{
+    list_tensors, read_matrix, read_vector, write_bytes_atomic, write_npy_atomic, Vector,
+};
