@@ -29,4 +29,11 @@ if [ "${CI:-}" = "true" ] && ! command -v verilator >/dev/null 2>&1; then
 fi
 
 command -v verilator >/dev/null 2>&1 && verilator --version
-cargo test --workspace --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary (cargo prints one per binary,
+# the last often a doc-test run with nothing in it).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
