@@ -3,7 +3,8 @@
 
 use std::cmp::Ordering;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -86,6 +87,9 @@ pub fn kept_per_bank(bank_size: usize, sparsity: f64) -> usize {
 /// count as 0.0 and have the highest columns, so they rank last among zeros
 /// and are kept only when a bank has fewer than `n` real columns.
 ///
+/// Rows are pruned in parallel on rayon's global pool; the result does not
+/// depend on the thread count.
+///
 /// Errors: `sparsity` not finite or outside `[0, 1)`; `banks` 0 or more than
 /// the column count; an empty matrix; a bank size over 65536 (u16 indices);
 /// a NaN or infinite weight.
@@ -135,41 +139,32 @@ pub fn prune_bbs(w: &ArrayView2<f32>, banks: usize, sparsity: f64) -> Result<Bbs
     }
 
     let slots = kept_per_bank(bank_size, sparsity);
-    let mut pruned = Array2::<f32>::zeros((rows, cols));
-    let mut kept = vec![0u16; rows * slots * banks];
-    // Reused across banks and rows: the candidates of one bank.
-    let mut order: Vec<u16> = Vec::with_capacity(bank_size);
-    let mut mags: Vec<f32> = vec![0.0; bank_size];
-
-    for r in 0..rows {
-        let row = w.row(r);
-        for b in 0..banks {
-            let base = b * bank_size;
-            for (j, m) in mags.iter_mut().enumerate() {
-                *m = row.get(base + j).map_or(0.0, |x| x.abs());
-            }
-            order.clear();
-            // bank_size <= 65536, so every j fits in u16.
-            order.extend((0..bank_size).map(|j| j as u16));
-            let rank = |a: &u16, b: &u16| -> Ordering {
-                mags[*b as usize]
-                    .total_cmp(&mags[*a as usize])
-                    .then(a.cmp(b))
-            };
-            if slots < bank_size {
-                order.select_nth_unstable_by(slots - 1, rank);
-            }
-            let chosen = &mut order[..slots];
-            chosen.sort_unstable();
-            for (s, &j) in chosen.iter().enumerate() {
-                kept[(r * slots + s) * banks + b] = j;
-                let col = base + j as usize;
-                if col < cols {
-                    pruned[(r, col)] = row[col];
-                }
-            }
-        }
-    }
+    let per_row = slots * banks;
+    let mut pruned = vec![0.0f32; rows * cols];
+    let mut kept = vec![0u16; rows * per_row];
+    // Rows are independent, so they are pruned in parallel; each row's
+    // result is the same as in a serial loop, so the output is deterministic.
+    // Batches of at least ~64K weights keep task overhead negligible.
+    let min_rows = (1usize << 16).div_ceil(cols).max(1);
+    pruned
+        .par_chunks_mut(cols)
+        .zip(kept.par_chunks_mut(per_row))
+        .enumerate()
+        .with_min_len(min_rows)
+        .for_each_init(
+            // Reused across the banks and rows of one task: the candidates of one bank.
+            || {
+                (
+                    Vec::<u16>::with_capacity(bank_size),
+                    vec![0.0f32; bank_size],
+                )
+            },
+            |(order, mags), (r, (out, kept_row))| {
+                prune_row(w.row(r), bank_size, slots, order, mags, out, kept_row)
+            },
+        );
+    let pruned =
+        Array2::from_shape_vec((rows, cols), pruned).map_err(|e| Error::param("weights", e))?;
     Ok(BbsPruned {
         rows,
         cols,
@@ -179,6 +174,48 @@ pub fn prune_bbs(w: &ArrayView2<f32>, banks: usize, sparsity: f64) -> Result<Bbs
         pruned,
         kept,
     })
+}
+
+/// Prunes one row: `out` (the row's `cols` outputs, zero on entry) receives
+/// the kept weights, `kept` (`slots * banks` entries) the bank-internal
+/// indices at `s * banks + b`. `order` and `mags` are scratch space.
+fn prune_row(
+    row: ArrayView1<f32>,
+    bank_size: usize,
+    slots: usize,
+    order: &mut Vec<u16>,
+    mags: &mut [f32],
+    out: &mut [f32],
+    kept: &mut [u16],
+) {
+    let cols = row.len();
+    let banks = kept.len() / slots;
+    for b in 0..banks {
+        let base = b * bank_size;
+        for (j, m) in mags.iter_mut().enumerate() {
+            *m = row.get(base + j).map_or(0.0, |x| x.abs());
+        }
+        order.clear();
+        // bank_size <= 65536, so every j fits in u16.
+        order.extend((0..bank_size).map(|j| j as u16));
+        let rank = |a: &u16, b: &u16| -> Ordering {
+            mags[*b as usize]
+                .total_cmp(&mags[*a as usize])
+                .then(a.cmp(b))
+        };
+        if slots < bank_size {
+            order.select_nth_unstable_by(slots - 1, rank);
+        }
+        let chosen = &mut order[..slots];
+        chosen.sort_unstable();
+        for (s, &j) in chosen.iter().enumerate() {
+            kept[s * banks + b] = j;
+            let col = base + j as usize;
+            if col < cols {
+                out[col] = row[col];
+            }
+        }
+    }
 }
 
 #[cfg(test)]
