@@ -9,14 +9,22 @@ pub mod csb;
 pub mod error;
 pub mod fixed;
 pub mod hex;
+pub mod metrics;
+pub mod onnx;
+pub mod patterns;
 pub mod prune;
+pub mod schedule;
 pub mod weights;
 
 pub use csb::{Csb, QuantStats};
 pub use error::{Error, Result};
 pub use fixed::QFormat;
 pub use hex::{pack_word, write_matrix_hex};
+pub use metrics::{layer_metrics, LayerMetrics};
+pub use patterns::{apply_mask, global_unstructured_masks, prune_mask, Pattern};
 pub use prune::{kept_per_bank, prune_bbs, BbsPruned};
+pub use schedule::Schedule;
 pub use weights::{
-    list_tensors, read_matrix, read_vector, write_bytes_atomic, write_npy_atomic, Vector,
+    list_tensors, read_matrices, read_matrix, read_vector, write_bytes_atomic, write_like,
+    write_masks, write_npy_atomic, DType, GateInfo, NamedMatrix, Vector,
 };

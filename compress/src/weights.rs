@@ -1,9 +1,14 @@
-//! Weight readers (.npy, .npz, .safetensors) and atomic writers.
+//! Weight readers (.npy, .npz, .safetensors, .onnx) and atomic writers.
 //!
 //! Files are read whole into memory and every size the file claims is checked
 //! against the bytes actually present before anything is allocated from it,
 //! so a corrupt header gives an error, never a huge allocation or a panic.
+//!
+//! [`read_matrices`] reads every 2-D weight of a model, [`write_like`] writes
+//! pruned ones back in the input's own format, [`write_masks`] saves masks.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -15,7 +20,7 @@ use crate::error::{one_line, Error, Result};
 
 /// Element types this crate can decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dt {
+pub(crate) enum Dt {
     F16,
     BF16,
     F32,
@@ -27,7 +32,7 @@ enum Dt {
 }
 
 impl Dt {
-    fn size(self) -> usize {
+    pub(crate) fn size(self) -> usize {
         match self {
             Dt::I8 => 1,
             Dt::F16 | Dt::BF16 | Dt::I16 => 2,
@@ -41,20 +46,62 @@ impl Dt {
 }
 
 /// One tensor found in a file, not yet decoded.
-struct TensorRef<'a> {
-    name: String,
-    shape: Vec<usize>,
+pub(crate) struct TensorRef<'a> {
+    pub name: String,
+    pub shape: Vec<usize>,
     /// The decodable element type, or the file's own name for an unsupported one.
-    dtype: std::result::Result<Dt, String>,
-    big_endian: bool,
-    fortran: bool,
-    data: &'a [u8],
+    pub dtype: std::result::Result<Dt, String>,
+    pub big_endian: bool,
+    pub fortran: bool,
+    /// Borrowed from the file, or decoded (ONNX `int32_data`, split fields).
+    pub data: Cow<'a, [u8]>,
 }
 
 /// Decoded elements in C (row-major) order.
 enum Decoded {
     Float(Vec<f32>),
     Int(Vec<i64>),
+}
+
+/// Tensor names come from files and may hold control characters (a newline
+/// in an npz member name, say); they are escaped in messages, which are one line.
+fn shown(name: &str) -> Cow<'_, str> {
+    if name.chars().any(char::is_control) {
+        Cow::Owned(
+            name.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// [`Error::tensor`] with the name made printable.
+pub(crate) fn tensor_err(path: &Path, name: &str, msg: impl std::fmt::Display) -> Error {
+    Error::tensor(path, &shown(name), msg)
+}
+
+/// [`Error::TensorNotFound`] with the names made printable.
+fn not_found<'a>(
+    path: &Path,
+    wanted: Option<&str>,
+    available: impl IntoIterator<Item = &'a String>,
+) -> Error {
+    Error::TensorNotFound {
+        path: path.to_path_buf(),
+        wanted: wanted.map(|w| shown(w).into_owned()),
+        available: available
+            .into_iter()
+            .map(|n| shown(n).into_owned())
+            .collect(),
+    }
 }
 
 fn shape_str(shape: &[usize]) -> String {
@@ -84,7 +131,7 @@ const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 /// Parses an in-memory .npy image. The data slice it returns has exactly the
 /// length the header's shape and dtype call for.
 fn parse_npy<'a>(bytes: &'a [u8], path: &Path, name: &str) -> Result<TensorRef<'a>> {
-    let bad = |msg: String| Error::tensor(path, name, msg);
+    let bad = |msg: String| tensor_err(path, name, msg);
     if bytes.len() < 10 || &bytes[..6] != NPY_MAGIC {
         return Err(bad(if bytes.starts_with(NPY_MAGIC) {
             "is a truncated .npy (header cut short)".to_string()
@@ -148,7 +195,7 @@ fn parse_npy<'a>(bytes: &'a [u8], path: &Path, name: &str) -> Result<TensorRef<'
         dtype,
         big_endian,
         fortran: header.layout.is_fortran(),
-        data,
+        data: Cow::Borrowed(data),
     })
 }
 
@@ -217,7 +264,7 @@ fn read_npz_member(
         } else {
             ""
         };
-        Error::tensor(path, name, format!("cannot be read: {}{hint}", one_line(e)))
+        tensor_err(path, name, format!("cannot be read: {}{hint}", one_line(e)))
     };
     let mut file = archive.by_name(full).map_err(|e| member_err(&e))?;
     // No size hint is trusted: the buffer grows only as real bytes arrive.
@@ -252,18 +299,16 @@ fn st_dtype(d: StDtype) -> std::result::Result<Dt, String> {
 }
 
 fn st_tensor<'a>(st: &SafeTensors<'a>, path: &Path, name: &str) -> Result<TensorRef<'a>> {
-    let view = st.tensor(name).map_err(|_| Error::TensorNotFound {
-        path: path.to_path_buf(),
-        wanted: Some(name.to_string()),
-        available: sorted_names(st),
-    })?;
+    let view = st
+        .tensor(name)
+        .map_err(|_| not_found(path, Some(name), &sorted_names(st)))?;
     Ok(TensorRef {
         name: name.to_string(),
         shape: view.shape().to_vec(),
         dtype: st_dtype(view.dtype()),
         big_endian: false,
         fortran: false,
-        data: view.data(),
+        data: Cow::Borrowed(view.data()),
     })
 }
 
@@ -285,14 +330,14 @@ fn decode(t: &TensorRef, path: &Path, floats_only: bool) -> Result<Decoded> {
     let dt = match &t.dtype {
         Ok(dt) if !floats_only || dt.is_float() => *dt,
         Ok(dt) => {
-            return Err(Error::tensor(
+            return Err(tensor_err(
                 path,
                 &t.name,
                 format!("has dtype {dt:?}; supported: {supported}"),
             ))
         }
         Err(name) => {
-            return Err(Error::tensor(
+            return Err(tensor_err(
                 path,
                 &t.name,
                 format!("has unsupported dtype {name}; supported: {supported}"),
@@ -301,7 +346,7 @@ fn decode(t: &TensorRef, path: &Path, floats_only: bool) -> Result<Decoded> {
     };
     let numel = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     if numel.and_then(|n| n.checked_mul(dt.size())) != Some(t.data.len()) {
-        return Err(Error::tensor(
+        return Err(tensor_err(
             path,
             &t.name,
             format!(
@@ -350,7 +395,7 @@ fn decode(t: &TensorRef, path: &Path, floats_only: bool) -> Result<Decoded> {
 
 fn fortran_to_c<T: Clone>(v: Vec<T>, shape: &[usize], path: &Path, name: &str) -> Result<Vec<T>> {
     let a = ArrayD::from_shape_vec(IxDyn(shape).f(), v)
-        .map_err(|e| Error::tensor(path, name, one_line(e)))?;
+        .map_err(|e| tensor_err(path, name, one_line(e)))?;
     Ok(a.iter().cloned().collect())
 }
 
@@ -363,9 +408,10 @@ fn f64_hint(t: &TensorRef) -> &'static str {
     }
 }
 
-fn to_matrix(t: &TensorRef, path: &Path) -> Result<Array2<f32>> {
+/// Checks shape and dtype without decoding: what makes a tensor a matrix.
+fn matrix_check(t: &TensorRef, path: &Path) -> Result<()> {
     if t.shape.len() != 2 {
-        return Err(Error::tensor(
+        return Err(tensor_err(
             path,
             &t.name,
             format!(
@@ -375,19 +421,36 @@ fn to_matrix(t: &TensorRef, path: &Path) -> Result<Array2<f32>> {
             ),
         ));
     }
-    let (rows, cols) = (t.shape[0], t.shape[1]);
-    if rows == 0 || cols == 0 {
-        return Err(Error::tensor(
+    if t.shape[0] == 0 || t.shape[1] == 0 {
+        return Err(tensor_err(
             path,
             &t.name,
             format!("is empty (shape {})", shape_str(&t.shape)),
         ));
     }
+    match &t.dtype {
+        Ok(dt) if dt.is_float() => Ok(()),
+        Ok(dt) => Err(tensor_err(
+            path,
+            &t.name,
+            format!("has dtype {dt:?}; supported: f32, f64, f16, bf16"),
+        )),
+        Err(name) => Err(tensor_err(
+            path,
+            &t.name,
+            format!("has unsupported dtype {name}; supported: f32, f64, f16, bf16"),
+        )),
+    }
+}
+
+fn to_matrix(t: &TensorRef, path: &Path) -> Result<Array2<f32>> {
+    matrix_check(t, path)?;
+    let (rows, cols) = (t.shape[0], t.shape[1]);
     let Decoded::Float(v) = decode(t, path, true)? else {
-        return Err(Error::tensor(path, &t.name, "is not floating point"));
+        return Err(tensor_err(path, &t.name, "is not floating point"));
     };
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(Error::tensor(
+        return Err(tensor_err(
             path,
             &t.name,
             format!(
@@ -399,7 +462,7 @@ fn to_matrix(t: &TensorRef, path: &Path) -> Result<Array2<f32>> {
             ),
         ));
     }
-    Array2::from_shape_vec((rows, cols), v).map_err(|e| Error::tensor(path, &t.name, one_line(e)))
+    Array2::from_shape_vec((rows, cols), v).map_err(|e| tensor_err(path, &t.name, one_line(e)))
 }
 
 // ------------------------------------------------------------- public ----
@@ -407,8 +470,9 @@ fn to_matrix(t: &TensorRef, path: &Path) -> Result<Array2<f32>> {
 /// Reads one 2-D weight matrix as f32.
 ///
 /// Dispatches on the extension: `.npy` (`tensor` is ignored), `.npz` (member
-/// name without ".npy"), `.safetensors`. `tensor` may be `None` when the file
-/// holds exactly one array. Accepted dtypes: f32, f64, f16, bf16 (safetensors);
+/// name without ".npy"), `.safetensors`, `.onnx` (a name as [`read_matrices`]
+/// gives it). `tensor` may be `None` when the file holds exactly one array
+/// (for `.onnx`: exactly one weight matrix). Accepted dtypes: f32, f64, f16, bf16 (safetensors);
 /// f32, f64, f16 (npy/npz, either byte order, C or Fortran order). NaN/Inf,
 /// non-2-D and empty tensors are rejected with the file, tensor and location.
 pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<Array2<f32>> {
@@ -424,6 +488,16 @@ pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<Array2<f32>> {
             let member = read_npz_member(&mut archive, path, &name, &full)?;
             to_matrix(&parse_npy(&member, path, &name)?, path)
         }
+        "onnx" => {
+            let model = parse_onnx(&bytes, path)?;
+            let cands = crate::onnx::candidates(&model, &bytes, path);
+            let select: Vec<String> = tensor.iter().map(|t| t.to_string()).collect();
+            let mut found = select_matrices(path, cands, &select)?;
+            match found.len() {
+                1 => Ok(found.remove(0).matrix),
+                _ => Err(not_found(path, None, found.iter().map(|m| &m.name))),
+            }
+        }
         _ => {
             let st = open_safetensors(&bytes, path)?;
             let names = sorted_names(&st);
@@ -437,10 +511,10 @@ pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<Array2<f32>> {
 
 fn check_extension(path: &Path, ext: &str) -> Result<()> {
     match ext {
-        "npy" | "npz" | "safetensors" => Ok(()),
+        "npy" | "npz" | "safetensors" | "onnx" => Ok(()),
         _ => Err(Error::file(
             path,
-            format!("unsupported file type '.{ext}'; expected .npy, .npz or .safetensors"),
+            format!("unsupported file type '.{ext}'; expected .npy, .npz, .safetensors or .onnx"),
         )),
     }
 }
@@ -456,15 +530,13 @@ fn pick(
         None if members.len() == 1 => members.first(),
         None => None,
     };
-    found.cloned().ok_or_else(|| Error::TensorNotFound {
-        path: path.to_path_buf(),
-        wanted: wanted.map(str::to_string),
-        available: members.iter().map(|(n, _)| n.clone()).collect(),
-    })
+    found
+        .cloned()
+        .ok_or_else(|| not_found(path, wanted, members.iter().map(|(n, _)| n)))
 }
 
 /// Lists `(name, shape)` of every tensor, sorted by name. A `.npy` file gives
-/// one entry named after the file stem.
+/// one entry named after the file stem; an `.onnx` file lists its initializers.
 pub fn list_tensors(path: &Path) -> Result<Vec<(String, Vec<usize>)>> {
     let ext = extension(path);
     check_extension(path, &ext)?;
@@ -484,6 +556,7 @@ pub fn list_tensors(path: &Path) -> Result<Vec<(String, Vec<usize>)>> {
             }
             out
         }
+        "onnx" => crate::onnx::list(&parse_onnx(&bytes, path)?, path)?,
         _ => {
             let st = open_safetensors(&bytes, path)?;
             st.tensors()
@@ -536,7 +609,7 @@ pub fn read_vector(path: &Path) -> Result<Vector> {
     let n = match t.shape.as_slice() {
         [n] | [n, 1] | [1, n] => *n,
         s => {
-            return Err(Error::tensor(
+            return Err(tensor_err(
                 path,
                 &t.name,
                 format!(
@@ -548,7 +621,7 @@ pub fn read_vector(path: &Path) -> Result<Vector> {
         }
     };
     if n == 0 {
-        return Err(Error::tensor(
+        return Err(tensor_err(
             path,
             &t.name,
             format!("is empty (shape {})", shape_str(&t.shape)),
@@ -557,7 +630,7 @@ pub fn read_vector(path: &Path) -> Result<Vector> {
     match decode(&t, path, false)? {
         Decoded::Float(v) => {
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                return Err(Error::tensor(
+                return Err(tensor_err(
                     path,
                     &t.name,
                     format!("has non-finite value {} at index {i}{}", v[i], f64_hint(&t)),
@@ -627,4 +700,576 @@ pub fn write_npy_atomic<A: WritableElement, D: Dimension>(
 /// Writes `bytes` atomically, like [`write_npy_atomic`].
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |f| f.write_all(bytes).map_err(one_line))
+}
+
+// --------------------------------------------------------- whole models ----
+
+/// The element type a tensor has in its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum DType {
+    F32,
+    F64,
+    F16,
+    BF16,
+}
+
+impl DType {
+    fn of(dt: Dt) -> DType {
+        match dt {
+            Dt::F64 => DType::F64,
+            Dt::F16 => DType::F16,
+            Dt::BF16 => DType::BF16,
+            _ => DType::F32,
+        }
+    }
+}
+
+/// The gate layout of a recurrent weight matrix (ONNX LSTM and GRU).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct GateInfo {
+    /// "LSTM" or "GRU".
+    pub op: String,
+    /// Gate name of each block of `hidden` rows, in row order: `["i", "o",
+    /// "f", "c"]` for ONNX LSTM, `["z", "r", "h"]` for ONNX GRU.
+    pub gates: Vec<String>,
+    /// Hidden size: rows per gate.
+    pub hidden: usize,
+    /// Index along ONNX `num_directions`: 0 forward (or the only direction,
+    /// which is backward for `direction="reverse"`), 1 backward.
+    pub direction: usize,
+}
+
+/// A 2-D tensor read by [`read_matrices`].
+#[derive(Clone, Debug)]
+pub struct NamedMatrix {
+    /// The tensor's name in the file; for ONNX LSTM/GRU weights, which are
+    /// split per direction, `<initializer>[<direction>]`.
+    pub name: String,
+    /// The element type in the file (the matrix itself is f32).
+    pub dtype: DType,
+    pub matrix: Array2<f32>,
+    /// For ONNX LSTM/GRU weights: the gate layout.
+    pub gates: Option<GateInfo>,
+    /// For ONNX: which node inputs use it, e.g. `MatMul '/fc/MatMul' input 1
+    /// (B, [in, out]: y = x B)`, or `Gemm 'fc' input 1 (B, transB=1, [out, in])`.
+    pub role: Option<String>,
+}
+
+/// A tensor that [`read_matrices`] or [`write_like`] may select.
+pub(crate) struct Cand<'a> {
+    pub name: String,
+    /// ONNX split tensors (`W[0]`) also answer to their initializer's name.
+    pub base: Option<String>,
+    /// Not a usable matrix: the error, and whether reading all tensors must
+    /// fail on it (`true`: a corrupt tensor or unreadable weight) or skip it
+    /// (`false`: a vector, an integer table, ...).
+    pub status: std::result::Result<Src<'a>, (Error, bool)>,
+}
+
+impl Cand<'_> {
+    pub(crate) fn err(name: &str, e: Error, hard: bool) -> Self {
+        Cand {
+            name: name.to_string(),
+            base: None,
+            status: Err((e, hard)),
+        }
+    }
+}
+
+/// A usable matrix and where its bytes are.
+pub(crate) struct Src<'a> {
+    pub tref: TensorRef<'a>,
+    pub gates: Option<GateInfo>,
+    pub role: Option<String>,
+    /// The npz member index or ONNX initializer index (0 otherwise).
+    pub unit: usize,
+    /// Where the tensor's data starts: in the file (npy, safetensors), in the
+    /// npz member, or in the ONNX initializer's data.
+    pub offset: usize,
+}
+
+pub(crate) fn cand_of<'a>(t: TensorRef<'a>, path: &Path, unit: usize, offset: usize) -> Cand<'a> {
+    match matrix_check(&t, path) {
+        Ok(()) => Cand {
+            name: t.name.clone(),
+            base: None,
+            status: Ok(Src {
+                tref: t,
+                gates: None,
+                role: None,
+                unit,
+                offset,
+            }),
+        },
+        Err(e) => Cand::err(&t.name, e, false),
+    }
+}
+
+/// Where `inner` starts within `outer`, of which it is a subslice.
+fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    inner.as_ptr() as usize - outer.as_ptr() as usize
+}
+
+fn parse_onnx(bytes: &[u8], path: &Path) -> Result<crate::onnx::Model> {
+    crate::onnx::parse(bytes)
+        .map_err(|msg| Error::file(path, format!("not a readable ONNX model: {msg}")))
+}
+
+/// Reads every member of an npz archive: (name, bytes), sorted by name.
+fn npz_all(bytes: &[u8], path: &Path) -> Result<Vec<(String, String, Vec<u8>)>> {
+    let mut archive = open_npz(bytes, path)?;
+    let mut out = Vec::new();
+    for (name, full) in npz_members(&archive) {
+        let member = read_npz_member(&mut archive, path, &name, &full)?;
+        out.push((name, full, member));
+    }
+    Ok(out)
+}
+
+/// `*` matches any run of characters, `?` any one character.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == s[si])) {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+fn usable_names(cands: &[Cand]) -> Vec<String> {
+    cands
+        .iter()
+        .filter(|c| c.status.is_ok())
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// Picks the candidates `select` asks for (all when empty) and decodes them.
+fn select_matrices(
+    path: &Path,
+    mut cands: Vec<Cand>,
+    select: &[String],
+) -> Result<Vec<NamedMatrix>> {
+    cands.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut chosen = vec![false; cands.len()];
+    if select.is_empty() {
+        for (c, cand) in chosen.iter_mut().zip(&cands) {
+            *c = !matches!(cand.status, Err((_, false)));
+        }
+    }
+    for pattern in select {
+        if is_glob(pattern) {
+            let mut any = false;
+            for (c, cand) in chosen.iter_mut().zip(&cands) {
+                if glob_match(pattern, &cand.name) && !matches!(cand.status, Err((_, false))) {
+                    *c = true;
+                    any = true;
+                }
+            }
+            if !any {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "pattern '{pattern}' matches no 2-D floating-point tensor; available: {}",
+                        usable_names(&cands).join(", ")
+                    ),
+                ));
+            }
+        } else {
+            let mut any = false;
+            for (c, cand) in chosen.iter_mut().zip(&cands) {
+                if &cand.name == pattern || cand.base.as_ref() == Some(pattern) {
+                    *c = true;
+                    any = true;
+                }
+            }
+            if !any {
+                return Err(not_found(path, Some(pattern), &usable_names(&cands)));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (cand, chosen) in cands.into_iter().zip(chosen) {
+        if !chosen {
+            continue;
+        }
+        let src = cand.status.map_err(|(e, _)| e)?;
+        out.push(NamedMatrix {
+            name: cand.name,
+            dtype: DType::of(*src.tref.dtype.as_ref().unwrap_or(&Dt::F32)),
+            matrix: to_matrix(&src.tref, path)?,
+            gates: src.gates,
+            role: src.role,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads the 2-D floating-point tensors of a `.npy`, `.npz`, `.safetensors`
+/// or `.onnx` file as f32, sorted by name.
+///
+/// With an empty `select`, every 2-D tensor of dtype f32, f64, f16 or bf16 is
+/// returned and others (vectors, integer tables, ...) are skipped; a corrupt
+/// tensor, NaN/Inf, or an ONNX weight that cannot be read is an error.
+/// Otherwise only tensors matching an entry of `select` are returned: an exact
+/// name (which must be a usable matrix, else its error is returned) or a glob
+/// with `*` and `?`; an entry that matches nothing is an error naming it.
+///
+/// ONNX: initializers used as MatMul/Gemm A or B, LSTM/GRU W and R, and any
+/// other 2-D float initializer not used as a bias or state of those ops.
+/// LSTM/GRU W `[dirs, gates*hidden, in]` and R `[dirs, gates*hidden, hidden]`
+/// come back per direction as `<name>[d]` with [`GateInfo`]; the exact name
+/// `<name>` selects all directions. Subgraphs are searched for nodes too.
+/// Initializers in external data files are refused.
+pub fn read_matrices(path: &Path, select: &[String]) -> Result<Vec<NamedMatrix>> {
+    let ext = extension(path);
+    check_extension(path, &ext)?;
+    let bytes = read_file(path)?;
+    match ext.as_str() {
+        "npy" => {
+            let t = parse_npy(&bytes, path, &file_stem(path))?;
+            let offset = offset_in(&bytes, &t.data);
+            select_matrices(path, vec![cand_of(t, path, 0, offset)], select)
+        }
+        "npz" => {
+            let members = npz_all(&bytes, path)?;
+            let cands = members
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _, b))| match parse_npy(b, path, name) {
+                    Ok(t) => {
+                        let offset = offset_in(b, &t.data);
+                        cand_of(t, path, i, offset)
+                    }
+                    Err(e) => Cand::err(name, e, true),
+                })
+                .collect();
+            select_matrices(path, cands, select)
+        }
+        "onnx" => {
+            let model = parse_onnx(&bytes, path)?;
+            let cands = crate::onnx::candidates(&model, &bytes, path);
+            select_matrices(path, cands, select)
+        }
+        _ => {
+            let st = open_safetensors(&bytes, path)?;
+            let mut cands = Vec::new();
+            for name in sorted_names(&st) {
+                let t = st_tensor(&st, path, &name)?;
+                let offset = offset_in(&bytes, &t.data);
+                cands.push(cand_of(t, path, 0, offset));
+            }
+            select_matrices(path, cands, select)
+        }
+    }
+}
+
+fn elem_to_f32(dt: Dt, big: bool, b: &[u8]) -> f32 {
+    let mut a = [0u8; 8];
+    a[..b.len()].copy_from_slice(b);
+    if big {
+        a[..b.len()].reverse();
+    }
+    let u16v = u16::from_le_bytes([a[0], a[1]]);
+    match dt {
+        Dt::F16 => half::f16::from_bits(u16v).to_f32(),
+        Dt::BF16 => half::bf16::from_bits(u16v).to_f32(),
+        Dt::F64 => f64::from_le_bytes(a) as f32,
+        _ => f32::from_le_bytes([a[0], a[1], a[2], a[3]]),
+    }
+}
+
+/// Encodes `v` as `dt`; `None` when it does not fit (overflows to infinity).
+fn f32_to_elem(dt: Dt, big: bool, v: f32, out: &mut [u8]) -> Option<()> {
+    let mut a = [0u8; 8];
+    let n = match dt {
+        Dt::F16 => {
+            let h = half::f16::from_f32(v);
+            a[..2].copy_from_slice(&h.to_le_bytes());
+            h.is_finite().then_some(2)?
+        }
+        Dt::BF16 => {
+            let h = half::bf16::from_f32(v);
+            a[..2].copy_from_slice(&h.to_le_bytes());
+            h.is_finite().then_some(2)?
+        }
+        Dt::F64 => {
+            a = f64::from(v).to_le_bytes();
+            8
+        }
+        _ => {
+            a[..4].copy_from_slice(&v.to_le_bytes());
+            4
+        }
+    };
+    if big {
+        a[..n].reverse();
+    }
+    out.copy_from_slice(&a[..n]);
+    Some(())
+}
+
+/// `new` encoded exactly like `t`'s data: same dtype, byte order and memory
+/// order. Elements whose value is unchanged keep their original bytes, so an
+/// f64 weight that survives pruning keeps its full precision.
+fn encode_like(t: &TensorRef, path: &Path, new: &Array2<f32>) -> Result<Vec<u8>> {
+    let (rows, cols) = (t.shape[0], t.shape[1]);
+    if new.dim() != (rows, cols) {
+        return Err(tensor_err(
+            path,
+            &t.name,
+            format!(
+                "has shape {}; the replacement has shape {}",
+                shape_str(&t.shape),
+                shape_str(new.shape())
+            ),
+        ));
+    }
+    let Ok(dt) = t.dtype else {
+        return Err(tensor_err(path, &t.name, "is not floating point"));
+    };
+    let size = dt.size();
+    if rows.checked_mul(cols).and_then(|n| n.checked_mul(size)) != Some(t.data.len()) {
+        return Err(tensor_err(
+            path,
+            &t.name,
+            format!(
+                "holds {} data bytes, which does not match shape {} of {dt:?}",
+                t.data.len(),
+                shape_str(&t.shape)
+            ),
+        ));
+    }
+    let mut out = t.data.to_vec();
+    for ((r, c), &v) in new.indexed_iter() {
+        let i = if t.fortran {
+            c * rows + r
+        } else {
+            r * cols + c
+        };
+        let slot = &mut out[i * size..(i + 1) * size];
+        if elem_to_f32(dt, t.big_endian, slot).to_bits() == v.to_bits() {
+            continue;
+        }
+        let bad = |what: &str| {
+            tensor_err(
+                path,
+                &t.name,
+                format!("replacement value {v} at (row {r}, col {c}) {what}"),
+            )
+        };
+        if !v.is_finite() {
+            return Err(bad("is not finite"));
+        }
+        f32_to_elem(dt, t.big_endian, v, slot)
+            .ok_or_else(|| bad(&format!("does not fit {dt:?}")))?;
+    }
+    Ok(out)
+}
+
+/// The candidates `replace` names (exactly), each with its new matrix.
+fn sources<'a, 'r>(
+    path: &Path,
+    cands: Vec<Cand<'a>>,
+    replace: &'r [(String, Array2<f32>)],
+) -> Result<Vec<(Src<'a>, &'r Array2<f32>)>> {
+    let available = usable_names(&cands);
+    let mut by_name: std::collections::HashMap<String, Cand> =
+        cands.into_iter().map(|c| (c.name.clone(), c)).collect();
+    replace
+        .iter()
+        .map(|(name, m)| {
+            let cand = by_name
+                .remove(name)
+                .ok_or_else(|| not_found(path, Some(name), &available))?;
+            Ok((cand.status.map_err(|(e, _)| e)?, m))
+        })
+        .collect()
+}
+
+/// Writes a copy of `input` to `output` (atomically) with the data of the
+/// named tensors replaced, in the input's own format and dtypes, with every
+/// other byte kept where the format allows:
+///
+/// - `.npy`: the same header; the data re-encoded (byte order, Fortran order kept).
+/// - `.npz`: the other members copied as they are (raw), the replaced ones
+///   stored uncompressed with their original header, timestamp and mode.
+/// - `.safetensors`: the same header and metadata; only the replaced tensors'
+///   bytes change.
+/// - `.onnx`: the initializers' data spliced into the original bytes; see
+///   [`crate::onnx`].
+///
+/// Names are those [`read_matrices`] gives (ONNX `W[0]` replaces direction 0
+/// of `W`); shapes must match. f16/bf16 values are rounded to nearest; a
+/// value that overflows the tensor's dtype is an error. `output` must have the
+/// input's extension. On any error nothing is written.
+pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]) -> Result<()> {
+    let ext = extension(input);
+    check_extension(input, &ext)?;
+    if extension(output) != ext {
+        return Err(Error::file(
+            output,
+            format!("output must have the input's extension '.{ext}'"),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, _) in replace {
+        if !seen.insert(name) {
+            return Err(tensor_err(input, name, "is replaced twice"));
+        }
+    }
+    let bytes = read_file(input)?;
+    let out = match ext.as_str() {
+        "npy" => {
+            let t = parse_npy(&bytes, input, &file_stem(input))?;
+            let offset = offset_in(&bytes, &t.data);
+            let mut patches = Vec::new();
+            for (src, m) in sources(input, vec![cand_of(t, input, 0, offset)], replace)? {
+                patches.push((src.offset, encode_like(&src.tref, input, m)?));
+            }
+            let mut out = bytes.clone();
+            for (offset, new) in patches {
+                out[offset..offset + new.len()].copy_from_slice(&new);
+            }
+            out
+        }
+        "npz" => {
+            let mut members = npz_all(&bytes, input)?;
+            let mut patches = Vec::new();
+            {
+                let cands: Vec<Cand> = members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, _, b))| match parse_npy(b, input, name) {
+                        Ok(t) => {
+                            let offset = offset_in(b, &t.data);
+                            cand_of(t, input, i, offset)
+                        }
+                        Err(e) => Cand::err(name, e, true),
+                    })
+                    .collect();
+                for (src, m) in sources(input, cands, replace)? {
+                    patches.push((src.unit, src.offset, encode_like(&src.tref, input, m)?));
+                }
+            }
+            let mut changed = BTreeMap::new();
+            for (unit, offset, new) in patches {
+                let member = &mut members[unit];
+                member.2[offset..offset + new.len()].copy_from_slice(&new);
+                changed.insert(member.1.clone(), std::mem::take(&mut member.2));
+            }
+            rewrite_npz(&bytes, input, &changed)?
+        }
+        "onnx" => {
+            let model = parse_onnx(&bytes, input)?;
+            let cands = crate::onnx::candidates(&model, &bytes, input);
+            let mut patches = Vec::new();
+            for (src, m) in sources(input, cands, replace)? {
+                patches.push((src.unit, src.offset, encode_like(&src.tref, input, m)?));
+            }
+            crate::onnx::patch(&bytes, &model, &patches)
+        }
+        _ => {
+            let st = open_safetensors(&bytes, input)?;
+            let mut cands = Vec::new();
+            for name in sorted_names(&st) {
+                let t = st_tensor(&st, input, &name)?;
+                let offset = offset_in(&bytes, &t.data);
+                cands.push(cand_of(t, input, 0, offset));
+            }
+            let mut patches = Vec::new();
+            for (src, m) in sources(input, cands, replace)? {
+                patches.push((src.offset, encode_like(&src.tref, input, m)?));
+            }
+            let mut out = bytes.clone();
+            for (offset, new) in patches {
+                out[offset..offset + new.len()].copy_from_slice(&new);
+            }
+            out
+        }
+    };
+    write_bytes_atomic(output, &out)
+}
+
+/// The archive with the members named in `changed` (by their name in the
+/// archive) replaced, stored uncompressed; the others copied raw.
+fn rewrite_npz(bytes: &[u8], path: &Path, changed: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>> {
+    let zerr = |e: &dyn std::fmt::Display| {
+        Error::file(
+            path,
+            format!("cannot rewrite the .npz archive: {}", one_line(e)),
+        )
+    };
+    let mut archive = open_npz(bytes, path)?;
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let file = archive.by_index_raw(i).map_err(|e| zerr(&e))?;
+        match changed.get(file.name()) {
+            None => w.raw_copy_file(file).map_err(|e| zerr(&e))?,
+            Some(data) => {
+                let mut opts = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored)
+                    .last_modified_time(file.last_modified().unwrap_or_default())
+                    .large_file(data.len() as u64 >= u64::from(u32::MAX));
+                if let Some(mode) = file.unix_mode() {
+                    opts = opts.unix_permissions(mode);
+                }
+                let name = file.name().to_string();
+                drop(file);
+                w.start_file(name, opts).map_err(|e| zerr(&e))?;
+                w.write_all(data).map_err(|e| zerr(&e))?;
+            }
+        }
+    }
+    Ok(w.finish().map_err(|e| zerr(&e))?.into_inner())
+}
+
+/// Writes masks (true = kept) as one `.safetensors` file holding a U8 tensor
+/// (1 = kept, 0 = pruned) per name, without metadata, atomically. Names must
+/// be distinct. The bytes depend only on the masks.
+pub fn write_masks(output: &Path, masks: &[(String, Array2<bool>)]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, _) in masks {
+        if !seen.insert(name) {
+            return Err(tensor_err(output, name, "is given twice"));
+        }
+    }
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = masks
+        .iter()
+        .map(|(n, m)| {
+            (
+                n.clone(),
+                m.shape().to_vec(),
+                m.iter().map(|&k| u8::from(k)).collect(),
+            )
+        })
+        .collect();
+    let views = data
+        .iter()
+        .map(|(n, shape, b)| {
+            safetensors::tensor::TensorView::new(StDtype::U8, shape.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| tensor_err(output, n, one_line(e)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, None)
+        .map_err(|e| Error::file(output, format!("cannot encode masks: {}", one_line(e))))?;
+    write_bytes_atomic(output, &bytes)
 }
