@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 /// The workspace's `data/` directory.
 pub fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("data")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("data")
 }
 
 /// `data/cache/`, filled by `scripts/fetch-data.sh`.
