@@ -5,9 +5,17 @@
 //! [`simulate_spmv`]'s outputs bit for bit and its cycle count.
 
 pub mod arith;
+pub mod baselines;
 pub mod config;
 pub mod reference;
+pub mod resources;
 pub mod spmv;
 
+pub use baselines::{
+    compare, schedule, schedule_block, BaselineError, Scheme, SchemeReport, StallBreakdown,
+};
 pub use config::{Config, ConfigError, Pipeline};
+pub use resources::{
+    check_budget, estimate, Budget, BudgetError, Device, MemoryEstimate, ResourceEstimate,
+};
 pub use spmv::{simulate_spmv, CycleBreakdown, PeStats, SimError, SimReport, SpmvRun};
