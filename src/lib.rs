@@ -2,5 +2,9 @@
 //! end-to-end tests: weights -> pruning -> CSB -> simulator / generator ->
 //! Verilator co-simulation.
 
+pub mod accuracy;
 pub mod demo;
 pub mod flow;
+pub mod layers;
+pub mod model_prune;
+pub mod report;

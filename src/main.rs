@@ -3,6 +3,9 @@
 
 use anyhow::{bail, Context, Result};
 use bbs::flow;
+use bbs::layers::{LayerRules, LayerSettings};
+use bbs::model_prune;
+use bbs_compress::schedule::Schedule;
 use bbs_compress::{read_vector, write_bytes_atomic, write_npy_atomic, Csb};
 use bbs_sim::{simulate_spmv, Config};
 use clap::{Parser, Subcommand};
@@ -22,31 +25,59 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Prune a trained weight matrix into bank-balanced sparsity and write it as CSB.
+    /// Prune trained weights into bank-balanced sparsity: one matrix to a CSB
+    /// file (-o), or a whole model to a directory (--out-dir).
     Prune {
-        /// Weights: .npy, .npz or .safetensors.
+        /// Weights: .npy, .npz, .safetensors or .onnx.
         weights: PathBuf,
-        /// Tensor name inside .npz/.safetensors (optional when the file holds one).
-        #[arg(long)]
-        tensor: Option<String>,
-        /// Fraction of weights to remove, in [0, 1).
+        /// Tensors to prune, by name or glob (* and ?); repeatable. Default: every 2-D tensor.
+        #[arg(long = "tensor")]
+        tensors: Vec<String>,
+        /// Fraction of weights to remove, in [0, 1) (per-layer values: --layers).
         #[arg(long, default_value_t = 0.75, allow_negative_numbers = true)]
         sparsity: f64,
         /// Banks per row (default: the configuration's `banks`).
         #[arg(long)]
         banks: Option<usize>,
+        /// Pattern of the written outputs: bbs, unstructured, global, nm:N:M, block:B, row.
+        /// Only bbs produces CSB files.
+        #[arg(long, default_value = "bbs")]
+        pattern: String,
+        /// Per-layer settings (TOML: [defaults] and [[layer]] rules with name globs, sparsity, banks, skip).
+        #[arg(long)]
+        layers: Option<PathBuf>,
+        /// Gradual pruning: the initial sparsity of a cubic schedule that reaches each
+        /// layer's sparsity after --schedule-steps steps; the mask is for --step.
+        #[arg(long, requires_all = ["schedule_steps", "step"])]
+        schedule_from: Option<f64>,
+        #[arg(long)]
+        schedule_steps: Option<usize>,
+        #[arg(long)]
+        step: Option<usize>,
         /// Accelerator configuration (TOML) giving the fixed-point format; default: built-in.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Output CSB file.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Also write the pruned dense matrix (float32) here.
+        /// Output CSB file, for a single matrix.
+        #[arg(short, long, conflicts_with = "out_dir")]
+        output: Option<PathBuf>,
+        /// Output directory for a whole model: csb/*.csb, manifest.json, pruned.<ext>, masks.safetensors, report.json, report.md.
         #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// With -o: also write the pruned dense matrix (float32) here.
+        #[arg(long, requires = "output")]
         pruned: Option<PathBuf>,
-        /// Also write the mask (uint8, 1 = kept) here.
-        #[arg(long)]
+        /// With -o: also write the mask (uint8, 1 = kept) here.
+        #[arg(long, requires = "output")]
         mask: Option<PathBuf>,
+        /// With --out-dir: also measure unstructured, N:M, block and row-balanced at each layer's sparsity.
+        #[arg(long, requires = "out_dir")]
+        compare: bool,
+        /// With --out-dir: sweep sparsities for every pattern and plot error against sparsity (error-vs-sparsity.svg).
+        #[arg(long, requires = "out_dir")]
+        plot: bool,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Decode a CSB file into a dense .npy matrix.
     Decode {
@@ -94,6 +125,22 @@ enum Command {
         /// Work directory for the design, the build and the run.
         #[arg(short, long)]
         output: PathBuf,
+    },
+    /// Measure what one-shot pruning costs in task accuracy on real trained
+    /// models (g2p-en GRU on CMUdict, silero-vad LSTM on a labelled clip).
+    Eval {
+        /// g2p, silero or all.
+        #[arg(long, default_value = "all")]
+        model: String,
+        /// Size of the fixed CMUdict sample for g2p.
+        #[arg(long, default_value_t = 2000)]
+        words: usize,
+        /// Write the table as Markdown here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Write the rows as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Run the whole flow on the built-in default: a real trained LSTM matrix.
     Demo {
@@ -147,26 +194,78 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Prune {
             weights,
-            tensor,
+            tensors,
             sparsity,
             banks,
+            pattern,
+            layers,
+            schedule_from,
+            schedule_steps,
+            step,
             config,
             output,
+            out_dir,
             pruned,
             mask,
+            compare,
+            plot,
+            quiet,
         } => {
             let cfg = load_config(&config)?;
-            let s = flow::prune_to_csb(&flow::PruneRequest {
-                weights: &weights,
-                tensor: tensor.as_deref(),
-                sparsity,
+            let schedule = |target: f64| -> Result<f64> {
+                Ok(match (schedule_from, schedule_steps, step) {
+                    (Some(from), Some(steps), Some(t)) => {
+                        Schedule::new(from, target, steps)?.sparsity_at(t)
+                    }
+                    _ => target,
+                })
+            };
+            let defaults = LayerSettings {
+                sparsity: schedule(sparsity)?,
                 banks: banks.unwrap_or(cfg.banks),
-                format: cfg.format(),
-                output: &output,
-                pruned_out: pruned.as_deref(),
-                mask_out: mask.as_deref(),
-            })?;
-            print_prune(&s, &output);
+                skip: false,
+            };
+            match (output, out_dir) {
+                (Some(output), None) => {
+                    if tensors.len() > 1 || layers.is_some() || pattern != "bbs" {
+                        bail!("-o writes one matrix as CSB (one --tensor, pattern bbs); use --out-dir for whole models and other patterns");
+                    }
+                    let s = flow::prune_to_csb(&flow::PruneRequest {
+                        weights: &weights,
+                        tensor: tensors.first().map(String::as_str),
+                        sparsity: defaults.sparsity,
+                        banks: defaults.banks,
+                        format: cfg.format(),
+                        output: &output,
+                        pruned_out: pruned.as_deref(),
+                        mask_out: mask.as_deref(),
+                    })?;
+                    print_prune(&s, &output);
+                }
+                (None, Some(out_dir)) => {
+                    let mut rules = match &layers {
+                        Some(p) => LayerRules::from_file(p, defaults)?,
+                        None => LayerRules::new(defaults),
+                    };
+                    if schedule_from.is_some() {
+                        rules.map_sparsity(schedule)?;
+                    }
+                    let report = model_prune::prune_model(&model_prune::ModelPruneRequest {
+                        weights: &weights,
+                        select: &tensors,
+                        rules: &rules,
+                        product: model_prune::Product::parse(&pattern)?,
+                        format: cfg.format(),
+                        out_dir: &out_dir,
+                        compare,
+                        plot,
+                        quiet,
+                    })?;
+                    print!("{}", report.to_markdown());
+                    println!("\nwrote {}", out_dir.display());
+                }
+                _ => bail!("give -o FILE.csb (one matrix) or --out-dir DIR (whole model)"),
+            }
         }
         Command::Decode { csb, output, fixed } => {
             let c = read_csb(&csb)?;
@@ -268,6 +367,36 @@ fn run(cli: Cli) -> Result<()> {
                     v.mismatched_rows,
                     v.rows
                 );
+            }
+        }
+        Command::Eval {
+            model,
+            words,
+            markdown,
+            json,
+        } => {
+            use bbs::accuracy;
+            let mut rows = Vec::new();
+            match model.as_str() {
+                "g2p" | "silero" | "all" => {}
+                other => bail!("--model: '{other}' is not one of g2p, silero, all"),
+            }
+            if model == "g2p" || model == "all" {
+                rows.extend(accuracy::g2p_table(words, &accuracy::SPARSITIES)?);
+            }
+            if model == "silero" || model == "all" {
+                rows.extend(accuracy::silero_table(&accuracy::SPARSITIES)?);
+            }
+            let md = accuracy::to_markdown(&rows);
+            print!("{md}");
+            if let Some(p) = markdown {
+                write_bytes_atomic(&p, md.as_bytes())?;
+            }
+            if let Some(p) = json {
+                write_bytes_atomic(
+                    &p,
+                    format!("{}\n", serde_json::to_string_pretty(&rows)?).as_bytes(),
+                )?;
             }
         }
         Command::Demo { output } => bbs::demo::run(&output)?,

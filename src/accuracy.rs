@@ -1,0 +1,191 @@
+//! `bbs eval`: what one-shot pruning (no retraining) costs in task accuracy on
+//! real trained models, for BBS and the comparison patterns.
+//!
+//! - g2p-en's GRU (`enc_w_ih`, `enc_w_hh`, `dec_w_ih`, `dec_w_hh`, 768 x 256)
+//!   on a fixed CMUdict sample: word accuracy and phoneme error rate;
+//! - silero-vad's LSTM (`lstm_cell.weight_ih`, `lstm_cell.weight_hh`, 512 x 128)
+//!   on the labelled clip in `data/vad/`: frame accuracy.
+//!
+//! Every listed matrix of a model is pruned with the same pattern and sparsity;
+//! everything else stays dense and in float.
+
+use crate::model_prune::nm_for;
+use anyhow::{Context, Result};
+use bbs_compress::patterns::{apply_mask, prune_mask, Pattern};
+use bbs_eval::{g2p, silero};
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+pub const SPARSITIES: [f64; 4] = [0.25, 0.5, 0.75, 0.875];
+/// Columns per bank for BBS in the table (16 columns per bank: 16 banks for g2p's 256 columns, 8 for silero's 128).
+pub const BANK_SIZE: usize = 16;
+
+/// The patterns compared at one sparsity (`None` is the dense model).
+pub fn patterns_at(sparsity: f64, cols: usize) -> Vec<Pattern> {
+    let mut v = vec![
+        Pattern::Bbs {
+            banks: cols / BANK_SIZE,
+        },
+        Pattern::Unstructured,
+    ];
+    v.extend(nm_for(sparsity));
+    v.push(Pattern::Block { size: 4 });
+    v
+}
+
+/// Family name of a pattern, the same for every layer.
+pub fn family(p: &Pattern) -> &'static str {
+    match p {
+        Pattern::Bbs { .. } => "BBS",
+        Pattern::Unstructured => "unstructured",
+        Pattern::NM { .. } => "N:M",
+        Pattern::Block { .. } => "block 4x4",
+        Pattern::RowBalanced => "row-balanced",
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccuracyRow {
+    pub model: String,
+    pub pattern: String,
+    /// The concrete pattern (e.g. "BBS (16 banks)", "1:4").
+    pub detail: String,
+    pub sparsity: f64,
+    /// Metric name -> value (e.g. word_accuracy, phoneme_error_rate, frame_accuracy).
+    pub metrics: Vec<(String, f64)>,
+}
+
+fn prune_all(
+    matrices: &[(String, Array2<f32>)],
+    pattern: &Pattern,
+    sparsity: f64,
+) -> Result<Vec<(String, Array2<f32>)>> {
+    matrices
+        .iter()
+        .map(|(name, w)| {
+            let mask = prune_mask(&w.view(), pattern, sparsity).with_context(|| name.clone())?;
+            Ok((name.clone(), apply_mask(&w.view(), &mask)))
+        })
+        .collect()
+}
+
+/// Dense plus every (pattern, sparsity) of `sparsities`, evaluated by `score`.
+fn table<M: Sync>(
+    model_name: &str,
+    model: &M,
+    names: &[&str],
+    get: impl Fn(&M, &str) -> Option<Array2<f32>> + Sync,
+    score: impl Fn(Option<&[(String, Array2<f32>)]>) -> Result<Vec<(String, f64)>> + Sync,
+    sparsities: &[f64],
+) -> Result<Vec<AccuracyRow>> {
+    let matrices: Vec<(String, Array2<f32>)> = names
+        .iter()
+        .map(|n| {
+            get(model, n)
+                .map(|m| (n.to_string(), m))
+                .with_context(|| format!("{model_name}: no matrix {n}"))
+        })
+        .collect::<Result<_>>()?;
+    let cols = matrices[0].1.ncols();
+    let mut jobs: Vec<(f64, Option<Pattern>)> = vec![(0.0, None)];
+    for &s in sparsities {
+        jobs.extend(patterns_at(s, cols).into_iter().map(|p| (s, Some(p))));
+    }
+    jobs.par_iter()
+        .map(|(s, p)| {
+            let metrics = match p {
+                None => score(None)?,
+                Some(p) => score(Some(&prune_all(&matrices, p, *s)?))?,
+            };
+            Ok(AccuracyRow {
+                model: model_name.to_string(),
+                pattern: p.as_ref().map_or("dense", family).to_string(),
+                detail: p.as_ref().map_or("dense".to_string(), Pattern::label),
+                sparsity: *s,
+                metrics,
+            })
+        })
+        .collect()
+}
+
+/// The g2p-en table. `words`: size of the fixed CMUdict sample.
+pub fn g2p_table(words: usize, sparsities: &[f64]) -> Result<Vec<AccuracyRow>> {
+    let cache = bbs_eval::data::cache_dir();
+    let model = g2p::G2p::load(&cache.join("g2p_en/checkpoint20.npz"))?;
+    let dict = g2p::load_cmudict(&cache.join("cmudict/cmudict.dict"))?;
+    let sample = g2p::sample(&dict, words);
+    table(
+        "g2p-en GRU",
+        &model,
+        &g2p::GRU_MATRICES,
+        |m, n| m.matrix(n).cloned(),
+        |replace| {
+            let s = match replace {
+                None => g2p::evaluate(&model, &sample),
+                Some(r) => g2p::evaluate(&model.with_matrices(r)?, &sample),
+            };
+            Ok(vec![
+                ("word_accuracy".into(), s.word_accuracy),
+                ("phoneme_error_rate".into(), s.phoneme_error_rate),
+            ])
+        },
+        sparsities,
+    )
+}
+
+/// The silero-vad table on the shipped clip.
+pub fn silero_table(sparsities: &[f64]) -> Result<Vec<AccuracyRow>> {
+    let data = bbs_eval::data::data_dir();
+    let model = silero::SileroVad::load(&data.join("silero-vad/silero_vad_16k.safetensors"))?;
+    let clip = silero::load_clip(&data.join("vad"))?;
+    table(
+        "silero-vad LSTM",
+        &model,
+        &silero::LSTM_MATRICES,
+        |m, n| m.matrix(n).cloned(),
+        |replace| {
+            let s = match replace {
+                None => silero::evaluate(&model, &clip, 0.5),
+                Some(r) => silero::evaluate(&model.with_matrices(r)?, &clip, 0.5),
+            };
+            Ok(vec![("frame_accuracy".into(), s.accuracy)])
+        },
+        sparsities,
+    )
+}
+
+/// Rows as a Markdown table, one table per model.
+pub fn to_markdown(rows: &[AccuracyRow]) -> String {
+    let mut md = String::new();
+    let mut models: Vec<&str> = Vec::new();
+    for r in rows {
+        if !models.contains(&r.model.as_str()) {
+            models.push(&r.model);
+        }
+    }
+    for model in models {
+        let mine: Vec<&AccuracyRow> = rows.iter().filter(|r| r.model == model).collect();
+        let names: Vec<&str> = mine[0].metrics.iter().map(|(n, _)| n.as_str()).collect();
+        let _ = writeln!(md, "### {model}\n");
+        let _ = writeln!(md, "| pattern | sparsity | {} |", names.join(" | "));
+        let _ = writeln!(md, "|---|---:|{}", "---:|".repeat(names.len()));
+        for r in mine {
+            let values: Vec<String> = r
+                .metrics
+                .iter()
+                .map(|(_, v)| format!("{:.2}%", v * 100.0))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {} | {:.1}% | {} |",
+                r.detail,
+                r.sparsity * 100.0,
+                values.join(" | ")
+            );
+        }
+        md.push('\n');
+    }
+    md
+}

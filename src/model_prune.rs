@@ -1,0 +1,403 @@
+//! `bbs prune --out-dir`: prune every selected matrix of a whole model, write
+//! CSB files with a manifest, the pruned model in its own format, the masks,
+//! and a report (JSON and Markdown) of what each pattern costs.
+
+use crate::layers::{LayerRules, LayerSettings};
+use crate::report::{self, LayerReport, PatternReport, Report};
+use anyhow::{Context, Result};
+use bbs_compress::metrics::layer_metrics;
+use bbs_compress::patterns::{apply_mask, global_unstructured_masks, prune_mask, Pattern};
+use bbs_compress::{prune_bbs, read_matrices, Csb, NamedMatrix, QFormat};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Which pattern the written outputs use.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Product {
+    /// Bank-balanced, banks from the layer settings: CSB files are written.
+    Bbs,
+    /// A comparison pattern (its sparsity from the layer settings).
+    Other(Pattern),
+    /// Unstructured with one magnitude threshold across all selected layers.
+    GlobalUnstructured,
+}
+
+impl Product {
+    pub fn parse(text: &str) -> Result<Product> {
+        Ok(match text {
+            "bbs" => Product::Bbs,
+            "global" | "unstructured-global" => Product::GlobalUnstructured,
+            other => match Pattern::parse(other)? {
+                Pattern::Bbs { .. } => Product::Bbs,
+                p => Product::Other(p),
+            },
+        })
+    }
+}
+
+pub struct ModelPruneRequest<'a> {
+    pub weights: &'a Path,
+    pub select: &'a [String],
+    pub rules: &'a LayerRules,
+    pub product: Product,
+    pub format: QFormat,
+    pub out_dir: &'a Path,
+    /// Also measure the comparison patterns at each layer's sparsity.
+    pub compare: bool,
+    /// Sweep sparsities for every pattern and plot error against sparsity.
+    pub plot: bool,
+    pub quiet: bool,
+}
+
+/// One layer's entry in `manifest.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ManifestEntry {
+    pub name: String,
+    pub shape: [usize; 2],
+    pub csb: Option<String>,
+    pub sparsity: f64,
+    pub banks: usize,
+    pub bank_size: usize,
+    pub slots: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gates: Option<bbs_compress::GateInfo>,
+}
+
+struct LayerResult {
+    name: String,
+    pruned: Array2<f32>,
+    mask: Array2<bool>,
+    csb: Option<Vec<u8>>,
+    manifest: Option<ManifestEntry>,
+    report: LayerReport,
+}
+
+/// The comparison set at a sparsity: BBS, unstructured, the N:M closest to
+/// the sparsity, 4x4 blocks and row-balanced.
+pub fn comparison_patterns(banks: usize, sparsity: f64) -> Vec<Pattern> {
+    let mut v = vec![Pattern::Bbs { banks }, Pattern::Unstructured];
+    if let Some(nm) = nm_for(sparsity) {
+        v.push(nm);
+    }
+    v.push(Pattern::Block { size: 4 });
+    v.push(Pattern::RowBalanced);
+    v
+}
+
+/// N:M with the smallest M in {4, 8, 16, 32} that realizes `sparsity` exactly.
+pub fn nm_for(sparsity: f64) -> Option<Pattern> {
+    [4usize, 8, 16, 32].into_iter().find_map(|m| {
+        let n = (1.0 - sparsity) * m as f64;
+        (n >= 1.0 && (n - n.round()).abs() < 1e-9).then(|| Pattern::NM {
+            n: n.round() as usize,
+            m,
+        })
+    })
+}
+
+fn file_stem_for(name: &str, used: &mut BTreeSet<String>) -> String {
+    let base: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut stem = base.clone();
+    let mut i = 2;
+    while !used.insert(stem.clone()) {
+        stem = format!("{base}_{i}");
+        i += 1;
+    }
+    stem
+}
+
+fn pattern_report(
+    w: &Array2<f32>,
+    mask: &Array2<bool>,
+    pattern: &Pattern,
+    value_bytes: usize,
+) -> PatternReport {
+    PatternReport {
+        pattern: pattern.label(),
+        metrics: layer_metrics(&w.view(), mask, pattern, value_bytes),
+    }
+}
+
+fn progress(len: usize, quiet: bool, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    if quiet || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_message(what.to_string());
+    }
+    pb
+}
+
+/// Run the whole-model pruning; returns the report (also written to the directory).
+pub fn prune_model(req: &ModelPruneRequest) -> Result<Report> {
+    let layers = read_matrices(req.weights, req.select)?;
+    anyhow::ensure!(
+        !layers.is_empty(),
+        "{}: no 2-D tensor to prune",
+        req.weights.display()
+    );
+    let value_bytes = req.format.width.div_ceil(8) as usize;
+    let settings: Vec<LayerSettings> = layers
+        .iter()
+        .map(|l| req.rules.for_tensor(&l.name))
+        .collect();
+
+    // Global unstructured needs every layer at once (one threshold); skipped
+    // layers take no part. All layers share the default sparsity then.
+    let global_masks = if req.product == Product::GlobalUnstructured {
+        let active: Vec<_> = layers
+            .iter()
+            .zip(&settings)
+            .filter(|(_, s)| !s.skip)
+            .map(|(l, _)| l.matrix.view())
+            .collect();
+        let s = settings
+            .iter()
+            .find(|s| !s.skip)
+            .map_or(0.0, |s| s.sparsity);
+        let mut masks = global_unstructured_masks(&active, s)
+            .with_context(|| req.weights.display().to_string())?
+            .into_iter();
+        settings
+            .iter()
+            .map(|s| if s.skip { None } else { masks.next() })
+            .collect()
+    } else {
+        vec![None; layers.len()]
+    };
+
+    let pb = progress(layers.len(), req.quiet, "pruning");
+    let results: Vec<LayerResult> = layers
+        .par_iter()
+        .zip(settings.par_iter())
+        .zip(global_masks.into_par_iter())
+        .map(|((layer, s), global)| {
+            let r = prune_layer(
+                layer,
+                s,
+                &req.product,
+                global,
+                req.format,
+                value_bytes,
+                req.compare,
+            );
+            pb.inc(1);
+            r.with_context(|| format!("{}: tensor '{}'", req.weights.display(), layer.name))
+        })
+        .collect::<Result<_>>()?;
+    pb.finish_and_clear();
+
+    let sweep = if req.plot {
+        let pb = progress(layers.len(), req.quiet, "sweeping");
+        let sweep = report::sweep(&layers, &settings, &pb)?;
+        pb.finish_and_clear();
+        Some(sweep)
+    } else {
+        None
+    };
+
+    let report = Report::new(
+        req.weights,
+        req.format,
+        results.iter().map(|r| r.report.clone()).collect(),
+        sweep,
+    );
+    write_outputs(req, results, &report)?;
+    Ok(report)
+}
+
+fn prune_layer(
+    layer: &NamedMatrix,
+    s: &LayerSettings,
+    product: &Product,
+    global: Option<Array2<bool>>,
+    format: QFormat,
+    value_bytes: usize,
+    compare: bool,
+) -> Result<LayerResult> {
+    let w = &layer.matrix;
+    let (rows, cols) = w.dim();
+    let mut patterns = Vec::new();
+    let (pruned, mask, csb, manifest) = if s.skip {
+        (w.clone(), Array2::from_elem(w.dim(), true), None, None)
+    } else {
+        match product {
+            Product::Bbs => {
+                let p = prune_bbs(&w.view(), s.banks, s.sparsity)?;
+                let (csb, _) = Csb::from_pruned(&p, format);
+                let mask = p.mask().mapv(|m| m != 0);
+                patterns.push(pattern_report(
+                    w,
+                    &mask,
+                    &Pattern::Bbs { banks: s.banks },
+                    value_bytes,
+                ));
+                let entry = ManifestEntry {
+                    name: layer.name.clone(),
+                    shape: [rows, cols],
+                    csb: None,
+                    sparsity: p.achieved_sparsity(),
+                    banks: p.banks,
+                    bank_size: p.bank_size,
+                    slots: p.slots,
+                    gates: layer.gates.clone(),
+                };
+                (p.pruned, mask, Some(csb.to_bytes()), Some(entry))
+            }
+            Product::Other(pattern) => {
+                let mask = prune_mask(&w.view(), pattern, s.sparsity)?;
+                patterns.push(pattern_report(w, &mask, pattern, value_bytes));
+                (apply_mask(&w.view(), &mask), mask, None, None)
+            }
+            Product::GlobalUnstructured => {
+                let mask = global.expect("a global mask for every active layer");
+                patterns.push(pattern_report(
+                    w,
+                    &mask,
+                    &Pattern::Unstructured,
+                    value_bytes,
+                ));
+                (apply_mask(&w.view(), &mask), mask, None, None)
+            }
+        }
+    };
+    if compare && !s.skip {
+        for pattern in comparison_patterns(s.banks, s.sparsity) {
+            let label = pattern.label();
+            if patterns.iter().any(|p| p.pattern == label) {
+                continue;
+            }
+            let m = prune_mask(&w.view(), &pattern, s.sparsity)?;
+            patterns.push(pattern_report(w, &m, &pattern, value_bytes));
+        }
+    }
+    Ok(LayerResult {
+        name: layer.name.clone(),
+        pruned,
+        mask,
+        csb,
+        manifest,
+        report: LayerReport {
+            name: layer.name.clone(),
+            shape: [rows, cols],
+            sparsity: s.sparsity,
+            banks: s.banks,
+            skipped: s.skip,
+            squared_norm: w.iter().map(|&v| (v as f64) * (v as f64)).sum(),
+            patterns,
+        },
+    })
+}
+
+/// Everything goes to a staging directory first and is moved into
+/// `out_dir` only when all of it was written.
+fn write_outputs(
+    req: &ModelPruneRequest,
+    results: Vec<LayerResult>,
+    report: &Report,
+) -> Result<()> {
+    let out_dir = req.out_dir;
+    let parent = match out_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("{}: cannot create", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".bbs-prune-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("{}: cannot write", parent.display()))?;
+    let st = staging.path();
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        let p = st.join(name);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("{}: cannot create", d.display()))?;
+        }
+        std::fs::write(&p, bytes).with_context(|| format!("{}: cannot write", p.display()))
+    };
+
+    let mut used = BTreeSet::new();
+    let mut manifest = Vec::new();
+    let mut replace = Vec::new();
+    let mut masks = Vec::new();
+    for r in results {
+        if let (Some(bytes), Some(mut entry)) = (r.csb, r.manifest) {
+            let file = format!("csb/{}.csb", file_stem_for(&r.name, &mut used));
+            write(&file, &bytes)?;
+            entry.csb = Some(file);
+            manifest.push(entry);
+        }
+        replace.push((r.name.clone(), r.pruned));
+        masks.push((r.name, r.mask));
+    }
+    if !manifest.is_empty() {
+        write(
+            "manifest.json",
+            format!("{}\n", serde_json::to_string_pretty(&manifest)?).as_bytes(),
+        )?;
+    }
+    let ext = req
+        .weights
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("bin");
+    bbs_compress::write_like(req.weights, &st.join(format!("pruned.{ext}")), &replace)?;
+    bbs_compress::write_masks(&st.join("masks.safetensors"), &masks)?;
+    write(
+        "report.json",
+        format!("{}\n", serde_json::to_string_pretty(report)?).as_bytes(),
+    )?;
+    write("report.md", report.to_markdown().as_bytes())?;
+    if let Some(sweep) = &report.sweep {
+        write("error-vs-sparsity.svg", report::plot_svg(sweep)?.as_bytes())?;
+    }
+
+    // Move into place.
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("{}: cannot create", out_dir.display()))?;
+    for entry in walk(st)? {
+        let rel = entry.strip_prefix(st).expect("inside staging");
+        let dest = out_dir.join(rel);
+        if let Some(d) = dest.parent() {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("{}: cannot create", d.display()))?;
+        }
+        std::fs::rename(&entry, &dest)
+            .with_context(|| format!("{}: cannot write", dest.display()))?;
+    }
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("{}: cannot read", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            files.extend(walk(&p)?);
+        } else {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
