@@ -4,6 +4,7 @@
 //! `bbs-hdlgen` takes the same [`Config`] and the RTL must reproduce
 //! [`simulate_spmv`]'s outputs bit for bit and its cycle count.
 
+pub mod act;
 pub mod arith;
 pub mod baselines;
 pub mod config;

@@ -1,0 +1,141 @@
+//! Fixed-point sigmoid and tanh for the ACT unit: piecewise linear over
+//! `[-8, 8)` in 128 segments of 1/8, secant-fitted (continuous at the knots),
+//! saturating outside. The same tables are generated into the RTL.
+//!
+//! For an input `x` (Q(W.F) integer): clamp to the table range, segment
+//! `s = floor((x - x_min) / step)`, offset `d = x - knot[s]`, then
+//! `y = base[s] + round_half_up(slope[s] * d >> F)`, saturated to W bits.
+//! `base` is a Q(W.F) integer, the knot's quantized function value; `slope` is
+//! `(base[s+1] - base[s]) << (F - log2 step)`, so each segment ends exactly on
+//! the next knot (continuous and monotone). Slopes need at most W + 2 bits.
+//!
+//! Measured error against the float functions over every Q16.12 input
+//! (`tests::error_bounds`): sigmoid < 4e-4, tanh < 1.6e-3 (the PWL error
+//! plus one half LSB of rounding).
+
+use crate::arith::round_shift_saturate;
+use bbs_compress::QFormat;
+use serde::{Deserialize, Serialize};
+
+/// Table range `[-RANGE, RANGE)` and number of segments.
+pub const RANGE: f64 = 8.0;
+pub const SEGMENTS: usize = 128;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActFn {
+    Sigmoid,
+    Tanh,
+}
+
+impl ActFn {
+    pub fn float(self, x: f64) -> f64 {
+        match self {
+            ActFn::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            ActFn::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// The quantized table of one function in one format.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActTable {
+    pub func: ActFn,
+    pub format: QFormat,
+    /// First knot, as a Q(W.F) integer (the most negative representable value if the range is wider).
+    pub x_min: i64,
+    /// Segment width, as a Q(W.F) integer (a power of two).
+    pub step: i64,
+    /// log2(step): the segment index is `(x - x_min) >> step_log2`.
+    pub step_log2: u32,
+    pub base: Vec<i64>,
+    pub slope: Vec<i64>,
+}
+
+impl ActTable {
+    pub fn new(func: ActFn, format: QFormat) -> ActTable {
+        let one = 1i64 << format.frac;
+        // The segment width in LSBs: 1/8, at least one LSB.
+        let step = (one / 8).max(1);
+        let step_log2 = step.trailing_zeros();
+        let x_min = ((-RANGE * one as f64) as i64).max(format.min());
+        let q = |s: i64| format.quantize(func.float((x_min + s * step) as f64 / one as f64) as f32).0;
+        let (mut base, mut slope) = (Vec::with_capacity(SEGMENTS), Vec::with_capacity(SEGMENTS));
+        for s in 0..SEGMENTS as i64 {
+            // The slope is chosen so the segment ends exactly on the next
+            // knot's value: continuous, and monotone like the function.
+            let (q0, q1) = (q(s), q(s + 1));
+            base.push(q0);
+            slope.push((q1 - q0) << (format.frac - step_log2));
+        }
+        ActTable {
+            func,
+            format,
+            x_min,
+            step,
+            step_log2,
+            base,
+            slope,
+        }
+    }
+
+    /// Largest input inside the table; inputs above it use the last segment's end value.
+    pub fn x_max(&self) -> i64 {
+        self.x_min + SEGMENTS as i64 * self.step - 1
+    }
+
+    /// Evaluate on a Q(W.F) integer.
+    pub fn eval(&self, x: i64) -> i64 {
+        let f = self.format;
+        let x = x.clamp(self.x_min, self.x_max());
+        let s = ((x - self.x_min) >> self.step_log2) as usize;
+        let d = x - (self.x_min + ((s as i64) << self.step_log2));
+        let y = self.base[s] as i128 + round_shift_saturate(self.slope[s] * d, f.frac, 64) as i128;
+        y.clamp(f.min() as i128, f.max() as i128) as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_error(func: ActFn, fmt: QFormat) -> f64 {
+        let t = ActTable::new(func, fmt);
+        let one = (1i64 << fmt.frac) as f64;
+        (fmt.min()..=fmt.max())
+            .map(|x| (t.eval(x) as f64 / one - func.float(x as f64 / one)).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn error_bounds() {
+        let q16 = QFormat::new(16, 12).unwrap();
+        let s = max_error(ActFn::Sigmoid, q16);
+        let t = max_error(ActFn::Tanh, q16);
+        eprintln!("max error sigmoid {s}, tanh {t}");
+        assert!(s < 4e-4, "sigmoid {s}");
+        assert!(t < 1.6e-3, "tanh {t}");
+        // Coarser formats: the error is dominated by the LSB.
+        let q8 = QFormat::new(8, 5).unwrap();
+        assert!(max_error(ActFn::Sigmoid, q8) < 0.04);
+        assert!(max_error(ActFn::Tanh, q8) < 0.05);
+    }
+
+    #[test]
+    fn saturates_and_is_monotone() {
+        let fmt = QFormat::new(16, 12).unwrap();
+        for func in [ActFn::Sigmoid, ActFn::Tanh] {
+            let t = ActTable::new(func, fmt);
+            let ys: Vec<i64> = (fmt.min()..=fmt.max()).map(|x| t.eval(x)).collect();
+            assert!(ys.windows(2).all(|w| w[0] <= w[1]), "{func:?} not monotone");
+        }
+        let sig = ActTable::new(ActFn::Sigmoid, fmt);
+        assert_eq!(sig.eval(0), 2048); // 0.5
+        assert_eq!(sig.eval(fmt.max()), 4095); // sigmoid(8) = 0.99966
+        assert_eq!(sig.eval(fmt.min()), 1); // sigmoid(-8) = 3.4e-4 -> 1 LSB
+        let tanh = ActTable::new(ActFn::Tanh, fmt);
+        assert_eq!(tanh.eval(0), 0);
+        assert_eq!(tanh.eval(fmt.max()), 4096);
+        assert_eq!(tanh.eval(fmt.min()), -4096);
+    }
+}
