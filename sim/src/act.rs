@@ -59,7 +59,11 @@ impl ActTable {
         let step = (one / 8).max(1);
         let step_log2 = step.trailing_zeros();
         let x_min = ((-RANGE * one as f64) as i64).max(format.min());
-        let q = |s: i64| format.quantize(func.float((x_min + s * step) as f64 / one as f64) as f32).0;
+        let q = |s: i64| {
+            format
+                .quantize(func.float((x_min + s * step) as f64 / one as f64) as f32)
+                .0
+        };
         let (mut base, mut slope) = (Vec::with_capacity(SEGMENTS), Vec::with_capacity(SEGMENTS));
         for s in 0..SEGMENTS as i64 {
             // The slope is chosen so the segment ends exactly on the next

@@ -41,6 +41,86 @@ pub struct Config {
     /// Largest number of nonzeros per bank (CSB words per row) the matrix memory holds.
     pub max_slots: usize,
     pub pipeline: Pipeline,
+    /// The element-wise (EWOP) and activation (ACT) units.
+    #[serde(default)]
+    pub ewop: Ewop,
+    /// Where the matrices live and the sizes of the other memories.
+    #[serde(default)]
+    pub memory: Memory,
+    /// The host link (PCIe DMA) and the clock.
+    #[serde(default)]
+    pub host: Host,
+}
+
+/// EWOP and ACT: `lanes` elements per cycle, `latency` cycles of pipeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ewop {
+    pub lanes: usize,
+    pub latency: u32,
+}
+
+impl Default for Ewop {
+    fn default() -> Self {
+        Ewop {
+            lanes: 8,
+            latency: 3,
+        }
+    }
+}
+
+/// Where the CSB matrices are read from during SpMxV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatrixStorage {
+    /// Matrix memories on chip (block RAM), preloaded: one word per PE per cycle.
+    Onchip,
+    /// Streamed from DRAM at `dram_bytes_per_cycle` shared by all PEs.
+    Dram,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Memory {
+    pub matrix: MatrixStorage,
+    /// DRAM bandwidth when `matrix = "dram"`.
+    pub dram_bytes_per_cycle: u32,
+    /// Vector memory, in elements: inputs, states, gates, biases, temporaries.
+    pub vector_words: usize,
+    /// Instruction buffer, in instructions.
+    pub instruction_words: usize,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Memory {
+            matrix: MatrixStorage::Onchip,
+            dram_bytes_per_cycle: 64,
+            vector_words: 16384,
+            instruction_words: 256,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// Clock of the accelerator, for reporting microseconds.
+    pub clock_mhz: u32,
+    /// DMA bandwidth of the host link, bytes per accelerator cycle.
+    pub link_bytes_per_cycle: u32,
+    /// Fixed cost of one DMA transfer, cycles.
+    pub link_latency: u32,
+}
+
+impl Default for Host {
+    fn default() -> Self {
+        Host {
+            clock_mhz: 200,
+            link_bytes_per_cycle: 16,
+            link_latency: 64,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +161,9 @@ impl Default for Config {
                 mult_stages: 2,
                 adder_stages: 1,
             },
+            ewop: Ewop::default(),
+            memory: Memory::default(),
+            host: Host::default(),
         }
     }
 }
@@ -187,6 +270,44 @@ impl Config {
                 "pipeline.adder_stages",
                 format!("{} is outside 0..=8", self.pipeline.adder_stages),
             ));
+        }
+        if !(1..=256).contains(&self.ewop.lanes) {
+            return Err(invalid(
+                "ewop.lanes",
+                format!("{} is outside 1..=256", self.ewop.lanes),
+            ));
+        }
+        if self.ewop.latency > 16 {
+            return Err(invalid(
+                "ewop.latency",
+                format!("{} is outside 0..=16", self.ewop.latency),
+            ));
+        }
+        if self.memory.dram_bytes_per_cycle == 0 {
+            return Err(invalid(
+                "memory.dram_bytes_per_cycle",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.memory.vector_words == 0 || self.memory.vector_words > 1 << 24 {
+            return Err(invalid(
+                "memory.vector_words",
+                format!("{} is outside 1..=16777216", self.memory.vector_words),
+            ));
+        }
+        if self.memory.instruction_words == 0 || self.memory.instruction_words > 65536 {
+            return Err(invalid(
+                "memory.instruction_words",
+                format!("{} is outside 1..=65536", self.memory.instruction_words),
+            ));
+        }
+        if self.host.clock_mhz == 0 || self.host.link_bytes_per_cycle == 0 {
+            let field = if self.host.clock_mhz == 0 {
+                "host.clock_mhz"
+            } else {
+                "host.link_bytes_per_cycle"
+            };
+            return Err(invalid(field, "must be at least 1".into()));
         }
         Ok(())
     }

@@ -8,14 +8,18 @@ pub mod act;
 pub mod arith;
 pub mod baselines;
 pub mod config;
+pub mod isa;
+pub mod machine;
 pub mod reference;
 pub mod resources;
+pub mod rnn;
 pub mod spmv;
+pub mod workloads;
 
 pub use baselines::{
     compare, schedule, schedule_block, BaselineError, Scheme, SchemeReport, StallBreakdown,
 };
-pub use config::{Config, ConfigError, Pipeline};
+pub use config::{Config, ConfigError, Ewop, Host, MatrixStorage, Memory, Pipeline};
 pub use resources::{
     check_budget, estimate, Budget, BudgetError, Device, MemoryEstimate, ResourceEstimate,
 };

@@ -24,6 +24,7 @@ fn config(pes: usize, banks: usize, max_rows: usize, max_cols: usize) -> Config 
             mult_stages: 1,
             adder_stages: 0,
         },
+        ..Config::default()
     }
 }
 

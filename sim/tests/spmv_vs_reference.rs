@@ -22,6 +22,7 @@ fn config(pes: usize, banks: usize, width: u32, frac: u32, guard: u32, cols: usi
             mult_stages: 1,
             adder_stages: 0,
         },
+        ..Config::default()
     }
 }
 

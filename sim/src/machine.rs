@@ -1,0 +1,422 @@
+//! The whole accelerator running an instruction stream: the controller
+//! steps through the program, the PE array does SpMxV, the EWOP and ACT
+//! units do element-wise work and activations, the DMA moves vectors to and
+//! from the host. Instructions run one after another (no overlap between
+//! units); each one's cycles are:
+//!
+//! | instruction | cycles |
+//! |---|---|
+//! | `load`, `store` | `link_latency + ceil(len * value_bytes / link_bytes_per_cycle)` |
+//! | `spmv` | as [`simulate_spmv`]: start + vector load + compute + drain; with `memory.matrix = "dram"` the compute phase is at least `ceil(matrix bytes / dram_bytes_per_cycle)` |
+//! | `ewop`, `act` | `ceil(len / ewop.lanes) + ewop.latency` |
+//!
+//! Element-wise arithmetic (Q(W.F), saturating): add and sub are exact then
+//! saturated; mul rounds half up back to F fraction bits (as the PE output
+//! path); act uses the tables of [`crate::act`].
+
+use crate::act::{ActFn, ActTable};
+use crate::arith::round_shift_saturate;
+use crate::config::{Config, ConfigError, MatrixStorage};
+use crate::isa::{EwOp, Instr, Region};
+use crate::spmv::{simulate_spmv, SimError};
+use bbs_compress::Csb;
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// A program and the vector-memory contents it expects before it first runs
+/// (biases, initial states).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Program {
+    pub instrs: Vec<Instr>,
+    pub preloaded: Vec<(Region, Vec<i64>)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProgramError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("instruction {index} ({name}.{field}): {message}")]
+    Invalid {
+        index: usize,
+        name: &'static str,
+        field: &'static str,
+        message: String,
+    },
+    #[error("program: {0}")]
+    Program(String),
+    #[error("instruction {index} (load): the host has no more input")]
+    NoInput { index: usize },
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}
+
+/// Which unit an instruction keeps busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Dma,
+    Pe,
+    Ewop,
+    Act,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InstrTiming {
+    pub index: usize,
+    pub op: &'static str,
+    pub unit: Unit,
+    pub start: u64,
+    pub cycles: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct UnitCycles {
+    pub dma: u64,
+    pub pe: u64,
+    pub ewop: u64,
+    pub act: u64,
+}
+
+/// One pass of a program.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunReport {
+    pub cycles: u64,
+    pub units: UnitCycles,
+    /// Multiply-accumulates done on stored CSB weights.
+    pub macs: u64,
+    /// `macs / (pes * banks * cycles)`.
+    pub multiplier_utilization: f64,
+    pub timeline: Vec<InstrTiming>,
+    #[serde(skip)]
+    pub outputs: Vec<Vec<i64>>,
+}
+
+pub struct Machine {
+    cfg: Config,
+    matrices: Vec<Csb>,
+    vmem: Vec<i64>,
+    sigmoid: ActTable,
+    tanh: ActTable,
+}
+
+fn invalid(index: usize, instr: &Instr, field: &'static str, message: String) -> ProgramError {
+    ProgramError::Invalid {
+        index,
+        name: instr.name(),
+        field,
+        message,
+    }
+}
+
+impl Machine {
+    /// A machine with these matrices in its matrix memory; each must fit the configuration.
+    pub fn new(cfg: &Config, matrices: Vec<Csb>) -> Result<Machine, ProgramError> {
+        cfg.validate()?;
+        for m in &matrices {
+            cfg.check_matrix(m)?;
+        }
+        // All matrices share each PE's matrix memory, one after another.
+        let words: usize = matrices
+            .iter()
+            .map(|m| m.rows.div_ceil(cfg.pes) * m.slots)
+            .sum();
+        if words > cfg.matrix_depth() {
+            return Err(ConfigError::Invalid {
+                field: "max_slots",
+                message: format!(
+                    "the matrices need {words} matrix-memory words per PE, the configuration holds {} (ceil(max_rows / pes) * max_slots)",
+                    cfg.matrix_depth()
+                ),
+            }
+            .into());
+        }
+        Ok(Machine {
+            cfg: cfg.clone(),
+            sigmoid: ActTable::new(ActFn::Sigmoid, cfg.format()),
+            tanh: ActTable::new(ActFn::Tanh, cfg.format()),
+            vmem: vec![0; cfg.memory.vector_words],
+            matrices,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn vector(&self, r: Region) -> &[i64] {
+        &self.vmem[r.base..r.end()]
+    }
+
+    /// Check a program before running it: it fits the instruction buffer,
+    /// every region is inside the vector memory with the right length, every
+    /// matrix exists, and nothing is read before it is written (by a
+    /// preloaded region or an earlier instruction).
+    pub fn validate(&self, p: &Program) -> Result<(), ProgramError> {
+        let words = self.cfg.memory.vector_words;
+        if p.instrs.len() > self.cfg.memory.instruction_words {
+            return Err(ProgramError::Program(format!(
+                "{} instructions do not fit the instruction buffer ({}, memory.instruction_words)",
+                p.instrs.len(),
+                self.cfg.memory.instruction_words
+            )));
+        }
+        let mut written = vec![false; words];
+        for (i, (r, data)) in p.preloaded.iter().enumerate() {
+            if r.end() > words || data.len() != r.len {
+                return Err(ProgramError::Program(format!(
+                    "preloaded region {i} ({}..{}, {} values) does not fit the vector memory of {words} (memory.vector_words)",
+                    r.base,
+                    r.end(),
+                    data.len()
+                )));
+            }
+            written[r.base..r.end()].iter_mut().for_each(|w| *w = true);
+        }
+        for (index, instr) in p.instrs.iter().enumerate() {
+            let check_bounds = |field, r: Region| {
+                if r.len == 0 || r.end() > words {
+                    Err(invalid(
+                        index,
+                        instr,
+                        field,
+                        format!(
+                            "region {}..{} is empty or outside the vector memory of {words}",
+                            r.base,
+                            r.end()
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            for (field, r) in instr.reads() {
+                check_bounds(field, r)?;
+                if let Some(a) = (r.base..r.end()).find(|&a| !written[a]) {
+                    return Err(invalid(
+                        index,
+                        instr,
+                        field,
+                        format!("reads address {a} before anything writes it"),
+                    ));
+                }
+            }
+            if let Some(d) = instr.writes() {
+                check_bounds("dst", d)?;
+            }
+            match *instr {
+                Instr::Spmv { matrix, src, dst } => {
+                    let m = self.matrices.get(matrix).ok_or_else(|| {
+                        invalid(
+                            index,
+                            instr,
+                            "matrix",
+                            format!("no matrix {matrix} ({} loaded)", self.matrices.len()),
+                        )
+                    })?;
+                    if src.len != m.cols {
+                        return Err(invalid(
+                            index,
+                            instr,
+                            "src",
+                            format!("length {}, the matrix has {} columns", src.len, m.cols),
+                        ));
+                    }
+                    if dst.len != m.rows {
+                        return Err(invalid(
+                            index,
+                            instr,
+                            "dst",
+                            format!("length {}, the matrix has {} rows", dst.len, m.rows),
+                        ));
+                    }
+                }
+                Instr::Ewop { func, a, b, dst } => {
+                    let srcs: &[(&'static str, Region)] = if func == EwOp::Copy {
+                        &[("a", a)]
+                    } else {
+                        &[("a", a), ("b", b)]
+                    };
+                    for &(field, r) in srcs {
+                        if r.len != dst.len {
+                            return Err(invalid(
+                                index,
+                                instr,
+                                field,
+                                format!("length {}, dst has {}", r.len, dst.len),
+                            ));
+                        }
+                        if r != dst && r.base < dst.end() && dst.base < r.end() {
+                            return Err(invalid(
+                                index,
+                                instr,
+                                field,
+                                "overlaps dst without being equal to it".into(),
+                            ));
+                        }
+                    }
+                }
+                Instr::Act { src, dst, .. } => {
+                    if src.len != dst.len {
+                        return Err(invalid(
+                            index,
+                            instr,
+                            "src",
+                            format!("length {}, dst has {}", src.len, dst.len),
+                        ));
+                    }
+                }
+                Instr::Load { .. } | Instr::Store { .. } => {}
+            }
+            if let Some(d) = instr.writes() {
+                written[d.base..d.end()].iter_mut().for_each(|w| *w = true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the program's preloaded regions (biases, initial states).
+    pub fn preload(&mut self, p: &Program) {
+        for (r, data) in &p.preloaded {
+            self.vmem[r.base..r.end()].copy_from_slice(data);
+        }
+    }
+
+    fn dma_cycles(&self, len: usize) -> u64 {
+        let bytes = len as u64 * self.cfg.value_width.div_ceil(8) as u64;
+        self.cfg.host.link_latency as u64
+            + bytes.div_ceil(self.cfg.host.link_bytes_per_cycle as u64)
+    }
+
+    fn ewop_cycles(&self, len: usize) -> u64 {
+        (len as u64).div_ceil(self.cfg.ewop.lanes as u64) + self.cfg.ewop.latency as u64
+    }
+
+    /// Run the program once (validate it first). `Load`s take vectors from
+    /// `inputs` in order; `Store`d vectors are returned in the report.
+    pub fn run(
+        &mut self,
+        p: &Program,
+        inputs: &mut VecDeque<Vec<i64>>,
+    ) -> Result<RunReport, ProgramError> {
+        let fmt = self.cfg.format();
+        let (mut cycle, mut macs) = (0u64, 0u64);
+        let mut units = UnitCycles::default();
+        let mut timeline = Vec::with_capacity(p.instrs.len());
+        let mut outputs = Vec::new();
+        for (index, instr) in p.instrs.iter().enumerate() {
+            let (unit, cycles) = match *instr {
+                Instr::Load { dst } => {
+                    let v = inputs.pop_front().ok_or(ProgramError::NoInput { index })?;
+                    if v.len() != dst.len {
+                        return Err(invalid(
+                            index,
+                            instr,
+                            "dst",
+                            format!(
+                                "the host sent {} values for a region of {}",
+                                v.len(),
+                                dst.len
+                            ),
+                        ));
+                    }
+                    if let Some((i, x)) = v
+                        .iter()
+                        .enumerate()
+                        .find(|(_, &x)| x < fmt.min() || x > fmt.max())
+                    {
+                        return Err(invalid(
+                            index,
+                            instr,
+                            "dst",
+                            format!(
+                                "input element {i} = {x} does not fit Q{}.{}",
+                                fmt.width, fmt.frac
+                            ),
+                        ));
+                    }
+                    self.vmem[dst.base..dst.end()].copy_from_slice(&v);
+                    (Unit::Dma, self.dma_cycles(dst.len))
+                }
+                Instr::Store { src } => {
+                    outputs.push(self.vmem[src.base..src.end()].to_vec());
+                    (Unit::Dma, self.dma_cycles(src.len))
+                }
+                Instr::Spmv { matrix, src, dst } => {
+                    let m = &self.matrices[matrix];
+                    let run = simulate_spmv(&self.cfg, m, &self.vmem[src.base..src.end()])?;
+                    self.vmem[dst.base..dst.end()].copy_from_slice(&run.output);
+                    macs += run.report.stored_weights as u64;
+                    let c = &run.report.cycles;
+                    let compute = match self.cfg.memory.matrix {
+                        MatrixStorage::Onchip => c.compute,
+                        MatrixStorage::Dram => {
+                            let word_bytes = (self.cfg.matrix_word_width() as u64).div_ceil(8);
+                            let bytes = (m.rows * m.slots) as u64 * word_bytes;
+                            c.compute
+                                .max(bytes.div_ceil(self.cfg.memory.dram_bytes_per_cycle as u64))
+                        }
+                    };
+                    (Unit::Pe, c.start + c.load + compute + c.drain)
+                }
+                Instr::Ewop { func, a, b, dst } => {
+                    let out: Vec<i64> = (0..dst.len)
+                        .map(|i| {
+                            let x = self.vmem[a.base + i];
+                            let y = if func == EwOp::Copy {
+                                0
+                            } else {
+                                self.vmem[b.base + i]
+                            };
+                            let exact = match func {
+                                EwOp::Add => x + y,
+                                EwOp::Sub => x - y,
+                                EwOp::Mul => {
+                                    return round_shift_saturate(x * y, fmt.frac, fmt.width)
+                                }
+                                EwOp::Copy => x,
+                            };
+                            exact.clamp(fmt.min(), fmt.max())
+                        })
+                        .collect();
+                    self.vmem[dst.base..dst.end()].copy_from_slice(&out);
+                    (Unit::Ewop, self.ewop_cycles(dst.len))
+                }
+                Instr::Act { func, src, dst } => {
+                    let table = match func {
+                        ActFn::Sigmoid => &self.sigmoid,
+                        ActFn::Tanh => &self.tanh,
+                    };
+                    let out: Vec<i64> = self.vmem[src.base..src.end()]
+                        .iter()
+                        .map(|&x| table.eval(x))
+                        .collect();
+                    self.vmem[dst.base..dst.end()].copy_from_slice(&out);
+                    (Unit::Act, self.ewop_cycles(dst.len))
+                }
+            };
+            match unit {
+                Unit::Dma => units.dma += cycles,
+                Unit::Pe => units.pe += cycles,
+                Unit::Ewop => units.ewop += cycles,
+                Unit::Act => units.act += cycles,
+            }
+            timeline.push(InstrTiming {
+                index,
+                op: instr.name(),
+                unit,
+                start: cycle,
+                cycles,
+            });
+            cycle += cycles;
+        }
+        let slots = (self.cfg.pes * self.cfg.banks) as f64 * cycle.max(1) as f64;
+        Ok(RunReport {
+            cycles: cycle,
+            units,
+            macs,
+            multiplier_utilization: macs as f64 / slots,
+            timeline,
+            outputs,
+        })
+    }
+}

@@ -1,0 +1,523 @@
+//! LSTM and GRU steps on the accelerator: networks of stacked layers, the
+//! program that runs one frame through them, a plain fixed-point reference
+//! of the same arithmetic, and a float reference.
+//!
+//! LSTM (PyTorch gate order i, f, g, o; optional projection, as ESE's LSTM):
+//! `gates = W [x; h] + b`, `i, f, o = sigmoid`, `g = tanh`,
+//! `c' = f*c + i*g`, `h' = o * tanh(c')`, then `h' = P h'` with a projection.
+//! GRU (PyTorch): `gi = W_ih x + b_ih`, `gh = W_hh h + b_hh`,
+//! `r, z = sigmoid(gi + gh)`, `n = tanh(gi_n + r * gh_n)`, `h' = n + z * (h - n)`.
+//! Layer l's output is layer l+1's input; the last layer's output is stored
+//! to the host every frame; states start at zero and carry across frames.
+
+use crate::act::{ActFn, ActTable};
+use crate::arith::round_shift_saturate;
+use crate::config::Config;
+use crate::isa::{EwOp, Instr, Region};
+use crate::machine::{Machine, Program, ProgramError, RunReport};
+use crate::reference::reference_spmv;
+use bbs_compress::Csb;
+use std::collections::VecDeque;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmLayer {
+    pub input: usize,
+    pub hidden: usize,
+    /// `4 hidden x (input + output)`, rows in gate order i, f, g, o.
+    pub w: Csb,
+    /// `4 hidden` fixed-point biases (b_ih + b_hh).
+    pub bias: Vec<i64>,
+    /// `output x hidden`, when the layer has a projection.
+    pub proj: Option<Csb>,
+}
+
+impl LstmLayer {
+    pub fn output(&self) -> usize {
+        self.proj.as_ref().map_or(self.hidden, |p| p.rows)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GruLayer {
+    pub input: usize,
+    pub hidden: usize,
+    /// `3 hidden x input`, rows in gate order r, z, n.
+    pub w_ih: Csb,
+    /// `3 hidden x hidden`.
+    pub w_hh: Csb,
+    pub b_ih: Vec<i64>,
+    pub b_hh: Vec<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Layer {
+    Lstm(LstmLayer),
+    Gru(GruLayer),
+}
+
+impl Layer {
+    pub fn input(&self) -> usize {
+        match self {
+            Layer::Lstm(l) => l.input,
+            Layer::Gru(g) => g.input,
+        }
+    }
+    pub fn output(&self) -> usize {
+        match self {
+            Layer::Lstm(l) => l.output(),
+            Layer::Gru(g) => g.hidden,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    pub layers: Vec<Layer>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("layer {layer}: {message}")]
+    Shape { layer: usize, message: String },
+    #[error("memory.vector_words: the network needs {need} words of vector memory, the configuration has {have}")]
+    VectorMemory { need: usize, have: usize },
+    #[error(transparent)]
+    Program(#[from] ProgramError),
+}
+
+fn shape_err(layer: usize, message: String) -> NetworkError {
+    NetworkError::Shape { layer, message }
+}
+
+/// A bump allocator over the vector memory.
+struct Alloc(usize);
+
+impl Alloc {
+    fn take(&mut self, len: usize) -> Region {
+        let r = Region::new(self.0, len);
+        self.0 += len;
+        r
+    }
+}
+
+impl Network {
+    pub fn input(&self) -> usize {
+        self.layers.first().map_or(0, Layer::input)
+    }
+    pub fn output(&self) -> usize {
+        self.layers.last().map_or(0, Layer::output)
+    }
+
+    /// Check the layers' shapes fit together.
+    pub fn check(&self) -> Result<(), NetworkError> {
+        if self.layers.is_empty() {
+            return Err(shape_err(0, "the network has no layers".into()));
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
+            if i > 0 && layer.input() != self.layers[i - 1].output() {
+                return Err(shape_err(
+                    i,
+                    format!(
+                        "input {} but layer {} outputs {}",
+                        layer.input(),
+                        i - 1,
+                        self.layers[i - 1].output()
+                    ),
+                ));
+            }
+            match layer {
+                Layer::Lstm(l) => {
+                    let h = l.hidden;
+                    if (l.w.rows, l.w.cols) != (4 * h, l.input + l.output()) {
+                        return Err(shape_err(
+                            i,
+                            format!(
+                                "gate matrix is {}x{}, expected {}x{}",
+                                l.w.rows,
+                                l.w.cols,
+                                4 * h,
+                                l.input + l.output()
+                            ),
+                        ));
+                    }
+                    if l.bias.len() != 4 * h {
+                        return Err(shape_err(
+                            i,
+                            format!("bias has {} values, expected {}", l.bias.len(), 4 * h),
+                        ));
+                    }
+                    if let Some(p) = &l.proj {
+                        if p.cols != h {
+                            return Err(shape_err(
+                                i,
+                                format!("projection has {} columns, expected {h}", p.cols),
+                            ));
+                        }
+                    }
+                }
+                Layer::Gru(g) => {
+                    let h = g.hidden;
+                    if (g.w_ih.rows, g.w_ih.cols) != (3 * h, g.input)
+                        || (g.w_hh.rows, g.w_hh.cols) != (3 * h, h)
+                    {
+                        return Err(shape_err(
+                            i,
+                            format!(
+                                "matrices are {}x{} and {}x{}, expected {}x{} and {}x{h}",
+                                g.w_ih.rows,
+                                g.w_ih.cols,
+                                g.w_hh.rows,
+                                g.w_hh.cols,
+                                3 * h,
+                                g.input,
+                                3 * h
+                            ),
+                        ));
+                    }
+                    if g.b_ih.len() != 3 * h || g.b_hh.len() != 3 * h {
+                        return Err(shape_err(i, format!("biases must have {} values", 3 * h)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The matrices in the order the program numbers them.
+    pub fn matrices(&self) -> Vec<Csb> {
+        let mut v = Vec::new();
+        for layer in &self.layers {
+            match layer {
+                Layer::Lstm(l) => {
+                    v.push(l.w.clone());
+                    v.extend(l.proj.clone());
+                }
+                Layer::Gru(g) => {
+                    v.push(g.w_ih.clone());
+                    v.push(g.w_hh.clone());
+                }
+            }
+        }
+        v
+    }
+
+    /// The program of one frame: load the input, run every layer, store the output.
+    pub fn program(&self, cfg: &Config) -> Result<Program, NetworkError> {
+        self.check()?;
+        let mut a = Alloc(0);
+        let mut p = Program::default();
+        let mut m = 0usize; // matrix number
+                            // Where the next layer reads its input from.
+        let mut input = a.take(self.input());
+        p.instrs.push(Instr::Load { dst: input });
+        let ew = |func, a, b, dst| Instr::Ewop { func, a, b, dst };
+        for layer in &self.layers {
+            match layer {
+                Layer::Lstm(l) => {
+                    let h = l.hidden;
+                    let xh = a.take(l.input + l.output());
+                    let (x, hout) = (xh.slice(0, l.input), xh.slice(l.input, l.output()));
+                    let (c, gates, bias) = (a.take(h), a.take(4 * h), a.take(4 * h));
+                    let (t1, t2) = (a.take(h), a.take(h));
+                    let (gi, gf, gg, go) = (
+                        gates.slice(0, h),
+                        gates.slice(h, h),
+                        gates.slice(2 * h, h),
+                        gates.slice(3 * h, h),
+                    );
+                    p.preloaded.push((hout, vec![0; l.output()]));
+                    p.preloaded.push((c, vec![0; h]));
+                    p.preloaded.push((bias, l.bias.clone()));
+                    p.instrs.push(ew(EwOp::Copy, input, input, x));
+                    p.instrs.push(Instr::Spmv {
+                        matrix: m,
+                        src: xh,
+                        dst: gates,
+                    });
+                    m += 1;
+                    p.instrs.push(ew(EwOp::Add, gates, bias, gates));
+                    p.instrs.push(Instr::Act {
+                        func: ActFn::Sigmoid,
+                        src: gates.slice(0, 2 * h),
+                        dst: gates.slice(0, 2 * h),
+                    });
+                    p.instrs.push(Instr::Act {
+                        func: ActFn::Tanh,
+                        src: gg,
+                        dst: gg,
+                    });
+                    p.instrs.push(Instr::Act {
+                        func: ActFn::Sigmoid,
+                        src: go,
+                        dst: go,
+                    });
+                    p.instrs.push(ew(EwOp::Mul, gf, c, t1));
+                    p.instrs.push(ew(EwOp::Mul, gi, gg, t2));
+                    p.instrs.push(ew(EwOp::Add, t1, t2, c));
+                    p.instrs.push(Instr::Act {
+                        func: ActFn::Tanh,
+                        src: c,
+                        dst: t1,
+                    });
+                    match &l.proj {
+                        None => p.instrs.push(ew(EwOp::Mul, go, t1, hout)),
+                        Some(_) => {
+                            p.instrs.push(ew(EwOp::Mul, go, t1, t2));
+                            p.instrs.push(Instr::Spmv {
+                                matrix: m,
+                                src: t2,
+                                dst: hout,
+                            });
+                            m += 1;
+                        }
+                    }
+                    input = hout;
+                }
+                Layer::Gru(g) => {
+                    let hn = g.hidden;
+                    let (x, hs) = (a.take(g.input), a.take(hn));
+                    let (gi, gh, bi, bh) = (
+                        a.take(3 * hn),
+                        a.take(3 * hn),
+                        a.take(3 * hn),
+                        a.take(3 * hn),
+                    );
+                    let t = a.take(hn);
+                    p.preloaded.push((hs, vec![0; hn]));
+                    p.preloaded.push((bi, g.b_ih.clone()));
+                    p.preloaded.push((bh, g.b_hh.clone()));
+                    let rz = gi.slice(0, 2 * hn);
+                    let (r, z, gi_n, gh_n) = (
+                        gi.slice(0, hn),
+                        gi.slice(hn, hn),
+                        gi.slice(2 * hn, hn),
+                        gh.slice(2 * hn, hn),
+                    );
+                    p.instrs.push(ew(EwOp::Copy, input, input, x));
+                    p.instrs.push(Instr::Spmv {
+                        matrix: m,
+                        src: x,
+                        dst: gi,
+                    });
+                    p.instrs.push(Instr::Spmv {
+                        matrix: m + 1,
+                        src: hs,
+                        dst: gh,
+                    });
+                    m += 2;
+                    p.instrs.push(ew(EwOp::Add, gi, bi, gi));
+                    p.instrs.push(ew(EwOp::Add, gh, bh, gh));
+                    p.instrs.push(ew(EwOp::Add, rz, gh.slice(0, 2 * hn), rz));
+                    p.instrs.push(Instr::Act {
+                        func: ActFn::Sigmoid,
+                        src: rz,
+                        dst: rz,
+                    });
+                    p.instrs.push(ew(EwOp::Mul, r, gh_n, t));
+                    p.instrs.push(ew(EwOp::Add, gi_n, t, gi_n));
+                    p.instrs.push(Instr::Act {
+                        func: ActFn::Tanh,
+                        src: gi_n,
+                        dst: gi_n,
+                    });
+                    p.instrs.push(ew(EwOp::Sub, hs, gi_n, t));
+                    p.instrs.push(ew(EwOp::Mul, z, t, t));
+                    p.instrs.push(ew(EwOp::Add, gi_n, t, hs));
+                    input = hs;
+                }
+            }
+        }
+        p.instrs.push(Instr::Store { src: input });
+        if a.0 > cfg.memory.vector_words {
+            return Err(NetworkError::VectorMemory {
+                need: a.0,
+                have: cfg.memory.vector_words,
+            });
+        }
+        Ok(p)
+    }
+}
+
+/// A sequence run on the accelerator.
+#[derive(Clone, Debug)]
+pub struct SequenceRun {
+    /// The last layer's output, per frame.
+    pub outputs: Vec<Vec<i64>>,
+    /// Each frame's report (the same cycles every frame: the program is data-independent).
+    pub frames: Vec<RunReport>,
+}
+
+/// Run `frames` (fixed-point inputs) through the network on the accelerator.
+pub fn run_sequence(
+    cfg: &Config,
+    net: &Network,
+    frames: &[Vec<i64>],
+) -> Result<SequenceRun, NetworkError> {
+    let program = net.program(cfg)?;
+    let mut machine = Machine::new(cfg, net.matrices())?;
+    machine.validate(&program)?;
+    machine.preload(&program);
+    let mut inputs: VecDeque<Vec<i64>> = frames.iter().cloned().collect();
+    let mut outputs = Vec::with_capacity(frames.len());
+    let mut reports = Vec::with_capacity(frames.len());
+    for _ in frames {
+        let mut r = machine.run(&program, &mut inputs)?;
+        outputs.push(r.outputs.pop().expect("the program stores one vector"));
+        reports.push(r);
+    }
+    Ok(SequenceRun {
+        outputs,
+        frames: reports,
+    })
+}
+
+/// The plain fixed-point reference: dense loops over the same arithmetic,
+/// no instruction stream, no vector memory.
+pub fn reference_sequence(cfg: &Config, net: &Network, frames: &[Vec<i64>]) -> Vec<Vec<i64>> {
+    let fmt = cfg.format();
+    let sig = ActTable::new(ActFn::Sigmoid, fmt);
+    let tanh = ActTable::new(ActFn::Tanh, fmt);
+    let sat = |v: i64| v.clamp(fmt.min(), fmt.max());
+    let mul = |a: i64, b: i64| round_shift_saturate(a * b, fmt.frac, fmt.width);
+    let dense: Vec<Vec<ndarray::Array2<i64>>> = net
+        .layers
+        .iter()
+        .map(|l| match l {
+            Layer::Lstm(l) => std::iter::once(&l.w)
+                .chain(l.proj.as_ref())
+                .map(Csb::to_dense_fixed)
+                .collect(),
+            Layer::Gru(g) => vec![g.w_ih.to_dense_fixed(), g.w_hh.to_dense_fixed()],
+        })
+        .collect();
+    let mut h: Vec<Vec<i64>> = net.layers.iter().map(|l| vec![0; l.output()]).collect();
+    let mut c: Vec<Vec<i64>> = net
+        .layers
+        .iter()
+        .map(|l| match l {
+            Layer::Lstm(l) => vec![0; l.hidden],
+            Layer::Gru(_) => vec![],
+        })
+        .collect();
+    let mut out = Vec::new();
+    for frame in frames {
+        let mut x = frame.clone();
+        for (li, layer) in net.layers.iter().enumerate() {
+            match layer {
+                Layer::Lstm(l) => {
+                    let n = l.hidden;
+                    let xh: Vec<i64> = x.iter().chain(&h[li]).copied().collect();
+                    let pre = reference_spmv(cfg, &dense[li][0], &xh);
+                    let gate = |k: usize, j: usize| sat(pre[k * n + j] + l.bias[k * n + j]);
+                    let mut hfull = vec![0; n];
+                    for j in 0..n {
+                        let (i, f) = (sig.eval(gate(0, j)), sig.eval(gate(1, j)));
+                        let (g, o) = (tanh.eval(gate(2, j)), sig.eval(gate(3, j)));
+                        c[li][j] = sat(mul(f, c[li][j]) + mul(i, g));
+                        hfull[j] = mul(o, tanh.eval(c[li][j]));
+                    }
+                    h[li] = match &l.proj {
+                        None => hfull,
+                        Some(_) => reference_spmv(cfg, &dense[li][1], &hfull),
+                    };
+                }
+                Layer::Gru(g) => {
+                    let n = g.hidden;
+                    let gi: Vec<i64> = reference_spmv(cfg, &dense[li][0], &x)
+                        .iter()
+                        .zip(&g.b_ih)
+                        .map(|(a, b)| sat(a + b))
+                        .collect();
+                    let gh: Vec<i64> = reference_spmv(cfg, &dense[li][1], &h[li])
+                        .iter()
+                        .zip(&g.b_hh)
+                        .map(|(a, b)| sat(a + b))
+                        .collect();
+                    for j in 0..n {
+                        let r = sig.eval(sat(gi[j] + gh[j]));
+                        let z = sig.eval(sat(gi[n + j] + gh[n + j]));
+                        let nn = tanh.eval(sat(gi[2 * n + j] + mul(r, gh[2 * n + j])));
+                        h[li][j] = sat(nn + mul(z, sat(h[li][j] - nn)));
+                    }
+                }
+            }
+            x = h[li].clone();
+        }
+        out.push(x);
+    }
+    out
+}
+
+/// The float reference (f64) on the dequantized weights, biases and inputs.
+pub fn float_sequence(cfg: &Config, net: &Network, frames: &[Vec<i64>]) -> Vec<Vec<f64>> {
+    let one = (1i64 << cfg.frac_bits) as f64;
+    let deq = |v: &[i64]| -> Vec<f64> { v.iter().map(|&x| x as f64 / one).collect() };
+    let mv = |m: &Csb, x: &[f64]| -> Vec<f64> {
+        let d = m.to_dense_f32();
+        d.rows()
+            .into_iter()
+            .map(|r| r.iter().zip(x).map(|(&w, &v)| w as f64 * v).sum())
+            .collect()
+    };
+    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let mut h: Vec<Vec<f64>> = net.layers.iter().map(|l| vec![0.0; l.output()]).collect();
+    let mut c: Vec<Vec<f64>> = net
+        .layers
+        .iter()
+        .map(|l| match l {
+            Layer::Lstm(l) => vec![0.0; l.hidden],
+            Layer::Gru(_) => vec![],
+        })
+        .collect();
+    let mut out = Vec::new();
+    for frame in frames {
+        let mut x = deq(frame);
+        for (li, layer) in net.layers.iter().enumerate() {
+            match layer {
+                Layer::Lstm(l) => {
+                    let n = l.hidden;
+                    let xh: Vec<f64> = x.iter().chain(&h[li]).copied().collect();
+                    let b = deq(&l.bias);
+                    let pre: Vec<f64> = mv(&l.w, &xh).iter().zip(&b).map(|(a, b)| a + b).collect();
+                    let mut hfull = vec![0.0; n];
+                    for j in 0..n {
+                        let (i, f, g, o) = (
+                            sig(pre[j]),
+                            sig(pre[n + j]),
+                            pre[2 * n + j].tanh(),
+                            sig(pre[3 * n + j]),
+                        );
+                        c[li][j] = f * c[li][j] + i * g;
+                        hfull[j] = o * c[li][j].tanh();
+                    }
+                    h[li] = match &l.proj {
+                        None => hfull,
+                        Some(p) => mv(p, &hfull),
+                    };
+                }
+                Layer::Gru(g) => {
+                    let n = g.hidden;
+                    let gi: Vec<f64> = mv(&g.w_ih, &x)
+                        .iter()
+                        .zip(deq(&g.b_ih))
+                        .map(|(a, b)| a + b)
+                        .collect();
+                    let gh: Vec<f64> = mv(&g.w_hh, &h[li])
+                        .iter()
+                        .zip(deq(&g.b_hh))
+                        .map(|(a, b)| a + b)
+                        .collect();
+                    for j in 0..n {
+                        let r = sig(gi[j] + gh[j]);
+                        let z = sig(gi[n + j] + gh[n + j]);
+                        let nn = (gi[2 * n + j] + r * gh[2 * n + j]).tanh();
+                        h[li][j] = (1.0 - z) * nn + z * h[li][j];
+                    }
+                }
+            }
+            x = h[li].clone();
+        }
+        out.push(x);
+    }
+    out
+}

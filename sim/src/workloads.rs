@@ -1,0 +1,142 @@
+//! Built-in named workloads: networks with random weights from a fixed seed,
+//! pruned to bank-balanced sparsity for a configuration.
+//!
+//! | name | network |
+//! |---|---|
+//! | `ese-lstm` | the LSTM of ESE and C-LSTM ("Google LSTM"): 153 inputs, 1024 cells, 512 projection; gate matrix 4096 x 665, projection 512 x 1024 |
+//! | `small-lstm` | 64 inputs, 128 cells, no projection |
+//! | `small-gru` | 64 inputs, 128 hidden |
+//! | `stacked-lstm` | two LSTM layers: 64 -> 96 -> 96 |
+//!
+//! Weights are drawn from N(0, 1/sqrt(fan_in)) with a ChaCha8 generator
+//! seeded by `seed`, pruned with [`bbs_compress::prune_bbs`] at `sparsity`
+//! with the configuration's banks, and quantized to its format.
+
+use crate::config::Config;
+use crate::rnn::{GruLayer, Layer, LstmLayer, Network};
+use bbs_compress::{prune_bbs, Csb};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+pub const NAMES: [&str; 4] = ["ese-lstm", "small-lstm", "small-gru", "stacked-lstm"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("workload: '{0}' is not one of {names}", names = NAMES.join(", "))]
+    Unknown(String),
+    #[error("workload {name}: {message}")]
+    Prune { name: String, message: String },
+}
+
+struct Gen {
+    rng: ChaCha8Rng,
+}
+
+impl Gen {
+    fn matrix(&mut self, rows: usize, cols: usize) -> ndarray::Array2<f32> {
+        let normal = Normal::new(0.0f32, 1.0 / (cols as f32).sqrt()).expect("a valid deviation");
+        ndarray::Array2::from_shape_simple_fn((rows, cols), || normal.sample(&mut self.rng))
+    }
+    fn vector(&mut self, len: usize, scale: f32) -> Vec<f32> {
+        let normal = Normal::new(0.0f32, scale).expect("a valid deviation");
+        (0..len).map(|_| normal.sample(&mut self.rng)).collect()
+    }
+}
+
+fn prune(
+    name: &str,
+    cfg: &Config,
+    w: &ndarray::Array2<f32>,
+    sparsity: f64,
+) -> Result<Csb, WorkloadError> {
+    let p = prune_bbs(&w.view(), cfg.banks, sparsity).map_err(|e| WorkloadError::Prune {
+        name: name.into(),
+        message: e.to_string(),
+    })?;
+    Ok(Csb::from_pruned(&p, cfg.format()).0)
+}
+
+fn quantize(cfg: &Config, v: &[f32]) -> Vec<i64> {
+    v.iter().map(|&x| cfg.format().quantize(x).0).collect()
+}
+
+fn lstm(
+    g: &mut Gen,
+    name: &str,
+    cfg: &Config,
+    input: usize,
+    hidden: usize,
+    proj: Option<usize>,
+    sparsity: f64,
+) -> Result<Layer, WorkloadError> {
+    let out = proj.unwrap_or(hidden);
+    let w = prune(name, cfg, &g.matrix(4 * hidden, input + out), sparsity)?;
+    let bias = quantize(cfg, &g.vector(4 * hidden, 0.1));
+    let proj = match proj {
+        Some(p) => Some(prune(name, cfg, &g.matrix(p, hidden), sparsity)?),
+        None => None,
+    };
+    Ok(Layer::Lstm(LstmLayer {
+        input,
+        hidden,
+        w,
+        bias,
+        proj,
+    }))
+}
+
+/// A named workload for `cfg` at `sparsity`.
+pub fn network(
+    name: &str,
+    cfg: &Config,
+    sparsity: f64,
+    seed: u64,
+) -> Result<Network, WorkloadError> {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+    };
+    let layers = match name {
+        "ese-lstm" => vec![lstm(&mut g, name, cfg, 153, 1024, Some(512), sparsity)?],
+        "small-lstm" => vec![lstm(&mut g, name, cfg, 64, 128, None, sparsity)?],
+        "stacked-lstm" => vec![
+            lstm(&mut g, name, cfg, 64, 96, None, sparsity)?,
+            lstm(&mut g, name, cfg, 96, 96, None, sparsity)?,
+        ],
+        "small-gru" => {
+            let (input, hidden) = (64, 128);
+            let w_ih = prune(name, cfg, &g.matrix(3 * hidden, input), sparsity)?;
+            let w_hh = prune(name, cfg, &g.matrix(3 * hidden, hidden), sparsity)?;
+            let b_ih = quantize(cfg, &g.vector(3 * hidden, 0.1));
+            let b_hh = quantize(cfg, &g.vector(3 * hidden, 0.1));
+            vec![Layer::Gru(GruLayer {
+                input,
+                hidden,
+                w_ih,
+                w_hh,
+                b_ih,
+                b_hh,
+            })]
+        }
+        other => return Err(WorkloadError::Unknown(other.to_string())),
+    };
+    Ok(Network { layers })
+}
+
+/// `frames` random input frames in (-1, 1), quantized, from `seed`.
+pub fn frames(cfg: &Config, input: usize, frames: usize, seed: u64) -> Vec<Vec<i64>> {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed),
+    };
+    (0..frames)
+        .map(|_| {
+            quantize(
+                cfg,
+                &g.vector(input, 0.5)
+                    .iter()
+                    .map(|v| v.clamp(-0.99, 0.99))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect()
+}
