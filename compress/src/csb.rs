@@ -1,14 +1,17 @@
 //! CSB ("Compressed Sparse Banks"): the on-disk and in-memory form of a
 //! bank-balanced sparse matrix. See `docs/csb-format.md` for the byte layout.
 
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
 use ndarray::Array2;
+use rayon::prelude::*;
 
+use crate::error::one_line;
 use crate::error::{Error, Result};
 use crate::fixed::QFormat;
 use crate::prune::{BbsPruned, MAX_BANK_SIZE};
-use crate::weights::write_bytes_atomic;
+use crate::weights::write_atomic;
 
 /// First 8 bytes of every CSB file. The `\0\x1a` tail stops text tools early
 /// and catches newline translation, like PNG's magic.
@@ -50,32 +53,118 @@ impl Csb {
     /// Quantizes the kept values of `p`. Entries at padding columns are 0.
     /// A hand-built inconsistent `p` yields a `Csb` that [`Csb::validate`] rejects.
     pub fn from_pruned(p: &BbsPruned, format: QFormat) -> (Csb, QuantStats) {
-        let mut stats = QuantStats {
-            saturated: 0,
-            max_abs_error: 0.0,
+        let bits = (0..p.kept.len())
+            .map(|i| p.values.get(i).copied().unwrap_or(0.0).to_bits() as i32)
+            .collect();
+        Csb::quantized(p, bits, p.kept.clone(), format)
+    }
+
+    /// [`Csb::from_pruned`], reusing `p`'s memory for the values and indices.
+    pub fn from_pruned_owned(p: BbsPruned, format: QFormat) -> (Csb, QuantStats) {
+        if p.values.len() != p.kept.len() {
+            return Csb::from_pruned(&p, format);
+        }
+        let BbsPruned {
+            rows,
+            cols,
+            banks,
+            bank_size,
+            slots,
+            values,
+            kept,
+        } = p;
+        // f32 and i32 have the same size and alignment: the buffer is reused
+        // as is and holds the f32 bit patterns until they are quantized.
+        let bits: Vec<i32> = bytemuck::allocation::cast_vec(values);
+        let shape = BbsPruned {
+            rows,
+            cols,
+            banks,
+            bank_size,
+            slots,
+            values: Vec::new(),
+            kept: Vec::new(),
         };
+        Csb::quantized(&shape, bits, kept, format)
+    }
+
+    /// Quantizes in place `bits`, the f32 bit patterns of the kept values,
+    /// one per entry of `indices`, the bank-internal indices; only the shape
+    /// fields of `p` are used.
+    fn quantized(
+        p: &BbsPruned,
+        mut bits: Vec<i32>,
+        indices: Vec<u16>,
+        format: QFormat,
+    ) -> (Csb, QuantStats) {
         let per_row = p.slots.saturating_mul(p.banks).max(1);
         let banks = p.banks.max(1);
-        let values = p
-            .kept
-            .iter()
+        let q = Quantizer::new(format);
+        // Whole rows, ~64K entries per task; the statistics are a sum and a
+        // maximum, so they do not depend on how the work is split.
+        let chunk = per_row.saturating_mul((1usize << 16).div_ceil(per_row));
+        let stats = bits
+            .par_chunks_mut(chunk)
+            .zip(indices.par_chunks(chunk))
             .enumerate()
-            .map(|(i, &idx)| {
-                let (r, b) = (i / per_row, i % banks);
-                let col = b.saturating_mul(p.bank_size).saturating_add(idx as usize);
-                if col >= p.cols {
-                    return 0;
+            .map(|(c, (out, kept))| {
+                let mut stats = QuantStats {
+                    saturated: 0,
+                    max_abs_error: 0.0,
+                };
+                let start = c * chunk;
+                // The usual case: no padding columns and every index inside
+                // its bank, so every entry is a real kept weight.
+                let all_real = p.cols == p.bank_size.saturating_mul(p.banks)
+                    && start / per_row + out.len().div_ceil(per_row) <= p.rows
+                    && (kept.iter().fold(0, |m, &i| m.max(i)) as usize) < p.bank_size;
+                if all_real {
+                    if let Some(stats) = q.quantize_all(out) {
+                        return stats;
+                    }
                 }
-                let x = p.pruned.get((r, col)).copied().unwrap_or(0.0);
-                let (v, sat) = format.quantize(x);
-                stats.saturated += sat as usize;
-                let err = (format.dequantize(v) - x).abs();
-                if err > stats.max_abs_error {
-                    stats.max_abs_error = err;
+                // Row and bank of position i, i / per_row and i % banks, kept as counters.
+                let (mut r, mut in_row, mut b) = (start / per_row, start % per_row, start % banks);
+                for (v, &idx) in out.iter_mut().zip(kept) {
+                    let col = b.saturating_mul(p.bank_size).saturating_add(idx as usize);
+                    if col < p.cols && r < p.rows {
+                        let x = f32::from_bits(*v as u32);
+                        let (y, sat) = q.quantize(x);
+                        stats.saturated += sat as usize;
+                        let err = (q.dequantize(y) - x).abs();
+                        if err > stats.max_abs_error {
+                            stats.max_abs_error = err;
+                        }
+                        *v = y as i32;
+                    } else {
+                        *v = 0;
+                    }
+                    b += 1;
+                    if b == banks {
+                        b = 0;
+                    }
+                    in_row += 1;
+                    if in_row == per_row {
+                        in_row = 0;
+                        r += 1;
+                    }
                 }
-                v as i32
+                stats
             })
-            .collect();
+            .reduce(
+                || QuantStats {
+                    saturated: 0,
+                    max_abs_error: 0.0,
+                },
+                |a, b| QuantStats {
+                    saturated: a.saturated + b.saturated,
+                    max_abs_error: if b.max_abs_error > a.max_abs_error {
+                        b.max_abs_error
+                    } else {
+                        a.max_abs_error
+                    },
+                },
+            );
         let csb = Csb {
             rows: p.rows,
             cols: p.cols,
@@ -83,8 +172,8 @@ impl Csb {
             bank_size: p.bank_size,
             slots: p.slots,
             format,
-            values,
-            indices: p.kept.clone(),
+            values: bits,
+            indices,
         };
         (csb, stats)
     }
@@ -152,8 +241,23 @@ impl Csb {
     /// reader then rejects; [`Csb::write`] validates first so it never does this.
     pub fn to_bytes(&self) -> Vec<u8> {
         let vb = value_bytes(self.format.width);
-        let n = self.values.len();
-        let mut out = Vec::with_capacity(HEADER_LEN + n * vb + self.indices.len() * INDEX_BYTES);
+        let mut out = self.header();
+        out.resize(
+            HEADER_LEN + self.values.len() * vb + self.indices.len() * INDEX_BYTES,
+            0,
+        );
+        let (vals, idxs) = out[HEADER_LEN..].split_at_mut(self.values.len() * vb);
+        encode_values(vals, &self.values, vb);
+        encode_indices(idxs, &self.indices);
+        let crc = crc32fast::hash(&out);
+        out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// The header with a zero CRC.
+    fn header(&self) -> Vec<u8> {
+        let vb = value_bytes(self.format.width);
+        let mut out = Vec::with_capacity(HEADER_LEN);
         let u32_of = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
         let u8_of = |x: u32| u8::try_from(x).unwrap_or(u8::MAX);
         out.extend_from_slice(&MAGIC);
@@ -166,17 +270,62 @@ impl Csb {
         out.push(u8_of(self.format.frac));
         out.push(vb as u8);
         out.push(INDEX_BYTES as u8);
-        out.extend_from_slice(&[0; 4]); // CRC, filled below
+        out.extend_from_slice(&[0; 4]); // CRC, filled in by the writers
         debug_assert_eq!(out.len(), HEADER_LEN);
-        for &v in &self.values {
-            out.extend_from_slice(&v.to_le_bytes()[..vb]);
-        }
-        for &i in &self.indices {
-            out.extend_from_slice(&i.to_le_bytes());
-        }
-        let crc = crc32fast::hash(&out);
-        out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_le_bytes());
         out
+    }
+
+    /// [`Csb::to_bytes`] written to `f` (the CRC last, at its offset),
+    /// without the whole image in memory: on a little-endian machine the
+    /// indices and 4-byte values are written from memory as they are, 1- and
+    /// 2-byte values through a buffer of that type.
+    fn write_to(&self, f: &mut std::fs::File) -> std::io::Result<()> {
+        /// Values encoded per write.
+        const PIECE: usize = 1 << 18;
+        let vb = value_bytes(self.format.width);
+        let header = self.header();
+        let mut crc = crc32fast::Hasher::new();
+        let mut put = |bytes: &[u8]| -> std::io::Result<()> {
+            crc.update(bytes);
+            f.write_all(bytes)
+        };
+        put(&header)?;
+        let little = cfg!(target_endian = "little");
+        match vb {
+            4 if little => put(bytemuck::cast_slice(&self.values))?,
+            2 if little => {
+                let mut buf = vec![0u16; PIECE.min(self.values.len())];
+                for values in self.values.chunks(PIECE) {
+                    let piece = &mut buf[..values.len()];
+                    for (d, &v) in piece.iter_mut().zip(values) {
+                        *d = v as u16;
+                    }
+                    put(bytemuck::cast_slice(piece))?;
+                }
+            }
+            _ => {
+                let mut buf = vec![0u8; PIECE.min(self.values.len()) * vb];
+                for values in self.values.chunks(PIECE) {
+                    let piece = &mut buf[..values.len() * vb];
+                    encode_values(piece, values, vb);
+                    put(piece)?;
+                }
+            }
+        }
+        if little {
+            put(bytemuck::cast_slice(&self.indices))?;
+        } else {
+            let mut buf = vec![0u8; PIECE.min(self.indices.len()) * INDEX_BYTES];
+            for indices in self.indices.chunks(PIECE) {
+                let piece = &mut buf[..indices.len() * INDEX_BYTES];
+                encode_indices(piece, indices);
+                put(piece)?;
+            }
+        }
+        f.seek(SeekFrom::Start(CRC_OFFSET as u64))?;
+        f.write_all(&crc.finalize().to_le_bytes())?;
+        f.seek(SeekFrom::End(0))?;
+        Ok(())
     }
 
     /// Parses CSB version 1. `path` is used only in error messages.
@@ -278,13 +427,13 @@ impl Csb {
         Ok(csb)
     }
 
-    /// Validates, then writes atomically.
+    /// Validates, then writes atomically (the bytes of [`Csb::to_bytes`]).
     pub fn write(&self, path: &Path) -> Result<()> {
         self.validate().map_err(|msg| Error::InvalidCsb {
             path: path.to_path_buf(),
             msg,
         })?;
-        write_bytes_atomic(path, &self.to_bytes())
+        write_atomic(path, |f| self.write_to(f).map_err(one_line))
     }
 
     /// Reads and fully checks a CSB file.
@@ -359,43 +508,223 @@ impl Csb {
                 self.indices.len()
             ));
         }
+        // Rows in parallel, ~64K entries per task; the entries' order only
+        // matters for which error is reported, and the first one in storage
+        // order is: the tasks are searched in order.
+        let per_row = slots * banks;
+        let rows_per_task = (1usize << 16).div_ceil(per_row);
+        let chunk = rows_per_task * per_row;
+        let first_error = self
+            .values
+            .par_chunks(chunk)
+            .zip(self.indices.par_chunks(chunk))
+            .enumerate()
+            .find_map_first(|(t, (vals, idxs))| {
+                self.check_rows(t * rows_per_task, vals, idxs).err()
+            });
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The per-entry rules of [`Csb::validate`] for the whole rows from
+    /// `first_row` whose values and indices are `vals` and `idxs`; the first
+    /// failure in storage order.
+    fn check_rows(
+        &self,
+        first_row: usize,
+        vals: &[i32],
+        idxs: &[u16],
+    ) -> std::result::Result<(), String> {
+        let (cols, banks, bank_size, slots, format) = (
+            self.cols,
+            self.banks,
+            self.bank_size,
+            self.slots,
+            self.format,
+        );
         let (lo, hi) = (format.min(), format.max());
-        for r in 0..rows {
-            for s in 0..slots {
-                for b in 0..banks {
-                    let at = (r * slots + s) * banks + b;
-                    let (v, idx) = (self.values[at], self.indices[at]);
-                    // Built only on failure: this loop visits every stored entry.
-                    let here = || format!("row {r}, slot {s}, bank {b}");
-                    if idx as usize >= bank_size {
-                        return Err(format!("{}: index {idx} >= bank_size {bank_size}", here()));
-                    }
-                    if s > 0 {
-                        let prev = self.indices[at - banks];
-                        if idx <= prev {
-                            return Err(format!(
-                                "{}: index {idx} does not ascend (previous slot has {prev})",
-                                here()
-                            ));
-                        }
-                    }
-                    if b * bank_size + idx as usize >= cols && v != 0 {
+        // Word by word (one slot of one row: `banks` entries), in storage order.
+        let words = vals.chunks_exact(banks).zip(idxs.chunks_exact(banks));
+        let mut prev_word: &[u16] = &[];
+        for (w, (vals, idxs)) in words.enumerate() {
+            let (r, s) = (first_row + w / slots, w % slots);
+            for (b, (&v, &idx)) in vals.iter().zip(idxs).enumerate() {
+                // Built only on failure: this loop visits every stored entry.
+                let here = || format!("row {r}, slot {s}, bank {b}");
+                if idx as usize >= bank_size {
+                    return Err(format!("{}: index {idx} >= bank_size {bank_size}", here()));
+                }
+                if s > 0 {
+                    let prev = prev_word[b];
+                    if idx <= prev {
                         return Err(format!(
-                            "{}: nonzero value {v} at padding column {}",
-                            here(),
-                            b * bank_size + idx as usize
-                        ));
-                    }
-                    if (v as i64) < lo || (v as i64) > hi {
-                        return Err(format!(
-                            "{}: value {v} outside [{lo}, {hi}] of {format}",
+                            "{}: index {idx} does not ascend (previous slot has {prev})",
                             here()
                         ));
                     }
                 }
+                if b * bank_size + idx as usize >= cols && v != 0 {
+                    return Err(format!(
+                        "{}: nonzero value {v} at padding column {}",
+                        here(),
+                        b * bank_size + idx as usize
+                    ));
+                }
+                if (v as i64) < lo || (v as i64) > hi {
+                    return Err(format!(
+                        "{}: value {v} outside [{lo}, {hi}] of {format}",
+                        here()
+                    ));
+                }
             }
+            prev_word = idxs;
         }
         Ok(())
+    }
+}
+
+/// [`QFormat::quantize`] and [`QFormat::dequantize`] with the scale `2^frac`
+/// and the range computed once: the same arithmetic, so the same results.
+struct Quantizer {
+    scale: f64,
+    lo: i64,
+    hi: i64,
+}
+
+impl Quantizer {
+    fn new(f: QFormat) -> Quantizer {
+        Quantizer {
+            scale: 2f64.powi(f.frac.min(1023) as i32),
+            lo: f.min(),
+            hi: f.max(),
+        }
+    }
+
+    #[inline]
+    fn quantize(&self, x: f32) -> (i64, bool) {
+        let y = round_half_away(x as f64 * self.scale);
+        if y.is_nan() {
+            (0, true)
+        } else if y < self.lo as f64 {
+            (self.lo, true)
+        } else if y > self.hi as f64 {
+            (self.hi, true)
+        } else {
+            (y as i64, false)
+        }
+    }
+
+    #[inline]
+    fn dequantize(&self, v: i64) -> f32 {
+        (v as f64 / self.scale) as f32
+    }
+
+    /// Quantizes every entry of `bits` (f32 bit patterns) in place and
+    /// returns the statistics, as [`Quantizer::quantize`] entry by entry
+    /// would, in a form the compiler can vectorize: the integers fit in i32
+    /// and the largest error is found on its (non-negative) bit pattern.
+    /// `None` (nothing done) for a width above 31, whose range i32 cannot bracket.
+    fn quantize_all(&self, bits: &mut [i32]) -> Option<QuantStats> {
+        if self.lo <= i32::MIN as i64 || self.hi >= i32::MAX as i64 {
+            return None;
+        }
+        let (lo, hi) = (self.lo as i32, self.hi as i32);
+        let mut saturated = 0usize;
+        let mut max_err = 0u32;
+        // Up to 24 bits (and a scale of at most 2^31) f32 arithmetic is exact
+        // wherever the f64 one is: x * 2^frac is exact unless it overflows
+        // (and then saturates either way), |values| <= 2^23 are exact f32
+        // and so is their product with 2^-frac.
+        let narrow = self.hi < 1 << 23 && self.lo >= -(1 << 23) && self.scale <= 2_147_483_648.0;
+        for block in bits.chunks_mut(1 << 12) {
+            let mut sat = 0u32;
+            if narrow {
+                let (scale, inverse) = (self.scale as f32, (1.0 / self.scale) as f32);
+                // Beyond +-2^31 everything saturates the same way.
+                let bound = 2_147_483_648.0f32;
+                for v in block.iter_mut() {
+                    let x = f32::from_bits(*v as u32);
+                    let z = x * scale;
+                    let nan = z.is_nan();
+                    let zc = z.clamp(-bound, bound);
+                    // Rounding half away from zero; zc - trunc(zc) is exact.
+                    let t = zc as i32;
+                    let d = zc - t as f32;
+                    let r = t
+                        .wrapping_add(i32::from(d >= 0.5))
+                        .wrapping_sub(i32::from(d <= -0.5));
+                    sat += u32::from(nan | (r < lo) | (r > hi));
+                    let y = if nan { 0 } else { r.clamp(lo, hi) };
+                    let err = (y as f32 * inverse - x).abs();
+                    // A NaN error (from a NaN weight) is ignored, as `>` does.
+                    max_err = max_err.max(if err.is_nan() { 0 } else { err.to_bits() });
+                    *v = y;
+                }
+            } else {
+                // 2^-frac: dividing an integer by 2^frac is exact, and so is this product.
+                let inverse = 1.0 / self.scale;
+                // Outside [lo - 1, hi + 1] everything saturates the same way,
+                // and inside it the rounding is exact.
+                let (below, above) = (self.lo as f64 - 1.0, self.hi as f64 + 1.0);
+                for v in block.iter_mut() {
+                    let x = f32::from_bits(*v as u32);
+                    let z = x as f64 * self.scale;
+                    let nan = z.is_nan();
+                    let zc = z.clamp(below, above);
+                    let t = zc as i32;
+                    let d = zc - t as f64;
+                    let r = t + i32::from(d >= 0.5) - i32::from(d <= -0.5);
+                    sat += u32::from(nan | (r < lo) | (r > hi));
+                    let y = if nan { 0 } else { r.clamp(lo, hi) };
+                    let err = ((y as f64 * inverse) as f32 - x).abs();
+                    max_err = max_err.max(if err.is_nan() { 0 } else { err.to_bits() });
+                    *v = y;
+                }
+            }
+            saturated += sat as usize;
+        }
+        Some(QuantStats {
+            saturated,
+            max_abs_error: f32::from_bits(max_err),
+        })
+    }
+}
+
+/// `f64::round` (half away from zero) up to the sign of a zero result,
+/// inline: below 2^52 in magnitude, the fraction `y - trunc(y)` is exact.
+#[inline]
+fn round_half_away(y: f64) -> f64 {
+    if y.abs() < 4_503_599_627_370_496.0 {
+        let t = y as i64 as f64;
+        let d = y - t;
+        t + (((d >= 0.5) as i64) - ((d <= -0.5) as i64)) as f64
+    } else {
+        y.round()
+    }
+}
+
+/// The little-endian low `vb` bytes of each value into `out` (`vb` per value).
+fn encode_values(out: &mut [u8], values: &[i32], vb: usize) {
+    // The match gives each width a fixed-size copy.
+    fn put<const W: usize>(out: &mut [u8], values: &[i32]) {
+        for (d, v) in out.chunks_exact_mut(W).zip(values) {
+            d.copy_from_slice(&v.to_le_bytes()[..W]);
+        }
+    }
+    match vb {
+        1 => put::<1>(out, values),
+        2 => put::<2>(out, values),
+        3 => put::<3>(out, values),
+        _ => put::<4>(out, values),
+    }
+}
+
+/// The indices, little-endian, into `out` (2 bytes each).
+fn encode_indices(out: &mut [u8], indices: &[u16]) {
+    for (d, i) in out.chunks_exact_mut(INDEX_BYTES).zip(indices) {
+        d.copy_from_slice(&i.to_le_bytes());
     }
 }
 
@@ -417,4 +746,109 @@ fn sign_extend(c: &[u8]) -> i32 {
     a[..c.len()].copy_from_slice(c);
     let shift = 32 - 8 * c.len() as u32;
     (i32::from_le_bytes(a) << shift) >> shift
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_gives_the_bytes_of_to_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = ndarray::Array2::from_shape_fn((37, 101), |(r, c)| {
+            ((r * 31 + c * 17) % 23) as f32 / 7.0 - 1.5
+        });
+        let p = crate::prune_bbs(&w.view(), 8, 0.6).unwrap();
+        for (width, frac) in [(2, 0), (8, 4), (12, 6), (16, 12), (24, 16), (32, 20)] {
+            let (csb, _) = Csb::from_pruned(&p, QFormat::new(width, frac).unwrap());
+            let path = dir.path().join(format!("w{width}.csb"));
+            csb.write(&path).unwrap();
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                csb.to_bytes(),
+                "width {width}"
+            );
+            assert_eq!(Csb::read(&path).unwrap(), csb);
+            let (owned, _) = Csb::from_pruned_owned(p.clone(), csb.format);
+            assert_eq!(owned, csb);
+        }
+    }
+
+    #[test]
+    fn quantizer_matches_qformat() {
+        let mut xs = vec![
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0 / 4096.0,
+            1.5 / 4096.0,
+            -2.5 / 4096.0,
+            1e-30,
+            3.4e38,
+            -3.4e38,
+            f32::MIN_POSITIVE,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            xs.push(f32::from_bits(s as u32));
+            xs.push(((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 20.0);
+        }
+        for (width, frac) in [
+            (2, 0),
+            (2, 1),
+            (8, 4),
+            (16, 12),
+            (24, 20),
+            (24, 0),
+            (25, 3),
+            (28, 20),
+            (31, 30),
+            (32, 0),
+            (32, 31),
+        ] {
+            let f = QFormat::new(width, frac).unwrap();
+            let q = Quantizer::new(f);
+            let mut bits: Vec<i32> = xs.iter().map(|x| x.to_bits() as i32).collect();
+            if let Some(stats) = q.quantize_all(&mut bits) {
+                let mut want = QuantStats {
+                    saturated: 0,
+                    max_abs_error: 0.0,
+                };
+                for (&x, &y) in xs.iter().zip(&bits) {
+                    let (v, sat) = f.quantize(x);
+                    assert_eq!(y as i64, v, "{f} quantize_all {x}");
+                    want.saturated += sat as usize;
+                    let err = (f.dequantize(v) - x).abs();
+                    if err > want.max_abs_error {
+                        want.max_abs_error = err;
+                    }
+                }
+                assert_eq!(stats.saturated, want.saturated, "{f}");
+                assert_eq!(
+                    stats.max_abs_error.to_bits(),
+                    want.max_abs_error.to_bits(),
+                    "{f}"
+                );
+            } else {
+                assert_eq!(width, 32);
+            }
+            for &x in &xs {
+                let (a, b) = (f.quantize(x), q.quantize(x));
+                assert_eq!(a, b, "{f} quantize {x}");
+                assert_eq!(
+                    f.dequantize(a.0).to_bits(),
+                    q.dequantize(b.0).to_bits(),
+                    "{f} dequantize {}",
+                    a.0
+                );
+            }
+        }
+    }
 }

@@ -1,19 +1,23 @@
 //! Weight readers (.npy, .npz, .safetensors, .onnx) and atomic writers.
 //!
-//! Files are read whole into memory and every size the file claims is checked
-//! against the bytes actually present before anything is allocated from it,
-//! so a corrupt header gives an error, never a huge allocation or a panic.
+//! Files are memory-mapped (or read whole into memory when they cannot be
+//! mapped) and every size the file claims is checked against the bytes
+//! actually present before anything is allocated from it, so a corrupt header
+//! gives an error, never a huge allocation or a panic. Like any reader that
+//! maps its input, this assumes a file is not truncated while it is read.
 //!
 //! [`read_matrices`] reads every 2-D weight of a model, [`write_like`] writes
 //! pruned ones back in the input's own format, [`write_masks`] saves masks.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read, Write};
+use std::fs::File;
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array, Array1, Array2, ArrayD, Dimension, IxDyn, ShapeBuilder};
+use ndarray::{Array, Array1, Array2, ArrayD, ArrayView2, Dimension, IxDyn, ShapeBuilder};
 use ndarray_npy::{WritableElement, WriteNpyExt};
+use rayon::prelude::*;
 use safetensors::{Dtype as StDtype, SafeTensors};
 
 use crate::error::{one_line, Error, Result};
@@ -108,8 +112,74 @@ fn shape_str(shape: &[usize]) -> String {
     format!("{shape:?}")
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))
+/// A whole file's bytes: memory-mapped, so only the pages looked at are
+/// read (and none copied), or read into memory when the file cannot be
+/// mapped (a pipe, say).
+pub(crate) struct FileBytes {
+    file: File,
+    data: FileData,
+    path: PathBuf,
+}
+
+enum FileData {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl FileBytes {
+    pub(crate) fn open(path: &Path) -> Result<FileBytes> {
+        let cannot = |e| Error::io(path, "cannot read", e);
+        let mut file = File::open(path).map_err(cannot)?;
+        // SAFETY: the mapping is read-only. Its contents change only if the
+        // file is modified while it is mapped (and a truncation would raise
+        // SIGBUS), which the module documentation rules out, as every
+        // memory-mapping reader must.
+        let data = match unsafe { memmap2::Mmap::map(&file) } {
+            Ok(map) => FileData::Mapped(map),
+            Err(_) => {
+                let mut buf = Vec::new();
+                file.read_to_end(&mut buf).map_err(cannot)?;
+                FileData::Read(buf)
+            }
+        };
+        Ok(FileBytes {
+            file,
+            data,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The open file when the bytes are mapped: reading a range from it
+    /// instead of through the mapping keeps the file's pages out of this
+    /// process's memory.
+    fn mapped_file(&self) -> Option<&File> {
+        match self.data {
+            FileData::Mapped(_) => Some(&self.file),
+            FileData::Read(_) => None,
+        }
+    }
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.data {
+            FileData::Mapped(map) => map,
+            FileData::Read(buf) => buf,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileBytes> {
+    FileBytes::open(path)
+}
+
+/// Fills `buf` from `file` at byte `offset`.
+fn read_at(file: &File, offset: usize, buf: &mut [u8], path: &Path) -> Result<()> {
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset as u64))
+        .and_then(|_| f.read_exact(buf))
+        .map_err(|e| Error::io(path, "cannot read", e))
 }
 
 fn extension(path: &Path) -> String {
@@ -443,26 +513,76 @@ fn matrix_check(t: &TensorRef, path: &Path) -> Result<()> {
     }
 }
 
+/// The error for the first NaN or infinity of `v` (C order, `cols` columns), if any.
+fn check_finite(v: &[f32], t: &TensorRef, path: &Path, cols: usize) -> Result<()> {
+    // A branch-free pass finds out whether there is any (in parallel on
+    // large matrices); only then is the first one looked for.
+    let any_bad = |c: &[f32]| c.iter().fold(false, |bad, x| bad | !x.is_finite());
+    let bad = if v.len() >= 1 << 20 {
+        v.par_chunks(1 << 16).any(any_bad)
+    } else {
+        any_bad(v)
+    };
+    if !bad {
+        return Ok(());
+    }
+    let Some(i) = v.iter().position(|x| !x.is_finite()) else {
+        return Ok(());
+    };
+    Err(tensor_err(
+        path,
+        &t.name,
+        format!(
+            "has non-finite value {} at (row {}, col {}){}",
+            v[i],
+            i / cols,
+            i % cols,
+            f64_hint(t)
+        ),
+    ))
+}
+
 fn to_matrix(t: &TensorRef, path: &Path) -> Result<Array2<f32>> {
     matrix_check(t, path)?;
     let (rows, cols) = (t.shape[0], t.shape[1]);
     let Decoded::Float(v) = decode(t, path, true)? else {
         return Err(tensor_err(path, &t.name, "is not floating point"));
     };
-    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(tensor_err(
-            path,
-            &t.name,
-            format!(
-                "has non-finite value {} at (row {}, col {}){}",
-                v[i],
-                i / cols,
-                i % cols,
-                f64_hint(t)
-            ),
-        ));
-    }
+    check_finite(&v, t, path, cols)?;
     Array2::from_shape_vec((rows, cols), v).map_err(|e| tensor_err(path, &t.name, one_line(e)))
+}
+
+/// Whether `t`'s data, as it is in the file, already is the f32 matrix in
+/// C order on this machine.
+fn is_native_f32(t: &TensorRef) -> bool {
+    t.dtype == Ok(Dt::F32) && !t.big_endian && !t.fortran && cfg!(target_endian = "little")
+}
+
+/// [`to_matrix`] for a tensor whose data is at `offset` in `file`: the data
+/// is read from the file (not through the mapping `t.data` borrows from),
+/// little-endian f32 straight into the matrix's own memory.
+fn to_matrix_at(t: &TensorRef, path: &Path, file: &File, offset: usize) -> Result<Array2<f32>> {
+    matrix_check(t, path)?;
+    let (rows, cols) = (t.shape[0], t.shape[1]);
+    let numel = rows.checked_mul(cols);
+    if is_native_f32(t) && numel.and_then(|n| n.checked_mul(4)) == Some(t.data.len()) {
+        let mut v = vec![0.0f32; rows * cols];
+        read_at(file, offset, bytemuck::cast_slice_mut(&mut v), path)?;
+        check_finite(&v, t, path, cols)?;
+        return Array2::from_shape_vec((rows, cols), v)
+            .map_err(|e| tensor_err(path, &t.name, one_line(e)));
+    }
+    let mut data = vec![0u8; t.data.len()];
+    read_at(file, offset, &mut data, path)?;
+    let owned = TensorRef {
+        name: t.name.clone(),
+        shape: t.shape.clone(),
+        dtype: t.dtype.clone(),
+        big_endian: t.big_endian,
+        fortran: t.fortran,
+        data: Cow::Owned(data),
+    };
+    to_matrix(&owned, path)
 }
 
 // ------------------------------------------------------------- public ----
@@ -492,7 +612,7 @@ pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<Array2<f32>> {
             let model = parse_onnx(&bytes, path)?;
             let cands = crate::onnx::candidates(&model, &bytes, path);
             let select: Vec<String> = tensor.iter().map(|t| t.to_string()).collect();
-            let mut found = select_matrices(path, cands, &select)?;
+            let mut found = select_matrices(path, cands, &select, None)?;
             match found.len() {
                 1 => Ok(found.remove(0).matrix),
                 _ => Err(not_found(path, None, found.iter().map(|m| &m.name))),
@@ -507,6 +627,113 @@ pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<Array2<f32>> {
             to_matrix(&st_tensor(&st, path, &name)?, path)
         }
     }
+}
+
+/// A matrix read by [`read_matrix_data`]: decoded into memory, or (for a
+/// little-endian f32 `.npy` in C order) the file's own mapped bytes, which
+/// are never copied.
+pub struct MatrixData(MatrixInner);
+
+enum MatrixInner {
+    Owned(Array2<f32>),
+    Mapped {
+        bytes: FileBytes,
+        offset: usize,
+        rows: usize,
+        cols: usize,
+    },
+}
+
+impl MatrixData {
+    /// The matrix, C order.
+    pub fn view(&self) -> ArrayView2<'_, f32> {
+        match &self.0 {
+            MatrixInner::Owned(a) => a.view(),
+            MatrixInner::Mapped {
+                bytes,
+                offset,
+                rows,
+                cols,
+            } => {
+                // Length and alignment were checked when it was read.
+                let data: &[f32] = bytemuck::cast_slice(&bytes[*offset..*offset + rows * cols * 4]);
+                ArrayView2::from_shape((*rows, *cols), data).unwrap_or_else(|_| {
+                    unreachable!("the shape was checked against the data when it was read")
+                })
+            }
+        }
+    }
+
+    /// The matrix in memory of its own.
+    pub fn into_owned(self) -> Array2<f32> {
+        match self.0 {
+            MatrixInner::Owned(a) => a,
+            MatrixInner::Mapped { .. } => self.view().to_owned(),
+        }
+    }
+}
+
+impl MatrixData {
+    /// The NaN/Inf check that [`read_matrix_data_deferred`] left out: the
+    /// error [`read_matrix_data`] gives for the first non-finite value.
+    pub fn check_finite(&self) -> Result<()> {
+        match &self.0 {
+            MatrixInner::Owned(_) => Ok(()),
+            MatrixInner::Mapped {
+                bytes,
+                offset,
+                cols,
+                ..
+            } => {
+                let t = parse_npy(bytes, &bytes.path, &file_stem(&bytes.path))?;
+                debug_assert_eq!(offset_in(bytes, &t.data), *offset);
+                check_finite(bytemuck::cast_slice(&t.data), &t, &bytes.path, *cols)
+            }
+        }
+    }
+}
+
+/// [`read_matrix`], without copying the data when the file already holds the
+/// matrix as little-endian f32 in C order (`.npy`): the result then views the
+/// memory-mapped file. Every check of [`read_matrix`] is made (the header,
+/// the exact length, NaN/Inf), with the same errors.
+pub fn read_matrix_data(path: &Path, tensor: Option<&str>) -> Result<MatrixData> {
+    let m = read_matrix_data_deferred(path, tensor)?;
+    m.check_finite()?;
+    Ok(m)
+}
+
+/// [`read_matrix_data`] without the NaN/Inf scan of a mapped matrix, for a
+/// caller that looks at every value anyway ([`crate::prune_bbs`] rejects
+/// non-finite weights): [`MatrixData::check_finite`] gives the error
+/// [`read_matrix_data`] would have given. Every other check is made.
+pub fn read_matrix_data_deferred(path: &Path, tensor: Option<&str>) -> Result<MatrixData> {
+    let ext = extension(path);
+    check_extension(path, &ext)?;
+    if ext != "npy" {
+        return read_matrix(path, tensor).map(|a| MatrixData(MatrixInner::Owned(a)));
+    }
+    let bytes = read_file(path)?;
+    let t = parse_npy(&bytes, path, &file_stem(path))?;
+    let in_place = matrix_check(&t, path).is_ok()
+        && is_native_f32(&t)
+        && bytemuck::try_cast_slice::<u8, f32>(&t.data).is_ok()
+        && t.shape[0]
+            .checked_mul(t.shape[1])
+            .and_then(|n| n.checked_mul(4))
+            == Some(t.data.len());
+    if !in_place {
+        return to_matrix(&t, path).map(|a| MatrixData(MatrixInner::Owned(a)));
+    }
+    let (rows, cols) = (t.shape[0], t.shape[1]);
+    let offset = offset_in(&bytes, &t.data);
+    drop(t);
+    Ok(MatrixData(MatrixInner::Mapped {
+        bytes,
+        offset,
+        rows,
+        cols,
+    }))
 }
 
 fn check_extension(path: &Path, ext: &str) -> Result<()> {
@@ -644,9 +871,19 @@ pub fn read_vector(path: &Path) -> Result<Vector> {
 
 /// Creates a temporary file next to `path`, lets `fill` write it, then renames
 /// it over `path`. On any error the temporary file is removed (by its drop).
-fn write_atomic(
+pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
+) -> Result<()> {
+    write_atomic_with(path, |f| {
+        fill(f).map_err(|msg| Error::file(path, format!("cannot write: {msg}")))
+    })
+}
+
+/// [`write_atomic`] with a `fill` that returns this crate's errors, passed on as they are.
+fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> Result<()>,
 ) -> Result<()> {
     let file_name = path
         .file_name()
@@ -673,7 +910,7 @@ fn write_atomic(
             .map_or(e, std::io::Error::from_raw_os_error);
         Error::io(path, "cannot create a temporary file beside it", e)
     })?;
-    fill(tmp.as_file_mut()).map_err(|msg| Error::file(path, format!("cannot write: {msg}")))?;
+    fill(tmp.as_file_mut())?;
     tmp.as_file_mut()
         .flush()
         .and_then(|_| tmp.as_file().sync_all())
@@ -862,10 +1099,13 @@ fn usable_names(cands: &[Cand]) -> Vec<String> {
 }
 
 /// Picks the candidates `select` asks for (all when empty) and decodes them.
+/// With `file` (the mapped file the candidates' data and offsets are in),
+/// the data is read from the file rather than through the mapping.
 fn select_matrices(
     path: &Path,
     mut cands: Vec<Cand>,
     select: &[String],
+    file: Option<&File>,
 ) -> Result<Vec<NamedMatrix>> {
     cands.sort_by(|a, b| a.name.cmp(&b.name));
     let mut chosen = vec![false; cands.len()];
@@ -911,10 +1151,14 @@ fn select_matrices(
             continue;
         }
         let src = cand.status.map_err(|(e, _)| e)?;
+        let matrix = match file {
+            Some(f) => to_matrix_at(&src.tref, path, f, src.offset)?,
+            None => to_matrix(&src.tref, path)?,
+        };
         out.push(NamedMatrix {
             name: cand.name,
             dtype: DType::of(*src.tref.dtype.as_ref().unwrap_or(&Dt::F32)),
-            matrix: to_matrix(&src.tref, path)?,
+            matrix,
             gates: src.gates,
             role: src.role,
         });
@@ -946,7 +1190,8 @@ pub fn read_matrices(path: &Path, select: &[String]) -> Result<Vec<NamedMatrix>>
         "npy" => {
             let t = parse_npy(&bytes, path, &file_stem(path))?;
             let offset = offset_in(&bytes, &t.data);
-            select_matrices(path, vec![cand_of(t, path, 0, offset)], select)
+            let cands = vec![cand_of(t, path, 0, offset)];
+            select_matrices(path, cands, select, bytes.mapped_file())
         }
         "npz" => {
             let members = npz_all(&bytes, path)?;
@@ -961,12 +1206,12 @@ pub fn read_matrices(path: &Path, select: &[String]) -> Result<Vec<NamedMatrix>>
                     Err(e) => Cand::err(name, e, true),
                 })
                 .collect();
-            select_matrices(path, cands, select)
+            select_matrices(path, cands, select, None)
         }
         "onnx" => {
             let model = parse_onnx(&bytes, path)?;
             let cands = crate::onnx::candidates(&model, &bytes, path);
-            select_matrices(path, cands, select)
+            select_matrices(path, cands, select, None)
         }
         _ => {
             let st = open_safetensors(&bytes, path)?;
@@ -976,7 +1221,7 @@ pub fn read_matrices(path: &Path, select: &[String]) -> Result<Vec<NamedMatrix>>
                 let offset = offset_in(&bytes, &t.data);
                 cands.push(cand_of(t, path, 0, offset));
             }
-            select_matrices(path, cands, select)
+            select_matrices(path, cands, select, bytes.mapped_file())
         }
     }
 }
@@ -1026,10 +1271,9 @@ fn f32_to_elem(dt: Dt, big: bool, v: f32, out: &mut [u8]) -> Option<()> {
     Some(())
 }
 
-/// `new` encoded exactly like `t`'s data: same dtype, byte order and memory
-/// order. Elements whose value is unchanged keep their original bytes, so an
-/// f64 weight that survives pruning keeps its full precision.
-fn encode_like(t: &TensorRef, path: &Path, new: &Array2<f32>) -> Result<Vec<u8>> {
+/// The checks [`encode_like`] makes before looking at any value: the shape,
+/// a floating-point dtype, and the data length. Returns the dtype.
+fn encode_check(t: &TensorRef, path: &Path, new: &Array2<f32>) -> Result<Dt> {
     let (rows, cols) = (t.shape[0], t.shape[1]);
     if new.dim() != (rows, cols) {
         return Err(tensor_err(
@@ -1057,7 +1301,52 @@ fn encode_like(t: &TensorRef, path: &Path, new: &Array2<f32>) -> Result<Vec<u8>>
             ),
         ));
     }
-    let mut out = t.data.to_vec();
+    Ok(dt)
+}
+
+/// Whether [`encode_like`] can encode every value of `new` as `dt`: all are
+/// finite and none overflows `dt`. It then cannot fail once [`encode_check`] passed.
+fn encodable(dt: Dt, new: &Array2<f32>) -> bool {
+    let fits = |v: f32| match dt {
+        Dt::F16 => half::f16::from_f32(v).is_finite(),
+        Dt::BF16 => half::bf16::from_f32(v).is_finite(),
+        _ => true,
+    };
+    match new.as_slice() {
+        Some(s) if matches!(dt, Dt::F32 | Dt::F64) => {
+            s.iter().fold(true, |ok, v| ok & v.is_finite())
+        }
+        _ => new.iter().all(|&v| v.is_finite() && fits(v)),
+    }
+}
+
+/// `new` encoded exactly like `t`'s data: same dtype, byte order and memory
+/// order. Elements whose value is unchanged keep their original bytes, so an
+/// f64 weight that survives pruning keeps its full precision.
+fn encode_like(t: &TensorRef, path: &Path, new: &Array2<f32>) -> Result<Vec<u8>> {
+    encode_check(t, path, new)?;
+    encode_into(t, path, new, t.data.to_vec())
+}
+
+/// [`encode_like`] once [`encode_check`] passed, on `out`, a copy of `t`'s data.
+fn encode_into(t: &TensorRef, path: &Path, new: &Array2<f32>, mut out: Vec<u8>) -> Result<Vec<u8>> {
+    let dt = encode_check(t, path, new)?;
+    let (rows, cols) = (t.shape[0], t.shape[1]);
+    let size = dt.size();
+    if out.len() != t.data.len() {
+        return Err(tensor_err(path, &t.name, "changed while it was read"));
+    }
+    let bad = |r: usize, c: usize, v: f32, what: &str| {
+        tensor_err(
+            path,
+            &t.name,
+            format!("replacement value {v} at (row {r}, col {c}) {what}"),
+        )
+    };
+    if let (true, Some(values)) = (is_native_f32(t), new.as_slice()) {
+        patch_f32(&mut out, values, 0, cols, &bad)?;
+        return Ok(out);
+    }
     for ((r, c), &v) in new.indexed_iter() {
         let i = if t.fortran {
             c * rows + r
@@ -1068,20 +1357,37 @@ fn encode_like(t: &TensorRef, path: &Path, new: &Array2<f32>) -> Result<Vec<u8>>
         if elem_to_f32(dt, t.big_endian, slot).to_bits() == v.to_bits() {
             continue;
         }
-        let bad = |what: &str| {
-            tensor_err(
-                path,
-                &t.name,
-                format!("replacement value {v} at (row {r}, col {c}) {what}"),
-            )
-        };
         if !v.is_finite() {
-            return Err(bad("is not finite"));
+            return Err(bad(r, c, v, "is not finite"));
         }
         f32_to_elem(dt, t.big_endian, v, slot)
-            .ok_or_else(|| bad(&format!("does not fit {dt:?}")))?;
+            .ok_or_else(|| bad(r, c, v, &format!("does not fit {dt:?}")))?;
     }
     Ok(out)
+}
+
+/// The loop of [`encode_into`] for little-endian f32 in C order, without
+/// the general element decoding: `out` holds the original bytes of the
+/// elements from flat index `first` on, `values` their replacements.
+fn patch_f32(
+    out: &mut [u8],
+    values: &[f32],
+    first: usize,
+    cols: usize,
+    bad: &dyn Fn(usize, usize, f32, &str) -> Error,
+) -> Result<()> {
+    for (k, (slot, &v)) in out.chunks_exact_mut(4).zip(values).enumerate() {
+        let old = f32::from_le_bytes([slot[0], slot[1], slot[2], slot[3]]);
+        if old.to_bits() == v.to_bits() {
+            continue;
+        }
+        if !v.is_finite() {
+            let i = first + k;
+            return Err(bad(i / cols, i % cols, v, "is not finite"));
+        }
+        slot.copy_from_slice(&v.to_le_bytes());
+    }
+    Ok(())
 }
 
 /// The candidates `replace` names (exactly), each with its new matrix.
@@ -1140,11 +1446,17 @@ pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]
         "npy" => {
             let t = parse_npy(&bytes, input, &file_stem(input))?;
             let offset = offset_in(&bytes, &t.data);
+            let srcs = sources(input, vec![cand_of(t, input, 0, offset)], replace)?;
+            if let Some(file) = bytes.mapped_file() {
+                if streamable(&srcs, input) {
+                    return write_patched(input, file, output, &srcs);
+                }
+            }
             let mut patches = Vec::new();
-            for (src, m) in sources(input, vec![cand_of(t, input, 0, offset)], replace)? {
+            for (src, m) in srcs {
                 patches.push((src.offset, encode_like(&src.tref, input, m)?));
             }
-            let mut out = bytes.clone();
+            let mut out = bytes.to_vec();
             for (offset, new) in patches {
                 out[offset..offset + new.len()].copy_from_slice(&new);
             }
@@ -1194,11 +1506,17 @@ pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]
                 let offset = offset_in(&bytes, &t.data);
                 cands.push(cand_of(t, input, 0, offset));
             }
+            let srcs = sources(input, cands, replace)?;
+            if let Some(file) = bytes.mapped_file() {
+                if streamable(&srcs, input) {
+                    return write_patched(input, file, output, &srcs);
+                }
+            }
             let mut patches = Vec::new();
-            for (src, m) in sources(input, cands, replace)? {
+            for (src, m) in srcs {
                 patches.push((src.offset, encode_like(&src.tref, input, m)?));
             }
-            let mut out = bytes.clone();
+            let mut out = bytes.to_vec();
             for (offset, new) in patches {
                 out[offset..offset + new.len()].copy_from_slice(&new);
             }
@@ -1206,6 +1524,67 @@ pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]
         }
     };
     write_bytes_atomic(output, &out)
+}
+
+/// Whether every replacement passes [`encode_check`] and can be encoded
+/// ([`encodable`]): [`write_patched`] then gives what the in-memory path
+/// gives. Otherwise the in-memory path runs, so the first error is the same.
+fn streamable(srcs: &[(Src, &Array2<f32>)], input: &Path) -> bool {
+    srcs.iter()
+        .all(|(src, m)| encode_check(&src.tref, input, m).is_ok_and(|dt| encodable(dt, m)))
+}
+
+/// Writes `output` as a copy of the mapped `input` (`file`) with each
+/// source's data (at its offset in the file) replaced, one tensor in memory
+/// at a time: the file is copied, then each replaced tensor's original bytes
+/// are read, re-encoded and written over the copy.
+fn write_patched(
+    input: &Path,
+    file: &File,
+    output: &Path,
+    srcs: &[(Src, &Array2<f32>)],
+) -> Result<()> {
+    let cannot_write =
+        |e: std::io::Error| Error::file(output, format!("cannot write: {}", one_line(e)));
+    write_atomic_with(output, |out| {
+        let mut from = file;
+        from.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(input, "cannot read", e))?;
+        std::io::copy(&mut from, out).map_err(cannot_write)?;
+        for (src, m) in srcs {
+            let t = &src.tref;
+            if let (true, Some(values)) = (is_native_f32(t), m.as_slice()) {
+                // Piece by piece: little-endian f32 needs no whole-tensor pass.
+                const PIECE: usize = 1 << 18;
+                let cols = t.shape[1];
+                let bad = |r: usize, c: usize, v: f32, what: &str| {
+                    tensor_err(
+                        input,
+                        &t.name,
+                        format!("replacement value {v} at (row {r}, col {c}) {what}"),
+                    )
+                };
+                let mut buf = vec![0u8; PIECE.min(values.len()) * 4];
+                for (p, piece) in values.chunks(PIECE).enumerate() {
+                    let at = src.offset + p * PIECE * 4;
+                    let bytes = &mut buf[..piece.len() * 4];
+                    read_at(file, at, bytes, input)?;
+                    patch_f32(bytes, piece, p * PIECE, cols, &bad)?;
+                    out.seek(SeekFrom::Start(at as u64))
+                        .and_then(|_| out.write_all(bytes))
+                        .map_err(cannot_write)?;
+                }
+                continue;
+            }
+            let mut orig = vec![0u8; t.data.len()];
+            read_at(file, src.offset, &mut orig, input)?;
+            let new = encode_into(t, input, m, orig)?;
+            out.seek(SeekFrom::Start(src.offset as u64))
+                .and_then(|_| out.write_all(&new))
+                .map_err(cannot_write)?;
+        }
+        Ok(())
+    })
 }
 
 /// The archive with the members named in `changed` (by their name in the
@@ -1241,6 +1620,27 @@ fn rewrite_npz(bytes: &[u8], path: &Path, changed: &BTreeMap<String, Vec<u8>>) -
     Ok(w.finish().map_err(|e| zerr(&e))?.into_inner())
 }
 
+/// One mask as a U8 safetensors tensor.
+struct MaskView<'a> {
+    shape: Vec<usize>,
+    data: Cow<'a, [u8]>,
+}
+
+impl safetensors::View for MaskView<'_> {
+    fn dtype(&self) -> StDtype {
+        StDtype::U8
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
 /// Writes masks (true = kept) as one `.safetensors` file holding a U8 tensor
 /// (1 = kept, 0 = pruned) per name, without metadata, atomically. Names must
 /// be distinct. The bytes depend only on the masks.
@@ -1251,24 +1651,20 @@ pub fn write_masks(output: &Path, masks: &[(String, Array2<bool>)]) -> Result<()
             return Err(tensor_err(output, name, "is given twice"));
         }
     }
-    let data: Vec<(String, Vec<usize>, Vec<u8>)> = masks
-        .iter()
-        .map(|(n, m)| {
-            (
-                n.clone(),
-                m.shape().to_vec(),
-                m.iter().map(|&k| u8::from(k)).collect(),
-            )
-        })
-        .collect();
-    let views = data
-        .iter()
-        .map(|(n, shape, b)| {
-            safetensors::tensor::TensorView::new(StDtype::U8, shape.clone(), b)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| tensor_err(output, n, one_line(e)))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    // A mask in C order is its own data (a bool is the byte 0 or 1).
+    let views = masks.iter().map(|(n, m)| {
+        let data = match m.as_slice() {
+            Some(s) => Cow::Borrowed(bytemuck::cast_slice::<bool, u8>(s)),
+            None => Cow::Owned(m.iter().map(|&k| u8::from(k)).collect()),
+        };
+        (
+            n.clone(),
+            MaskView {
+                shape: m.shape().to_vec(),
+                data,
+            },
+        )
+    });
     let bytes = safetensors::serialize(views, None)
         .map_err(|e| Error::file(output, format!("cannot encode masks: {}", one_line(e))))?;
     write_bytes_atomic(output, &bytes)

@@ -60,7 +60,7 @@ fn bbs_keeps_exact_count_per_bank_and_matches_prune_bbs() {
         let w = weights(rows, cols, (rows * cols) as u64);
         let mask = prune_mask(&w.view(), &Pattern::Bbs { banks }, s).unwrap();
         let p = prune_bbs(&w.view(), banks, s).unwrap();
-        assert_eq!(apply_mask(&w.view(), &mask), p.pruned);
+        assert_eq!(apply_mask(&w.view(), &mask), p.pruned());
         assert_eq!(mask, p.mask().mapv(|x| x == 1));
         let n = kept_per_bank(p.bank_size, s);
         for row in mask.rows() {
@@ -105,7 +105,7 @@ fn parallel_prune_bbs_matches_serial_reference() {
         }
     }
     assert_eq!(p.kept, want_kept);
-    assert_eq!(p.pruned, want_pruned);
+    assert_eq!(p.pruned(), want_pruned);
 }
 
 #[test]

@@ -50,7 +50,7 @@ proptest! {
         let dense = c.to_dense_fixed();
         prop_assert_eq!(dense.dim(), w.dim());
         let mut sat = 0;
-        for (&d, &x) in dense.iter().zip(p.pruned.iter()) {
+        for (&d, &x) in dense.iter().zip(p.pruned().iter()) {
             let (v, s) = q.quantize(x);
             prop_assert_eq!(d, v);
             sat += (s && x != 0.0) as usize;

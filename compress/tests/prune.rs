@@ -28,7 +28,7 @@ fn slide_example() {
     assert_eq!(csb.indices, vec![0, 0, 0, 1, 2, 2, 3, 2]);
     assert_eq!(stats.saturated, 0);
     assert_eq!(csb.word(0, 1), (&[2, 4, 6, 8][..], &[2, 2, 3, 2][..]));
-    assert_eq!(p.pruned, w, "nothing nonzero was pruned");
+    assert_eq!(p.pruned(), w, "nothing nonzero was pruned");
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn every_bank_keeps_the_n_largest() {
         }
         // `pruned` keeps exactly the kept real entries.
         let mask = p.mask();
-        for ((r, c), &x) in p.pruned.indexed_iter() {
+        for ((r, c), &x) in p.pruned().indexed_iter() {
             if mask[(r, c)] == 1 {
                 assert_eq!(x, w[(r, c)]);
             } else {
@@ -124,13 +124,13 @@ fn padding_columns_when_cols_not_divisible() {
     assert_eq!(p.kept[4 + 3], 1);
     assert_eq!(p.kept[8 + 3], 0);
     assert_eq!(p.kept[12 + 3], 1);
-    assert_eq!(p.pruned.dim(), (2, 10));
+    assert_eq!(p.pruned().dim(), (2, 10));
     let (csb, _) = Csb::from_pruned(&p, QFormat::new(8, 2).unwrap());
     assert_eq!(csb.values[4 + 3], 0, "padding entry is 0");
     csb.validate().unwrap();
     let dense = csb.to_dense_f32();
     assert_eq!(dense.dim(), (2, 10));
-    assert_eq!(dense, p.pruned);
+    assert_eq!(dense, p.pruned());
 }
 
 #[test]
