@@ -136,20 +136,61 @@ pub struct PruneSummary {
 /// Read, prune, quantize and write the CSB (and optionally the pruned
 /// matrix and the mask). Every file is written atomically.
 pub fn prune_to_csb(req: &PruneRequest) -> Result<PruneSummary> {
-    let w = bbs_compress::read_matrix(req.weights, req.tensor)?;
-    let pruned = bbs_compress::prune_bbs(&w.view(), req.banks, req.sparsity)
-        .with_context(|| req.weights.display().to_string())?;
-    let (csb, stats) = Csb::from_pruned(&pruned, req.format);
+    // A little-endian f32 .npy is pruned straight from the mapped file, and
+    // checked for NaN/Inf by the pruning's own pass over it: only when that
+    // fails is the reader's check run, whose error comes first.
+    let w = bbs_compress::read_matrix_data_deferred(req.weights, req.tensor)?;
+    let pruned = match bbs_compress::prune_bbs(&w.view(), req.banks, req.sparsity) {
+        Ok(p) => p,
+        Err(e) => {
+            w.check_finite()?;
+            return Err(e).with_context(|| req.weights.display().to_string());
+        }
+    };
+    drop(w);
+    let achieved_sparsity = pruned.achieved_sparsity();
+    // Without --pruned or --mask the CSB takes over the pruning's memory.
+    let (csb, stats, pruned) = if req.pruned_out.is_some() || req.mask_out.is_some() {
+        let (csb, stats) = Csb::from_pruned(&pruned, req.format);
+        (csb, stats, Some(pruned))
+    } else {
+        let (csb, stats) = Csb::from_pruned_owned(pruned, req.format);
+        (csb, stats, None)
+    };
     csb.write(req.output)?;
-    if let Some(p) = req.pruned_out {
-        bbs_compress::write_npy_atomic(p, &pruned.pruned)?;
+    if let (Some(path), Some(p)) = (req.pruned_out, &pruned) {
+        bbs_compress::write_npy_atomic(path, &p.pruned())?;
     }
-    if let Some(p) = req.mask_out {
-        bbs_compress::write_npy_atomic(p, &pruned.mask())?;
+    if let (Some(path), Some(p)) = (req.mask_out, &pruned) {
+        bbs_compress::write_npy_atomic(path, &p.mask())?;
     }
     Ok(PruneSummary {
-        achieved_sparsity: pruned.achieved_sparsity(),
+        achieved_sparsity,
         saturated: stats.saturated,
         csb,
     })
+}
+
+/// The configuration at `path`, or the built-in default; errors name the file or the field.
+pub fn load_config(path: Option<&Path>) -> Result<Config> {
+    Ok(match path {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    })
+}
+
+/// An input vector .npy in the configuration's fixed-point format (see
+/// [`fixed_vector`]); saturated elements are reported on stderr.
+pub fn load_vector(path: &Path, cfg: &Config) -> Result<Vec<i64>> {
+    let v = bbs_compress::read_vector(path)?;
+    let (x, saturated) = fixed_vector(&v, cfg);
+    if saturated > 0 {
+        eprintln!(
+            "warning: {}: {saturated} element(s) saturated to Q{}.{}",
+            path.display(),
+            cfg.value_width,
+            cfg.frac_bits
+        );
+    }
+    Ok(x)
 }

@@ -6,7 +6,7 @@ use crate::layers::{LayerRules, LayerSettings};
 use crate::report::{self, LayerReport, PatternReport, Report};
 use anyhow::{Context, Result};
 use bbs_compress::metrics::layer_metrics;
-use bbs_compress::patterns::{apply_mask, global_unstructured_masks, prune_mask, Pattern};
+use bbs_compress::patterns::{global_unstructured_masks, prune_mask, Pattern};
 use bbs_compress::{prune_bbs, read_matrices, Csb, NamedMatrix, QFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::Array2;
@@ -186,34 +186,52 @@ pub fn prune_model(req: &ModelPruneRequest) -> Result<Report> {
     };
 
     let pb = progress(layers.len(), req.quiet, "pruning");
-    let results: Vec<LayerResult> = layers
-        .par_iter()
-        .zip(settings.par_iter())
-        .zip(global_masks.into_par_iter())
-        .map(|((layer, s), global)| {
-            let r = prune_layer(
-                layer,
-                s,
-                &req.product,
-                global,
-                req.format,
-                value_bytes,
-                req.compare,
-            );
-            pb.inc(1);
-            r.with_context(|| format!("{}: tensor '{}'", req.weights.display(), layer.name))
-        })
-        .collect::<Result<_>>()?;
+    let prune = |layer: NamedMatrix, s: &LayerSettings, global: Option<Array2<bool>>| {
+        let name = layer.name.clone();
+        let r = prune_layer(
+            layer,
+            s,
+            &req.product,
+            global,
+            req.format,
+            value_bytes,
+            req.compare,
+        );
+        pb.inc(1);
+        r.with_context(|| format!("{}: tensor '{}'", req.weights.display(), name))
+    };
+    // Each layer's matrix becomes its pruned copy in place. The sweep needs
+    // the original matrices afterwards, so with it each layer is copied
+    // first; without it the layers are consumed and their memory reused.
+    let (results, originals): (Vec<LayerResult>, Option<Vec<NamedMatrix>>) = if req.plot {
+        let results = layers
+            .par_iter()
+            .zip(settings.par_iter())
+            .zip(global_masks.into_par_iter())
+            .map(|((layer, s), global)| prune(layer.clone(), s, global))
+            .collect::<Result<_>>()?;
+        (results, Some(layers))
+    } else {
+        let results = layers
+            .into_par_iter()
+            .zip(settings.par_iter())
+            .zip(global_masks.into_par_iter())
+            .map(|((layer, s), global)| prune(layer, s, global))
+            .collect::<Result<_>>()?;
+        (results, None)
+    };
     pb.finish_and_clear();
 
-    let sweep = if req.plot {
-        let pb = progress(layers.len(), req.quiet, "sweeping");
-        let sweep = report::sweep(&layers, &settings, &pb)?;
-        pb.finish_and_clear();
-        Some(sweep)
-    } else {
-        None
+    let sweep = match &originals {
+        Some(layers) => {
+            let pb = progress(layers.len(), req.quiet, "sweeping");
+            let sweep = report::sweep(layers, &settings, &pb)?;
+            pb.finish_and_clear();
+            Some(sweep)
+        }
+        None => None,
     };
+    drop(originals);
 
     let report = Report::new(
         req.weights,
@@ -225,8 +243,9 @@ pub fn prune_model(req: &ModelPruneRequest) -> Result<Report> {
     Ok(report)
 }
 
+/// Prunes one layer; its matrix becomes the pruned matrix in place.
 fn prune_layer(
-    layer: &NamedMatrix,
+    layer: NamedMatrix,
     s: &LayerSettings,
     product: &Product,
     global: Option<Array2<bool>>,
@@ -234,49 +253,54 @@ fn prune_layer(
     value_bytes: usize,
     compare: bool,
 ) -> Result<LayerResult> {
-    let w = &layer.matrix;
+    let NamedMatrix {
+        name,
+        matrix: mut w,
+        gates,
+        ..
+    } = layer;
     let (rows, cols) = w.dim();
     let mut patterns = Vec::new();
-    let (pruned, mask, csb, manifest) = if s.skip {
-        (w.clone(), Array2::from_elem(w.dim(), true), None, None)
+    let (mask, csb, manifest) = if s.skip {
+        (Array2::from_elem(w.dim(), true), None, None)
     } else {
         match product {
             Product::Bbs => {
                 let p = prune_bbs(&w.view(), s.banks, s.sparsity)?;
-                let (csb, _) = Csb::from_pruned(&p, format);
                 let mask = p.mask().mapv(|m| m != 0);
-                patterns.push(pattern_report(
-                    w,
-                    &mask,
-                    &Pattern::Bbs { banks: s.banks },
-                    value_bytes,
-                ));
                 let entry = ManifestEntry {
-                    name: layer.name.clone(),
+                    name: name.clone(),
                     shape: [rows, cols],
                     csb: None,
                     sparsity: p.achieved_sparsity(),
                     banks: p.banks,
                     bank_size: p.bank_size,
                     slots: p.slots,
-                    gates: layer.gates.clone(),
+                    gates,
                 };
-                (p.pruned, mask, Some(csb.to_bytes()), Some(entry))
+                let (csb, _) = Csb::from_pruned_owned(p, format);
+                patterns.push(pattern_report(
+                    &w,
+                    &mask,
+                    &Pattern::Bbs { banks: s.banks },
+                    value_bytes,
+                ));
+                (mask, Some(csb.to_bytes()), Some(entry))
             }
             Product::Other(pattern) => {
                 let mask = prune_mask(&w.view(), pattern, s.sparsity)?;
-                patterns.push(pattern_report(w, &mask, pattern, value_bytes));
-                (apply_mask(&w.view(), &mask), mask, None, None)
+                patterns.push(pattern_report(&w, &mask, pattern, value_bytes));
+                (mask, None, None)
             }
             Product::GlobalUnstructured => {
                 let mask = global.expect("a global mask for every active layer");
                 patterns.push(pattern_report(
-                    w,
+                    &w,
                     &mask,
                     &Pattern::Unstructured,
                     value_bytes,
                 ));
-                (apply_mask(&w.view(), &mask), mask, None, None)
+                (mask, None, None)
             }
         }
     };
@@ -287,22 +311,38 @@ fn prune_layer(
                 continue;
             }
             let m = prune_mask(&w.view(), &pattern, s.sparsity)?;
-            patterns.push(pattern_report(w, &m, &pattern, value_bytes));
+            patterns.push(pattern_report(&w, &m, &pattern, value_bytes));
+        }
+    }
+    let squared_norm = w.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    // The pruned matrix: kept entries keep their value, the others are 0.0
+    // (what `apply_mask` and `BbsPruned::pruned` give).
+    if mask.dim() == w.dim() {
+        w.zip_mut_with(&mask, |x, &keep| {
+            if !keep {
+                *x = 0.0;
+            }
+        });
+    } else {
+        for ((r, c), x) in w.indexed_iter_mut() {
+            if !mask.get((r, c)).copied().unwrap_or(false) {
+                *x = 0.0;
+            }
         }
     }
     Ok(LayerResult {
-        name: layer.name.clone(),
-        pruned,
+        name: name.clone(),
+        pruned: w,
         mask,
         csb,
         manifest,
         report: LayerReport {
-            name: layer.name.clone(),
+            name,
             shape: [rows, cols],
             sparsity: s.sparsity,
             banks: s.banks,
             skipped: s.skip,
-            squared_norm: w.iter().map(|&v| (v as f64) * (v as f64)).sum(),
+            squared_norm,
             patterns,
         },
     })
@@ -362,6 +402,7 @@ fn write_outputs(
         .and_then(|e| e.to_str())
         .unwrap_or("bin");
     bbs_compress::write_like(req.weights, &st.join(format!("pruned.{ext}")), &replace)?;
+    drop(replace);
     bbs_compress::write_masks(&st.join("masks.safetensors"), &masks)?;
     write(
         "report.json",
