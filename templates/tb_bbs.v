@@ -7,6 +7,8 @@
 // It writes the vector, pulses start, waits for done and prints
 //   OUT <row> <value>   (signed decimal fixed-point integer)
 //   CYCLES <n>          (from the cycle start is sampled to the cycle done is seen)
+// With the plusarg +vcd (and a build with `verilator --trace`) it also dumps
+// every signal to dump.vcd in the run directory (docs/trace.md).
 
 module tb_bbs;
 
@@ -47,6 +49,10 @@ module tb_bbs;
     .rows_i     (rows),
     .slots_i    (slots),
     .vec_words_i(vec_words),
+    .mat_we_i   (1'b0),
+    .mat_pe_i   ({{ p.pe_sel_w }}'d0),
+    .mat_waddr_i({{ p.mat_addr_w }}'d0),
+    .mat_wdata_i({{ p.mat_word_w }}'d0),
     .vec_we_i   (vec_we),
     .vec_waddr_i(vec_waddr),
     .vec_wdata_i(vec_wdata),
@@ -66,6 +72,10 @@ module tb_bbs;
   end
 
   initial begin
+    if ($test$plusargs("vcd")) begin
+      $dumpfile("dump.vcd");
+      $dumpvars(0, tb_bbs);
+    end
     $readmemh("run.hex", run_params);
     $readmemh("vec.hex", vec_mem);
     rows = run_params[0][{{ p.rows_w - 1 }}:0];

@@ -100,8 +100,33 @@ pub fn build(
     design_dir: &Path,
     build_dir: &Path,
 ) -> Result<PathBuf, VerilatorError> {
+    build_with(design, design_dir, build_dir, false)
+}
+
+/// [`build`], optionally with `--trace`: a traced build writes `dump.vcd` into
+/// the run directory when run with the plusarg `+vcd` (see [`run_with`] and
+/// `docs/trace.md`). Tracing makes the build about 1.7 times slower, so only
+/// ask for it when the waveform is wanted; a traced build compiles its C++
+/// without optimization (about 20% faster to build), as a waveform run is one
+/// short SpMxV.
+pub fn build_with(
+    design: &Design,
+    design_dir: &Path,
+    build_dir: &Path,
+    trace: bool,
+) -> Result<PathBuf, VerilatorError> {
     let mut cmd = Command::new("verilator");
     cmd.args(["--binary", "-j", "2", "--top-module", "tb_bbs"])
+        // The testbench's `#5` is half a 10 ns clock period; its dump counts ns.
+        .args(["--timescale", "1ns/1ns"]);
+    if trace {
+        cmd.args([
+            "--trace",
+            "-MAKEFLAGS",
+            "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
+        ]);
+    }
+    cmd
         // The testbench assigns integers to narrow registers on purpose; the
         // RTL itself is held to -Wall by `lint`.
         .args(["-Wno-WIDTH", "-Mdir"])
@@ -116,8 +141,19 @@ pub fn build(
 /// Run a built testbench in `run_dir` (which holds the `.hex` files of
 /// [`crate::memfiles::write_run_files`]) and parse its output.
 pub fn run(binary: &Path, run_dir: &Path) -> Result<RtlRun, VerilatorError> {
+    run_with(binary, run_dir, &[])
+}
+
+/// [`run`] with extra plusargs, each given without its `+` (e.g. `"vcd"`
+/// makes a [`build_with`]`(.., true)` binary dump `run_dir/dump.vcd`).
+pub fn run_with(
+    binary: &Path,
+    run_dir: &Path,
+    plusargs: &[&str],
+) -> Result<RtlRun, VerilatorError> {
     let mut cmd = Command::new(binary);
-    cmd.current_dir(run_dir);
+    cmd.current_dir(run_dir)
+        .args(plusargs.iter().map(|a| format!("+{a}")));
     let text = run_checked(&mut cmd, "run", run_dir)?;
     parse_output(&text).map_err(|message| VerilatorError::Output {
         dir: run_dir.display().to_string(),

@@ -11,9 +11,11 @@ pub mod config;
 pub mod isa;
 pub mod machine;
 pub mod reference;
+pub mod report;
 pub mod resources;
 pub mod rnn;
 pub mod spmv;
+pub mod trace;
 pub mod workloads;
 
 pub use baselines::{
