@@ -17,6 +17,10 @@ module bbs_pe #(
 ) (
   input  wire                          clk_i,
   input  wire                          rst_ni,
+  // Matrix load at run time: one CSB word into this PE's matrix memory.
+  input  wire                          mat_we_i,
+  input  wire [{{ p.mat_addr_w - 1 }}:0] mat_waddr_i,
+  input  wire [{{ p.mat_word_w - 1 }}:0] mat_wdata_i,
   // Vector load: one word (one element per bank) broadcast to every PE.
   input  wire                          vec_we_i,
   input  wire [{{ p.index_w - 1 }}:0]  vec_waddr_i,
@@ -52,9 +56,9 @@ module bbs_pe #(
     .INIT_FILE(INIT_FILE)
   ) u_mat_mem (
     .clk_i  (clk_i),
-    .we_i   (1'b0),
-    .waddr_i({{ p.mat_addr_w }}'d0),
-    .wdata_i({{ p.mat_word_w }}'d0),
+    .we_i   (mat_we_i),
+    .waddr_i(mat_waddr_i),
+    .wdata_i(mat_wdata_i),
     .raddr_i(mat_addr_i),
     .rdata_o(mat_word)
   );

@@ -4,7 +4,8 @@
 // start_i), {{ p.pes }} PE(s) with their matrix memories preloaded from
 // pe<p>_mat.hex, and the read port of the PEs' output buffers.
 //
-// Host protocol: write the input vector (one word of {{ p.banks }} elements per
+// Host protocol: load the matrix (preloaded by $readmemh, or word by word
+// through mat_we_i), write the input vector (one word of {{ p.banks }} elements per
 // bank address) through vec_we_i/vec_waddr_i/vec_wdata_i, set rows_i, slots_i
 // and vec_words_i (the matrix's bank size), pulse start_i, wait for done_o, then
 // read row r at out_pe_i = r % {{ p.pes }}, out_addr_i = r / {{ p.pes }}; out_rdata_o
@@ -19,6 +20,12 @@ module bbs_top (
   input  wire [{{ p.rows_w - 1 }}:0]   rows_i,
   input  wire [{{ p.slots_w - 1 }}:0]  slots_i,
   input  wire [{{ p.vec_words_w - 1 }}:0] vec_words_i,
+  // Matrix load at run time (instead of, or over, the $readmemh contents):
+  // word mat_waddr_i of PE mat_pe_i's matrix memory.
+  input  wire                          mat_we_i,
+  input  wire [{{ p.pe_sel_w - 1 }}:0] mat_pe_i,
+  input  wire [{{ p.mat_addr_w - 1 }}:0] mat_waddr_i,
+  input  wire [{{ p.mat_word_w - 1 }}:0] mat_wdata_i,
   input  wire                          vec_we_i,
   input  wire [{{ p.index_w - 1 }}:0]  vec_waddr_i,
   input  wire [{{ p.banks * p.value_w - 1 }}:0] vec_wdata_i,
@@ -76,12 +83,16 @@ module bbs_top (
   // PE {{ pe }}: global rows {{ pe }}, {{ pe }} + {{ p.pes }}, ...
   wire [{{ p.value_w - 1 }}:0] pe{{ pe }}_out;
   wire pe{{ pe }}_row_ok = (row_base + {{ p.row_base_w }}'d{{ pe }}) < rows_ext;
+  wire pe{{ pe }}_mat_we = mat_we_i && (mat_pe_i == {{ p.pe_sel_w }}'d{{ pe }});
 
   bbs_pe #(
     .INIT_FILE("pe{{ pe }}_mat.hex")
   ) u_pe{{ pe }} (
     .clk_i        (clk_i),
     .rst_ni       (rst_ni),
+    .mat_we_i     (pe{{ pe }}_mat_we),
+    .mat_waddr_i  (mat_waddr_i),
+    .mat_wdata_i  (mat_wdata_i),
     .vec_we_i     (pe_vec_we),
     .vec_waddr_i  (pe_vec_waddr),
     .vec_wdata_i  (vec_rdata),
