@@ -11,6 +11,9 @@
 //! Weights are drawn from N(0, 1/sqrt(fan_in)) with a ChaCha8 generator
 //! seeded by `seed`, pruned with [`bbs_compress::prune_bbs`] at `sparsity`
 //! with the configuration's banks, and quantized to its format.
+//! [`network_with_weights`] also returns the dense float weights, so the
+//! baselines (`crate::report`) can prune the very same weights to other
+//! patterns.
 
 use crate::config::Config;
 use crate::rnn::{GruLayer, Layer, LstmLayer, Network};
@@ -61,20 +64,47 @@ fn quantize(cfg: &Config, v: &[f32]) -> Vec<i64> {
     v.iter().map(|&x| cfg.format().quantize(x).0).collect()
 }
 
+/// The dense float weights of a workload's matrices, as drawn before pruning.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseMatrix {
+    /// `layer<l>.w` (LSTM gates), `layer<l>.proj`, `layer<l>.w_ih`, `layer<l>.w_hh`.
+    pub name: String,
+    pub weights: ndarray::Array2<f32>,
+}
+
+/// Records the dense matrices in the order [`Network::matrices`] numbers them.
+struct Recorder<'a> {
+    name: &'a str,
+    cfg: &'a Config,
+    sparsity: f64,
+    dense: Vec<DenseMatrix>,
+}
+
+impl Recorder<'_> {
+    fn prune(&mut self, label: String, w: ndarray::Array2<f32>) -> Result<Csb, WorkloadError> {
+        let csb = prune(self.name, self.cfg, &w, self.sparsity)?;
+        self.dense.push(DenseMatrix {
+            name: label,
+            weights: w,
+        });
+        Ok(csb)
+    }
+}
+
 fn lstm(
     g: &mut Gen,
-    name: &str,
-    cfg: &Config,
+    rec: &mut Recorder,
+    layer: usize,
     input: usize,
     hidden: usize,
     proj: Option<usize>,
-    sparsity: f64,
 ) -> Result<Layer, WorkloadError> {
+    let cfg = rec.cfg;
     let out = proj.unwrap_or(hidden);
-    let w = prune(name, cfg, &g.matrix(4 * hidden, input + out), sparsity)?;
+    let w = rec.prune(format!("layer{layer}.w"), g.matrix(4 * hidden, input + out))?;
     let bias = quantize(cfg, &g.vector(4 * hidden, 0.1));
     let proj = match proj {
-        Some(p) => Some(prune(name, cfg, &g.matrix(p, hidden), sparsity)?),
+        Some(p) => Some(rec.prune(format!("layer{layer}.proj"), g.matrix(p, hidden))?),
         None => None,
     };
     Ok(Layer::Lstm(LstmLayer {
@@ -93,20 +123,38 @@ pub fn network(
     sparsity: f64,
     seed: u64,
 ) -> Result<Network, WorkloadError> {
+    network_with_weights(name, cfg, sparsity, seed).map(|(net, _)| net)
+}
+
+/// [`network`], and the dense float weights its matrices were pruned from,
+/// in the order of [`Network::matrices`] (for baselines that prune the same
+/// weights to other patterns).
+pub fn network_with_weights(
+    name: &str,
+    cfg: &Config,
+    sparsity: f64,
+    seed: u64,
+) -> Result<(Network, Vec<DenseMatrix>), WorkloadError> {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
     };
+    let mut rec = Recorder {
+        name,
+        cfg,
+        sparsity,
+        dense: Vec::new(),
+    };
     let layers = match name {
-        "ese-lstm" => vec![lstm(&mut g, name, cfg, 153, 1024, Some(512), sparsity)?],
-        "small-lstm" => vec![lstm(&mut g, name, cfg, 64, 128, None, sparsity)?],
+        "ese-lstm" => vec![lstm(&mut g, &mut rec, 0, 153, 1024, Some(512))?],
+        "small-lstm" => vec![lstm(&mut g, &mut rec, 0, 64, 128, None)?],
         "stacked-lstm" => vec![
-            lstm(&mut g, name, cfg, 64, 96, None, sparsity)?,
-            lstm(&mut g, name, cfg, 96, 96, None, sparsity)?,
+            lstm(&mut g, &mut rec, 0, 64, 96, None)?,
+            lstm(&mut g, &mut rec, 1, 96, 96, None)?,
         ],
         "small-gru" => {
             let (input, hidden) = (64, 128);
-            let w_ih = prune(name, cfg, &g.matrix(3 * hidden, input), sparsity)?;
-            let w_hh = prune(name, cfg, &g.matrix(3 * hidden, hidden), sparsity)?;
+            let w_ih = rec.prune("layer0.w_ih".into(), g.matrix(3 * hidden, input))?;
+            let w_hh = rec.prune("layer0.w_hh".into(), g.matrix(3 * hidden, hidden))?;
             let b_ih = quantize(cfg, &g.vector(3 * hidden, 0.1));
             let b_hh = quantize(cfg, &g.vector(3 * hidden, 0.1));
             vec![Layer::Gru(GruLayer {
@@ -120,7 +168,7 @@ pub fn network(
         }
         other => return Err(WorkloadError::Unknown(other.to_string())),
     };
-    Ok(Network { layers })
+    Ok((Network { layers }, rec.dense))
 }
 
 /// `frames` random input frames in (-1, 1), quantized, from `seed`.

@@ -1,0 +1,458 @@
+//! `bbs sim`: the simulator's command line.
+//!
+//! * `bbs sim M.csb X.npy [--config C] [-o Y.npy] [--json R.json]`: one
+//!   SpMxV, y = W x, with its cycle report ([`bbs_sim::SimReport`]).
+//! * `bbs sim --workload NAME [--config C] [--sparsity S] [--frames T]
+//!   [--seed S] [--baselines] [--device D] [--out-dir DIR] [--json R.json]`:
+//!   a named workload ([`bbs_sim::workloads`]) over T frames, checked bit for
+//!   bit against the fixed-point reference, reported as
+//!   [`bbs_sim::report::WorkloadReport`]; `--out-dir` gets `report.json`,
+//!   `layers.csv`, `utilization.svg` and `stalls.svg` (all or nothing).
+//!
+//! See `docs/simulator.md`.
+
+use crate::flow::{load_config, load_vector};
+use anyhow::{bail, Context, Result};
+use bbs_compress::{write_bytes_atomic, write_npy_atomic, Csb};
+use bbs_sim::machine::Unit;
+use bbs_sim::report::{run_workload, WorkloadOptions, WorkloadReport};
+use bbs_sim::resources::Device;
+use bbs_sim::{simulate_spmv, workloads};
+use std::path::{Path, PathBuf};
+
+/// Defaults of the workload form.
+pub const DEFAULT_SPARSITY: f64 = 0.875;
+pub const DEFAULT_FRAMES: usize = 4;
+pub const DEFAULT_SEED: u64 = 1;
+
+/// The files `--out-dir` gets.
+pub const OUT_FILES: [&str; 4] = ["report.json", "layers.csv", "utilization.svg", "stalls.svg"];
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimArgs {
+    /// CSB matrix, for one SpMxV (with INPUT).
+    pub csb: Option<PathBuf>,
+    /// Input vector .npy: float (quantized to the configuration's format) or integer (fixed-point).
+    pub input: Option<PathBuf>,
+    /// Accelerator configuration (TOML); default: built-in.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// One SpMxV: write the fixed-point output (int32) here.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// One SpMxV: write a VCD trace of the control signals, named as in the RTL (docs/trace.md).
+    #[arg(long)]
+    pub vcd: Option<PathBuf>,
+    /// Run a named workload instead: ese-lstm, small-lstm, small-gru, stacked-lstm.
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Workload: fraction of weights pruned, in [0, 1) [default: 0.875].
+    #[arg(long, allow_negative_numbers = true)]
+    pub sparsity: Option<f64>,
+    /// Workload: frames of the sequence [default: 4].
+    #[arg(long)]
+    pub frames: Option<usize>,
+    /// Workload: seed of the weights and inputs [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Workload: also schedule dense, unstructured and block baselines on the same hardware.
+    #[arg(long)]
+    pub baselines: bool,
+    /// Workload: device family of the resource estimate: intel-m20k or xilinx-ramb36 [default: intel-m20k].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Workload: write report.json, layers.csv, utilization.svg and stalls.svg here.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// `--device` by name.
+pub fn parse_device(text: &str) -> Result<Device> {
+    match text {
+        "intel-m20k" => Ok(Device::IntelM20k),
+        "xilinx-ramb36" => Ok(Device::XilinxRamb36),
+        other => bail!("--device: '{other}' is not one of intel-m20k, xilinx-ramb36"),
+    }
+}
+
+/// Run `bbs sim`.
+pub fn run(args: &SimArgs) -> Result<()> {
+    if args.vcd.is_some() && args.workload.is_some() {
+        bail!("--vcd: traces one SpMxV (M.csb X.npy), not a workload");
+    }
+    match (&args.workload, &args.csb, &args.input) {
+        (Some(_), None, None) => run_workload_form(args),
+        (Some(_), _, _) => {
+            bail!("--workload: runs a named workload; it takes no CSB matrix or input vector")
+        }
+        (None, Some(csb), Some(input)) => {
+            let workload_only = [
+                ("--sparsity", args.sparsity.is_some()),
+                ("--frames", args.frames.is_some()),
+                ("--seed", args.seed.is_some()),
+                ("--baselines", args.baselines),
+                ("--device", args.device.is_some()),
+                ("--out-dir", args.out_dir.is_some()),
+            ];
+
+            if let Some((name, _)) = workload_only.iter().find(|(_, given)| *given) {
+                bail!("{name}: only with --workload");
+            }
+            run_spmv(
+                csb,
+                input,
+                args.config.as_deref(),
+                args.output.as_deref(),
+                args.json.as_deref(),
+                args.vcd.as_deref(),
+            )
+        }
+        _ => bail!(
+            "give M.csb X.npy (one SpMxV) or --workload NAME (one of {})",
+            workloads::NAMES.join(", ")
+        ),
+    }
+}
+
+/// One SpMxV: print the cycle report, optionally write the output and the JSON.
+fn run_spmv(
+    csb: &Path,
+    input: &Path,
+    config: Option<&Path>,
+    output: Option<&Path>,
+    json: Option<&Path>,
+    vcd: Option<&Path>,
+) -> Result<()> {
+    let cfg = load_config(config)?;
+    let c = Csb::read(csb)?;
+    let x = load_vector(input, &cfg)?;
+    let run = simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
+    let r = &run.report;
+    println!(
+        "{}x{} on '{}' ({} PEs x {} banks): {} cycles (start {}, load {}, compute {}, drain {}), compute bound {:.1}, utilization {:.1}%",
+        r.rows, r.cols, r.config, r.pes, r.banks, r.cycles.total, r.cycles.start, r.cycles.load,
+        r.cycles.compute, r.cycles.drain, r.compute_bound, r.utilization * 100.0
+    );
+    for pe in &r.pe {
+        println!(
+            "  PE {:>3}: {:>5} rows, {:>7} busy cycles, utilization {:.1}%",
+            pe.pe,
+            pe.rows,
+            pe.busy_cycles,
+            pe.utilization * 100.0
+        );
+    }
+    let report = serde_json::to_string_pretty(r)?;
+    println!("{report}");
+    if let Some(p) = output {
+        let y = ndarray::Array1::from_iter(run.output.iter().map(|&v| v as i32));
+        write_npy_atomic(p, &y)?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = json {
+        write_bytes_atomic(p, format!("{report}\n").as_bytes())?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = vcd {
+        let trace = bbs_sim::trace::spmv_trace(&cfg, &c)?;
+        let mut bytes = Vec::new();
+        bbs_sim::trace::write_vcd(&trace, &mut bytes)?;
+        write_bytes_atomic(p, &bytes)?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// The workload options, checked; errors name the option.
+pub fn workload_options(args: &SimArgs) -> Result<WorkloadOptions> {
+    let workload = args.workload.clone().unwrap_or_default();
+    if !workloads::NAMES.contains(&workload.as_str()) {
+        bail!(
+            "--workload: '{workload}' is not one of {}",
+            workloads::NAMES.join(", ")
+        );
+    }
+    if args.output.is_some() {
+        bail!("-o/--output: only for one SpMxV (M.csb X.npy); use --out-dir or --json with --workload");
+    }
+    let sparsity = args.sparsity.unwrap_or(DEFAULT_SPARSITY);
+    if !sparsity.is_finite() || !(0.0..1.0).contains(&sparsity) {
+        bail!("--sparsity: {sparsity} is outside [0, 1)");
+    }
+    let frames = args.frames.unwrap_or(DEFAULT_FRAMES);
+    if frames == 0 {
+        bail!("--frames: 0 must be at least 1");
+    }
+    let device = match &args.device {
+        Some(d) => parse_device(d)?,
+        None => Device::IntelM20k,
+    };
+    Ok(WorkloadOptions {
+        workload,
+        sparsity,
+        frames,
+        seed: args.seed.unwrap_or(DEFAULT_SEED),
+        baselines: args.baselines,
+        device,
+    })
+}
+
+fn run_workload_form(args: &SimArgs) -> Result<()> {
+    let opts = workload_options(args)?;
+    let cfg = load_config(args.config.as_deref())?;
+    let run = run_workload(&cfg, &opts)
+        .with_context(|| format!("{} on configuration '{}'", opts.workload, cfg.name))?;
+    let report = &run.report;
+    // Everything is rendered before anything is written.
+    let json = format!("{}\n", serde_json::to_string_pretty(report)?);
+    let files: Vec<(&str, String)> = match &args.out_dir {
+        Some(_) => vec![
+            (OUT_FILES[0], json.clone()),
+            (OUT_FILES[1], report.to_csv()),
+            (OUT_FILES[2], utilization_svg(report)?),
+            (OUT_FILES[3], stalls_svg(report)?),
+        ],
+        None => Vec::new(),
+    };
+    print!("{}", report.summary());
+    if let Some(table) = report.baseline_table() {
+        println!();
+        print!("{table}");
+    }
+    if let Some(dir) = &args.out_dir {
+        write_dir_atomic(dir, &files)?;
+        println!("wrote {}", dir.display());
+    }
+    if let Some(p) = &args.json {
+        write_bytes_atomic(p, json.as_bytes())?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// Write `files` into a staging directory beside `dir`, then move them into
+/// `dir`: either every file is written or none.
+pub fn write_dir_atomic(dir: &Path, files: &[(&str, String)]) -> Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("{}: cannot create", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".bbs-sim-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("{}: cannot write", parent.display()))?;
+    for (name, text) in files {
+        let p = staging.path().join(name);
+        std::fs::write(&p, text).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    for (name, _) in files {
+        let dest = dir.join(name);
+        std::fs::rename(staging.path().join(name), &dest)
+            .with_context(|| format!("{}: cannot write", dest.display()))?;
+    }
+    Ok(())
+}
+
+fn unit_color(unit: Unit) -> plotters::style::RGBColor {
+    use plotters::style::RGBColor;
+    match unit {
+        Unit::Pe => RGBColor(31, 119, 180),
+        Unit::Ewop => RGBColor(255, 127, 14),
+        Unit::Act => RGBColor(44, 160, 44),
+        Unit::Dma => RGBColor(148, 103, 189),
+    }
+}
+
+/// Multiplier utilization over one frame: per instruction, the fraction of
+/// the PE array's multipliers at work (bars), which unit runs it (the strip
+/// below zero), and the frame's mean (dashed line).
+pub fn utilization_svg(report: &WorkloadReport) -> Result<String> {
+    use plotters::prelude::*;
+    let frame = &report.frames[0];
+    let total = frame.cycles.max(1) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "Multiplier utilization over one frame: {} on '{}' ({} cycles)",
+                    report.workload.name, report.config_name, frame.cycles
+                ),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0f64..total, -12f64..105f64)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("cycle")
+            .y_desc("PE array utilization (%)")
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .draw()?;
+        for unit in [Unit::Pe, Unit::Ewop, Unit::Act, Unit::Dma] {
+            let color = unit_color(unit);
+            let entries: Vec<_> = report.timeline.iter().filter(|t| t.unit == unit).collect();
+            let label = match unit {
+                Unit::Pe => "PE array (spmv)",
+                Unit::Ewop => "EWOP",
+                Unit::Act => "ACT",
+                Unit::Dma => "DMA (load, store)",
+            };
+            let bars = entries.iter().map(|t| {
+                Rectangle::new(
+                    [
+                        (t.start as f64, 0.0),
+                        ((t.start + t.cycles) as f64, t.pe_utilization * 100.0),
+                    ],
+                    color.mix(0.6).filled(),
+                )
+            });
+            let strip = entries.iter().map(|t| {
+                Rectangle::new(
+                    [(t.start as f64, -10.0), ((t.start + t.cycles) as f64, -3.0)],
+                    color.filled(),
+                )
+            });
+            chart.draw_series(bars)?;
+            chart
+                .draw_series(strip)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        let mean = frame.multiplier_utilization * 100.0;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, mean), (total, mean)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))?
+            .label(format!("frame mean {mean:.1}%"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.stroke_width(1)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// The SpMxV time of one frame per scheme, stacked by where it goes:
+/// useful work, bank conflicts, load imbalance, underfill, vector load,
+/// pipeline; each bar is labelled with its scheme and total cycles.
+pub fn stalls_svg(report: &WorkloadReport) -> Result<String> {
+    use plotters::prelude::*;
+    let bars = report.stall_bars();
+    let colors = [
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(255, 127, 14),
+        RGBColor(188, 189, 34),
+        RGBColor(148, 103, 189),
+        RGBColor(127, 127, 127),
+    ];
+    let totals: Vec<f64> = bars
+        .iter()
+        .map(|(_, s)| s.parts().iter().map(|(_, v)| v).sum::<f64>())
+        .collect();
+    let ymax = totals.iter().copied().fold(1.0, f64::max) * 1.2;
+    // Room below zero for the scheme names.
+    let ymin = -0.08 * ymax;
+    let n = bars.len() as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "SpMxV cycles per frame by scheme: {} on '{}'",
+                    report.workload.name, report.config_name
+                ),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(12)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5f64..n - 0.5, ymin..ymax)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .disable_x_axis()
+            .y_desc("cycles (multiplier-slots / (P K))")
+            .y_label_formatter(&|y| {
+                if *y >= 0.0 {
+                    format!("{y:.0}")
+                } else {
+                    String::new()
+                }
+            })
+            .draw()?;
+        chart.draw_series(LineSeries::new(
+            vec![(-0.5, 0.0), (n - 0.5, 0.0)],
+            BLACK.stroke_width(1),
+        ))?;
+        for (part, color) in colors.iter().enumerate() {
+            let name = bars.first().map_or("", |(_, s)| s.parts()[part].0);
+            let rects: Vec<_> = bars
+                .iter()
+                .enumerate()
+                .map(|(i, (_, s))| {
+                    let parts = s.parts();
+                    let base: f64 = parts[..part].iter().map(|(_, v)| v).sum();
+                    let x = i as f64;
+                    Rectangle::new(
+                        [(x - 0.3, base), (x + 0.3, base + parts[part].1)],
+                        color.filled(),
+                    )
+                })
+                .collect();
+            let color = *color;
+            chart.draw_series(rects)?.label(name).legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+            });
+        }
+        let centered = ("sans-serif", 14).into_font().color(&BLACK).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Center,
+            ),
+        );
+        chart.draw_series(bars.iter().zip(&totals).enumerate().flat_map(
+            |(i, ((name, _), &total))| {
+                [
+                    Text::new(name.clone(), (i as f64, ymin / 2.0), centered.clone()),
+                    Text::new(
+                        format!("{total:.0}"),
+                        (i as f64, total + 0.04 * ymax),
+                        centered.clone(),
+                    ),
+                ]
+            },
+        ))?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+    }
+    Ok(svg)
+}
