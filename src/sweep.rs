@@ -1,0 +1,801 @@
+//! `bbs sweep`: design-space exploration over PEs, banks and sparsity.
+//!
+//! For every point of `--pes x --banks x --sparsity` the base configuration
+//! is specialized (PEs, banks, capacities grown to hold the workload), the
+//! named workload is built at the point's banks and sparsity, one frame runs
+//! through it on the simulator ([`bbs_sim::rnn::run_sequence`]) and the
+//! resources are estimated ([`bbs_sim::estimate`]). The results go to
+//! `sweep.csv`, `sweep.json` and `pareto.svg` (latency against the combined
+//! resource share, per sparsity, with the Pareto front); see `docs/sweep.md`.
+
+use anyhow::{bail, Context, Result};
+use bbs_sim::arith::ceil_log2;
+use bbs_sim::resources::{ARRIA10_GX1150, XCKU060};
+use bbs_sim::rnn::{run_sequence, Network};
+use bbs_sim::{check_budget, estimate, workloads, Budget, Config, Device};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Version of the `sweep.json` layout and the `sweep.csv` columns; bump on any change.
+pub const SWEEP_VERSION: u32 = 1;
+
+/// The columns of `sweep.csv`, in order.
+pub const CSV_COLUMNS: [&str; 19] = [
+    "name",
+    "pes",
+    "banks",
+    "sparsity",
+    "max_rows",
+    "max_cols",
+    "max_slots",
+    "cycles",
+    "latency_us",
+    "multiplier_utilization",
+    "macs",
+    "multipliers",
+    "dsp_blocks",
+    "block_rams",
+    "resource_share",
+    "fits_budget",
+    "feasible",
+    "pareto",
+    "reason",
+];
+
+/// What the combined resource measure is, for the JSON and the plot.
+pub const RESOURCE_MEASURE: &str =
+    "resource_share = max(dsp_blocks / budget.dsp_blocks, block_rams / budget.block_rams)";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SweepArgs {
+    /// Base accelerator configuration (TOML); default: built-in. Every point
+    /// takes its format, pipeline, EWOP, memory and host settings.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Named workload (ese-lstm, small-lstm, small-gru, stacked-lstm).
+    #[arg(long, value_name = "NAME", default_value = "ese-lstm")]
+    pub workload: String,
+    /// PEs per point, comma-separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "8,16,32,64",
+        allow_hyphen_values = true
+    )]
+    pub pes: String,
+    /// Banks (multipliers per PE) per point, comma-separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "4,8,16",
+        allow_hyphen_values = true
+    )]
+    pub banks: String,
+    /// Sparsities in [0, 1), comma-separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "0.5,0.75,0.875",
+        allow_hyphen_values = true
+    )]
+    pub sparsity: String,
+    /// Device family for the resource estimate: intel-m20k or xilinx-ramb36.
+    #[arg(long, value_name = "DEVICE", default_value = "intel-m20k")]
+    pub device: String,
+    /// DSP budget (default: Arria 10 GX1150's 1518 for intel-m20k, XCKU060's 2760 for xilinx-ramb36).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub budget_dsp: Option<String>,
+    /// Block-RAM budget (default: 2713 M20K for intel-m20k, 1080 RAMB36 for xilinx-ramb36).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub budget_bram: Option<String>,
+    /// Seed of the workload's random weights and input frame.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Output directory: sweep.csv, sweep.json, pareto.svg.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// A checked sweep request.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub base: Config,
+    pub workload: String,
+    /// Sorted ascending, no duplicates.
+    pub pes: Vec<usize>,
+    pub banks: Vec<usize>,
+    pub sparsity: Vec<f64>,
+    pub device: Device,
+    pub device_name: &'static str,
+    pub budget: Budget,
+    pub seed: u64,
+}
+
+fn parse_list<T>(
+    option: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for item in text.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            bail!("--{option}: '{text}' has an empty item (give comma-separated values)");
+        }
+        out.push(parse(item).map_err(|m| anyhow::anyhow!("--{option}: {m}"))?);
+    }
+    Ok(out)
+}
+
+fn parse_count(item: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
+    let v: usize = item
+        .parse()
+        .map_err(|_| format!("'{item}' is not a whole number"))?;
+    if !range.contains(&v) {
+        return Err(format!(
+            "{v} is outside {}..={}",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(v)
+}
+
+fn parse_sparsity(item: &str) -> Result<f64, String> {
+    let v: f64 = item
+        .parse()
+        .map_err(|_| format!("'{item}' is not a number"))?;
+    if !v.is_finite() || !(0.0..1.0).contains(&v) {
+        return Err(format!("{item} is outside [0, 1)"));
+    }
+    // -0 and 0 are the same point.
+    Ok(if v == 0.0 { 0.0 } else { v })
+}
+
+fn parse_budget(option: &str, text: &Option<String>, default: usize) -> Result<usize> {
+    match text {
+        None => Ok(default),
+        Some(t) => {
+            let v: usize = t
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--{option}: '{t}' is not a whole number"))?;
+            if v == 0 {
+                bail!("--{option}: must be at least 1");
+            }
+            Ok(v)
+        }
+    }
+}
+
+impl Plan {
+    /// Check every option; errors name the option.
+    pub fn from_args(args: &SweepArgs) -> Result<Plan> {
+        if !workloads::NAMES.contains(&args.workload.as_str()) {
+            bail!(
+                "--workload: '{}' is not one of {}",
+                args.workload,
+                workloads::NAMES.join(", ")
+            );
+        }
+        let mut pes = parse_list("pes", &args.pes, |s| parse_count(s, 1..=256))?;
+        let mut banks = parse_list("banks", &args.banks, |s| parse_count(s, 1..=64))?;
+        let mut sparsity = parse_list("sparsity", &args.sparsity, parse_sparsity)?;
+        pes.sort_unstable();
+        pes.dedup();
+        banks.sort_unstable();
+        banks.dedup();
+        sparsity.sort_by(f64::total_cmp);
+        sparsity.dedup();
+        let (device, device_name, default_budget) = match args.device.as_str() {
+            "intel-m20k" => (Device::IntelM20k, "intel-m20k", ARRIA10_GX1150),
+            "xilinx-ramb36" => (Device::XilinxRamb36, "xilinx-ramb36", XCKU060),
+            other => bail!("--device: '{other}' is not one of intel-m20k, xilinx-ramb36"),
+        };
+        let budget = Budget {
+            dsp_blocks: parse_budget("budget-dsp", &args.budget_dsp, default_budget.dsp_blocks)?,
+            block_rams: parse_budget("budget-bram", &args.budget_bram, default_budget.block_rams)?,
+        };
+        let base = match &args.config {
+            Some(p) => Config::from_file(p).map_err(|e| anyhow::anyhow!("--config: {e}"))?,
+            None => Config::default(),
+        };
+        Ok(Plan {
+            base,
+            workload: args.workload.clone(),
+            pes,
+            banks,
+            sparsity,
+            device,
+            device_name,
+            budget,
+            seed: args.seed,
+        })
+    }
+
+    pub fn points(&self) -> usize {
+        self.pes.len() * self.banks.len() * self.sparsity.len()
+    }
+}
+
+/// One design point's results.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Point {
+    /// `p<pes>-k<banks>-s<sparsity>`.
+    pub name: String,
+    pub pes: usize,
+    pub banks: usize,
+    pub sparsity: f64,
+    /// The capacities of the derived configuration (absent when the workload could not be built).
+    pub max_rows: Option<usize>,
+    pub max_cols: Option<usize>,
+    pub max_slots: Option<usize>,
+    /// One frame, from the first instruction to the last.
+    pub cycles: Option<u64>,
+    /// `cycles / host.clock_mhz`.
+    pub latency_us: Option<f64>,
+    /// `macs / (pes * banks * cycles)`.
+    pub multiplier_utilization: Option<f64>,
+    /// Multiply-accumulates on stored CSB weights in the frame.
+    pub macs: Option<u64>,
+    /// `pes * banks`.
+    pub multipliers: usize,
+    pub dsp_blocks: Option<usize>,
+    pub block_rams: Option<usize>,
+    /// See [`RESOURCE_MEASURE`].
+    pub resource_share: Option<f64>,
+    pub fits_budget: bool,
+    /// Simulated without error and within the budget.
+    pub feasible: bool,
+    /// On the Pareto front of its sparsity (feasible points only).
+    pub pareto: bool,
+    /// Why the point is not feasible: the error, or the resources over budget.
+    pub reason: Option<String>,
+}
+
+impl Point {
+    fn new(pes: usize, banks: usize, sparsity: f64) -> Point {
+        Point {
+            name: point_name(pes, banks, sparsity),
+            pes,
+            banks,
+            sparsity,
+            max_rows: None,
+            max_cols: None,
+            max_slots: None,
+            cycles: None,
+            latency_us: None,
+            multiplier_utilization: None,
+            macs: None,
+            multipliers: pes * banks,
+            dsp_blocks: None,
+            block_rams: None,
+            resource_share: None,
+            fits_budget: false,
+            feasible: false,
+            pareto: false,
+            reason: None,
+        }
+    }
+
+    /// The exact resource key: `max(dsp * B_bram, bram * B_dsp)`, the
+    /// resource share times `B_dsp * B_bram`, so comparisons are exact.
+    fn resource_key(&self, budget: &Budget) -> Option<u128> {
+        let (d, b) = (self.dsp_blocks?, self.block_rams?);
+        Some((d as u128 * budget.block_rams as u128).max(b as u128 * budget.dsp_blocks as u128))
+    }
+}
+
+pub fn point_name(pes: usize, banks: usize, sparsity: f64) -> String {
+    format!("p{pes}-k{banks}-s{sparsity}")
+}
+
+/// What a workload's matrices need of a configuration.
+#[derive(Clone, Debug)]
+struct Needs {
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    /// (rows, slots) of every matrix, which share each PE's matrix memory.
+    matrices: Vec<(usize, usize)>,
+}
+
+impl Needs {
+    fn of(net: &Network) -> Needs {
+        let m: Vec<(usize, usize, usize)> = net
+            .matrices()
+            .iter()
+            .map(|c| (c.rows, c.cols, c.slots))
+            .collect();
+        Needs {
+            rows: m.iter().map(|x| x.0).max().unwrap_or(1),
+            cols: m.iter().map(|x| x.1).max().unwrap_or(1),
+            slots: m.iter().map(|x| x.2).max().unwrap_or(1),
+            matrices: m.iter().map(|x| (x.0, x.2)).collect(),
+        }
+    }
+}
+
+/// The point's configuration: the base with `pes` and `banks`, the
+/// accumulator widened to the banks' guard bits if needed, and the
+/// capacities grown (never shrunk) until the workload fits:
+///
+/// * `max_rows`, `max_cols`: at least the largest matrix (and `max_cols >= banks`);
+/// * `max_slots`: the base's value capped at the bank depth
+///   `ceil(max_cols / banks)`, at least the largest matrix's slots, and at
+///   least what all matrices together need in each PE's matrix memory
+///   (`sum ceil(rows / pes) * slots <= ceil(max_rows / pes) * max_slots`);
+///   when that exceeds the bank depth, `max_rows` grows instead.
+fn derive(base: &Config, needs: &Needs, pes: usize, banks: usize, sparsity: f64) -> Config {
+    let mut cfg = base.clone();
+    cfg.name = point_name(pes, banks, sparsity).replace('.', "_");
+    cfg.pes = pes;
+    cfg.banks = banks;
+    // Beyond 64 bits the configuration is invalid and the point fails, naming acc_width.
+    cfg.acc_width = cfg.acc_width.max(2 * cfg.value_width + ceil_log2(banks));
+    cfg.max_rows = cfg.max_rows.max(needs.rows);
+    cfg.max_cols = cfg.max_cols.max(needs.cols).max(banks);
+    let depth = cfg.bank_depth();
+    cfg.max_slots = cfg.max_slots.min(depth).max(needs.slots);
+    let words: usize = needs
+        .matrices
+        .iter()
+        .map(|&(r, s)| r.div_ceil(pes) * s)
+        .sum();
+    if cfg.rows_per_pe() * cfg.max_slots < words {
+        cfg.max_slots = cfg
+            .max_slots
+            .max(words.div_ceil(cfg.rows_per_pe()).min(depth));
+    }
+    if cfg.rows_per_pe() * cfg.max_slots < words {
+        cfg.max_rows = words.div_ceil(cfg.max_slots) * pes;
+    }
+    cfg
+}
+
+/// Simulate and estimate one point.
+fn run_point(
+    plan: &Plan,
+    net: &Network,
+    needs: &Needs,
+    frame: &[Vec<i64>],
+    pes: usize,
+    banks: usize,
+    sparsity: f64,
+) -> Point {
+    let mut p = Point::new(pes, banks, sparsity);
+    let cfg = derive(&plan.base, needs, pes, banks, sparsity);
+    p.max_rows = Some(cfg.max_rows);
+    p.max_cols = Some(cfg.max_cols);
+    p.max_slots = Some(cfg.max_slots);
+    match estimate(&cfg, plan.device) {
+        Ok(est) => {
+            p.dsp_blocks = Some(est.dsp_blocks);
+            p.block_rams = Some(est.block_rams);
+            p.resource_share = Some(
+                (est.dsp_blocks as f64 / plan.budget.dsp_blocks as f64)
+                    .max(est.block_rams as f64 / plan.budget.block_rams as f64),
+            );
+            match check_budget(&est, &plan.budget) {
+                Ok(()) => p.fits_budget = true,
+                Err(e) => p.reason = Some(format!("over budget: {e}")),
+            }
+        }
+        Err(e) => {
+            p.reason = Some(e.to_string());
+            return p;
+        }
+    }
+    match run_sequence(&cfg, net, frame) {
+        Ok(run) => {
+            let r = &run.frames[0];
+            p.cycles = Some(r.cycles);
+            p.latency_us = Some(r.cycles as f64 / cfg.host.clock_mhz as f64);
+            p.multiplier_utilization = Some(r.multiplier_utilization);
+            p.macs = Some(r.macs);
+            p.feasible = p.fits_budget;
+        }
+        Err(e) => p.reason = Some(e.to_string()),
+    }
+    p
+}
+
+/// Mark the Pareto front of each sparsity: a feasible point is on it when no
+/// feasible point of the same sparsity has at most its cycles and at most
+/// its resource share, and less of one of them.
+pub fn mark_pareto(points: &mut [Point], budget: &Budget) {
+    let keys: Vec<Option<(u64, u128)>> = points
+        .iter()
+        .map(|p| {
+            if p.feasible {
+                Some((p.cycles?, p.resource_key(budget)?))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let flags: Vec<bool> = (0..points.len())
+        .map(|i| {
+            let Some((c, r)) = keys[i] else {
+                return false;
+            };
+            !(0..points.len()).any(|j| {
+                points[j].sparsity == points[i].sparsity
+                    && keys[j].is_some_and(|(cj, rj)| cj <= c && rj <= r && (cj < c || rj < r))
+            })
+        })
+        .collect();
+    for (p, f) in points.iter_mut().zip(flags) {
+        p.pareto = f;
+    }
+}
+
+fn progress(len: usize, quiet: bool) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    if quiet || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_message("sweeping");
+    }
+    pb
+}
+
+/// Run every point of the plan; rows ordered by sparsity, banks, then PEs.
+pub fn sweep(plan: &Plan, pb: &ProgressBar) -> Vec<Point> {
+    let groups: Vec<(f64, usize)> = plan
+        .sparsity
+        .iter()
+        .flat_map(|&s| plan.banks.iter().map(move |&k| (s, k)))
+        .collect();
+    // One network per (banks, sparsity), shared by its PEs; the groups and
+    // the points in them run in parallel, so only a few networks are alive.
+    let mut points: Vec<Point> = groups
+        .par_iter()
+        .flat_map_iter(|&(sparsity, banks)| {
+            let mut gcfg = plan.base.clone();
+            gcfg.banks = banks;
+            let points: Vec<Point> =
+                match workloads::network(&plan.workload, &gcfg, sparsity, plan.seed) {
+                    Ok(net) => {
+                        let needs = Needs::of(&net);
+                        let frame = workloads::frames(&gcfg, net.input(), 1, plan.seed);
+                        plan.pes
+                            .par_iter()
+                            .map(|&pes| {
+                                let p = run_point(plan, &net, &needs, &frame, pes, banks, sparsity);
+                                pb.inc(1);
+                                p
+                            })
+                            .collect()
+                    }
+                    Err(e) => plan
+                        .pes
+                        .iter()
+                        .map(|&pes| {
+                            let mut p = Point::new(pes, banks, sparsity);
+                            p.reason = Some(e.to_string());
+                            pb.inc(1);
+                            p
+                        })
+                        .collect(),
+                };
+            points
+        })
+        .collect();
+    mark_pareto(&mut points, &plan.budget);
+    points
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `sweep.csv`: a header of [`CSV_COLUMNS`], then one row per point.
+pub fn to_csv(points: &[Point]) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    for p in points {
+        let row = [
+            p.name.clone(),
+            p.pes.to_string(),
+            p.banks.to_string(),
+            p.sparsity.to_string(),
+            opt(p.max_rows),
+            opt(p.max_cols),
+            opt(p.max_slots),
+            opt(p.cycles),
+            opt(p.latency_us.map(|v| format!("{v:.4}"))),
+            opt(p.multiplier_utilization.map(|v| format!("{v:.6}"))),
+            opt(p.macs),
+            p.multipliers.to_string(),
+            opt(p.dsp_blocks),
+            opt(p.block_rams),
+            opt(p.resource_share.map(|v| format!("{v:.6}"))),
+            p.fits_budget.to_string(),
+            p.feasible.to_string(),
+            p.pareto.to_string(),
+            csv_field(p.reason.as_deref().unwrap_or("")),
+        ];
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct ParetoSet<'a> {
+    sparsity: f64,
+    /// Ordered by resource share.
+    points: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SweepJson<'a> {
+    sweep_version: u32,
+    bbs_version: &'static str,
+    workload: &'a str,
+    seed: u64,
+    base_config: &'a str,
+    clock_mhz: u32,
+    device: &'a str,
+    device_label: &'a str,
+    budget: Budget,
+    resource_measure: &'static str,
+    columns: &'static [&'static str],
+    points: &'a [Point],
+    pareto: Vec<ParetoSet<'a>>,
+}
+
+/// The Pareto points of one sparsity, by resource share then cycles.
+fn pareto_of(points: &[Point], sparsity: f64) -> Vec<&Point> {
+    let mut v: Vec<&Point> = points
+        .iter()
+        .filter(|p| p.pareto && p.sparsity == sparsity)
+        .collect();
+    v.sort_by(|a, b| {
+        a.resource_share
+            .partial_cmp(&b.resource_share)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cycles.cmp(&b.cycles))
+            .then(a.name.cmp(&b.name))
+    });
+    v
+}
+
+pub fn to_json(plan: &Plan, points: &[Point]) -> Result<String> {
+    let doc = SweepJson {
+        sweep_version: SWEEP_VERSION,
+        bbs_version: env!("CARGO_PKG_VERSION"),
+        workload: &plan.workload,
+        seed: plan.seed,
+        base_config: &plan.base.name,
+        clock_mhz: plan.base.host.clock_mhz,
+        device: plan.device_name,
+        device_label: plan.device.label(),
+        budget: plan.budget,
+        resource_measure: RESOURCE_MEASURE,
+        columns: &CSV_COLUMNS,
+        points,
+        pareto: plan
+            .sparsity
+            .iter()
+            .map(|&s| ParetoSet {
+                sparsity: s,
+                points: pareto_of(points, s)
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect(),
+            })
+            .collect(),
+    };
+    Ok(format!("{}\n", serde_json::to_string_pretty(&doc)?))
+}
+
+/// Series colours, one per sparsity (cycled).
+const COLORS: [(u8, u8, u8); 8] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (23, 190, 207),
+];
+
+/// Latency (log scale) against resource share, one colour per sparsity:
+/// feasible points as rings, the Pareto front filled and connected.
+pub fn plot_svg(plan: &Plan, points: &[Point]) -> Result<String> {
+    use plotters::prelude::*;
+    let feasible: Vec<&Point> = points.iter().filter(|p| p.feasible).collect();
+    let xy = |p: &Point| {
+        (
+            p.resource_share.unwrap_or(0.0) * 100.0,
+            p.latency_us.unwrap_or(0.0),
+        )
+    };
+    let x1 = feasible
+        .iter()
+        .map(|p| xy(p).0)
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.1;
+    let (lo, hi) = feasible
+        .iter()
+        .map(|p| xy(p).1)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+    let (y0, y1) = if lo.is_finite() && lo > 0.0 {
+        // From a power of ten, where the log axis puts its first label.
+        (10f64.powf((lo / 1.2).log10().floor()), hi * 1.2)
+    } else {
+        (1.0, 1000.0)
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 540)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "{}: latency against resources, {}",
+                    plan.workload,
+                    plan.device.label()
+                ),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..x1, (y0..y1).log_scale())?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .y_labels(20)
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_desc(format!(
+                "resource share, % of budget (max of {} DSP, {} block RAMs)",
+                plan.budget.dsp_blocks, plan.budget.block_rams
+            ))
+            .y_desc("latency per frame (us)")
+            .draw()?;
+        for (i, &s) in plan.sparsity.iter().enumerate() {
+            let (r, g, b) = COLORS[i % COLORS.len()];
+            let color = RGBColor(r, g, b);
+            let all: Vec<(f64, f64)> = feasible
+                .iter()
+                .filter(|p| p.sparsity == s)
+                .map(|p| xy(p))
+                .collect();
+            chart.draw_series(
+                all.iter()
+                    .map(|&(x, y)| Circle::new((x, y), 3, color.stroke_width(1))),
+            )?;
+            let front: Vec<(f64, f64)> = pareto_of(points, s).into_iter().map(xy).collect();
+            chart
+                .draw_series(LineSeries::new(front.clone(), color.stroke_width(2)))?
+                .label(format!("sparsity {s}: Pareto front (filled)"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart.draw_series(
+                front
+                    .iter()
+                    .map(|&(x, y)| Circle::new((x, y), 5, color.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// The printed summary: counts and the Pareto set of each sparsity.
+pub fn summary(plan: &Plan, points: &[Point]) -> String {
+    let feasible = points.iter().filter(|p| p.feasible).count();
+    let over = points
+        .iter()
+        .filter(|p| p.dsp_blocks.is_some() && !p.fits_budget)
+        .count();
+    let failed = points.iter().filter(|p| p.cycles.is_none()).count();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} on {} (budget {} DSP, {} block RAMs): {} points, {} feasible ({} over budget, {} failed)",
+        plan.workload,
+        plan.device.label(),
+        plan.budget.dsp_blocks,
+        plan.budget.block_rams,
+        points.len(),
+        feasible,
+        over,
+        failed
+    );
+    for &sp in &plan.sparsity {
+        let front = pareto_of(points, sp);
+        let _ = writeln!(s, "Pareto set at sparsity {sp} ({} points):", front.len());
+        for p in front {
+            let _ = writeln!(
+                s,
+                "  {:<20} {:>10.2} us {:>6} DSP {:>6} BRAM {:>6.1}% of budget, utilization {:.1}%",
+                p.name,
+                p.latency_us.unwrap_or(0.0),
+                p.dsp_blocks.unwrap_or(0),
+                p.block_rams.unwrap_or(0),
+                p.resource_share.unwrap_or(0.0) * 100.0,
+                p.multiplier_utilization.unwrap_or(0.0) * 100.0
+            );
+        }
+    }
+    s
+}
+
+/// Write the files to a staging directory next to `out_dir`, then move them in.
+fn write_outputs(out_dir: &Path, files: &[(&str, String)]) -> Result<()> {
+    let parent = match out_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("{}: cannot create", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".bbs-sweep-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("{}: cannot write", parent.display()))?;
+    for (name, text) in files {
+        let p = staging.path().join(name);
+        std::fs::write(&p, text).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("{}: cannot create", out_dir.display()))?;
+    for (name, _) in files {
+        let dest = out_dir.join(name);
+        std::fs::rename(staging.path().join(name), &dest)
+            .with_context(|| format!("{}: cannot write", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// `bbs sweep`.
+pub fn run(args: &SweepArgs) -> Result<()> {
+    let plan = Plan::from_args(args)?;
+    let pb = progress(plan.points(), args.quiet);
+    let points = sweep(&plan, &pb);
+    pb.finish_and_clear();
+    let files = [
+        ("sweep.csv", to_csv(&points)),
+        ("sweep.json", to_json(&plan, &points)?),
+        ("pareto.svg", plot_svg(&plan, &points)?),
+    ];
+    write_outputs(&args.output, &files)?;
+    print!("{}", summary(&plan, &points));
+    println!("wrote {}", args.output.display());
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! `bbs sweep` end to end on small sweeps of `small-lstm`: the CSV's shape
+//! and order, latency against PEs, the Pareto front, determinism, recorded
+//! (non-fatal) infeasible points, and clean refusals of bad options.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const COLUMNS: [&str; 19] = [
+    "name",
+    "pes",
+    "banks",
+    "sparsity",
+    "max_rows",
+    "max_cols",
+    "max_slots",
+    "cycles",
+    "latency_us",
+    "multiplier_utilization",
+    "macs",
+    "multipliers",
+    "dsp_blocks",
+    "block_rams",
+    "resource_share",
+    "fits_budget",
+    "feasible",
+    "pareto",
+    "reason",
+];
+
+fn bbs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bbs"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Run a sweep of small-lstm into `out` with extra options; it must succeed.
+fn sweep(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["sweep", "--workload", "small-lstm", "-q", "-o", s(out)];
+    args.extend_from_slice(extra);
+    let o = bbs(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// Split one CSV line, honouring double-quoted fields.
+fn split_csv(line: &str) -> Vec<String> {
+    let (mut fields, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    fields
+}
+
+type Row = BTreeMap<String, String>;
+
+fn read_csv(dir: &Path) -> (Vec<String>, Vec<Row>) {
+    let text = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = split_csv(lines.next().unwrap());
+    let rows = lines
+        .map(|l| {
+            let f = split_csv(l);
+            assert_eq!(f.len(), header.len(), "row '{l}'");
+            header.iter().cloned().zip(f).collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+fn num<T: std::str::FromStr>(r: &Row, col: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    r[col]
+        .parse()
+        .unwrap_or_else(|e| panic!("{col} = '{}': {e:?}", r[col]))
+}
+
+#[test]
+fn csv_has_one_row_per_point_in_order_with_fixed_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    let o = sweep(
+        &out,
+        &[
+            "--pes",
+            "8,2,4,1",
+            "--banks",
+            "8,4",
+            "--sparsity",
+            "0.75,0.5",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("16 points, 16 feasible"), "{stdout}");
+    assert!(stdout.contains("Pareto set at sparsity 0.5"), "{stdout}");
+
+    let (header, rows) = read_csv(&out);
+    assert_eq!(header, COLUMNS);
+    assert_eq!(rows.len(), 16);
+    // Sorted by sparsity, then banks, then PEs, whatever the option order.
+    let mut expected = Vec::new();
+    for sp in ["0.5", "0.75"] {
+        for k in [4, 8] {
+            for p in [1, 2, 4, 8] {
+                expected.push(format!("p{p}-k{k}-s{sp}"));
+            }
+        }
+    }
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, expected);
+    for r in &rows {
+        let (p, k): (usize, usize) = (num(r, "pes"), num(r, "banks"));
+        assert_eq!(num::<usize>(r, "multipliers"), p * k);
+        // Q16: two multipliers per Arria 10 DSP block.
+        assert_eq!(num::<usize>(r, "dsp_blocks"), (p * k).div_ceil(2));
+        let cycles: u64 = num(r, "cycles");
+        let us: f64 = num(r, "latency_us");
+        assert!((us - cycles as f64 / 200.0).abs() < 1e-3, "{r:?}");
+        let u: f64 = num(r, "multiplier_utilization");
+        assert!(u > 0.0 && u <= 1.0, "{r:?}");
+        // small-lstm's gate matrix is 512 x 192: the default's 1024 x 512 already holds it.
+        assert_eq!(num::<usize>(r, "max_rows"), 1024);
+        assert_eq!(num::<usize>(r, "max_cols"), 512);
+        assert_eq!(r["feasible"], "true");
+        assert_eq!(r["reason"], "");
+    }
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(json["sweep_version"], 1);
+    assert_eq!(json["workload"], "small-lstm");
+    assert_eq!(json["points"].as_array().unwrap().len(), 16);
+    assert_eq!(json["budget"]["dsp_blocks"], 1518);
+    assert_eq!(json["budget"]["block_rams"], 2713);
+    let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("sparsity 0.75"));
+    // Nothing but the three files (the staging directory is gone).
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["pareto.svg", "sweep.csv", "sweep.json"]);
+    let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(leftovers, 1, "a staging directory was left behind");
+}
+
+#[test]
+fn latency_falls_as_pes_grow() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    sweep(
+        &out,
+        &[
+            "--pes",
+            "1,2,3,4,8,16,32",
+            "--banks",
+            "2,8",
+            "--sparsity",
+            "0.5,0.875",
+        ],
+    );
+    let (_, rows) = read_csv(&out);
+    let mut groups: BTreeMap<(String, String), Vec<(usize, u64)>> = BTreeMap::new();
+    for r in &rows {
+        groups
+            .entry((r["banks"].clone(), r["sparsity"].clone()))
+            .or_default()
+            .push((num(r, "pes"), num(r, "cycles")));
+    }
+    assert_eq!(groups.len(), 4);
+    for (key, mut v) in groups {
+        v.sort();
+        for w in v.windows(2) {
+            assert!(
+                w[1].1 < w[0].1,
+                "{key:?}: {} PEs take {} cycles, {} PEs {}",
+                w[0].0,
+                w[0].1,
+                w[1].0,
+                w[1].1
+            );
+        }
+    }
+}
+
+#[test]
+fn pareto_front_is_exactly_the_non_dominated_feasible_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    // A small DSP budget puts the big points over it: they must not count.
+    let (bd, bb) = (40u128, 300u128);
+    sweep(
+        &out,
+        &[
+            "--pes",
+            "1,2,3,4,6,8,12,16",
+            "--banks",
+            "2,4,8,16",
+            "--sparsity",
+            "0.5,0.875",
+            "--budget-dsp",
+            "40",
+            "--budget-bram",
+            "300",
+        ],
+    );
+    let (_, rows) = read_csv(&out);
+    assert_eq!(rows.len(), 64);
+    // (sparsity, cycles, exact resource key = share * bd * bb, pareto)
+    let mut feasible = Vec::new();
+    let mut over = 0;
+    for r in &rows {
+        let (d, b): (u128, u128) = (num(r, "dsp_blocks"), num(r, "block_rams"));
+        let fits = d <= bd && b <= bb;
+        assert_eq!(r["fits_budget"], fits.to_string(), "{r:?}");
+        assert_eq!(r["feasible"], fits.to_string(), "{r:?}");
+        let share: f64 = num(r, "resource_share");
+        let exact = (d as f64 / bd as f64).max(b as f64 / bb as f64);
+        assert!((share - exact).abs() < 1e-6, "{r:?}");
+        if fits {
+            feasible.push((
+                r["sparsity"].clone(),
+                num::<u64>(r, "cycles"),
+                (d * bb).max(b * bd),
+                r["pareto"] == "true",
+                r["name"].clone(),
+            ));
+        } else {
+            over += 1;
+            assert_eq!(r["pareto"], "false", "{r:?}");
+            assert!(r["reason"].starts_with("over budget: "), "{r:?}");
+        }
+    }
+    assert!(
+        over > 0 && !feasible.is_empty(),
+        "the budget must split the points"
+    );
+    let dominates = |a: &(String, u64, u128, bool, String),
+                     b: &(String, u64, u128, bool, String)| {
+        a.0 == b.0 && a.1 <= b.1 && a.2 <= b.2 && (a.1 < b.1 || a.2 < b.2)
+    };
+    let mut front = 0;
+    for p in &feasible {
+        let dominated = feasible.iter().any(|q| dominates(q, p));
+        assert_eq!(
+            p.3, !dominated,
+            "{}: pareto {} but dominated {}",
+            p.4, p.3, dominated
+        );
+        front += p.3 as usize;
+    }
+    assert!(front >= 2, "a front of {front} points");
+
+    // The JSON lists the same front per sparsity.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let listed: usize = json["pareto"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["points"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(listed, front);
+}
+
+#[test]
+fn same_input_gives_byte_identical_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--pes",
+        "1,3,8",
+        "--banks",
+        "4,16",
+        "--sparsity",
+        "0.5,0.75",
+        "--seed",
+        "7",
+    ];
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    sweep(&a, &args);
+    // A different thread count must not change a byte either.
+    let mut cmd = vec!["sweep", "--workload", "small-lstm", "-q", "-o", s(&b)];
+    cmd.extend_from_slice(&args);
+    let o = Command::new(env!("CARGO_BIN_EXE_bbs"))
+        .args(&cmd)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["sweep.csv", "sweep.json", "pareto.svg"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}
+
+#[test]
+fn infeasible_points_are_recorded_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    // Too little vector memory for small-lstm: every point fails, the sweep does not.
+    let cfg = dir.path().join("small-vmem.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"small-vmem\"\npes = 8\nbanks = 8\nvalue_width = 16\nfrac_bits = 12\n\
+         acc_width = 40\nmax_rows = 1024\nmax_cols = 512\nmax_slots = 16\n\
+         [pipeline]\nmult_stages = 2\nadder_stages = 1\n\
+         [memory]\nmatrix = \"onchip\"\ndram_bytes_per_cycle = 64\nvector_words = 100\ninstruction_words = 256\n",
+    )
+    .unwrap();
+    let out = dir.path().join("sw");
+    let o = sweep(
+        &out,
+        &[
+            "--config",
+            s(&cfg),
+            "--pes",
+            "2,4",
+            "--banks",
+            "4",
+            "--sparsity",
+            "0.5",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 points, 0 feasible"));
+    let (_, rows) = read_csv(&out);
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r["feasible"], "false");
+        assert_eq!(r["pareto"], "false");
+        assert_eq!(r["cycles"], "");
+        assert!(r["reason"].contains("memory.vector_words"), "{r:?}");
+        // The resources are still estimated.
+        assert!(!r["dsp_blocks"].is_empty());
+    }
+}
+
+#[test]
+fn a_narrow_base_accumulator_grows_with_the_banks() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/hw/configs/tiny.toml");
+    let out = dir.path().join("sw");
+    sweep(
+        &out,
+        &[
+            "--config",
+            tiny,
+            "--pes",
+            "2",
+            "--banks",
+            "2,16",
+            "--sparsity",
+            "0.75",
+        ],
+    );
+    let (_, rows) = read_csv(&out);
+    assert!(rows.iter().all(|r| r["feasible"] == "true"), "{rows:?}");
+}
+
+/// Exit code 1, one `error:` line naming the option, no output directory.
+fn assert_refused(extra: &[&str], needle: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out: PathBuf = dir.path().join("sw");
+    let mut args = vec!["sweep", "-o", s(&out)];
+    args.extend_from_slice(extra);
+    let o = bbs(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{extra:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{extra:?}: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(needle), "'{needle}' missing: {stderr}");
+    assert!(!out.exists(), "{extra:?} left {}", out.display());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_options_are_refused_naming_the_option() {
+    assert_refused(&["--pes", "0"], "--pes");
+    assert_refused(&["--pes", "4,-8"], "--pes");
+    assert_refused(&["--pes", "300"], "--pes");
+    assert_refused(&["--banks", "4,,8"], "--banks");
+    assert_refused(&["--banks", "65"], "--banks");
+    assert_refused(&["--sparsity", "1.5"], "--sparsity");
+    assert_refused(&["--sparsity", "0.5,nan"], "--sparsity");
+    assert_refused(&["--sparsity", "-0.5"], "--sparsity");
+    assert_refused(&["--workload", "huge-lstm"], "--workload");
+    assert_refused(&["--device", "xilinx"], "--device");
+    assert_refused(&["--budget-dsp", "0"], "--budget-dsp");
+    assert_refused(&["--budget-bram", "many"], "--budget-bram");
+    assert_refused(&["--config", "/nonexistent/base.toml"], "--config");
+}
