@@ -8,3 +8,5 @@ pub mod flow;
 pub mod layers;
 pub mod model_prune;
 pub mod report;
+pub mod sim_cmd;
+pub mod sweep;

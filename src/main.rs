@@ -88,20 +88,9 @@ enum Command {
         #[arg(long)]
         fixed: bool,
     },
-    /// Simulate y = W x on the accelerator: fixed-point output, cycles, utilization.
-    Sim {
-        csb: PathBuf,
-        /// Input vector .npy: float (quantized to the configuration's format) or integer (fixed-point).
-        input: PathBuf,
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Write the fixed-point output (int32) here.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Write the JSON report here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
+    /// Simulate the accelerator: one SpMxV y = W x (M.csb X.npy), or a named
+    /// workload over frames (--workload) with baselines, reports and plots.
+    Sim(bbs::sim_cmd::SimArgs),
     /// Generate the Verilog and its testbench for a configuration.
     Hdl {
         #[arg(long)]
@@ -148,6 +137,9 @@ enum Command {
         #[arg(short, long, default_value = "bbs-demo-out")]
         output: PathBuf,
     },
+    /// Design-space exploration: simulate a workload over PEs x banks x
+    /// sparsity, estimate resources, write sweep.csv, sweep.json and pareto.svg.
+    Sweep(bbs::sweep::SweepArgs),
 }
 
 fn load_config(path: &Option<PathBuf>) -> Result<Config> {
@@ -277,44 +269,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             println!("wrote {} ({}x{})", output.display(), c.rows, c.cols);
         }
-        Command::Sim {
-            csb,
-            input,
-            config,
-            output,
-            json,
-        } => {
-            let cfg = load_config(&config)?;
-            let c = read_csb(&csb)?;
-            let x = load_vector(&input, &cfg)?;
-            let run = simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
-            let r = &run.report;
-            println!(
-                "{}x{} on '{}' ({} PEs x {} banks): {} cycles (start {}, load {}, compute {}, drain {}), compute bound {:.1}, utilization {:.1}%",
-                r.rows, r.cols, r.config, r.pes, r.banks, r.cycles.total, r.cycles.start, r.cycles.load,
-                r.cycles.compute, r.cycles.drain, r.compute_bound, r.utilization * 100.0
-            );
-            for pe in &r.pe {
-                println!(
-                    "  PE {:>3}: {:>5} rows, {:>7} busy cycles, utilization {:.1}%",
-                    pe.pe,
-                    pe.rows,
-                    pe.busy_cycles,
-                    pe.utilization * 100.0
-                );
-            }
-            let report = serde_json::to_string_pretty(r)?;
-            println!("{report}");
-            if let Some(p) = output {
-                let y = ndarray::Array1::from_iter(run.output.iter().map(|&v| v as i32));
-                write_npy_atomic(&p, &y)?;
-                println!("wrote {}", p.display());
-            }
-            if let Some(p) = json {
-                write_bytes_atomic(&p, format!("{report}\n").as_bytes())?;
-                println!("wrote {}", p.display());
-            }
-        }
+        Command::Sim(args) => bbs::sim_cmd::run(&args)?,
         Command::Hdl {
             config,
             output,
@@ -400,6 +355,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Demo { output } => bbs::demo::run(&output)?,
+        Command::Sweep(args) => bbs::sweep::run(&args)?,
     }
     Ok(())
 }

@@ -37,7 +37,10 @@ fn reference_configs() -> Vec<Config> {
         .filter(|c| {
             let small = c.pes * c.banks <= MAX_MULTIPLIERS;
             if !small {
-                eprintln!("not co-simulated (over {MAX_MULTIPLIERS} multipliers): {}", c.name);
+                eprintln!(
+                    "not co-simulated (over {MAX_MULTIPLIERS} multipliers): {}",
+                    c.name
+                );
             }
             small
         })

@@ -80,7 +80,7 @@ fn bbs_cycles_equal_the_simulator() {
         let (csb, _) = Csb::from_pruned(&pruned, cfg.format());
         let sim = simulate_spmv(&cfg, &csb, &vec![0; cols]).unwrap().report;
         let from_kept = pruned.mask().mapv(|x| x != 0);
-        let from_values = pruned.pruned.mapv(|x| x != 0.0);
+        let from_values = pruned.pruned().mapv(|x| x != 0.0);
         for mask in [from_kept, from_values] {
             let r = schedule(&cfg, &mask.view(), Scheme::Bbs).unwrap();
             assert_eq!(r.cycles, sim.cycles.total, "case {i}");
