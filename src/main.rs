@@ -6,8 +6,8 @@ use bbs::flow;
 use bbs::layers::{LayerRules, LayerSettings};
 use bbs::model_prune;
 use bbs_compress::schedule::Schedule;
-use bbs_compress::{read_vector, write_bytes_atomic, write_npy_atomic, Csb};
-use bbs_sim::{simulate_spmv, Config};
+use bbs_compress::{write_bytes_atomic, write_npy_atomic, Csb};
+use bbs_sim::simulate_spmv;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -142,29 +142,8 @@ enum Command {
     Sweep(bbs::sweep::SweepArgs),
 }
 
-fn load_config(path: &Option<PathBuf>) -> Result<Config> {
-    Ok(match path {
-        Some(p) => Config::from_file(p)?,
-        None => Config::default(),
-    })
-}
-
 fn read_csb(path: &Path) -> Result<Csb> {
     Ok(Csb::read(path)?)
-}
-
-fn load_vector(path: &Path, cfg: &Config) -> Result<Vec<i64>> {
-    let v = read_vector(path)?;
-    let (x, saturated) = flow::fixed_vector(&v, cfg);
-    if saturated > 0 {
-        eprintln!(
-            "warning: {}: {saturated} element(s) saturated to Q{}.{}",
-            path.display(),
-            cfg.value_width,
-            cfg.frac_bits
-        );
-    }
-    Ok(x)
 }
 
 fn print_prune(s: &flow::PruneSummary, output: &Path) {
@@ -203,7 +182,7 @@ fn run(cli: Cli) -> Result<()> {
             plot,
             quiet,
         } => {
-            let cfg = load_config(&config)?;
+            let cfg = flow::load_config(config.as_deref())?;
             let schedule = |target: f64| -> Result<f64> {
                 Ok(match (schedule_from, schedule_steps, step) {
                     (Some(from), Some(steps), Some(t)) => {
@@ -276,13 +255,13 @@ fn run(cli: Cli) -> Result<()> {
             csb,
             input,
         } => {
-            let cfg = load_config(&config)?;
+            let cfg = flow::load_config(config.as_deref())?;
             let design = bbs_hdlgen::generate(&cfg)?;
             // Check the matrix and vector before writing anything.
             let run_inputs = match (csb, input) {
                 (Some(csb), Some(input)) => {
                     let c = read_csb(&csb)?;
-                    let x = load_vector(&input, &cfg)?;
+                    let x = flow::load_vector(&input, &cfg)?;
                     simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
                     Some((c, x))
                 }
@@ -309,9 +288,9 @@ fn run(cli: Cli) -> Result<()> {
             config,
             output,
         } => {
-            let cfg = load_config(&config)?;
+            let cfg = flow::load_config(config.as_deref())?;
             let c = read_csb(&csb)?;
-            let x = load_vector(&input, &cfg)?;
+            let x = flow::load_vector(&input, &cfg)?;
             simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
             let build = flow::build_rtl(&cfg, &output)?;
             let (_, v) = flow::cosimulate(&cfg, &build, &c, &x, &output.join("run"))?;
