@@ -303,4 +303,29 @@ fn bad_input_leaves_no_output_directory() {
         &out,
     );
     fails(&bbs(&["prune", SILERO]), "--out-dir", &out);
+    // An output directory that cannot be created: under a regular file.
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let nowhere = file.join("out");
+    fails(
+        &bbs(&[
+            "prune",
+            SILERO,
+            "--tensor",
+            "lstm_cell.*",
+            "--out-dir",
+            s(&nowhere),
+        ]),
+        "plain-file",
+        &nowhere,
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "only bad.toml and plain-file remain: {leftovers:?}"
+    );
 }
