@@ -25,4 +25,4 @@ pub use config::{Config, ConfigError, Ewop, Host, MatrixStorage, Memory, Pipelin
 pub use resources::{
     check_budget, estimate, Budget, BudgetError, Device, MemoryEstimate, ResourceEstimate,
 };
-pub use spmv::{simulate_spmv, CycleBreakdown, PeStats, SimError, SimReport, SpmvRun};
+pub use spmv::{simulate_spmv, spmv_cycles, CycleBreakdown, PeStats, SimError, SimReport, SpmvRun};

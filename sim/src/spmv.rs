@@ -95,6 +95,18 @@ pub struct SpmvRun {
     pub report: SimReport,
 }
 
+/// The timeline of one SpMxV without computing it: what [`simulate_spmv`]
+/// reports, for design-space exploration and timing-only runs. The caller
+/// has checked the matrix against the configuration.
+pub fn spmv_cycles(cfg: &Config, csb: &Csb) -> CycleBreakdown {
+    CycleBreakdown::new(
+        1,
+        csb.bank_size as u64,
+        (csb.rows.div_ceil(cfg.pes) * csb.slots) as u64,
+        cfg.drain_cycles(),
+    )
+}
+
 /// Simulate y = W x. `x` holds fixed-point inputs in the configuration's format.
 pub fn simulate_spmv(cfg: &Config, csb: &Csb, x: &[i64]) -> Result<SpmvRun, SimError> {
     cfg.validate()?;
@@ -125,12 +137,12 @@ pub fn simulate_spmv(cfg: &Config, csb: &Csb, x: &[i64]) -> Result<SpmvRun, SimE
     banks[..x.len()].copy_from_slice(x);
 
     let p = cfg.pes;
-    let local_rows = csb.rows.div_ceil(p);
     let mut output = vec![0i64; csb.rows];
     let mut pe = Vec::with_capacity(p);
     for pe_index in 0..p {
-        let rows: Vec<usize> = (pe_index..csb.rows).step_by(p).collect();
-        for &r in &rows {
+        let mut rows = 0;
+        for r in (pe_index..csb.rows).step_by(p) {
+            rows += 1;
             let mut acc: i64 = 0;
             for slot in 0..csb.slots {
                 let (values, indices) = csb.word(r, slot);
@@ -145,15 +157,10 @@ pub fn simulate_spmv(cfg: &Config, csb: &Csb, x: &[i64]) -> Result<SpmvRun, SimE
             }
             output[r] = round_shift_saturate(acc, cfg.frac_bits, cfg.value_width);
         }
-        pe.push((pe_index, rows.len()));
+        pe.push((pe_index, rows));
     }
 
-    let cycles = CycleBreakdown::new(
-        1,
-        csb.bank_size as u64,
-        (local_rows * csb.slots) as u64,
-        cfg.drain_cycles(),
-    );
+    let cycles = spmv_cycles(cfg, csb);
     let pe: Vec<PeStats> = pe
         .into_iter()
         .map(|(pe, rows)| {
