@@ -330,7 +330,7 @@ fn read_npz_member(
 ) -> Result<Vec<u8>> {
     let member_err = |e: &dyn std::fmt::Display| {
         let hint = if e.to_string().to_lowercase().contains("compression") {
-            " (only uncompressed .npz as written by numpy.savez is supported)"
+            " (supported: stored and deflate, as numpy.savez and numpy.savez_compressed write)"
         } else {
             ""
         };

@@ -319,3 +319,24 @@ fn atomic_writes() {
         std::fs::remove_file(plain).unwrap();
     }
 }
+
+/// `numpy.savez_compressed` writes deflated members: they read like stored ones.
+#[test]
+fn compressed_npz_reads_like_stored() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let a = ndarray::Array2::from_shape_fn((3, 4), |(r, c)| (r * 4 + c) as f32 / 7.0);
+    let npy = dir.path().join("w.npy");
+    bbs_compress::write_npy_atomic(&npy, &a).unwrap();
+    let path = dir.path().join("c.npz");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("w.npy", opts).unwrap();
+    zip.write_all(&std::fs::read(&npy).unwrap()).unwrap();
+    zip.finish().unwrap();
+    assert_eq!(bbs_compress::read_matrix(&path, Some("w")).unwrap(), a);
+    let all = bbs_compress::read_matrices(&path, &[]).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].matrix, a);
+}
