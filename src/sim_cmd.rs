@@ -8,6 +8,14 @@
 //!   bit against the fixed-point reference, reported as
 //!   [`bbs_sim::report::WorkloadReport`]; `--out-dir` gets `report.json`,
 //!   `layers.csv`, `utilization.svg` and `stalls.svg` (all or nothing).
+//! * `bbs sim --model DIR [--config C] [--seed S] [--baselines] [--device D]
+//!   [--skip-unfit] [--out-dir OUT] [--json R.json]`: every layer of a `bbs
+//!   prune --out-dir DIR` output (its `manifest.json`) as one SpMxV, reported
+//!   as [`bbs_sim::report::ModelReport`]; `--out-dir` gets `report.json` and
+//!   `layers.csv`.
+//!
+//! In the workload and model forms a configuration whose resource estimate
+//! exceeds the device's budget is an error unless `--no-budget` is given.
 //!
 //! See `docs/simulator.md`.
 
@@ -15,9 +23,13 @@ use crate::flow::{load_config, load_vector};
 use anyhow::{bail, Context, Result};
 use bbs_compress::{write_bytes_atomic, write_npy_atomic, Csb};
 use bbs_sim::machine::Unit;
-use bbs_sim::report::{run_workload, WorkloadOptions, WorkloadReport};
+use bbs_sim::report::{
+    resources, run_model, run_workload, ModelLayerInput, ModelOptions, ReportError,
+    WorkloadOptions, WorkloadReport,
+};
 use bbs_sim::resources::Device;
 use bbs_sim::{simulate_spmv, workloads};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Defaults of the workload form.
@@ -27,6 +39,9 @@ pub const DEFAULT_SEED: u64 = 1;
 
 /// The files `--out-dir` gets.
 pub const OUT_FILES: [&str; 4] = ["report.json", "layers.csv", "utilization.svg", "stalls.svg"];
+
+/// The files `--out-dir` gets in the model form.
+pub const MODEL_OUT_FILES: [&str; 2] = ["report.json", "layers.csv"];
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
@@ -55,18 +70,27 @@ pub struct SimArgs {
     /// Workload: frames of the sequence [default: 4].
     #[arg(long)]
     pub frames: Option<usize>,
-    /// Workload: seed of the weights and inputs [default: 1].
+    /// Workload: seed of the weights and inputs; model: seed of the input vector [default: 1].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Workload: also schedule dense, unstructured and block baselines on the same hardware.
+    /// Workload, model: also schedule dense, unstructured and block baselines on the same hardware.
     #[arg(long)]
     pub baselines: bool,
-    /// Workload: device family of the resource estimate: intel-m20k or xilinx-ramb36 [default: intel-m20k].
+    /// Workload, model: device family of the resource estimate: intel-m20k or xilinx-ramb36 [default: intel-m20k].
     #[arg(long)]
     pub device: Option<String>,
-    /// Workload: write report.json, layers.csv, utilization.svg and stalls.svg here.
+    /// Workload: write report.json, layers.csv, utilization.svg and stalls.svg here; model: report.json and layers.csv.
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// Run every layer of a pruned model instead: a `bbs prune --out-dir` directory (its manifest.json).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Model: skip the layers the configuration cannot hold (listed in the report) instead of failing.
+    #[arg(long)]
+    pub skip_unfit: bool,
+    /// Workload, model: run even when the configuration exceeds the device's DSP or block-RAM budget.
+    #[arg(long)]
+    pub no_budget: bool,
 }
 
 /// `--device` by name.
@@ -78,28 +102,77 @@ pub fn parse_device(text: &str) -> Result<Device> {
     }
 }
 
+/// The `--device` name of a device.
+pub fn device_name(device: Device) -> &'static str {
+    match device {
+        Device::IntelM20k => "intel-m20k",
+        Device::XilinxRamb36 => "xilinx-ramb36",
+    }
+}
+
+/// The configuration's own resource estimate must fit the device's budget
+/// (Arria 10 GX1150 for Intel, XCKU060 for Xilinx); one error line names
+/// every resource over it.
+pub fn check_device_budget(cfg: &bbs_sim::Config, device: Device) -> Result<()> {
+    let r = resources(cfg, device)?;
+    if r.over_budget.is_empty() {
+        return Ok(());
+    }
+    let over: Vec<String> = r
+        .over_budget
+        .iter()
+        .map(|o| {
+            format!(
+                "{}: {} needed, {} available",
+                o.resource, o.needed, o.available
+            )
+        })
+        .collect();
+    bail!(
+        "{} ({}, --device {}); the configuration '{}' does not fit (--no-budget runs it anyway)",
+        over.join(", "),
+        r.budget_name,
+        device_name(device),
+        cfg.name
+    )
+}
+
 /// Run `bbs sim`.
 pub fn run(args: &SimArgs) -> Result<()> {
+    if args.workload.is_some() && args.model.is_some() {
+        bail!("--model: runs a pruned model; give either --workload or --model");
+    }
     if args.vcd.is_some() && args.workload.is_some() {
         bail!("--vcd: traces one SpMxV (M.csb X.npy), not a workload");
     }
-    match (&args.workload, &args.csb, &args.input) {
-        (Some(_), None, None) => run_workload_form(args),
-        (Some(_), _, _) => {
+    if args.vcd.is_some() && args.model.is_some() {
+        bail!("--vcd: traces one SpMxV (M.csb X.npy), not a model");
+    }
+    if args.skip_unfit && args.model.is_none() {
+        bail!("--skip-unfit: only with --model");
+    }
+    match (&args.workload, &args.model, &args.csb, &args.input) {
+        (Some(_), None, None, None) => run_workload_form(args),
+        (Some(_), _, _, _) => {
             bail!("--workload: runs a named workload; it takes no CSB matrix or input vector")
         }
-        (None, Some(csb), Some(input)) => {
+        (None, Some(dir), None, None) => run_model_form(args, dir),
+        (None, Some(_), _, _) => {
+            bail!("--model: runs every layer of a pruned model; it takes no CSB matrix or input vector")
+        }
+        (None, None, Some(csb), Some(input)) => {
             let workload_only = [
-                ("--sparsity", args.sparsity.is_some()),
-                ("--frames", args.frames.is_some()),
-                ("--seed", args.seed.is_some()),
-                ("--baselines", args.baselines),
-                ("--device", args.device.is_some()),
-                ("--out-dir", args.out_dir.is_some()),
+                ("--sparsity", args.sparsity.is_some(), "--workload"),
+                ("--frames", args.frames.is_some(), "--workload"),
+                ("--seed", args.seed.is_some(), "--workload or --model"),
+                ("--baselines", args.baselines, "--workload or --model"),
+                ("--device", args.device.is_some(), "--workload or --model"),
+                ("--out-dir", args.out_dir.is_some(), "--workload or --model"),
+                ("--no-budget", args.no_budget, "--workload or --model"),
             ];
 
-            if let Some((name, _)) = workload_only.iter().find(|(_, given)| *given) {
-                bail!("{name}: only with --workload");
+            if let Some((name, _, forms)) = workload_only.iter().find(|(_, given, _)| *given) {
+                bail!("{name}: only with {forms}");
             }
             run_spmv(
                 csb,
@@ -111,7 +184,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
             )
         }
         _ => bail!(
-            "give M.csb X.npy (one SpMxV) or --workload NAME (one of {})",
+            "give M.csb X.npy (one SpMxV), --workload NAME (one of {}) or --model DIR (a `bbs prune --out-dir` output)",
             workloads::NAMES.join(", ")
         ),
     }
@@ -203,6 +276,9 @@ pub fn workload_options(args: &SimArgs) -> Result<WorkloadOptions> {
 fn run_workload_form(args: &SimArgs) -> Result<()> {
     let opts = workload_options(args)?;
     let cfg = load_config(args.config.as_deref())?;
+    if !args.no_budget {
+        check_device_budget(&cfg, opts.device)?;
+    }
     let run = run_workload(&cfg, &opts)
         .with_context(|| format!("{} on configuration '{}'", opts.workload, cfg.name))?;
     let report = &run.report;
@@ -225,6 +301,133 @@ fn run_workload_form(args: &SimArgs) -> Result<()> {
     if let Some(dir) = &args.out_dir {
         write_dir_atomic(dir, &files)?;
         println!("wrote {}", dir.display());
+    }
+    if let Some(p) = &args.json {
+        write_bytes_atomic(p, json.as_bytes())?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// One entry of a `bbs prune --out-dir` manifest (`src/model_prune.rs`); other fields are ignored.
+#[derive(Debug, Deserialize)]
+struct ManifestLayer {
+    name: String,
+    shape: [usize; 2],
+    csb: Option<String>,
+    banks: usize,
+    slots: usize,
+}
+
+/// The layers of a `bbs prune --out-dir` output: its manifest and CSB files,
+/// checked against each other. Errors name the file.
+pub fn load_model(dir: &Path) -> Result<Vec<ModelLayerInput>> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read (--model takes a `bbs prune --out-dir` output)",
+            path.display()
+        )
+    })?;
+    let entries: Vec<ManifestLayer> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a `bbs prune` manifest (a JSON list of layers with name, shape, csb, banks, slots)",
+            path.display()
+        )
+    })?;
+    if entries.is_empty() {
+        bail!("{}: lists no layers", path.display());
+    }
+    entries
+        .into_iter()
+        .map(|e| {
+            let Some(file) = e.csb else {
+                bail!("{}: layer {}: no csb file", path.display(), e.name);
+            };
+            let p = dir.join(&file);
+            let csb = Csb::read(&p).with_context(|| format!("layer {}", e.name))?;
+            let (got_shape, got) = ([csb.rows, csb.cols], (csb.banks, csb.slots));
+            if got_shape != e.shape || got != (e.banks, e.slots) {
+                bail!(
+                    "{}: layer {}: the manifest says shape {:?}, {} banks, {} slots; the file holds shape {:?}, {} banks, {} slots",
+                    p.display(),
+                    e.name,
+                    e.shape,
+                    e.banks,
+                    e.slots,
+                    got_shape,
+                    got.0,
+                    got.1
+                );
+            }
+            Ok(ModelLayerInput {
+                name: e.name,
+                csb_file: file,
+                csb,
+            })
+        })
+        .collect()
+}
+
+fn run_model_form(args: &SimArgs, dir: &Path) -> Result<()> {
+    let only_workload = [
+        ("--sparsity", args.sparsity.is_some()),
+        ("--frames", args.frames.is_some()),
+    ];
+    if let Some((name, _)) = only_workload.iter().find(|(_, given)| *given) {
+        bail!("{name}: only with --workload (a pruned model has its own sparsity)");
+    }
+    if args.output.is_some() {
+        bail!(
+            "-o/--output: only for one SpMxV (M.csb X.npy); use --out-dir or --json with --model"
+        );
+    }
+    let device = match &args.device {
+        Some(d) => parse_device(d)?,
+        None => Device::IntelM20k,
+    };
+    let cfg = load_config(args.config.as_deref())?;
+    let layers = load_model(dir)?;
+    if !args.no_budget {
+        check_device_budget(&cfg, device)?;
+    }
+    let name = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "model".into());
+    let opts = ModelOptions {
+        model: name,
+        seed: args.seed.unwrap_or(DEFAULT_SEED),
+        baselines: args.baselines,
+        device,
+        skip_unfit: args.skip_unfit,
+    };
+    let run = run_model(&cfg, &layers, &opts).map_err(|e| {
+        let hint = match e {
+            ReportError::Unfit { .. } => " (--skip-unfit skips such layers)",
+            _ => "",
+        };
+        anyhow::Error::new(e).context(format!(
+            "model '{}' on configuration '{}'{hint}",
+            opts.model, cfg.name
+        ))
+    })?;
+    let report = &run.report;
+    // Everything is rendered before anything is written.
+    let json = format!("{}\n", serde_json::to_string_pretty(report)?);
+    print!("{}", report.summary());
+    if let Some(table) = report.baseline_table() {
+        println!();
+        print!("{table}");
+    }
+    if let Some(out) = &args.out_dir {
+        let files = [
+            (MODEL_OUT_FILES[0], json.clone()),
+            (MODEL_OUT_FILES[1], report.to_csv()),
+        ];
+        write_dir_atomic(out, &files)?;
+        println!("wrote {}", out.display());
     }
     if let Some(p) = &args.json {
         write_bytes_atomic(p, json.as_bytes())?;

@@ -245,3 +245,337 @@ fn bad_workload_input_fails_cleanly() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Prune the shipped Silero VAD LSTM cell into `dir` (two 512 x 128 layers).
+fn prune_silero(dir: &Path) {
+    let o = bbs(&[
+        "prune",
+        "data/silero-vad/silero_vad_16k.safetensors",
+        "--tensor",
+        "lstm_cell.*",
+        "--out-dir",
+        s(dir),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A copy of the default configuration with some lines replaced.
+fn config_with(dir: &Path, file: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = bbs_sim::Config::default().to_toml();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{text}");
+        text = text.replace(from, to);
+    }
+    let p = dir.join(file);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn model_form_runs_every_pruned_layer_like_one_spmv() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("silero");
+    prune_silero(&model);
+    let out = dir.path().join("out");
+    let o = bbs(&[
+        "sim",
+        "--model",
+        s(&model),
+        "--baselines",
+        "--out-dir",
+        s(&out),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("all layers once:"), "{stdout}");
+    assert!(stdout.contains("| scheme |"), "{stdout}");
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["layers.csv", "report.json"]);
+
+    let text = std::fs::read_to_string(out.join("report.json")).unwrap();
+    assert!(
+        !text.contains(s(dir.path())),
+        "a path leaked into the report"
+    );
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["report_version"], 1);
+    assert_eq!(r["model"]["name"], "silero");
+    let layers = r["layers"].as_array().unwrap();
+    let names: Vec<&str> = layers.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lstm_cell.weight_hh", "lstm_cell.weight_ih"]);
+    assert!(r["skipped"].as_array().unwrap().is_empty());
+
+    // Each layer's cycles equal `bbs sim M.csb X.npy` on the same vector.
+    let cfg = bbs_sim::Config::default();
+    let mut total = 0;
+    for l in layers {
+        assert_eq!(l["shape"], serde_json::json!([512, 128]));
+        assert_eq!(l["banks"], 8);
+        let cols = l["shape"][1].as_u64().unwrap() as usize;
+        let x = ndarray::Array1::from(bbs_sim::report::model_input(&cfg, cols, 1));
+        let xp = dir.path().join("x.npy");
+        bbs_compress::write_npy_atomic(&xp, &x).unwrap();
+        let json = dir.path().join("one.json");
+        let csb = model.join(l["csb"].as_str().unwrap());
+        let o = bbs(&["sim", s(&csb), s(&xp), "--json", s(&json)]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let one: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(l["cycles"], one["cycles"], "{}", l["name"]);
+        assert_eq!(l["slots"], one["slots"]);
+        assert_eq!(l["compute_bound"], one["compute_bound"]);
+        total += l["cycles"]["total"].as_u64().unwrap();
+    }
+    assert_eq!(r["total"]["cycles"], total);
+    let us = r["total"]["microseconds"].as_f64().unwrap();
+    assert!((us - total as f64 / cfg.host.clock_mhz as f64).abs() < 1e-9);
+    // With on-chip matrices the bbs baseline is the simulated time.
+    assert_eq!(r["baselines"]["frame"][0]["scheme"], "bbs");
+    assert_eq!(r["baselines"]["frame"][0]["cycles"], total);
+
+    // Two layers x four schemes.
+    let csv = std::fs::read_to_string(out.join("layers.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}");
+    assert!(csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .contains("lstm_cell.weight_hh,bbs,"));
+}
+
+#[test]
+fn model_form_fails_cleanly_or_skips_unfit_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("silero");
+    prune_silero(&model);
+    let out = dir.path().join("out");
+    let o = s(&out);
+
+    // No manifest, a malformed one.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_fails(
+        &bbs(&["sim", "--model", s(&empty), "--out-dir", o]),
+        &["manifest.json", "cannot read"],
+        &[&out],
+    );
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("manifest.json"), "{\"layers\": 1}").unwrap();
+    assert_fails(
+        &bbs(&["sim", "--model", s(&bad), "--out-dir", o]),
+        &["manifest.json", "not a `bbs prune` manifest"],
+        &[&out],
+    );
+
+    // A configuration that cannot hold the layers: banks differ, too few rows.
+    let b16 = config_with(dir.path(), "b16.toml", &[("banks = 8", "banks = 16")]);
+    assert_fails(
+        &bbs(&[
+            "sim",
+            "--model",
+            s(&model),
+            "--config",
+            s(&b16),
+            "--out-dir",
+            o,
+        ]),
+        &["lstm_cell.weight_hh", "banks", "--skip-unfit"],
+        &[&out],
+    );
+    let rows = config_with(
+        dir.path(),
+        "rows.toml",
+        &[("max_rows = 1024", "max_rows = 256")],
+    );
+    assert_fails(
+        &bbs(&[
+            "sim",
+            "--model",
+            s(&model),
+            "--config",
+            s(&rows),
+            "--out-dir",
+            o,
+        ]),
+        &["lstm_cell.weight_hh", "max_rows"],
+        &[&out],
+    );
+    // Not even with --skip-unfit when nothing is left.
+    assert_fails(
+        &bbs(&[
+            "sim",
+            "--model",
+            s(&model),
+            "--config",
+            s(&b16),
+            "--skip-unfit",
+            "--out-dir",
+            o,
+        ]),
+        &["no layer left", "banks"],
+        &[&out],
+    );
+
+    // A third layer pruned to 16 banks: an error, or skipped with --skip-unfit.
+    let odd = model.join("csb/odd16.csb");
+    let p = bbs(&[
+        "prune",
+        "data/silero-vad/silero_vad_16k.safetensors",
+        "--tensor",
+        "lstm_cell.weight_hh",
+        "--banks",
+        "16",
+        "-o",
+        s(&odd),
+        "-q",
+    ]);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    let manifest = model.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m.as_array_mut().unwrap().push(serde_json::json!({
+        "name": "odd16", "shape": [512, 128], "csb": "csb/odd16.csb",
+        "sparsity": 0.75, "banks": 16, "bank_size": 8, "slots": 2
+    }));
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    assert_fails(
+        &bbs(&["sim", "--model", s(&model), "--out-dir", o]),
+        &["odd16", "banks"],
+        &[&out],
+    );
+    let run = bbs(&["sim", "--model", s(&model), "--skip-unfit", "--out-dir", o]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["model"]["layers"], 3);
+    assert_eq!(r["layers"].as_array().unwrap().len(), 2);
+    assert_eq!(r["skipped"][0]["name"], "odd16");
+    assert_eq!(r["skipped"][0]["field"], "banks");
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // Mixed forms.
+    assert_fails(
+        &bbs(&["sim", "--model", s(&model), "--workload", "small-lstm"]),
+        &["--model", "--workload"],
+        &[],
+    );
+    assert_fails(
+        &bbs(&["sim", "--model", s(&model), "--frames", "2"]),
+        &["--frames"],
+        &[],
+    );
+    assert_fails(
+        &bbs(&["sim", "--workload", "small-lstm", "--skip-unfit"]),
+        &["--skip-unfit", "--model"],
+        &[],
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_configuration_over_the_device_budget_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = config_with(
+        dir.path(),
+        "big.toml",
+        &[
+            ("pes = 8", "pes = 256"),
+            ("banks = 8", "banks = 64"),
+            ("max_slots = 16", "max_slots = 8"),
+        ],
+    );
+    let out = dir.path().join("out");
+    let o = s(&out);
+    assert_fails(
+        &bbs(&[
+            "sim",
+            "--workload",
+            "small-lstm",
+            "--config",
+            s(&big),
+            "--out-dir",
+            o,
+        ]),
+        &[
+            "dsp_blocks: 8192 needed, 1518 available",
+            "block_rams: ",
+            "Arria 10 GX1150",
+            "--device intel-m20k",
+            "--no-budget",
+        ],
+        &[&out],
+    );
+    assert_fails(
+        &bbs(&[
+            "sim",
+            "--workload",
+            "small-lstm",
+            "--config",
+            s(&big),
+            "--device",
+            "xilinx-ramb36",
+            "--out-dir",
+            o,
+        ]),
+        &[
+            "dsp_blocks: ",
+            "2760 available",
+            "XCKU060",
+            "--device xilinx-ramb36",
+        ],
+        &[&out],
+    );
+    let model = dir.path().join("silero");
+    prune_silero(&model);
+    assert_fails(
+        &bbs(&[
+            "sim",
+            "--model",
+            s(&model),
+            "--config",
+            s(&big),
+            "--out-dir",
+            o,
+        ]),
+        &["dsp_blocks: 8192 needed", "Arria 10 GX1150"],
+        &[&out],
+    );
+    // --no-budget runs it and reports the overrun.
+    let run = bbs(&[
+        "sim",
+        "--workload",
+        "small-lstm",
+        "--frames",
+        "1",
+        "--config",
+        s(&big),
+        "--no-budget",
+        "--out-dir",
+        o,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["resources"]["fits_budget"], false);
+    assert_eq!(r["resources"]["over_budget"][0]["resource"], "dsp_blocks");
+    // The one-SpMxV form has no budget check.
+    assert_fails(
+        &bbs(&["sim", "m.csb", "x.npy", "--no-budget"]),
+        &["--no-budget", "--workload or --model"],
+        &[],
+    );
+}

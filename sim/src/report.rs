@@ -108,6 +108,9 @@ pub enum ReportError {
         matrix: String,
         source: bbs_compress::Error,
     },
+    /// A model layer the configuration cannot hold.
+    #[error("layer {layer}: {error}")]
+    Unfit { layer: String, error: ConfigError },
     #[error("frame {frame}, output {index}: the accelerator gave {got}, the fixed-point reference {expected} (not bit-exact)")]
     Mismatch {
         frame: usize,
@@ -448,6 +451,25 @@ pub fn device_budget(device: Device) -> (&'static str, Budget) {
     }
 }
 
+/// The resource estimate of `cfg` on `device`, checked against the device's budget ([`device_budget`]).
+pub fn resources(cfg: &Config, device: Device) -> Result<Resources, ConfigError> {
+    let est = estimate(cfg, device)?;
+    let (budget_name, budget) = device_budget(device);
+    let over_budget = match check_budget(&est, &budget) {
+        Ok(()) => Vec::new(),
+        Err(e) => e.over,
+    };
+    Ok(Resources {
+        device,
+        device_label: device.label(),
+        estimate: est,
+        budget_name,
+        budget,
+        fits_budget: over_budget.is_empty(),
+        over_budget,
+    })
+}
+
 /// The BBS keep-mask of a CSB matrix: its stored (row, column) positions at
 /// real columns (padding slots of a short last bank excluded).
 pub fn csb_mask(csb: &Csb) -> Array2<bool> {
@@ -655,21 +677,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         })
         .collect();
 
-    let est = estimate(cfg, opts.device)?;
-    let (budget_name, budget) = device_budget(opts.device);
-    let over_budget = match check_budget(&est, &budget) {
-        Ok(()) => Vec::new(),
-        Err(e) => e.over,
-    };
-    let resources = Resources {
-        device: opts.device,
-        device_label: opts.device.label(),
-        estimate: est,
-        budget_name,
-        budget,
-        fits_budget: over_budget.is_empty(),
-        over_budget,
-    };
+    let resources = resources(cfg, opts.device)?;
 
     let baselines = if opts.baselines {
         Some(baselines(
@@ -709,64 +717,66 @@ fn memory_total_blocks(device: Device, instances: usize, depth: usize, width: u3
     }
 }
 
-fn baselines(
+/// One matrix under every scheme: `bbs` is `bbs`, `dense` the full mask,
+/// `unstructured` and `block` are [`prune_mask`] of `weights` at the sparsity
+/// that keeps the BBS mask's nonzero count. The reports are in [`Scheme::ALL`] order.
+fn matrix_baselines(
     cfg: &Config,
-    opts: &WorkloadOptions,
+    index: usize,
+    name: &str,
+    mask: &Array2<bool>,
+    weights: &ndarray::ArrayView2<f32>,
+    bbs: &SchemeReport,
+) -> Result<(MatrixBaselines, Vec<SchemeReport>), ReportError> {
+    let (rows, cols) = mask.dim();
+    let baseline_err = |source| ReportError::Baseline {
+        matrix: name.to_string(),
+        source,
+    };
+    let prune_err = |source| ReportError::Prune {
+        matrix: name.to_string(),
+        source,
+    };
+    let equivalent_sparsity = 1.0 - bbs.mask_nnz as f64 / (rows * cols) as f64;
+    let unstructured =
+        prune_mask(weights, &Pattern::Unstructured, equivalent_sparsity).map_err(prune_err)?;
+    let block = prune_mask(
+        weights,
+        &Pattern::Block { size: BLOCK_SIZE },
+        equivalent_sparsity,
+    )
+    .map_err(prune_err)?;
+    let all = Array2::from_elem((rows, cols), true);
+    let reports = vec![
+        bbs.clone(),
+        schedule(cfg, &all.view(), Scheme::Dense).map_err(baseline_err)?,
+        schedule(cfg, &unstructured.view(), Scheme::Unstructured).map_err(baseline_err)?,
+        schedule_block(cfg, &block.view(), BLOCK_SIZE).map_err(baseline_err)?,
+    ];
+    let m = MatrixBaselines {
+        matrix: index,
+        name: name.to_string(),
+        rows,
+        cols,
+        equivalent_sparsity,
+        schemes: reports.iter().map(SchemeRow::new).collect(),
+    };
+    Ok((m, reports))
+}
+
+/// Each scheme's totals over `per_scheme` (indexed like [`Scheme::ALL`]):
+/// its SpMxV cycles plus `other_cycles`, and the block RAMs of the design
+/// with its matrix memory resized to the scheme's words.
+fn scheme_totals(
+    cfg: &Config,
+    device: Device,
     resources: &Resources,
-    frame0: &crate::machine::RunReport,
-    masks: &[Array2<bool>],
-    dense: &[workloads::DenseMatrix],
-    bbs: &[SchemeReport],
-) -> Result<Baselines, ReportError> {
+    per_scheme: &[Vec<SchemeReport>],
+    other_cycles: u64,
+) -> Vec<SchemeFrame> {
     let (p, k) = (cfg.pes, cfg.banks);
     let slots = (p * k) as f64;
     let mhz = cfg.host.clock_mhz as f64;
-    let mut matrices = Vec::new();
-    let mut per_scheme: Vec<Vec<SchemeReport>> = vec![Vec::new(); Scheme::ALL.len()];
-    for (i, ((mask, d), b)) in masks.iter().zip(dense).zip(bbs).enumerate() {
-        let (rows, cols) = mask.dim();
-        let baseline_err = |source| ReportError::Baseline {
-            matrix: d.name.clone(),
-            source,
-        };
-        let prune_err = |source| ReportError::Prune {
-            matrix: d.name.clone(),
-            source,
-        };
-        let equivalent_sparsity = 1.0 - b.mask_nnz as f64 / (rows * cols) as f64;
-        let unstructured = prune_mask(
-            &d.weights.view(),
-            &Pattern::Unstructured,
-            equivalent_sparsity,
-        )
-        .map_err(prune_err)?;
-        let block = prune_mask(
-            &d.weights.view(),
-            &Pattern::Block { size: BLOCK_SIZE },
-            equivalent_sparsity,
-        )
-        .map_err(prune_err)?;
-        let all = Array2::from_elem((rows, cols), true);
-        let reports = vec![
-            b.clone(),
-            schedule(cfg, &all.view(), Scheme::Dense).map_err(baseline_err)?,
-            schedule(cfg, &unstructured.view(), Scheme::Unstructured).map_err(baseline_err)?,
-            schedule_block(cfg, &block.view(), BLOCK_SIZE).map_err(baseline_err)?,
-        ];
-        matrices.push(MatrixBaselines {
-            matrix: i,
-            name: d.name.clone(),
-            rows,
-            cols,
-            equivalent_sparsity,
-            schemes: reports.iter().map(SchemeRow::new).collect(),
-        });
-        for (s, r) in reports.into_iter().enumerate() {
-            per_scheme[s].push(r);
-        }
-    }
-
-    let other_cycles = frame0.cycles - frame0.units.pe;
     let est = &resources.estimate;
     let configured_matrix = est
         .memories
@@ -774,9 +784,9 @@ fn baselines(
         .find(|m| m.name == "matrix")
         .map_or(0, |m| m.blocks);
     let w = cfg.value_width;
-    let frame = Scheme::ALL
+    Scheme::ALL
         .iter()
-        .zip(&per_scheme)
+        .zip(per_scheme)
         .map(|(scheme, reports)| {
             let spmv_cycles: u64 = reports.iter().map(|r| r.cycles).sum();
             let cycles = spmv_cycles + other_cycles;
@@ -790,7 +800,7 @@ fn baselines(
             };
             let matrix_word_width = k as u32 * (w + index_bits);
             let block_rams = est.block_rams - configured_matrix
-                + memory_total_blocks(opts.device, p, words as usize, matrix_word_width);
+                + memory_total_blocks(device, p, words as usize, matrix_word_width);
             SchemeFrame {
                 scheme: scheme.label(),
                 spmv_cycles,
@@ -807,7 +817,32 @@ fn baselines(
                 block_rams,
             }
         })
-        .collect();
+        .collect()
+}
+
+fn baselines(
+    cfg: &Config,
+    opts: &WorkloadOptions,
+    resources: &Resources,
+    frame0: &crate::machine::RunReport,
+    masks: &[Array2<bool>],
+    dense: &[workloads::DenseMatrix],
+    bbs: &[SchemeReport],
+) -> Result<Baselines, ReportError> {
+    let slots = (cfg.pes * cfg.banks) as f64;
+    let mhz = cfg.host.clock_mhz as f64;
+    let mut matrices = Vec::new();
+    let mut per_scheme: Vec<Vec<SchemeReport>> = vec![Vec::new(); Scheme::ALL.len()];
+    for (i, ((mask, d), b)) in masks.iter().zip(dense).zip(bbs).enumerate() {
+        let (m, reports) = matrix_baselines(cfg, i, &d.name, mask, &d.weights.view(), b)?;
+        matrices.push(m);
+        for (s, r) in reports.into_iter().enumerate() {
+            per_scheme[s].push(r);
+        }
+    }
+
+    let other_cycles = frame0.cycles - frame0.units.pe;
+    let frame = scheme_totals(cfg, opts.device, resources, &per_scheme, other_cycles);
     let bound = bbs.iter().map(|r| r.nnz).sum::<usize>() as f64 / slots;
     Ok(Baselines {
         block_size: BLOCK_SIZE,
@@ -824,6 +859,80 @@ fn baselines(
 
 /// Columns of `layers.csv`.
 pub const CSV_HEADER: &str = "layer,matrix,name,scheme,rows,cols,nnz,mask_nnz,block_size,cycles,compute_cycles,compute_bound,utilization,effective_utilization,bank_conflict,load_imbalance,underfill,underfill_slots,vector_load,pipeline,matrix_words_per_pe,fits_matrix_memory";
+
+/// One line of `layers.csv` (the name quoted if it holds a comma or a quote).
+fn csv_row(
+    csv: &mut String,
+    layer: usize,
+    matrix: usize,
+    name: &str,
+    rows: usize,
+    cols: usize,
+    r: &SchemeRow,
+) {
+    let name = if name.contains([',', '"', '\n']) {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    } else {
+        name.to_string()
+    };
+    let st = &r.stalls;
+    let _ = writeln!(
+        csv,
+        "{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.6},{:.6},{},{},{},{},{},{},{},{}",
+        layer,
+        matrix,
+        name,
+        r.scheme,
+        rows,
+        cols,
+        r.nnz,
+        r.mask_nnz,
+        r.block_size.map(|b| b.to_string()).unwrap_or_default(),
+        r.cycles,
+        r.compute_cycles,
+        r.compute_bound,
+        r.utilization,
+        r.effective_utilization,
+        st.bank_conflict,
+        st.load_imbalance,
+        st.underfill,
+        st.underfill_slots,
+        st.vector_load,
+        st.pipeline,
+        r.matrix_words_per_pe,
+        r.fits_matrix_memory
+    );
+}
+
+/// The summary's resources line.
+fn resources_line(r: &Resources) -> String {
+    let e = &r.estimate;
+    format!(
+        "  resources ({}): {} multipliers in {} DSP blocks, {} block RAMs, ~{} registers, ~{} LUTs; {} the {} budget ({} DSP, {} block RAMs){}\n",
+        r.device_label,
+        e.multipliers,
+        e.dsp_blocks,
+        e.block_rams,
+        e.registers,
+        e.luts,
+        if r.fits_budget { "fits" } else { "exceeds" },
+        r.budget_name,
+        r.budget.dsp_blocks,
+        r.budget.block_rams,
+        if r.over_budget.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                r.over_budget
+                    .iter()
+                    .map(|o| format!("{} {} > {}", o.resource, o.needed, o.available))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    )
+}
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
@@ -842,33 +951,7 @@ impl WorkloadReport {
                     None => self.bbs_rows.get(s.matrix).cloned().into_iter().collect(),
                 };
                 for r in rows {
-                    let st = &r.stalls;
-                    let _ = writeln!(
-                        csv,
-                        "{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.6},{:.6},{},{},{},{},{},{},{},{}",
-                        layer.index,
-                        s.matrix,
-                        s.name,
-                        r.scheme,
-                        s.rows,
-                        s.cols,
-                        r.nnz,
-                        r.mask_nnz,
-                        r.block_size.map(|b| b.to_string()).unwrap_or_default(),
-                        r.cycles,
-                        r.compute_cycles,
-                        r.compute_bound,
-                        r.utilization,
-                        r.effective_utilization,
-                        st.bank_conflict,
-                        st.load_imbalance,
-                        st.underfill,
-                        st.underfill_slots,
-                        st.vector_load,
-                        st.pipeline,
-                        r.matrix_words_per_pe,
-                        r.fits_matrix_memory
-                    );
+                    csv_row(&mut csv, layer.index, s.matrix, &s.name, s.rows, s.cols, &r);
                 }
             }
         }
@@ -951,34 +1034,7 @@ impl WorkloadReport {
             a.max_abs_error / a.lsb,
             a.mean_abs_error
         );
-        let r = &self.resources;
-        let e = &r.estimate;
-        let _ = writeln!(
-            s,
-            "  resources ({}): {} multipliers in {} DSP blocks, {} block RAMs, ~{} registers, ~{} LUTs; {} the {} budget ({} DSP, {} block RAMs){}",
-            r.device_label,
-            e.multipliers,
-            e.dsp_blocks,
-            e.block_rams,
-            e.registers,
-            e.luts,
-            if r.fits_budget { "fits" } else { "exceeds" },
-            r.budget_name,
-            r.budget.dsp_blocks,
-            r.budget.block_rams,
-            if r.over_budget.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ": {}",
-                    r.over_budget
-                        .iter()
-                        .map(|o| format!("{} {} > {}", o.resource, o.needed, o.available))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
+        s.push_str(&resources_line(&self.resources));
         s
     }
 
@@ -1020,6 +1076,416 @@ impl WorkloadReport {
         if let Some(p) = &b.published {
             let _ = writeln!(t, "| {} | | | {:.1} | | | | |", p.source, p.microseconds);
         }
+        Some(t)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `bbs sim --model`: every layer of a pruned model as one SpMxV.
+
+/// Version of the model report's layout (`bbs sim --model`); bump on any change of its fields.
+pub const MODEL_REPORT_VERSION: u32 = 1;
+
+/// One layer of a pruned model, as listed in its `manifest.json`.
+#[derive(Clone, Debug)]
+pub struct ModelLayerInput {
+    pub name: String,
+    /// The CSB file, relative to the model directory (as in the manifest).
+    pub csb_file: String,
+    pub csb: Csb,
+}
+
+/// What to run on a pruned model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelOptions {
+    /// The model's name in the report (e.g. the directory's last component).
+    pub model: String,
+    /// Seed of the input vector ([`model_input`]) and of the baselines' stand-in weights.
+    pub seed: u64,
+    /// Also schedule the dense, unstructured and block baselines.
+    pub baselines: bool,
+    /// Device family of the resource estimate.
+    pub device: Device,
+    /// Skip the layers the configuration cannot hold (else the first is an error).
+    pub skip_unfit: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            model: "model".into(),
+            seed: 1,
+            baselines: false,
+            device: Device::IntelM20k,
+            skip_unfit: false,
+        }
+    }
+}
+
+/// The input vector of a `cols`-column layer: `cols` values drawn uniformly
+/// from (-0.99, 0.99) by ChaCha8 seeded with `seed`, quantized to the
+/// configuration's format (round to nearest). Layers with the same number of
+/// columns get the same vector.
+pub fn model_input(cfg: &Config, cols: usize, seed: u64) -> Vec<i64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let fmt = cfg.format();
+    (0..cols)
+        .map(|_| fmt.quantize(rng.random_range(-0.99f32..0.99)).0)
+        .collect()
+}
+
+/// Stand-in dense weights for a layer's unstructured and block baselines: a
+/// pruned model keeps no dense weights, so these are N(0, 1/cols) from ChaCha8
+/// seeded with `seed` and the layer index. Magnitude pruning of them puts the
+/// kept entries (or blocks) at uniformly random positions.
+fn stand_in_weights(rows: usize, cols: usize, seed: u64, index: usize) -> Array2<f32> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0x6d0d_e1ba_5e11_0000 ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    let normal = Normal::new(0.0f32, 1.0 / (cols as f32).sqrt()).expect("a valid deviation");
+    Array2::from_shape_simple_fn((rows, cols), || normal.sample(&mut rng))
+}
+
+/// The model that ran.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    /// Layers the manifest lists.
+    pub layers: usize,
+    pub simulated: usize,
+    pub skipped: usize,
+    /// Seed of the input vector ([`model_input`]).
+    pub seed: u64,
+    pub input: &'static str,
+    /// Stored CSB weights of the simulated layers, `sum rows * slots * banks`.
+    pub stored_weights: usize,
+    /// Matrix-memory words per PE all simulated layers take together (`sum ceil(rows / pes) * slots`), of `matrix_depth`.
+    pub matrix_words_per_pe: usize,
+    pub matrix_depth: usize,
+    /// All simulated layers fit the matrix memory at once (each one alone always does).
+    pub fits_matrix_memory: bool,
+}
+
+/// One simulated layer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelLayer {
+    pub index: usize,
+    pub name: String,
+    /// The CSB file, relative to the model directory.
+    pub csb: String,
+    pub shape: [usize; 2],
+    pub banks: usize,
+    pub bank_size: usize,
+    pub slots: usize,
+    /// Kept entries of the BBS mask (padding of a short last bank excluded).
+    pub nnz: usize,
+    pub stored_weights: usize,
+    /// Cycles by phase ([`simulate_spmv`](crate::simulate_spmv)).
+    pub cycles: CycleBreakdown,
+    /// `cycles.total / host.clock_mhz`.
+    pub microseconds: f64,
+    /// `stored_weights / (pes * banks * cycles.total)`.
+    pub utilization: f64,
+    /// `stored_weights / (pes * banks)`.
+    pub compute_bound: f64,
+    pub stalls: crate::baselines::StallBreakdown,
+}
+
+/// A layer the configuration cannot hold (with `skip_unfit`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SkippedLayer {
+    pub name: String,
+    pub csb: String,
+    /// The configuration field that cannot hold it (`banks`, `value_width`, `max_rows`, `max_cols`, `max_slots`).
+    pub field: &'static str,
+    pub reason: String,
+}
+
+/// All simulated layers run once, one after another.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelTotal {
+    pub cycles: u64,
+    /// `cycles / host.clock_mhz`.
+    pub microseconds: f64,
+    pub stored_weights: usize,
+    /// `stored_weights / (pes * banks * cycles)`.
+    pub utilization: f64,
+    /// `stored_weights / (pes * banks)`.
+    pub compute_bound_cycles: f64,
+}
+
+/// The report of `bbs sim --model`; see `docs/simulator.md`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelReport {
+    pub report_version: u32,
+    pub bbs_version: &'static str,
+    pub config_name: String,
+    pub config: Config,
+    pub model: ModelInfo,
+    pub layers: Vec<ModelLayer>,
+    pub skipped: Vec<SkippedLayer>,
+    pub total: ModelTotal,
+    pub resources: Resources,
+    /// As for a workload, with `frame[]` the totals of all layers run once (`other_cycles` 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baselines: Option<Baselines>,
+    #[serde(skip)]
+    pub bbs_rows: Vec<SchemeRow>,
+}
+
+/// A model report and each simulated layer's fixed-point outputs.
+#[derive(Clone, Debug)]
+pub struct ModelRun {
+    pub report: ModelReport,
+    pub outputs: Vec<Vec<i64>>,
+}
+
+/// Run every layer of a pruned model as one SpMxV on `cfg` and build the
+/// report. A layer the configuration cannot hold is an error
+/// ([`ReportError::Unfit`]) unless `opts.skip_unfit`; so is a model with no
+/// layer left to run.
+pub fn run_model(
+    cfg: &Config,
+    layers: &[ModelLayerInput],
+    opts: &ModelOptions,
+) -> Result<ModelRun, ReportError> {
+    cfg.validate()?;
+    let (p, k) = (cfg.pes, cfg.banks);
+    let slots = (p * k) as f64;
+    let mhz = cfg.host.clock_mhz as f64;
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    let mut outputs = Vec::new();
+    let mut bbs = Vec::new();
+    let mut masks = Vec::new();
+    for (index, l) in layers.iter().enumerate() {
+        if let Err(e) = cfg.check_matrix(&l.csb) {
+            let field = match &e {
+                ConfigError::Invalid { field, .. } => *field,
+                _ => "config",
+            };
+            if !opts.skip_unfit {
+                return Err(ReportError::Unfit {
+                    layer: l.name.clone(),
+                    error: e,
+                });
+            }
+            skipped.push(SkippedLayer {
+                name: l.name.clone(),
+                csb: l.csb_file.clone(),
+                field,
+                reason: e.to_string(),
+            });
+            continue;
+        }
+        let c = &l.csb;
+        let x = model_input(cfg, c.cols, opts.seed);
+        let run = crate::simulate_spmv(cfg, c, &x).map_err(|e| ReportError::Option {
+            field: "layer",
+            message: format!("{}: {e}", l.name),
+        })?;
+        let mask = csb_mask(c);
+        let b =
+            schedule(cfg, &mask.view(), Scheme::Bbs).map_err(|source| ReportError::Baseline {
+                matrix: l.name.clone(),
+                source,
+            })?;
+        let r = &run.report;
+        let total = r.cycles.total;
+        out.push(ModelLayer {
+            index,
+            name: l.name.clone(),
+            csb: l.csb_file.clone(),
+            shape: [c.rows, c.cols],
+            banks: c.banks,
+            bank_size: c.bank_size,
+            slots: c.slots,
+            nnz: b.mask_nnz,
+            stored_weights: r.stored_weights,
+            cycles: r.cycles.clone(),
+            microseconds: total as f64 / mhz,
+            utilization: r.stored_weights as f64 / (slots * total as f64),
+            compute_bound: r.compute_bound,
+            stalls: b.stalls.clone(),
+        });
+        outputs.push(run.output);
+        bbs.push(b);
+        masks.push((index, mask));
+    }
+    if out.is_empty() {
+        let why = skipped
+            .first()
+            .map(|s| format!(" ({}: {})", s.name, s.reason))
+            .unwrap_or_default();
+        return Err(option("model", format!("no layer left to simulate{why}")));
+    }
+
+    let stored_weights: usize = out.iter().map(|l| l.stored_weights).sum();
+    let cycles: u64 = out.iter().map(|l| l.cycles.total).sum();
+    let matrix_words_per_pe: usize = out.iter().map(|l| l.shape[0].div_ceil(p) * l.slots).sum();
+    let resources = resources(cfg, opts.device)?;
+    let baselines = if opts.baselines {
+        let mut matrices = Vec::new();
+        let mut per_scheme: Vec<Vec<SchemeReport>> = vec![Vec::new(); Scheme::ALL.len()];
+        for (((index, mask), b), l) in masks.iter().zip(&bbs).zip(&out) {
+            let (rows, cols) = mask.dim();
+            let w = stand_in_weights(rows, cols, opts.seed, *index);
+            let (m, reports) = matrix_baselines(cfg, *index, &l.name, mask, &w.view(), b)?;
+            matrices.push(m);
+            for (s, r) in reports.into_iter().enumerate() {
+                per_scheme[s].push(r);
+            }
+        }
+        let bound = bbs.iter().map(|r| r.nnz).sum::<usize>() as f64 / slots;
+        Some(Baselines {
+            block_size: BLOCK_SIZE,
+            matrices,
+            frame: scheme_totals(cfg, opts.device, &resources, &per_scheme, 0),
+            compute_bound_cycles: bound,
+            compute_bound_microseconds: bound / mhz,
+            published: None,
+        })
+    } else {
+        None
+    };
+    let report = ModelReport {
+        report_version: MODEL_REPORT_VERSION,
+        bbs_version: env!("CARGO_PKG_VERSION"),
+        config_name: cfg.name.clone(),
+        config: cfg.clone(),
+        model: ModelInfo {
+            name: opts.model.clone(),
+            layers: layers.len(),
+            simulated: out.len(),
+            skipped: skipped.len(),
+            seed: opts.seed,
+            input: "uniform in (-0.99, 0.99) from ChaCha8 seeded with `seed`, quantized to Q(value_width.frac_bits); one vector per column count",
+            stored_weights,
+            matrix_words_per_pe,
+            matrix_depth: cfg.matrix_depth(),
+            fits_matrix_memory: matrix_words_per_pe <= cfg.matrix_depth(),
+        },
+        layers: out,
+        skipped,
+        total: ModelTotal {
+            cycles,
+            microseconds: cycles as f64 / mhz,
+            stored_weights,
+            utilization: stored_weights as f64 / (slots * cycles as f64),
+            compute_bound_cycles: stored_weights as f64 / slots,
+        },
+        resources,
+        baselines,
+        bbs_rows: bbs.iter().map(SchemeRow::new).collect(),
+    };
+    Ok(ModelRun { report, outputs })
+}
+
+impl ModelReport {
+    /// `layers.csv`: one row per simulated layer per scheme (only `bbs`
+    /// without baselines); the columns of [`CSV_HEADER`], with `layer` and
+    /// `matrix` both the layer's index in the manifest.
+    pub fn to_csv(&self) -> String {
+        let mut csv = String::new();
+        csv.push_str(CSV_HEADER);
+        csv.push('\n');
+        for (i, l) in self.layers.iter().enumerate() {
+            let rows: Vec<SchemeRow> = match &self.baselines {
+                Some(b) => b.matrices[i].schemes.clone(),
+                None => self.bbs_rows.get(i).cloned().into_iter().collect(),
+            };
+            for r in rows {
+                csv_row(
+                    &mut csv, l.index, l.index, &l.name, l.shape[0], l.shape[1], &r,
+                );
+            }
+        }
+        csv
+    }
+
+    /// The short human summary printed by `bbs sim --model`.
+    pub fn summary(&self) -> String {
+        let c = &self.config;
+        let m = &self.model;
+        let t = &self.total;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "model '{}' on '{}' ({} PEs x {} multipliers, {} MHz): {} of {} layer(s) simulated, {} skipped; input seed {}",
+            m.name, c.name, c.pes, c.banks, c.host.clock_mhz, m.simulated, m.layers, m.skipped, m.seed
+        );
+        let _ = writeln!(
+            s,
+            "  all layers once: {} cycles = {:.2} us; multiplier utilization {}; compute bound {:.0} cycles; matrix memory {} of {} words per PE{}",
+            t.cycles,
+            t.microseconds,
+            pct(t.utilization),
+            t.compute_bound_cycles,
+            m.matrix_words_per_pe,
+            m.matrix_depth,
+            if m.fits_matrix_memory { "" } else { " (the layers do not fit at once)" }
+        );
+        for l in &self.layers {
+            let cy = &l.cycles;
+            let _ = writeln!(
+                s,
+                "  {} {}x{}: {} banks x {} slots, {} cycles (start {}, load {}, compute {}, drain {}), utilization {}",
+                l.name,
+                l.shape[0],
+                l.shape[1],
+                l.banks,
+                l.slots,
+                cy.total,
+                cy.start,
+                cy.load,
+                cy.compute,
+                cy.drain,
+                pct(l.utilization)
+            );
+        }
+        for k in &self.skipped {
+            let _ = writeln!(s, "  skipped {}: {}", k.name, k.reason);
+        }
+        s.push_str(&resources_line(&self.resources));
+        s
+    }
+
+    /// The Markdown table of schemes (with baselines): cycles and
+    /// microseconds of all layers run once, utilization and resources.
+    pub fn baseline_table(&self) -> Option<String> {
+        let b = self.baselines.as_ref()?;
+        let mhz = self.config.host.clock_mhz;
+        let brams = match self.resources.device {
+            Device::IntelM20k => "M20K blocks",
+            Device::XilinxRamb36 => "RAMB36 blocks",
+        };
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "| scheme | cycles, all layers | us at {mhz} MHz | multiplier utilization | DSP blocks | {brams} | fits matrix memory |"
+        );
+        let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---|");
+        for f in &b.frame {
+            let _ = writeln!(
+                t,
+                "| {} | {} | {:.2} | {} | {} | {} | {} |",
+                b.label(f.scheme),
+                f.cycles,
+                f.microseconds,
+                pct(f.utilization),
+                f.dsp_blocks,
+                f.block_rams,
+                if f.fits_matrix_memory { "yes" } else { "no" }
+            );
+        }
+        let _ = writeln!(
+            t,
+            "| compute bound nnz / (P K) | {:.0} | {:.2} | 100.0% | | | |",
+            b.compute_bound_cycles, b.compute_bound_microseconds
+        );
         Some(t)
     }
 }
