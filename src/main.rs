@@ -140,6 +140,21 @@ enum Command {
     /// Design-space exploration: simulate a workload over PEs x banks x
     /// sparsity, estimate resources, write sweep.csv, sweep.json and pareto.svg.
     Sweep(bbs::sweep::SweepArgs),
+    /// Synthesize the generated design with Yosys and compare what it maps to
+    /// with the simulator's resource estimate (see docs/synthesis.md).
+    Synth {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// xilinx (synth_xilinx, 7-series) or intel (synth_intel_alm, Cyclone 10 GX).
+        #[arg(long, default_value = "xilinx")]
+        target: String,
+        /// Write the report and the estimate as JSON here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Stop Yosys after this many seconds.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
 }
 
 fn read_csb(path: &Path) -> Result<Csb> {
@@ -335,6 +350,39 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { output } => bbs::demo::run(&output)?,
         Command::Sweep(args) => bbs::sweep::run(&args)?,
+        Command::Synth {
+            config,
+            target,
+            output,
+            timeout,
+        } => {
+            use bbs_hdlgen::yosys;
+            let cfg = flow::load_config(config.as_deref())?;
+            let target = yosys::Target::parse(&target).map_err(anyhow::Error::msg)?;
+            let est = bbs_sim::resources::estimate(&cfg, target.device())?;
+            eprintln!(
+                "synthesizing '{}' with `{}` ...",
+                cfg.name,
+                target.command("bbs_top")
+            );
+            let report =
+                yosys::synthesize_config(&cfg, target, std::time::Duration::from_secs(timeout))?;
+            println!(
+                "{} ({}), configuration '{}'\n",
+                report.tool, report.target, cfg.name
+            );
+            print!("{}", yosys::comparison_table(&report, &est));
+            if let Some(p) = output {
+                let mut v: serde_json::Value = serde_json::from_str(&report.to_json())?;
+                v["config"] = serde_json::Value::String(cfg.name.clone());
+                v["estimate"] = serde_json::to_value(&est)?;
+                write_bytes_atomic(
+                    &p,
+                    format!("{}\n", serde_json::to_string_pretty(&v)?).as_bytes(),
+                )?;
+                println!("wrote {}", p.display());
+            }
+        }
     }
     Ok(())
 }

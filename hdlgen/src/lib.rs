@@ -10,6 +10,7 @@
 pub mod memfiles;
 pub mod params;
 pub mod verilator;
+pub mod yosys;
 
 use askama::Template;
 use bbs_sim::{Config, ConfigError};
