@@ -103,15 +103,18 @@ module bbs_pe #(
     end
   endgenerate
 
-  // ---- Stage 2: multipliers (operands sign-extended to the product width) ----
+  // ---- Stage 2: multipliers: signed W x W -> exact 2W-bit products ----
   wire [K*PW-1:0] prod_d;
   wire [K*PW-1:0] prod_q;
 
   generate
     for (b = 0; b < K; b = b + 1) begin : g_mul
-      wire [PW-1:0] w_ext = { { (PW-W){weight_q[b*W + W-1]} }, weight_q[b*W +: W] };
-      wire [PW-1:0] x_ext = { { (PW-W){operand[b*W + W-1]} }, operand[b*W +: W] };
-      assign prod_d[b*PW +: PW] = w_ext * x_ext;
+      // A plain signed W x W multiply, so synthesis maps one DSP multiplier
+      // to it (hand sign-extension to 2W bits made Yosys build 2W x 2W).
+      wire signed [W-1:0]  w_s = weight_q[b*W +: W];
+      wire signed [W-1:0]  x_s = operand[b*W +: W];
+      wire signed [PW-1:0] p_s = w_s * x_s;
+      assign prod_d[b*PW +: PW] = p_s;
     end
   endgenerate
 
