@@ -9,4 +9,5 @@ pub mod layers;
 pub mod model_prune;
 pub mod report;
 pub mod sim_cmd;
+pub mod staging;
 pub mod sweep;

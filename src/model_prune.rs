@@ -4,6 +4,7 @@
 
 use crate::layers::{LayerRules, LayerSettings};
 use crate::report::{self, LayerReport, PatternReport, Report};
+use crate::staging::Staging;
 use anyhow::{Context, Result};
 use bbs_compress::metrics::layer_metrics;
 use bbs_compress::patterns::{global_unstructured_masks, prune_mask, Pattern};
@@ -14,7 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Which pattern the written outputs use.
 #[derive(Clone, Debug, PartialEq)]
@@ -355,26 +356,9 @@ fn write_outputs(
     results: Vec<LayerResult>,
     report: &Report,
 ) -> Result<()> {
-    let out_dir = req.out_dir;
-    let parent = match out_dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("{}: cannot create", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".bbs-prune-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("{}: cannot write", parent.display()))?;
+    let staging = Staging::new(req.out_dir)?;
     let st = staging.path();
-    let write = |name: &str, bytes: &[u8]| -> Result<()> {
-        let p = st.join(name);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d)
-                .with_context(|| format!("{}: cannot create", d.display()))?;
-        }
-        std::fs::write(&p, bytes).with_context(|| format!("{}: cannot write", p.display()))
-    };
+    let write = |name: &str, bytes: &[u8]| staging.write(name, bytes);
 
     let mut used = BTreeSet::new();
     let mut manifest = Vec::new();
@@ -413,32 +397,5 @@ fn write_outputs(
         write("error-vs-sparsity.svg", report::plot_svg(sweep)?.as_bytes())?;
     }
 
-    // Move into place.
-    std::fs::create_dir_all(out_dir)
-        .with_context(|| format!("{}: cannot create", out_dir.display()))?;
-    for entry in walk(st)? {
-        let rel = entry.strip_prefix(st).expect("inside staging");
-        let dest = out_dir.join(rel);
-        if let Some(d) = dest.parent() {
-            std::fs::create_dir_all(d)
-                .with_context(|| format!("{}: cannot create", d.display()))?;
-        }
-        std::fs::rename(&entry, &dest)
-            .with_context(|| format!("{}: cannot write", dest.display()))?;
-    }
-    Ok(())
-}
-
-fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(dir).with_context(|| format!("{}: cannot read", dir.display()))? {
-        let p = e?.path();
-        if p.is_dir() {
-            files.extend(walk(&p)?);
-        } else {
-            files.push(p);
-        }
-    }
-    files.sort();
-    Ok(files)
+    staging.commit()
 }

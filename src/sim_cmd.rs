@@ -20,6 +20,7 @@
 //! See `docs/simulator.md`.
 
 use crate::flow::{load_config, load_vector};
+use crate::staging::write_dir_atomic;
 use anyhow::{bail, Context, Result};
 use bbs_compress::{write_bytes_atomic, write_npy_atomic, Csb};
 use bbs_sim::machine::Unit;
@@ -432,32 +433,6 @@ fn run_model_form(args: &SimArgs, dir: &Path) -> Result<()> {
     if let Some(p) = &args.json {
         write_bytes_atomic(p, json.as_bytes())?;
         println!("wrote {}", p.display());
-    }
-    Ok(())
-}
-
-/// Write `files` into a staging directory beside `dir`, then move them into
-/// `dir`: either every file is written or none.
-pub fn write_dir_atomic(dir: &Path, files: &[(&str, String)]) -> Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("{}: cannot create", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".bbs-sim-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("{}: cannot write", parent.display()))?;
-    for (name, text) in files {
-        let p = staging.path().join(name);
-        std::fs::write(&p, text).with_context(|| format!("{}: cannot write", p.display()))?;
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    for (name, _) in files {
-        let dest = dir.join(name);
-        std::fs::rename(staging.path().join(name), &dest)
-            .with_context(|| format!("{}: cannot write", dest.display()))?;
     }
     Ok(())
 }

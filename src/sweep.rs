@@ -8,7 +8,7 @@
 //! `sweep.csv`, `sweep.json` and `pareto.svg` (latency against the combined
 //! resource share, per sparsity, with the Pareto front); see `docs/sweep.md`.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use bbs_sim::arith::ceil_log2;
 use bbs_sim::resources::{ARRIA10_GX1150, XCKU060};
 use bbs_sim::rnn::{run_sequence, Network};
@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Version of the `sweep.json` layout and the `sweep.csv` columns; bump on any change.
 pub const SWEEP_VERSION: u32 = 1;
@@ -757,32 +757,6 @@ pub fn summary(plan: &Plan, points: &[Point]) -> String {
     s
 }
 
-/// Write the files to a staging directory next to `out_dir`, then move them in.
-fn write_outputs(out_dir: &Path, files: &[(&str, String)]) -> Result<()> {
-    let parent = match out_dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("{}: cannot create", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".bbs-sweep-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("{}: cannot write", parent.display()))?;
-    for (name, text) in files {
-        let p = staging.path().join(name);
-        std::fs::write(&p, text).with_context(|| format!("{}: cannot write", p.display()))?;
-    }
-    std::fs::create_dir_all(out_dir)
-        .with_context(|| format!("{}: cannot create", out_dir.display()))?;
-    for (name, _) in files {
-        let dest = out_dir.join(name);
-        std::fs::rename(staging.path().join(name), &dest)
-            .with_context(|| format!("{}: cannot write", dest.display()))?;
-    }
-    Ok(())
-}
-
 /// `bbs sweep`.
 pub fn run(args: &SweepArgs) -> Result<()> {
     let plan = Plan::from_args(args)?;
@@ -794,7 +768,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         ("sweep.json", to_json(&plan, &points)?),
         ("pareto.svg", plot_svg(&plan, &points)?),
     ];
-    write_outputs(&args.output, &files)?;
+    crate::staging::write_dir_atomic(&args.output, &files)?;
     print!("{}", summary(&plan, &points));
     println!("wrote {}", args.output.display());
     Ok(())
