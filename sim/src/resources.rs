@@ -38,11 +38,23 @@
 //! instances together, since two RAMB18 halves of one memory share a RAMB36):
 //! `blocks = ceil(instances * halves_each / 2)`.
 //!
+//! # Distributed RAM (Xilinx only)
+//!
+//! On [`Device::XilinxRamb36`] a memory of depth at most
+//! [`LUTRAM_MAX_DEPTH`] (128) goes to distributed RAM (LUTRAM), as Vivado's
+//! and Yosys's `synth_xilinx` memory mapping do: it takes no block RAM
+//! (`blocks` 0, mode `"RAM64M 64x3"`) and `ceil(depth / 64) * ceil(width / 3)`
+//! RAM64M per instance (one 64-deep, 3-bit simple-dual-port RAM with a
+//! separate write address), 4 LUTs each, reported as `lutram_luts` (kept apart
+//! from the logic `luts`): 64 x 16 takes 6 RAM64M, 128 x 16 takes 12, 64 x 128
+//! takes 43. Deeper memories go to RAMB36/RAMB18 as above. Intel memories
+//! always go to M20K here (Yosys's MLAB rule only takes 32-deep memories).
+//!
 //! Memories of at most 1 kbit per instance (e.g. the default's 64 x 16 vector
-//! banks) would often go to MLAB (Intel, 640 bits each) or distributed LUTRAM
-//! (Xilinx) in a real flow. They are still counted as block RAM here (the
-//! conservative case), flagged `small`, and their blocks are summed in
-//! [`ResourceEstimate::small_blocks`].
+//! banks) would often go to MLAB (Intel, 640 bits each) in a real flow. They
+//! are still counted as block RAM on Intel (the conservative case), flagged
+//! `small` (on both devices), and their blocks are summed in
+//! [`ResourceEstimate::small_blocks`] (0 on Xilinx for the LUTRAM ones).
 //!
 //! # DSPs
 //!
@@ -63,8 +75,13 @@
 //! `local_row_w`. Top: `out_pe_q` (`clog2 P`). Controller: state 3, two
 //! vector addresses `2 * index_w`, vector write enable 1, `mat_addr_w`,
 //! `slots_w`, `local_row_w`, `row_base_w`, `drain_w`. Block-RAM output
-//! registers live inside the RAMs and are not counted; synthesis may also
-//! absorb the multiplier stages into DSP registers.
+//! registers live inside the RAMs and are not counted.
+//!
+//! On [`Device::XilinxRamb36`] the first [`DSP_ABSORBED_MULT_STAGES`] (2)
+//! multiplier stages are absorbed into the DSP48's M and P registers, as
+//! Vivado and Yosys's `synth_xilinx` do, and are not counted: a PE counts
+//! `K * 2W * (mult_stages - min(mult_stages, 2))` multiplier flip-flops there.
+//! On Intel they stay in the fabric (as Yosys's `synth_intel_alm` keeps them).
 //!
 //! # LUTs (LUT6 / half-ALM equivalents; a rough estimate, +-50%)
 //!
@@ -151,21 +168,37 @@ pub const XILINX_MODES: [BramMode; 13] = [
 /// Instances of at most this many bits are flagged `small`.
 pub const SMALL_MEMORY_BITS: u64 = 1024;
 
+/// On Xilinx, memories of at most this depth go to distributed RAM (RAM64M).
+pub const LUTRAM_MAX_DEPTH: usize = 128;
+
+/// LUTs of one RAM64M (64 x 3 simple dual port, 4 LUT6 in a SLICEM).
+pub const RAM64M_LUTS: usize = 4;
+
+/// On Xilinx, this many multiplier pipeline stages fit a DSP48's M and P
+/// registers and are not fabric flip-flops.
+pub const DSP_ABSORBED_MULT_STAGES: usize = 2;
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MemoryEstimate {
     pub name: String,
     pub instances: usize,
     pub depth: usize,
     pub width: u32,
-    /// The chosen mode, e.g. `"M20K 2Kx10"`, `"RAMB18 1Kx18"`.
+    /// The chosen mode, e.g. `"M20K 2Kx10"`, `"RAMB18 1Kx18"`, or
+    /// `"RAM64M 64x3"` for distributed RAM (Xilinx, depth <= [`LUTRAM_MAX_DEPTH`]).
     pub mode: String,
     /// Primitives of `mode` per instance.
     pub primitives_each: usize,
-    /// Device blocks per instance: M20K, or RAMB36 equivalents rounded up.
+    /// Device blocks per instance: M20K, or RAMB36 equivalents rounded up;
+    /// 0 for distributed RAM.
     pub blocks_each: usize,
     /// Device blocks of all instances: `instances * blocks_each` on Intel;
-    /// on Xilinx `ceil(instances * halves_each / 2)` (halves pair up).
+    /// on Xilinx `ceil(instances * halves_each / 2)` (halves pair up); 0 for
+    /// distributed RAM.
     pub blocks: usize,
+    /// LUTs of all instances spent as distributed RAM:
+    /// `instances * primitives_each * 4` for RAM64M, else 0.
+    pub lutram_luts: usize,
     /// Stored bits of all instances: `instances * depth * width`.
     pub bits: u64,
     /// At most [`SMALL_MEMORY_BITS`] per instance: MLAB/LUTRAM material.
@@ -180,12 +213,16 @@ pub struct ResourceEstimate {
     pub dsp_blocks: usize,
     /// Sum of the memories' `blocks` (M20K, or RAMB36 equivalents).
     pub block_rams: usize,
+    /// Sum of the memories' `lutram_luts` (Xilinx distributed RAM; 0 on Intel).
+    pub lutram_luts: usize,
     /// The part of `block_rams` spent on `small` memories.
     pub small_blocks: usize,
     pub memories: Vec<MemoryEstimate>,
-    /// Flip-flop bits of the pipelines, accumulators and controller.
+    /// Flip-flop bits of the pipelines, accumulators and controller (on
+    /// Xilinx without the multiplier stages absorbed into DSP slices).
     pub registers: usize,
-    /// Adder trees, accumulators, rounding, muxes and control (see the module doc).
+    /// Logic LUTs: adder trees, accumulators, rounding, muxes and control (see
+    /// the module doc); distributed RAM is in `lutram_luts`.
     pub luts: usize,
 }
 
@@ -226,12 +263,29 @@ fn memory(
     depth: usize,
     width: u32,
 ) -> MemoryEstimate {
+    let bits_each = depth as u64 * width as u64;
+    let small = bits_each <= SMALL_MEMORY_BITS;
+    if device == Device::XilinxRamb36 && depth <= LUTRAM_MAX_DEPTH {
+        let primitives_each = depth.div_ceil(64).max(1) * (width.div_ceil(3) as usize).max(1);
+        return MemoryEstimate {
+            name: name.to_string(),
+            instances,
+            depth,
+            width,
+            mode: "RAM64M 64x3".to_string(),
+            primitives_each,
+            blocks_each: 0,
+            blocks: 0,
+            lutram_luts: instances * primitives_each * RAM64M_LUTS,
+            bits: bits_each * instances as u64,
+            small,
+        };
+    }
     let (m, primitives_each, units) = memory_blocks(device, depth, width);
     let (blocks_each, blocks) = match device {
         Device::IntelM20k => (units, units * instances),
         Device::XilinxRamb36 => (units.div_ceil(2), (units * instances).div_ceil(2)),
     };
-    let bits_each = depth as u64 * width as u64;
     MemoryEstimate {
         name: name.to_string(),
         instances,
@@ -241,8 +295,9 @@ fn memory(
         primitives_each,
         blocks_each,
         blocks,
+        lutram_luts: 0,
         bits: bits_each * instances as u64,
-        small: bits_each <= SMALL_MEMORY_BITS,
+        small,
     }
 }
 
@@ -279,6 +334,7 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
         memory(device, "vector", 1, cfg.bank_depth(), k as u32 * w),
     ];
     let block_rams = memories.iter().map(|m| m.blocks).sum();
+    let lutram_luts = memories.iter().map(|m| m.lutram_luts).sum();
     let small_blocks = memories.iter().filter(|m| m.small).map(|m| m.blocks).sum();
     let multipliers = p * k;
     Ok(ResourceEstimate {
@@ -286,9 +342,10 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
         multipliers,
         dsp_blocks: dsp_blocks(device, multipliers, w),
         block_rams,
+        lutram_luts,
         small_blocks,
         memories,
-        registers: registers(cfg),
+        registers: registers(cfg, device),
         luts: luts(cfg),
     })
 }
@@ -321,17 +378,22 @@ fn widths(cfg: &Config) -> Widths {
     }
 }
 
-fn registers(cfg: &Config) -> usize {
+fn registers(cfg: &Config, device: Device) -> usize {
     let (k, w, a) = (cfg.banks, cfg.value_width as usize, cfg.acc_width as usize);
     let (mult, adder) = (
         cfg.pipeline.mult_stages as usize,
         cfg.pipeline.adder_stages as usize,
     );
+    // Multiplier stages left in the fabric (the rest are DSP48 M/P registers).
+    let fabric_mult = match device {
+        Device::IntelM20k => mult,
+        Device::XilinxRamb36 => mult - mult.min(DSP_ABSORBED_MULT_STAGES),
+    };
     let wd = widths(cfg);
     let tree_w = 2 * w + ceil_log2(k) as usize;
     let per_pe = (wd.local_row + 4) * (2 + mult + adder)
         + k * w
-        + k * 2 * w * mult
+        + k * 2 * w * fabric_mult
         + tree_w * adder
         + a
         + 1

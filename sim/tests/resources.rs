@@ -57,20 +57,33 @@ fn tiny_config_by_hand() {
     assert_eq!(m20k.small_blocks, 2);
     assert_eq!(m20k.memories[0].bits, 65536 * 30);
 
+    assert_eq!(m20k.lutram_luts, 0);
+
     // Xilinx: the matrix needs 120 RAMB18 halves in four modes; RAMB36 32Kx1
-    // (60 blocks, 2 deep) is the deepest. The 1-kbit memories fit one RAMB18
-    // each; the two vector banks share a RAMB36.
+    // (60 blocks, 2 deep) is the deepest. The 128-deep memories go to
+    // distributed RAM (hand-computed): a vector bank 128 x 8 takes
+    // ceil(128 / 64) * ceil(8 / 3) = 2 * 3 = 6 RAM64M, the vector memory
+    // 128 x 16 takes 2 * 6 = 12, 4 LUTs each: 2 * 6 * 4 + 12 * 4 = 96 LUTs
+    // (Yosys 0.23: 96). The 512-deep output buffer fits one RAMB18, rounded
+    // up to one RAMB36: 60 + 1 = 61 (was 63 when the banks and vector memory
+    // took block RAM).
     let xil = estimate(&cfg, Device::XilinxRamb36).unwrap();
     assert_eq!(
         table(&xil),
         vec![
             ("matrix", 1, 65536, 30, "RAMB36 32Kx1", 60, 60),
-            ("vector_bank", 2, 128, 8, "RAMB18 512x36", 1, 1),
+            ("vector_bank", 2, 128, 8, "RAM64M 64x3", 0, 0),
             ("output", 1, 512, 8, "RAMB18 512x36", 1, 1),
-            ("vector", 1, 128, 16, "RAMB18 512x36", 1, 1),
+            ("vector", 1, 128, 16, "RAM64M 64x3", 0, 0),
         ]
     );
-    assert_eq!(xil.block_rams, 63);
+    let prims: Vec<usize> = xil.memories.iter().map(|m| m.primitives_each).collect();
+    assert_eq!(prims, vec![60, 6, 1, 12]);
+    let lutram: Vec<usize> = xil.memories.iter().map(|m| m.lutram_luts).collect();
+    assert_eq!(lutram, vec![0, 48, 0, 48]);
+    assert_eq!(xil.lutram_luts, 96);
+    assert_eq!(xil.block_rams, 61);
+    assert_eq!(xil.small_blocks, 0);
     assert_eq!(xil.dsp_blocks, 2);
 
     // Registers: tag (9 + 4) * 3 + weights 2 * 8 + products 2 * 16 + acc 17
@@ -80,7 +93,10 @@ fn tiny_config_by_hand() {
     // LUTs: tree 17, accumulator 17, rounding 18, saturation 8, row compare 11;
     // no output mux for one PE; controller 2 * 64.
     assert_eq!(m20k.luts, 17 + 17 + 18 + 8 + 11 + 128);
-    assert_eq!(xil.registers, m20k.registers);
+    // Xilinx: the one multiplier stage (2 products x 16 bits) is in the
+    // DSP48s: 179 - 32 = 147 (was 179 before the absorption rule).
+    assert_eq!(xil.registers, m20k.registers - 2 * 16);
+    assert_eq!(xil.luts, m20k.luts);
 }
 
 #[test]
@@ -130,22 +146,100 @@ fn default_config_estimate() {
         (64, 32, 220)
     );
     assert_eq!(m20k.small_blocks, 64);
+    // Xilinx (hand-computed; was 32 + 4 + 2 more RAMB36, 118 in all): every
+    // memory but the matrix is at most 128 deep and goes to RAM64M:
+    // 64 x 16 -> 1 * 6, 128 x 16 -> 2 * 6, 64 x 128 -> 1 * 43 per instance,
+    // 4 LUTs each: 64 * 24 + 8 * 48 + 172 = 2092 (Yosys 0.23: 2092).
     let xil = estimate(&cfg, Device::XilinxRamb36).unwrap();
     assert_eq!(
         table(&xil),
         vec![
             ("matrix", 8, 2048, 176, "RAMB36 2Kx18", 10, 80),
-            ("vector_bank", 64, 64, 16, "RAMB18 512x36", 1, 32),
-            ("output", 8, 128, 16, "RAMB18 512x36", 1, 4),
-            ("vector", 1, 64, 128, "RAMB36 512x72", 2, 2),
+            ("vector_bank", 64, 64, 16, "RAM64M 64x3", 0, 0),
+            ("output", 8, 128, 16, "RAM64M 64x3", 0, 0),
+            ("vector", 1, 64, 128, "RAM64M 64x3", 0, 0),
         ]
     );
-    assert_eq!((xil.dsp_blocks, xil.block_rams), (64, 118));
+    let prims: Vec<usize> = xil.memories.iter().map(|m| m.primitives_each).collect();
+    assert_eq!(prims, vec![10, 6, 12, 43]);
+    assert_eq!(xil.lutram_luts, 64 * 24 + 8 * 48 + 43 * 4);
+    assert_eq!(xil.lutram_luts, 2092);
+    assert_eq!((xil.dsp_blocks, xil.block_rams), (64, 80));
+    assert_eq!(xil.small_blocks, 0);
+    assert_eq!(m20k.lutram_luts, 0);
+    // Both multiplier stages (8 PEs x 8 products x 32 bits x 2) are in the
+    // DSP48s' M and P registers: 6281 - 4096 = 2185 (was 6281).
+    assert_eq!(m20k.registers, 6281);
+    assert_eq!(xil.registers, 6281 - 8 * 8 * 32 * 2);
+    assert_eq!(xil.luts, m20k.luts);
     check_budget(&m20k, &ARRIA10_GX1150).unwrap();
     check_budget(&xil, &XCKU060).unwrap();
     for est in [&m20k, &xil] {
         println!("{}", serde_json::to_string_pretty(est).unwrap());
     }
+}
+
+#[test]
+fn xilinx_dsps_absorb_at_most_two_multiplier_stages() {
+    // 64 products of 32 bits per stage; Intel keeps every stage in the fabric.
+    let stage_bits = 8 * 8 * 32;
+    let regs = |stages: u32, device| {
+        let mut cfg = Config::default();
+        cfg.pipeline.mult_stages = stages;
+        estimate(&cfg, device).unwrap().registers
+    };
+    for stages in 1..=4u32 {
+        let absorbed = stages.min(2) as usize * stage_bits;
+        assert_eq!(
+            regs(stages, Device::XilinxRamb36),
+            regs(stages, Device::IntelM20k) - absorbed,
+            "mult_stages {stages}"
+        );
+    }
+    // Each stage adds a tag stage of (local_row 7 + 4) bits per PE; the
+    // second multiplier stage adds only that on Xilinx, a third stage is a
+    // fabric stage on Xilinx too.
+    let tag_bits = (7 + 4) * 8;
+    assert_eq!(
+        regs(2, Device::XilinxRamb36) - regs(1, Device::XilinxRamb36),
+        tag_bits
+    );
+    assert_eq!(
+        regs(3, Device::XilinxRamb36) - regs(2, Device::XilinxRamb36),
+        stage_bits + tag_bits
+    );
+    assert_eq!(
+        regs(3, Device::IntelM20k) - regs(2, Device::IntelM20k),
+        stage_bits + tag_bits
+    );
+}
+
+#[test]
+fn xilinx_lutram_depth_boundary() {
+    // 128 deep goes to RAM64M, 129 deep to block RAM (one RAMB18 512x36 for 16 bits).
+    let with_rows = |rows_per_pe_target: usize| {
+        let cfg = Config {
+            max_rows: rows_per_pe_target * Config::default().pes,
+            ..Config::default()
+        };
+        let est = estimate(&cfg, Device::XilinxRamb36).unwrap();
+        let out = est.memories.iter().find(|m| m.name == "output").unwrap();
+        (
+            out.depth,
+            out.mode.clone(),
+            out.blocks,
+            out.lutram_luts,
+            out.primitives_each,
+        )
+    };
+    let (depth, mode, blocks, luts, prims) = with_rows(128);
+    assert_eq!(
+        (depth, mode.as_str(), blocks, luts, prims),
+        (128, "RAM64M 64x3", 0, 8 * 12 * 4, 12)
+    );
+    let (depth, mode, blocks, luts, _) = with_rows(136);
+    assert!(depth > 128, "{depth}");
+    assert_eq!((mode.as_str(), blocks, luts), ("RAMB18 512x36", 4, 0));
 }
 
 #[test]
