@@ -139,23 +139,30 @@ pub fn simulate_spmv(cfg: &Config, csb: &Csb, x: &[i64]) -> Result<SpmvRun, SimE
     let p = cfg.pes;
     let mut output = vec![0i64; csb.rows];
     let mut pe = Vec::with_capacity(p);
+    // Where each multiplier's bank starts in `banks`.
+    let bases: Vec<usize> = (0..k).map(|b| b * csb.bank_size).collect();
+    let row_len = csb.slots * k;
     for pe_index in 0..p {
         let mut rows = 0;
         for r in (pe_index..csb.rows).step_by(p) {
             rows += 1;
+            let values = &csb.values[r * row_len..(r + 1) * row_len];
+            let indices = &csb.indices[r * row_len..(r + 1) * row_len];
+            // Every product is exact in i64 (W <= 32). The adder tree and the
+            // A-bit accumulator compute the row's sum modulo 2^A; summing
+            // modulo 2^64 (wrapping) and then wrapping to A bits gives the
+            // same value, because 2^A divides 2^64.
             let mut acc: i64 = 0;
-            for slot in 0..csb.slots {
-                let (values, indices) = csb.word(r, slot);
-                // The adder tree's exact sum of the K products of one word.
-                let tree: i128 = values
-                    .iter()
-                    .zip(indices)
-                    .enumerate()
-                    .map(|(b, (&v, &i))| v as i128 * banks[b * csb.bank_size + i as usize] as i128)
-                    .sum();
-                acc = wrap(acc as i128 + tree, cfg.acc_width);
+            for (word_values, word_indices) in values.chunks_exact(k).zip(indices.chunks_exact(k)) {
+                for ((&v, &i), &base) in word_values.iter().zip(word_indices).zip(&bases) {
+                    acc = acc.wrapping_add(v as i64 * banks[base + i as usize]);
+                }
             }
-            output[r] = round_shift_saturate(acc, cfg.frac_bits, cfg.value_width);
+            output[r] = round_shift_saturate(
+                wrap(acc as i128, cfg.acc_width),
+                cfg.frac_bits,
+                cfg.value_width,
+            );
         }
         pe.push((pe_index, rows));
     }
