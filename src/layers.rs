@@ -17,6 +17,7 @@
 //! ```
 
 use anyhow::{bail, Context, Result};
+use bbs_compress::glob_match;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -112,30 +113,6 @@ impl LayerRules {
             None => self.defaults,
         }
     }
-}
-
-/// Shell-style glob with `*` (any run) and `?` (any one character).
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub use patterns::{apply_mask, global_unstructured_masks, prune_mask, Pattern};
 pub use prune::{kept_per_bank, prune_bbs, BbsPruned};
 pub use schedule::Schedule;
 pub use weights::{
-    list_tensors, read_matrices, read_matrix, read_matrix_data, read_matrix_data_deferred,
-    read_vector, write_bytes_atomic, write_like, write_masks, write_npy_atomic, DType, GateInfo,
-    MatrixData, NamedMatrix, Vector,
+    glob_match, list_tensors, read_matrices, read_matrix, read_matrix_data,
+    read_matrix_data_deferred, read_vector, write_bytes_atomic, write_like, write_masks,
+    write_npy_atomic, DType, GateInfo, MatrixData, NamedMatrix, Vector,
 };

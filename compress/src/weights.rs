@@ -1063,8 +1063,9 @@ fn npz_all(bytes: &[u8], path: &Path) -> Result<Vec<(String, String, Vec<u8>)>> 
     Ok(out)
 }
 
+/// Shell-style name matching, as `--tensor` and layer rules use it:
 /// `*` matches any run of characters, `?` any one character.
-fn glob_match(pattern: &str, name: &str) -> bool {
+pub fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     let (mut pi, mut si) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
