@@ -191,6 +191,12 @@ impl Config {
         toml::to_string(self).expect("a Config always serializes")
     }
 
+    /// Whole elements per host-link (DMA, AXI4-Stream) beat: each element
+    /// takes `ceil(value_width / 8)` bytes of the `link_bytes_per_cycle`.
+    pub fn beat_elements(&self) -> usize {
+        (self.host.link_bytes_per_cycle as usize / self.value_width.div_ceil(8) as usize).max(1)
+    }
+
     /// Check that the combination can be built; the first problem found names its field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.name.is_empty()
@@ -308,6 +314,15 @@ impl Config {
                 "host.link_bytes_per_cycle"
             };
             return Err(invalid(field, "must be at least 1".into()));
+        }
+        if self.host.link_bytes_per_cycle > 256 {
+            return Err(invalid(
+                "host.link_bytes_per_cycle",
+                format!(
+                    "{} is over 256 (one AXI4-Stream beat)",
+                    self.host.link_bytes_per_cycle
+                ),
+            ));
         }
         Ok(())
     }

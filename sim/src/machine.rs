@@ -6,9 +6,17 @@
 //!
 //! | instruction | cycles |
 //! |---|---|
-//! | `load`, `store` | `link_latency + ceil(len * value_bytes / link_bytes_per_cycle)` |
+//! | `load`, `store` | `1 + link_latency + ceil(len / beat_elements)` |
 //! | `spmv` | as [`simulate_spmv`]: start + vector load + compute + drain; with `memory.matrix = "dram"` the compute phase is at least `ceil(matrix bytes / dram_bytes_per_cycle)` |
-//! | `ewop`, `act` | `ceil(len / ewop.lanes) + ewop.latency` |
+//! | `ewop`, `act` | `1 + ceil(len / ewop.lanes) + ewop.latency` |
+//!
+//! The leading 1 is the cycle in which the controller reads and decodes the
+//! instruction (for `spmv` it is the "start" cycle of the SpMxV schedule).
+//! A DMA beat carries `beat_elements = max(1, link_bytes_per_cycle /
+//! value_bytes)` whole elements ([`Config::beat_elements`]); `link_latency`
+//! is the host's: it answers that many cycles after the accelerator asks
+//! (first input beat of a load, first accepted beat of a store). The
+//! generated RTL (`bbs_seq.v`) has exactly these cycle counts.
 //!
 //! Element-wise arithmetic (Q(W.F), saturating): add and sub are exact then
 //! saturated; mul rounds half up back to F fraction bits (as the PE output
@@ -282,13 +290,12 @@ impl Machine {
     }
 
     fn dma_cycles(&self, len: usize) -> u64 {
-        let bytes = len as u64 * self.cfg.value_width.div_ceil(8) as u64;
-        self.cfg.host.link_latency as u64
-            + bytes.div_ceil(self.cfg.host.link_bytes_per_cycle as u64)
+        1 + self.cfg.host.link_latency as u64
+            + (len as u64).div_ceil(self.cfg.beat_elements() as u64)
     }
 
     fn ewop_cycles(&self, len: usize) -> u64 {
-        (len as u64).div_ceil(self.cfg.ewop.lanes as u64) + self.cfg.ewop.latency as u64
+        1 + (len as u64).div_ceil(self.cfg.ewop.lanes as u64) + self.cfg.ewop.latency as u64
     }
 
     /// Run the program once (validate it first). `Load`s take vectors from
