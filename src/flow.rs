@@ -2,9 +2,12 @@
 
 use anyhow::{bail, Context, Result};
 use bbs_compress::{Csb, Vector};
+use bbs_hdlgen::program::{MatrixLoad, RunFiles};
 use bbs_hdlgen::verilator::{self, RtlRun};
-use bbs_sim::{simulate_spmv, Config, SpmvRun};
+use bbs_sim::machine::{Machine, Program};
+use bbs_sim::Config;
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 /// The fixed-point input vector: float inputs are quantized to the
@@ -31,13 +34,14 @@ pub fn fixed_vector(v: &Vector, cfg: &Config) -> (Vec<i64>, usize) {
 }
 
 /// One co-simulation: the simulator and the Verilator build of the generated
-/// design on the same configuration, matrix and vector.
+/// design on the same configuration, program and inputs.
 #[derive(Clone, Debug, Serialize)]
 pub struct Verification {
     pub config: String,
+    /// Elements the program stored (all runs).
     pub rows: usize,
     pub bit_exact: bool,
-    /// Rows whose RTL output differs from the simulator's.
+    /// Stored elements whose RTL value differs from the simulator's.
     pub mismatched_rows: usize,
     pub sim_cycles: u64,
     pub rtl_cycles: u64,
@@ -46,20 +50,24 @@ pub struct Verification {
 }
 
 impl Verification {
-    pub fn compare(cfg: &Config, sim: &SpmvRun, rtl: &RtlRun) -> Verification {
-        let mismatched_rows = if sim.output.len() == rtl.output.len() {
-            sim.output
+    pub fn compare(
+        cfg: &Config,
+        sim_output: &[i64],
+        sim_cycles: u64,
+        rtl: &RtlRun,
+    ) -> Verification {
+        let mismatched_rows = if sim_output.len() == rtl.output.len() {
+            sim_output
                 .iter()
                 .zip(&rtl.output)
                 .filter(|(a, b)| a != b)
                 .count()
         } else {
-            sim.output.len().max(rtl.output.len())
+            sim_output.len().max(rtl.output.len())
         };
-        let sim_cycles = sim.report.cycles.total;
         Verification {
             config: cfg.name.clone(),
-            rows: sim.output.len(),
+            rows: sim_output.len(),
             bit_exact: mismatched_rows == 0,
             mismatched_rows,
             sim_cycles,
@@ -79,38 +87,114 @@ pub struct RtlBuild {
 
 /// Generate the design into `dir`, lint it with `-Wall`, and build the testbench.
 pub fn build_rtl(cfg: &Config, dir: &Path) -> Result<RtlBuild> {
+    build_rtl_with(cfg, dir, false)
+}
+
+/// [`build_rtl`], optionally with `--trace` (the testbench dumps `dump.vcd` under `+vcd`).
+pub fn build_rtl_with(cfg: &Config, dir: &Path, trace: bool) -> Result<RtlBuild> {
     let design = bbs_hdlgen::generate(cfg)?;
     bbs_hdlgen::write_design(&design, dir)?;
     verilator::lint(&design, dir)?;
-    let binary = verilator::build(&design, dir, &dir.join("obj_dir"))?;
+    let binary = verilator::build_with(&design, dir, &dir.join("obj_dir"), trace)?;
     Ok(RtlBuild {
         design_dir: dir.to_path_buf(),
         binary,
     })
 }
 
-/// Simulate, then run the RTL on the same inputs in `run_dir`, and compare.
+/// What the simulator did with a program: everything stored, all runs' cycles.
+#[derive(Clone, Debug)]
+pub struct ProgramRun {
+    pub stored: Vec<i64>,
+    pub cycles: u64,
+    pub reports: Vec<bbs_sim::machine::RunReport>,
+}
+
+/// Run `program` `runs` times on the simulator (state carried), taking `inputs` in order.
+pub fn simulate_program(
+    cfg: &Config,
+    matrices: &[Csb],
+    program: &Program,
+    inputs: &[Vec<i64>],
+    runs: usize,
+) -> Result<ProgramRun> {
+    let mut machine = Machine::new(cfg, matrices.to_vec())?;
+    machine.validate(program)?;
+    machine.preload(program);
+    let mut queue: VecDeque<Vec<i64>> = inputs.iter().cloned().collect();
+    let mut stored = Vec::new();
+    let mut reports = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let r = machine.run(program, &mut queue)?;
+        stored.extend(r.outputs.iter().flatten());
+        reports.push(r);
+    }
+    Ok(ProgramRun {
+        stored,
+        cycles: reports.iter().map(|r| r.cycles).sum(),
+        reports,
+    })
+}
+
+/// Simulate a program, run it on the RTL in `run_dir` with the same inputs,
+/// and compare everything stored and the cycles. `plusargs` go to the
+/// testbench (e.g. `"vcd"`).
+#[allow(clippy::too_many_arguments)]
+pub fn cosimulate_program(
+    cfg: &Config,
+    build: &RtlBuild,
+    matrices: &[Csb],
+    program: &Program,
+    inputs: &[Vec<i64>],
+    runs: usize,
+    matrix_load: MatrixLoad,
+    run_dir: &Path,
+    plusargs: &[&str],
+) -> Result<(ProgramRun, Verification)> {
+    let sim = simulate_program(cfg, matrices, program, inputs, runs)?;
+    RunFiles {
+        cfg,
+        matrices,
+        program,
+        inputs,
+        runs,
+        matrix_load,
+    }
+    .write(run_dir)?;
+    let rtl = verilator::run_with(&build.binary, run_dir, plusargs)?;
+    let v = Verification::compare(cfg, &sim.stored, sim.cycles, &rtl);
+    Ok((sim, v))
+}
+
+/// `y = W x` as a program (load, spmv, store) on the simulator and the RTL.
 pub fn cosimulate(
     cfg: &Config,
     build: &RtlBuild,
     csb: &Csb,
     x: &[i64],
     run_dir: &Path,
-) -> Result<(SpmvRun, Verification)> {
-    let sim = simulate_spmv(cfg, csb, x)?;
-    std::fs::create_dir_all(run_dir)
-        .with_context(|| format!("{}: cannot create", run_dir.display()))?;
-    bbs_hdlgen::memfiles::write_run_files(cfg, csb, x, run_dir)?;
-    let rtl = verilator::run(&build.binary, run_dir)?;
-    if rtl.output.len() != csb.rows {
+) -> Result<(ProgramRun, Verification)> {
+    let program = bbs_hdlgen::memfiles::spmv_program(csb);
+    let (sim, v) = cosimulate_program(
+        cfg,
+        build,
+        std::slice::from_ref(csb),
+        &program,
+        &[x.to_vec()],
+        1,
+        MatrixLoad::Init,
+        run_dir,
+        &[],
+    )
+    .with_context(|| run_dir.display().to_string())?;
+    if sim.stored.len() != csb.rows {
         bail!(
-            "{}: the testbench printed {} rows, the matrix has {}",
+            "{}: the simulator stored {} values, the matrix has {} rows",
             run_dir.display(),
-            rtl.output.len(),
+            sim.stored.len(),
             csb.rows
         );
     }
-    let v = Verification::compare(cfg, &sim, &rtl);
     Ok((sim, v))
 }
 

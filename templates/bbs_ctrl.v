@@ -8,8 +8,9 @@
 //           row j * {{ p.pes }} + p.
 //   DRAIN   waits {{ p.drain_cycles }} cycles for the last word to leave the pipeline.
 //   DONE    holds done_o until the next start_i.
-// Runtime sizes (rows_i, slots_i, vec_words_i) must be at least 1 and fit the
-// memories; the host checks them, as `bbs sim` does.
+// Runtime sizes (rows_i, slots_i, vec_words_i, mat_base_i) come from the spmv
+// instruction (bbs_seq); they must be at least 1 and fit the memories, which
+// `bbs_sim::Machine::validate` checks before a program is generated.
 
 module bbs_ctrl (
   input  wire                          clk_i,
@@ -20,6 +21,10 @@ module bbs_ctrl (
   input  wire [{{ p.rows_w - 1 }}:0]   rows_i,
   input  wire [{{ p.slots_w - 1 }}:0]  slots_i,
   input  wire [{{ p.vec_words_w - 1 }}:0] vec_words_i,
+  // Where the matrix starts in every PE's matrix memory.
+  input  wire [{{ p.mat_addr_w - 1 }}:0] mat_base_i,
+  // The last cycle of the run (the last drain cycle).
+  output wire                          last_cycle_o,
   // Vector memory read, and the delayed write into the PEs' banks.
   output wire [{{ p.index_w - 1 }}:0]  vec_raddr_o,
   output wire                          vec_we_o,
@@ -76,7 +81,7 @@ module bbs_ctrl (
         vec_raddr_d = vec_raddr_q + {{ p.index_w }}'d1;
         if (load_last) begin
           state_d     = StCompute;
-          mat_addr_d  = {{ p.mat_addr_w }}'d0;
+          mat_addr_d  = mat_base_i;
           slot_d      = {{ p.slots_w }}'d0;
           local_row_d = {{ p.local_row_w }}'d0;
           row_base_d  = {{ p.row_base_w }}'d0;
@@ -133,6 +138,7 @@ module bbs_ctrl (
 
   assign busy_o        = (state_q != StIdle) && (state_q != StDone);
   assign done_o        = (state_q == StDone);
+  assign last_cycle_o  = (state_q == StDrain) && (drain_q == DrainLast);
   assign vec_raddr_o   = vec_raddr_q;
   assign vec_we_o      = vec_we_q;
   assign vec_waddr_o   = vec_waddr_q;

@@ -4,13 +4,13 @@
 // and one bank-internal index per bank) from its matrix memory; multiplier b
 // reads its own private vector bank b at that index, so no two multipliers
 // ever share a bank. The adder tree sums the {{ p.banks }} products and the
-// accumulator sums the words of a row. The finished row is rounded, saturated
-// and written to the PE's output buffer.
+// accumulator sums the words of a row. The finished row is rounded,
+// saturated and handed out (res_*_o) to be written into the vector memory.
 //
 // Pipeline (cycles after the controller issues a word):
 //   0: matrix memory read      1: vector bank reads
 //   2: multiply, {{ p.mult_stages }} register stage(s)   then adder tree, {{ p.adder_stages }} register stage(s)
-//   {{ p.acc_stage }}: accumulate      {{ p.acc_stage + 1 }}: round, saturate, write the output buffer
+//   {{ p.acc_stage }}: accumulate      {{ p.acc_stage + 1 }}: round, saturate, hand the row to the vector memory
 
 module bbs_pe #(
   parameter INIT_FILE = ""
@@ -32,9 +32,10 @@ module bbs_pe #(
   input  wire                          last_i,
   input  wire                          row_ok_i,
   input  wire [{{ p.local_row_w - 1 }}:0] local_row_i,
-  // Output buffer read port (registered, one cycle).
-  input  wire [{{ p.local_row_w - 1 }}:0] out_raddr_i,
-  output wire [{{ p.value_w - 1 }}:0]  out_rdata_o
+  // A finished row: its local row number and value, for the vector memory.
+  output wire                          res_valid_o,
+  output wire [{{ p.local_row_w - 1 }}:0] res_row_o,
+  output wire [{{ p.value_w - 1 }}:0]  res_value_o
 );
 
   localparam integer K = {{ p.banks }};
@@ -194,17 +195,8 @@ module bbs_pe #(
                            sat_lo ? {1'b1, { (W-1){1'b0} }} :
                                     acc_shifted[W-1:0];
 
-  bbs_ram #(
-    .WIDTH(W),
-    .DEPTH({{ p.rows_per_pe }}),
-    .ADDR_W({{ p.local_row_w }})
-  ) u_out_buf (
-    .clk_i  (clk_i),
-    .we_i   (wr_en_q),
-    .waddr_i(wr_row_q),
-    .wdata_i(out_value),
-    .raddr_i(out_raddr_i),
-    .rdata_o(out_rdata_o)
-  );
+  assign res_valid_o = wr_en_q;
+  assign res_row_o   = wr_row_q;
+  assign res_value_o = out_value;
 
 endmodule

@@ -1,41 +1,154 @@
 {% include "header.v" %}
 //
-// Top level: the controller, the vector memory (written by the host before
-// start_i), {{ p.pes }} PE(s) with their matrix memories preloaded from
-// pe<p>_mat.hex, and the read port of the PEs' output buffers.
+// The accelerator: the sequencer and its instruction buffer (bbs_seq), the
+// register block (bbs_regs), the vector memory (bbs_vmem), the PE array's
+// controller (bbs_ctrl) and {{ p.pes }} PE(s) (bbs_pe), and the EWOP/ACT unit (bbs_ewop).
 //
-// Host protocol: load the matrix (preloaded by $readmemh, or word by word
-// through mat_we_i), write the input vector (one word of {{ p.banks }} elements per
-// bank address) through vec_we_i/vec_waddr_i/vec_wdata_i, set rows_i, slots_i
-// and vec_words_i (the matrix's bank size), pulse start_i, wait for done_o, then
-// read row r at out_pe_i = r % {{ p.pes }}, out_addr_i = r / {{ p.pes }}; out_rdata_o
-// answers one cycle later.
+// Host interface:
+//   reg_*       the register block: NINSTR, then write 1 to CTRL to start; poll
+//               STATUS or wait for done_o.
+//   imem_*      write the instruction buffer (or preload it from IMEM_INIT).
+//   mat_*       write word mat_waddr_i of PE mat_pe_i's matrix memory (or
+//               preload every PE from pe<p>_mat.hex).
+//   s_axis_*    AXI4-Stream, host to accelerator: the data of `load`
+//               instructions, {{ p.beat_el }} element(s) per beat, element i in bytes
+//               [{{ p.elem_bytes }}i, {{ p.elem_bytes }}i + {{ p.elem_bytes }}) (low {{ p.value_w }} bits used).
+//   m_axis_*    AXI4-Stream, accelerator to host: the data of `store`
+//               instructions, same packing (sign-extended), tkeep per byte,
+//               tlast on the last beat of each store.
+// The vector memory's initial contents (biases, initial states) come from
+// VMEM_INIT or from `load`s.
 
-module bbs_top (
-  input  wire                          clk_i,
-  input  wire                          rst_ni,
-  input  wire                          start_i,
-  output wire                          busy_o,
-  output wire                          done_o,
-  input  wire [{{ p.rows_w - 1 }}:0]   rows_i,
-  input  wire [{{ p.slots_w - 1 }}:0]  slots_i,
-  input  wire [{{ p.vec_words_w - 1 }}:0] vec_words_i,
-  // Matrix load at run time (instead of, or over, the $readmemh contents):
-  // word mat_waddr_i of PE mat_pe_i's matrix memory.
-  input  wire                          mat_we_i,
-  input  wire [{{ p.pe_sel_w - 1 }}:0] mat_pe_i,
-  input  wire [{{ p.mat_addr_w - 1 }}:0] mat_waddr_i,
-  input  wire [{{ p.mat_word_w - 1 }}:0] mat_wdata_i,
-  input  wire                          vec_we_i,
-  input  wire [{{ p.index_w - 1 }}:0]  vec_waddr_i,
-  input  wire [{{ p.banks * p.value_w - 1 }}:0] vec_wdata_i,
-  input  wire [{{ p.pe_sel_w - 1 }}:0] out_pe_i,
-  input  wire [{{ p.local_row_w - 1 }}:0] out_addr_i,
-  output wire [{{ p.value_w - 1 }}:0]  out_rdata_o
+module bbs_top #(
+  parameter IMEM_INIT = "program.hex",
+  parameter VMEM_INIT = "vmem.hex"
+) (
+  input  wire                                    clk_i,
+  input  wire                                    rst_ni,
+  output wire                                    busy_o,
+  output wire                                    done_o,
+  // Register block.
+  input  wire                                    reg_we_i,
+  input  wire [2:0]                              reg_addr_i,
+  input  wire [31:0]                             reg_wdata_i,
+  output wire [31:0]                             reg_rdata_o,
+  // Instruction buffer load.
+  input  wire                                    imem_we_i,
+  input  wire [{{ p.imem_addr_w - 1 }}:0]        imem_waddr_i,
+  input  wire [{{ p.instr_w - 1 }}:0]            imem_wdata_i,
+  // Matrix load at run time.
+  input  wire                                    mat_we_i,
+  input  wire [{{ p.pe_sel_w - 1 }}:0]           mat_pe_i,
+  input  wire [{{ p.mat_addr_w - 1 }}:0]         mat_waddr_i,
+  input  wire [{{ p.mat_word_w - 1 }}:0]         mat_wdata_i,
+  // AXI4-Stream in.
+  input  wire                                    s_axis_tvalid_i,
+  output wire                                    s_axis_tready_o,
+  input  wire [{{ p.beat_w - 1 }}:0]             s_axis_tdata_i,
+  input  wire                                    s_axis_tlast_i,
+  // AXI4-Stream out.
+  output wire                                    m_axis_tvalid_o,
+  input  wire                                    m_axis_tready_i,
+  output wire [{{ p.beat_w - 1 }}:0]             m_axis_tdata_o,
+  output wire [{{ p.beat_bytes - 1 }}:0]         m_axis_tkeep_o,
+  output wire                                    m_axis_tlast_o
 );
 
+  localparam integer W = {{ p.value_w }};
+  localparam integer AW = {{ p.vaddr_w }};
+  localparam integer XW = {{ p.xw }};
+  localparam integer NA = {{ p.ports_a }};
+  localparam integer NB = {{ p.ports_b }};
+  localparam integer NW = {{ p.ports_w }};
+  localparam [2:0] OpLoad  = 3'd0;
+  localparam [2:0] OpSpmv  = 3'd2;
+  localparam [2:0] OpEwop  = 3'd3;
+  localparam [2:0] OpAct   = 3'd4;
+
+  // ---- Register block and sequencer ----
+  wire start;
+  wire [{{ p.pc_w - 1 }}:0] n_instr;
+  wire [{{ p.pc_w - 1 }}:0] pc;
+  wire [2:0] op;
+  wire [1:0] func;
+  wire [AW-1:0] a_base;
+  wire [AW-1:0] b_base;
+  wire [AW-1:0] d_base;
+  wire [{{ p.vlen_w - 1 }}:0] len;
+  wire [{{ p.rows_w - 1 }}:0] rows;
+  wire [{{ p.slots_w - 1 }}:0] slots;
+  wire [{{ p.vec_words_w - 1 }}:0] bank_size;
+  wire [{{ p.mat_addr_w - 1 }}:0] mat_base;
+  wire spmv_start;
+  wire spmv_last;
+  wire ew_issue;
+  wire [{{ p.off_w - 1 }}:0] ew_off;
+  wire [{{ p.off_w - 1 }}:0] dma_off;
+
+  bbs_regs u_regs (
+    .clk_i      (clk_i),
+    .rst_ni     (rst_ni),
+    .reg_we_i   (reg_we_i),
+    .reg_addr_i (reg_addr_i),
+    .reg_wdata_i(reg_wdata_i),
+    .reg_rdata_o(reg_rdata_o),
+    .busy_i     (busy_o),
+    .done_i     (done_o),
+    .pc_i       (pc),
+    .start_o    (start),
+    .n_instr_o  (n_instr)
+  );
+
+  bbs_seq #(
+    .INIT_FILE(IMEM_INIT)
+  ) u_seq (
+    .clk_i          (clk_i),
+    .rst_ni         (rst_ni),
+    .start_i        (start),
+    .n_instr_i      (n_instr),
+    .busy_o         (busy_o),
+    .done_o         (done_o),
+    .pc_o           (pc),
+    .imem_we_i      (imem_we_i),
+    .imem_waddr_i   (imem_waddr_i),
+    .imem_wdata_i   (imem_wdata_i),
+    .op_o           (op),
+    .func_o         (func),
+    .a_o            (a_base),
+    .b_o            (b_base),
+    .d_o            (d_base),
+    .len_o          (len),
+    .rows_o         (rows),
+    .slots_o        (slots),
+    .bank_o         (bank_size),
+    .mat_o          (mat_base),
+    .spmv_start_o   (spmv_start),
+    .spmv_last_i    (spmv_last),
+    .ew_issue_o     (ew_issue),
+    .ew_off_o       (ew_off),
+    .s_axis_tready_o(s_axis_tready_o),
+    .s_axis_tvalid_i(s_axis_tvalid_i),
+    .m_axis_tvalid_o(m_axis_tvalid_o),
+    .m_axis_tready_i(m_axis_tready_i),
+    .m_axis_tlast_o (m_axis_tlast_o),
+    .dma_off_o      (dma_off)
+  );
+
+  // The length field and the offsets, widened for address arithmetic.
+  wire [XW-1:0] len_x    = { {{ p.xw - p.vlen_w }}'d0, len };
+  wire [XW-1:0] a_x      = { {{ p.xw - p.vaddr_w }}'d0, a_base };
+  wire [XW-1:0] b_x      = { {{ p.xw - p.vaddr_w }}'d0, b_base };
+  wire [XW-1:0] d_x      = { {{ p.xw - p.vaddr_w }}'d0, d_base };
+  wire [XW-1:0] ew_off_x = { {{ p.xw - p.off_w }}'d0, ew_off };
+  wire [XW-1:0] dma_off_x = { {{ p.xw - p.off_w }}'d0, dma_off };
+  wire [XW-1:0] bank_x   = { {{ p.xw - p.vec_words_w }}'d0, bank_size };
+  // tlast is informational: the instruction's length says where a load ends.
+  // Each element uses the low {{ p.value_w }} bits of its {{ p.elem_bytes }} byte(s).
+  wire unused_tlast = s_axis_tlast_i;
+  wire unused_tdata = ^s_axis_tdata_i;
+
+  // ---- PE array controller ----
   wire [{{ p.index_w - 1 }}:0] vec_raddr;
-  wire [{{ p.banks * p.value_w - 1 }}:0] vec_rdata;
   wire                         pe_vec_we;
   wire [{{ p.index_w - 1 }}:0] pe_vec_waddr;
   wire                         issue_valid;
@@ -44,16 +157,20 @@ module bbs_top (
   wire                         last;
   wire [{{ p.local_row_w - 1 }}:0] local_row;
   wire [{{ p.row_base_w - 1 }}:0] row_base;
+  wire                         spmv_busy;
+  wire                         spmv_done;
 
   bbs_ctrl u_ctrl (
     .clk_i        (clk_i),
     .rst_ni       (rst_ni),
-    .start_i      (start_i),
-    .busy_o       (busy_o),
-    .done_o       (done_o),
-    .rows_i       (rows_i),
-    .slots_i      (slots_i),
-    .vec_words_i  (vec_words_i),
+    .start_i      (spmv_start),
+    .busy_o       (spmv_busy),
+    .done_o       (spmv_done),
+    .rows_i       (rows),
+    .slots_i      (slots),
+    .vec_words_i  (bank_size),
+    .mat_base_i   (mat_base),
+    .last_cycle_o (spmv_last),
     .vec_raddr_o  (vec_raddr),
     .vec_we_o     (pe_vec_we),
     .vec_waddr_o  (pe_vec_waddr),
@@ -64,24 +181,88 @@ module bbs_top (
     .local_row_o  (local_row),
     .row_base_o   (row_base)
   );
+  wire unused_spmv_status = spmv_busy ^ spmv_done;
 
-  bbs_ram #(
-    .WIDTH({{ p.banks * p.value_w }}),
-    .DEPTH({{ p.bank_depth }}),
-    .ADDR_W({{ p.index_w }})
-  ) u_vec_mem (
-    .clk_i  (clk_i),
-    .we_i   (vec_we_i),
-    .waddr_i(vec_waddr_i),
-    .wdata_i(vec_wdata_i),
-    .raddr_i(vec_raddr),
-    .rdata_o(vec_rdata)
+  // ---- Vector memory ports ----
+  wire [NA*AW-1:0] a_addr;
+  wire [NA*W-1:0]  a_data;
+  wire [NB*AW-1:0] b_addr;
+  wire [NB*W-1:0]  b_data;
+  wire [NW-1:0]    v_we;
+  wire [NW*AW-1:0] v_waddr;
+  wire [NW*W-1:0]  v_wdata;
+
+  bbs_vmem #(
+    .INIT_FILE(VMEM_INIT)
+  ) u_vmem (
+    .clk_i   (clk_i),
+    .a_addr_i(a_addr),
+    .a_data_o(a_data),
+    .b_addr_i(b_addr),
+    .b_data_o(b_data),
+    .we_i    (v_we),
+    .waddr_i (v_waddr),
+    .wdata_i (v_wdata)
   );
 
-  wire [{{ p.row_base_w - 1 }}:0] rows_ext = { {{ p.row_base_w - p.rows_w }}'d0, rows_i };
+  wire [XW-1:0] raddr_x = { {{ p.xw - p.index_w }}'d0, vec_raddr };
+  wire is_ew = (op == OpEwop) || (op == OpAct);
+  // One cycle after the read, as a block RAM would answer: the SpMxV vector
+  // load writes these into every PE's private banks (bbs_ctrl delays vec_we).
+  reg [{{ p.banks * p.value_w - 1 }}:0] vec_wdata_q;
+  wire [{{ p.banks * p.value_w - 1 }}:0] vec_wdata_d;
+
+  genvar g;
+  generate
+    // A ports: SpMxV load (bank g's element at vec_raddr), EWOP/ACT a, store.
+    for (g = 0; g < NA; g = g + 1) begin : g_a
+      localparam [XW-1:0] G = {{ p.xw }}'d0 + g;
+      wire [XW-1:0] col     = G * bank_x + raddr_x;
+      wire [XW-1:0] spmv_a  = a_x + col;
+      wire [XW-1:0] ew_a    = a_x + ew_off_x + G;
+      wire [XW-1:0] dma_a   = a_x + dma_off_x + G;
+      wire [XW-1:0] addr    = (op == OpSpmv) ? spmv_a : is_ew ? ew_a : dma_a;
+      assign a_addr[g*AW +: AW] = addr[AW-1:0];
+      wire unused_addr_bits = ^addr[XW-1:AW];
+      if (g < {{ p.banks }}) begin : g_load
+        // Columns past the matrix (the last bank's padding) read as zero.
+        assign vec_wdata_d[g*W +: W] = (col < len_x) ? a_data[g*W +: W] : {W{1'b0}};
+      end
+      if (g < {{ p.beat_el }}) begin : g_out
+        wire keep = (dma_off_x + G) < len_x;
+        assign m_axis_tdata_o[g*{{ p.elem_bytes * 8 }} +: {{ p.elem_bytes * 8 }}] =
+{%- if p.elem_bytes * 8 > p.value_w %}
+          { { {{ p.elem_bytes * 8 - p.value_w }}{a_data[g*W + W - 1]} }, a_data[g*W +: W] };
+{%- else %}
+          a_data[g*W +: W];
+{%- endif %}
+        assign m_axis_tkeep_o[g*{{ p.elem_bytes }} +: {{ p.elem_bytes }}] = {{ "{" }}{{ p.elem_bytes }}{keep}};
+      end
+    end
+    // B ports: EWOP b.
+    for (g = 0; g < NB; g = g + 1) begin : g_b
+      localparam [XW-1:0] G = {{ p.xw }}'d0 + g;
+      wire [XW-1:0] addr = b_x + ew_off_x + G;
+      assign b_addr[g*AW +: AW] = addr[AW-1:0];
+      wire unused_addr_bits = ^addr[XW-1:AW];
+    end
+  endgenerate
+
+  always @(posedge clk_i) begin
+    if (!rst_ni) begin
+      vec_wdata_q <= {{ p.banks * p.value_w }}'d0;
+    end else begin
+      vec_wdata_q <= vec_wdata_d;
+    end
+  end
+
+  // ---- PEs ----
+  wire [{{ p.row_base_w - 1 }}:0] rows_ext = { {{ p.row_base_w - p.rows_w }}'d0, rows };
+  wire [{{ p.pes - 1 }}:0] res_valid;
+  wire [{{ p.pes * p.local_row_w - 1 }}:0] res_row;
+  wire [{{ p.pes * p.value_w - 1 }}:0] res_value;
 {% for pe in p.pe_list %}
   // PE {{ pe }}: global rows {{ pe }}, {{ pe }} + {{ p.pes }}, ...
-  wire [{{ p.value_w - 1 }}:0] pe{{ pe }}_out;
   wire pe{{ pe }}_row_ok = (row_base + {{ p.row_base_w }}'d{{ pe }}) < rows_ext;
   wire pe{{ pe }}_mat_we = mat_we_i && (mat_pe_i == {{ p.pe_sel_w }}'d{{ pe }});
 
@@ -95,39 +276,90 @@ module bbs_top (
     .mat_wdata_i  (mat_wdata_i),
     .vec_we_i     (pe_vec_we),
     .vec_waddr_i  (pe_vec_waddr),
-    .vec_wdata_i  (vec_rdata),
+    .vec_wdata_i  (vec_wdata_q),
     .issue_valid_i(issue_valid),
     .mat_addr_i   (mat_addr),
     .first_i      (first),
     .last_i       (last),
     .row_ok_i     (pe{{ pe }}_row_ok),
     .local_row_i  (local_row),
-    .out_raddr_i  (out_addr_i),
-    .out_rdata_o  (pe{{ pe }}_out)
+    .res_valid_o  (res_valid[{{ pe }}]),
+    .res_row_o    (res_row[{{ pe }}*{{ p.local_row_w }} +: {{ p.local_row_w }}]),
+    .res_value_o  (res_value[{{ pe }}*W +: W])
   );
 {% endfor %}
-  // The output buffers answer one cycle after the address: select with the
-  // PE number of that cycle.
-  reg [{{ p.pe_sel_w - 1 }}:0] out_pe_q;
-  reg [{{ p.value_w - 1 }}:0] out_rdata;
+  // ---- EWOP/ACT ----
+  wire [{{ p.lanes - 1 }}:0] ew_lane_ok;
+  wire [{{ p.lanes - 1 }}:0] ew_we;
+  wire [AW-1:0] ew_waddr;
+  wire [{{ p.lanes * p.value_w - 1 }}:0] ew_wdata;
+  wire [XW-1:0] ew_dst = d_x + ew_off_x;
+  wire unused_ew_dst_bits = ^ew_dst[XW-1:AW];
 
-  always @(posedge clk_i) begin
-    if (!rst_ni) begin
-      out_pe_q <= {{ p.pe_sel_w }}'d0;
-    end else begin
-      out_pe_q <= out_pe_i;
+  generate
+    for (g = 0; g < {{ p.lanes }}; g = g + 1) begin : g_lane_ok
+      localparam [XW-1:0] G = {{ p.xw }}'d0 + g;
+      assign ew_lane_ok[g] = (ew_off_x + G) < len_x;
     end
-  end
+  endgenerate
 
-  always @(*) begin
-    case (out_pe_q)
-{%- for pe in p.pe_list %}
-      {{ p.pe_sel_w }}'d{{ pe }}: out_rdata = pe{{ pe }}_out;
-{%- endfor %}
-      default: out_rdata = {{ p.value_w }}'d0;
-    endcase
-  end
+  bbs_ewop u_ewop (
+    .clk_i    (clk_i),
+    .rst_ni   (rst_ni),
+    .valid_i  (ew_issue),
+    .op_i     ((op == OpAct) ? {2'b10, func[0]} : {1'b0, func}),
+    .lane_ok_i(ew_lane_ok),
+    .waddr_i  (ew_dst[AW-1:0]),
+    .a_i      (a_data[{{ p.lanes * p.value_w - 1 }}:0]),
+    .b_i      (b_data),
+    .we_o     (ew_we),
+    .waddr_o  (ew_waddr),
+    .wdata_o  (ew_wdata)
+  );
 
-  assign out_rdata_o = out_rdata;
+  // ---- Vector memory writes: PE results, EWOP/ACT results, loads ----
+  wire in_fire = s_axis_tvalid_i && s_axis_tready_o;
+
+  generate
+    for (g = 0; g < NW; g = g + 1) begin : g_w
+      localparam [XW-1:0] G = {{ p.xw }}'d0 + g;
+      reg           we;
+      reg  [XW-1:0] addr;
+      reg  [W-1:0]  data;
+      always @(*) begin
+        we   = 1'b0;
+        addr = {XW{1'b0}};
+        data = {W{1'b0}};
+        case (op)
+          OpSpmv: begin
+            if (g < {{ p.pes }}) begin
+              we   = res_valid[g % {{ p.pes }}];
+              addr = d_x + { {{ p.xw - p.local_row_w }}'d0, res_row[(g % {{ p.pes }})*{{ p.local_row_w }} +: {{ p.local_row_w }}] } * {{ p.xw }}'d{{ p.pes }} + G;
+              data = res_value[(g % {{ p.pes }})*W +: W];
+            end
+          end
+          OpEwop, OpAct: begin
+            if (g < {{ p.lanes }}) begin
+              we   = ew_we[g % {{ p.lanes }}];
+              addr = { {{ p.xw - p.vaddr_w }}'d0, ew_waddr } + G;
+              data = ew_wdata[(g % {{ p.lanes }})*W +: W];
+            end
+          end
+          OpLoad: begin
+            if (g < {{ p.beat_el }}) begin
+              we   = in_fire && ((dma_off_x + G) < len_x);
+              addr = d_x + dma_off_x + G;
+              data = s_axis_tdata_i[(g % {{ p.beat_el }})*{{ p.elem_bytes * 8 }} +: W];
+            end
+          end
+          default: ;
+        endcase
+      end
+      assign v_we[g] = we;
+      assign v_waddr[g*AW +: AW] = addr[AW-1:0];
+      assign v_wdata[g*W +: W] = data;
+      wire unused_addr_bits = ^addr[XW-1:AW];
+    end
+  endgenerate
 
 endmodule

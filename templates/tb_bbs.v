@@ -1,70 +1,140 @@
 {% include "header.v" %}
 //
-// Testbench for bbs_top. Run it in a directory holding:
-//   pe<p>_mat.hex  the matrix memories (bbs hdl --csb)
-//   vec.hex        the input vector, one word of {{ p.banks }} elements per bank address
-//   run.hex        three words: rows, slots (nonzeros per bank), bank size
-// It writes the vector, pulses start, waits for done and prints
-//   OUT <row> <value>   (signed decimal fixed-point integer)
-//   CYCLES <n>          (from the cycle start is sampled to the cycle done is seen)
-// With the plusarg +vcd (and a build with `verilator --trace`) it also dumps
-// every signal to dump.vcd in the run directory (docs/trace.md).
+// Testbench for bbs_top: the host. Run it in a directory holding the files
+// of `bbs_hdlgen::program::RunFiles`:
+//   program.hex    the instruction buffer (IMEM_INIT)
+//   vmem.hex       the vector memory's initial contents (VMEM_INIT)
+//   pe<p>_mat.hex  the matrix memories' initial contents
+//   pe<p>_load.hex (when run.hex says so) words to write through the matrix
+//                  load port before the first start
+//   in.hex         the host's input stream, one beat per line: {tlast, tdata}
+//   run.hex        instructions, runs (frames), matrix load through the port
+//                  (0/1), matrix words per PE, input beats
+// It sets NINSTR, starts the program `runs` times (the state carries over),
+// answers every load and store link_latency = {{ p.link_latency }} cycle(s) after the
+// accelerator asks, and prints
+//   OUT <i> <value>   every stored element, in order (signed fixed-point integer)
+//   CYCLES <n>        the cycles of all runs, start cycle to done; each run's
+//                     count is checked against the CYCLES register
+// With +vcd (and a `verilator --trace` build) it dumps every signal to dump.vcd.
 
 module tb_bbs;
 
-  localparam integer P = {{ p.pes }};
-  localparam integer VEC_W = {{ p.banks * p.value_w }};
+  localparam integer LINK_LATENCY = {{ p.link_latency }};
+  localparam integer W = {{ p.value_w }};
+  localparam integer BEAT_W = {{ p.beat_w }};
+  localparam integer EPB = {{ p.beat_el }};
+  localparam integer EB = {{ p.elem_bytes }};
+  localparam integer IN_DEPTH = 65536;
   localparam integer TIMEOUT = 50000000;
 
   reg clk_i = 1'b0;
   reg rst_ni = 1'b0;
-  reg start = 1'b0;
-  reg vec_we = 1'b0;
-  reg [{{ p.index_w - 1 }}:0] vec_waddr = 0;
-  reg [VEC_W-1:0] vec_wdata = 0;
-  reg [{{ p.pe_sel_w - 1 }}:0] out_pe = 0;
-  reg [{{ p.local_row_w - 1 }}:0] out_addr = 0;
-  reg [{{ p.rows_w - 1 }}:0] rows = 0;
-  reg [{{ p.slots_w - 1 }}:0] slots = 0;
-  reg [{{ p.vec_words_w - 1 }}:0] vec_words = 0;
+  reg reg_we = 1'b0;
+  reg [2:0] reg_addr = 3'd0;
+  reg [31:0] reg_wdata = 32'd0;
+  wire [31:0] reg_rdata;
+  reg mat_we = 1'b0;
+  reg [{{ p.pe_sel_w - 1 }}:0] mat_pe = 0;
+  reg [{{ p.mat_addr_w - 1 }}:0] mat_waddr = 0;
+  reg [{{ p.mat_word_w - 1 }}:0] mat_wdata = 0;
   wire busy;
   wire done;
-  wire [{{ p.value_w - 1 }}:0] out_rdata;
+  wire s_tvalid;
+  wire s_tready;
+  wire [BEAT_W-1:0] s_tdata;
+  wire s_tlast;
+  wire m_tvalid;
+  wire m_tready;
+  wire [BEAT_W-1:0] m_tdata;
+  wire [{{ p.beat_bytes - 1 }}:0] m_tkeep;
+  wire m_tlast;
 
-  reg [31:0] run_params [0:2];
-  reg [VEC_W-1:0] vec_mem [0:{{ p.bank_depth - 1 }}];
+  reg [31:0] run_params [0:4];
+  reg [BEAT_W:0] in_mem [0:IN_DEPTH-1];
+  reg [{{ p.mat_word_w - 1 }}:0] mat_buf [0:{{ p.mat_depth - 1 }}];
   integer cycle = 0;
-  integer t_start = -1;
-  integer t_done = -1;
+  integer t_start = 0;
+  integer t_done = 0;
+  reg armed = 1'b0;
+  integer total = 0;
+  integer run;
   integer i;
+  integer runs;
+  integer in_beats;
 
   always #5 clk_i = ~clk_i;
 
   bbs_top dut (
-    .clk_i      (clk_i),
-    .rst_ni     (rst_ni),
-    .start_i    (start),
-    .busy_o     (busy),
-    .done_o     (done),
-    .rows_i     (rows),
-    .slots_i    (slots),
-    .vec_words_i(vec_words),
-    .mat_we_i   (1'b0),
-    .mat_pe_i   ({{ p.pe_sel_w }}'d0),
-    .mat_waddr_i({{ p.mat_addr_w }}'d0),
-    .mat_wdata_i({{ p.mat_word_w }}'d0),
-    .vec_we_i   (vec_we),
-    .vec_waddr_i(vec_waddr),
-    .vec_wdata_i(vec_wdata),
-    .out_pe_i   (out_pe),
-    .out_addr_i (out_addr),
-    .out_rdata_o(out_rdata)
+    .clk_i          (clk_i),
+    .rst_ni         (rst_ni),
+    .busy_o         (busy),
+    .done_o         (done),
+    .reg_we_i       (reg_we),
+    .reg_addr_i     (reg_addr),
+    .reg_wdata_i    (reg_wdata),
+    .reg_rdata_o    (reg_rdata),
+    .imem_we_i      (1'b0),
+    .imem_waddr_i   ({{ p.imem_addr_w }}'d0),
+    .imem_wdata_i   ({{ p.instr_w }}'d0),
+    .mat_we_i       (mat_we),
+    .mat_pe_i       (mat_pe),
+    .mat_waddr_i    (mat_waddr),
+    .mat_wdata_i    (mat_wdata),
+    .s_axis_tvalid_i(s_tvalid),
+    .s_axis_tready_o(s_tready),
+    .s_axis_tdata_i (s_tdata),
+    .s_axis_tlast_i (s_tlast),
+    .m_axis_tvalid_o(m_tvalid),
+    .m_axis_tready_i(m_tready),
+    .m_axis_tdata_o (m_tdata),
+    .m_axis_tkeep_o (m_tkeep),
+    .m_axis_tlast_o (m_tlast)
   );
+
+  // ---- The host's side of the two streams ----
+  // in_wait/out_wait count the cycles since the accelerator started asking
+  // (tready of a load, tvalid of a store); the host answers at LINK_LATENCY.
+  integer in_ptr = 0;
+  integer in_wait = 0;
+  integer out_wait = 0;
+  integer out_count = 0;
+  reg [W-1:0] elem;
+
+  assign s_tvalid = s_tready && (in_wait >= LINK_LATENCY) && (in_ptr < in_beats);
+  assign s_tdata  = in_mem[in_ptr][BEAT_W-1:0];
+  assign s_tlast  = in_mem[in_ptr][BEAT_W];
+  assign m_tready = m_tvalid && (out_wait >= LINK_LATENCY);
 
   always @(posedge clk_i) begin
     cycle <= cycle + 1;
-    if (start && t_start < 0) t_start <= cycle;
-    if (done && t_start >= 0 && t_done < 0) t_done <= cycle;
+    if (reg_we && reg_addr == 3'd0 && reg_wdata[0]) begin
+      t_start <= cycle;
+      armed   <= 1'b1;
+    end else if (armed && done) begin
+      t_done <= cycle;
+      armed  <= 1'b0;
+    end
+    if (s_tready) begin
+      in_wait <= in_wait + 1;
+      if (s_tvalid) begin
+        in_ptr <= in_ptr + 1;
+        if (s_tlast) in_wait <= 0;
+      end
+    end
+    if (m_tvalid) begin
+      out_wait <= out_wait + 1;
+      if (m_tready) begin
+        for (i = 0; i < EPB; i = i + 1) begin
+          if (m_tkeep[i*EB]) begin
+            elem = m_tdata[i*EB*8 +: W];
+            $display("OUT %0d %0d", out_count, $signed(elem));
+            out_count = out_count + 1;
+          end
+        end
+        if (m_tlast) out_wait <= 0;
+      end
+    end
     if (cycle > TIMEOUT) begin
       $display("TIMEOUT after %0d cycles", cycle);
       $finish;
@@ -77,31 +147,46 @@ module tb_bbs;
       $dumpvars(0, tb_bbs);
     end
     $readmemh("run.hex", run_params);
-    $readmemh("vec.hex", vec_mem);
-    rows = run_params[0][{{ p.rows_w - 1 }}:0];
-    slots = run_params[1][{{ p.slots_w - 1 }}:0];
-    vec_words = run_params[2][{{ p.vec_words_w - 1 }}:0];
+    runs = run_params[1];
+    in_beats = run_params[4];
+    $readmemh("in.hex", in_mem);
     repeat (3) @(negedge clk_i);
     rst_ni = 1'b1;
-    for (i = 0; i < vec_words; i = i + 1) begin
+    if (run_params[2] != 0) begin
+{%- for pe in p.pe_list %}
+      $readmemh("pe{{ pe }}_load.hex", mat_buf);
+      for (i = 0; i < run_params[3]; i = i + 1) begin
+        @(negedge clk_i);
+        mat_we = 1'b1;
+        mat_pe = {{ p.pe_sel_w }}'d{{ pe }};
+        mat_waddr = i[{{ p.mat_addr_w - 1 }}:0];
+        mat_wdata = mat_buf[i];
+      end
+{%- endfor %}
       @(negedge clk_i);
-      vec_we = 1'b1;
-      vec_waddr = i[{{ p.index_w - 1 }}:0];
-      vec_wdata = vec_mem[i];
+      mat_we = 1'b0;
     end
     @(negedge clk_i);
-    vec_we = 1'b0;
-    start = 1'b1;
-    @(negedge clk_i);
-    start = 1'b0;
-    while (t_done < 0) @(negedge clk_i);
-    for (i = 0; i < rows; i = i + 1) begin
-      out_pe = i % P;
-      out_addr = i / P;
+    reg_we = 1'b1;
+    reg_addr = 3'd2;
+    reg_wdata = run_params[0];
+    for (run = 0; run < runs; run = run + 1) begin
       @(negedge clk_i);
-      $display("OUT %0d %0d", i, $signed(out_rdata));
+      reg_we = 1'b1;
+      reg_addr = 3'd0;
+      reg_wdata = 32'd1;
+      @(negedge clk_i);
+      reg_we = 1'b0;
+      reg_addr = 3'd4;
+      while (armed) @(negedge clk_i);
+      @(negedge clk_i);
+      if (reg_rdata != t_done - t_start) begin
+        $display("ERROR run %0d: the CYCLES register says %0d, the testbench counted %0d",
+                 run, reg_rdata, t_done - t_start);
+      end
+      total = total + (t_done - t_start);
     end
-    $display("CYCLES %0d", t_done - t_start);
+    $display("CYCLES %0d", total);
     $finish;
   end
 

@@ -109,7 +109,11 @@ fn prune_decode_sim_hdl_happy_path() {
         "rtl/bbs_pe.v",
         "tb/tb_bbs.v",
         "run/pe0_mat.hex",
-        "run/vec.hex",
+        "run/program.hex",
+        "run/in.hex",
+        "run/vmem.hex",
+        "rtl/bbs_seq.v",
+        "rtl/bbs_ewop.v",
         "run/run.hex",
     ] {
         assert!(hdl.join(file).exists(), "{file}");

@@ -115,7 +115,7 @@ pub(crate) fn one_line(s: impl std::fmt::Display) -> String {
 }
 
 impl Error {
-    pub(crate) fn io(path: &Path, action: &'static str, source: std::io::Error) -> Error {
+    pub fn io(path: &Path, action: &'static str, source: std::io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),
             action,

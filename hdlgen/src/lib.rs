@@ -9,6 +9,7 @@
 
 pub mod memfiles;
 pub mod params;
+pub mod program;
 pub mod verilator;
 pub mod yosys;
 
@@ -70,6 +71,11 @@ module_template!(PeTpl, "bbs_pe.v");
 module_template!(CtrlTpl, "bbs_ctrl.v");
 module_template!(TopTpl, "bbs_top.v");
 module_template!(TbTpl, "tb_bbs.v");
+module_template!(SeqTpl, "bbs_seq.v");
+module_template!(RegsTpl, "bbs_regs.v");
+module_template!(VmemTpl, "bbs_vmem.v");
+module_template!(EwopTpl, "bbs_ewop.v");
+module_template!(ActLutTpl, "bbs_act_lut.v");
 
 fn render<T: Template>(name: &'static str, t: &T) -> Result<String, HdlError> {
     let mut text = t
@@ -85,6 +91,13 @@ fn render<T: Template>(name: &'static str, t: &T) -> Result<String, HdlError> {
 /// configuration fails here, before any output exists.
 pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
     cfg.validate()?;
+    if cfg.memory.matrix == bbs_sim::config::MatrixStorage::Dram {
+        return Err(ConfigError::Invalid {
+            field: "memory.matrix",
+            message: "\"dram\" is simulated only: the generator builds on-chip matrix memories (use \"onchip\")".into(),
+        }
+        .into());
+    }
     let mut files = Vec::new();
     let mut add = |dir: &str,
                    name: &'static str,
@@ -98,15 +111,39 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
         });
         Ok(())
     };
+    add("rtl", "bbs_top", "bbs_top: the BBS accelerator", &|p| {
+        render("bbs_top", &TopTpl { p })
+    })?;
     add(
         "rtl",
-        "bbs_top",
-        "bbs_top: the BBS SpMxV accelerator",
-        &|p| render("bbs_top", &TopTpl { p }),
+        "bbs_seq",
+        "bbs_seq: the instruction buffer and sequencer",
+        &|p| render("bbs_seq", &SeqTpl { p }),
     )?;
-    add("rtl", "bbs_ctrl", "bbs_ctrl: the control FSM", &|p| {
-        render("bbs_ctrl", &CtrlTpl { p })
+    add(
+        "rtl",
+        "bbs_regs",
+        "bbs_regs: the host's register block",
+        &|p| render("bbs_regs", &RegsTpl { p }),
+    )?;
+    add("rtl", "bbs_vmem", "bbs_vmem: the vector memory", &|p| {
+        render("bbs_vmem", &VmemTpl { p })
     })?;
+    add("rtl", "bbs_ewop", "bbs_ewop: the EWOP and ACT unit", &|p| {
+        render("bbs_ewop", &EwopTpl { p })
+    })?;
+    add(
+        "rtl",
+        "bbs_act_lut",
+        "bbs_act_lut: sigmoid and tanh tables",
+        &|p| render("bbs_act_lut", &ActLutTpl { p }),
+    )?;
+    add(
+        "rtl",
+        "bbs_ctrl",
+        "bbs_ctrl: the PE array's SpMxV controller",
+        &|p| render("bbs_ctrl", &CtrlTpl { p }),
+    )?;
     add(
         "rtl",
         "bbs_pe",

@@ -1,42 +1,47 @@
-//! The `$readmemh` inputs of one run of the testbench: the matrix memories
-//! (`pe<p>_mat.hex`, from `bbs_compress::hex`), the input vector (`vec.hex`)
-//! and the run's sizes (`run.hex`).
+//! The testbench's files for one SpMxV: the program `load x; spmv; store y`
+//! around a single matrix (see [`crate::program`] for the files themselves).
 
-use bbs_compress::{hex, write_bytes_atomic, Csb};
+use crate::program::{MatrixLoad, RunFiles};
+use bbs_compress::Csb;
+use bbs_sim::isa::{Instr, Region};
+use bbs_sim::machine::Program;
 use bbs_sim::Config;
-use std::fmt::Write as _;
 use std::path::Path;
 
-/// The input vector as vector-memory words: word `j` holds element
-/// `b * bank_size + j` of bank `b` at bits `[b*W, b*W+W)`, zero past the end.
-pub fn vector_hex(csb: &Csb, x: &[i64], width: u32) -> String {
-    let mut text = String::new();
-    for j in 0..csb.bank_size {
-        let values: Vec<i32> = (0..csb.banks)
-            .map(|b| x.get(b * csb.bank_size + j).copied().unwrap_or(0) as i32)
-            .collect();
-        text.push_str(&hex::pack_word(&values, &[], width, 0));
-        text.push('\n');
+/// `x` at vector address 0, `y = W x` right after it, then stored.
+pub fn spmv_program(csb: &Csb) -> Program {
+    let x = Region::new(0, csb.cols);
+    let y = Region::new(csb.cols, csb.rows);
+    Program {
+        instrs: vec![
+            Instr::Load { dst: x },
+            Instr::Spmv {
+                matrix: 0,
+                src: x,
+                dst: y,
+            },
+            Instr::Store { src: y },
+        ],
+        preloaded: vec![],
     }
-    text
 }
 
-/// Write everything the testbench reads into `dir`. The caller has checked
-/// the matrix and vector against the configuration (as `simulate_spmv` does).
+/// Write everything the testbench reads for `y = W x` into `dir`. The caller
+/// has checked the matrix, the vector and the program against the
+/// configuration (`bbs_sim::Machine::validate`).
 pub fn write_run_files(
     cfg: &Config,
     csb: &Csb,
     x: &[i64],
     dir: &Path,
 ) -> Result<(), bbs_compress::Error> {
-    hex::write_matrix_hex(csb, cfg.pes, cfg.index_width(), dir)?;
-    write_bytes_atomic(
-        &dir.join("vec.hex"),
-        vector_hex(csb, x, cfg.value_width).as_bytes(),
-    )?;
-    let mut run = String::new();
-    for v in [csb.rows, csb.slots, csb.bank_size] {
-        writeln!(run, "{v:08x}").expect("writing to a String");
+    RunFiles {
+        cfg,
+        matrices: std::slice::from_ref(csb),
+        program: &spmv_program(csb),
+        inputs: &[x.to_vec()],
+        runs: 1,
+        matrix_load: MatrixLoad::Init,
     }
-    write_bytes_atomic(&dir.join("run.hex"), run.as_bytes())
+    .write(dir)
 }

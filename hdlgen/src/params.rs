@@ -40,6 +40,50 @@ pub struct RtlParams {
     pub round_half: String,
     /// The adder tree's wire declarations, one per line.
     pub tree_lines: Vec<String>,
+    // ---- The machine around the PE array ----
+    /// Vector memory depth (elements), address and length widths.
+    pub vmem_depth: u64,
+    pub vaddr_w: u64,
+    pub vlen_w: u64,
+    /// Width of the element offsets the sequencer counts (len + lanes fits).
+    pub off_w: u64,
+    /// EWOP/ACT lanes and pipeline registers.
+    pub lanes: u64,
+    pub ew_latency: u64,
+    /// Host link: whole elements per AXI4-Stream beat, bytes per element, tdata bits.
+    pub beat_el: u64,
+    pub elem_bytes: u64,
+    pub beat_w: u64,
+    pub beat_bytes: u64,
+    /// Vector-memory ports: A (SpMxV load, EWOP a, ACT, store), B (EWOP b), write.
+    pub ports_a: u64,
+    pub ports_b: u64,
+    pub ports_w: u64,
+    /// Instruction buffer: depth, address width, program-counter width (0..=depth).
+    pub imem_depth: u64,
+    pub imem_addr_w: u64,
+    pub pc_w: u64,
+    /// The instruction word's fields (see `crate::program`).
+    pub instr_w: u64,
+    pub fields: Vec<crate::program::Field>,
+    /// ACT tables (PWL, `bbs_sim::act`): first knot, log2 of the segment width,
+    /// slope width, and one `case` line per (function, segment).
+    pub act_x_min: String,
+    pub act_x_max: String,
+    pub act_step_log2: u64,
+    pub act_slope_w: u64,
+    pub act_lines: Vec<String>,
+    /// ACT datapath widths: slope * offset product, its rounded shift, the sum with the base.
+    pub act_prod_w: u64,
+    pub act_r_w: u64,
+    pub act_y_w: u64,
+    /// `2^(F-1)` literals for the ACT product and the EWOP multiply (F = 0: no rounding).
+    pub act_half: String,
+    pub mul_half: String,
+    /// Width in which vector-memory addresses are summed before truncation.
+    pub xw: u64,
+    /// The host model's answer time (testbench only).
+    pub link_latency: u64,
 }
 
 impl RtlParams {
@@ -51,6 +95,7 @@ impl RtlParams {
         let rows_per_pe = cfg.rows_per_pe();
         let frac = cfg.frac_bits as u64;
         let acc_w = cfg.acc_width as u64;
+        let act = act_rom(cfg);
         RtlParams {
             module_doc: module_doc.to_string(),
             bbs_version: env!("CARGO_PKG_VERSION"),
@@ -93,7 +138,111 @@ impl RtlParams {
                 format!("{}'d{}", acc_w + 1, 1u64 << (frac - 1))
             },
             tree_lines: adder_tree_lines(cfg.banks, prod_w as u32),
+            vmem_depth: w(cfg.memory.vector_words),
+            vaddr_w: clog2(cfg.memory.vector_words) as u64,
+            vlen_w: clog2(cfg.memory.vector_words + 1) as u64,
+            off_w: clog2(cfg.memory.vector_words + cfg.ewop.lanes.max(cfg.beat_elements()) + 1)
+                as u64,
+            lanes: w(cfg.ewop.lanes),
+            ew_latency: cfg.ewop.latency as u64,
+            beat_el: w(cfg.beat_elements()),
+            elem_bytes: cfg.value_width.div_ceil(8) as u64,
+            beat_w: 8 * w(cfg.beat_elements()) * cfg.value_width.div_ceil(8) as u64,
+            beat_bytes: w(cfg.beat_elements()) * cfg.value_width.div_ceil(8) as u64,
+            ports_a: w(cfg.banks.max(cfg.ewop.lanes).max(cfg.beat_elements())),
+            ports_b: w(cfg.ewop.lanes),
+            ports_w: w(cfg.pes.max(cfg.ewop.lanes).max(cfg.beat_elements())),
+            imem_depth: w(cfg.memory.instruction_words),
+            imem_addr_w: clog2(cfg.memory.instruction_words) as u64,
+            pc_w: clog2(cfg.memory.instruction_words + 1) as u64,
+            instr_w: crate::program::Layout::new(cfg).width,
+            fields: crate::program::Layout::new(cfg).fields,
+            act_x_min: act.x_min,
+            act_x_max: act.x_max,
+            act_step_log2: act.step_log2,
+            act_slope_w: act.slope_w,
+            act_lines: act.lines,
+            act_prod_w: act.slope_w + act.step_log2 + 1,
+            act_r_w: act.slope_w + act.step_log2 + 2 - frac,
+            act_y_w: (cfg.value_width as u64).max(act.slope_w + act.step_log2 + 2 - frac) + 1,
+            act_half: half_literal(act.slope_w + act.step_log2 + 2, frac),
+            mul_half: half_literal(2 * cfg.value_width as u64 + 1, frac),
+            xw: {
+                let vaddr = clog2(cfg.memory.vector_words) as u64;
+                let off =
+                    clog2(cfg.memory.vector_words + cfg.ewop.lanes.max(cfg.beat_elements()) + 1)
+                        as u64;
+                let col = cfg.index_width() as u64 + 1 + clog2(cfg.banks + 1) as u64;
+                let row = clog2(rows_per_pe) as u64 + clog2(cfg.pes + 1) as u64;
+                vaddr.max(off).max(col).max(row) + 2
+            },
+            link_latency: cfg.host.link_latency as u64,
         }
+    }
+}
+
+/// `2^(frac-1)` as a `width`-bit literal, `0` when `frac` is 0.
+fn half_literal(width: u64, frac: u64) -> String {
+    if frac == 0 {
+        format!("{width}'d0")
+    } else {
+        format!("{width}'d{}", 1u64 << (frac - 1))
+    }
+}
+
+struct ActRom {
+    x_min: String,
+    x_max: String,
+    step_log2: u64,
+    slope_w: u64,
+    lines: Vec<String>,
+}
+
+/// Signed bits to hold `v`.
+fn signed_bits(v: i64) -> u64 {
+    let mag = if v < 0 { !v } else { v } as u64;
+    (64 - mag.leading_zeros() as u64) + 1
+}
+
+/// The ACT unit's ROM: `{func, segment}` -> `{slope, base}` for sigmoid
+/// (func 0) and tanh (func 1), the same integers as `bbs_sim::act::ActTable`.
+fn act_rom(cfg: &Config) -> ActRom {
+    use bbs_sim::act::{ActFn, ActTable};
+    let fmt = cfg.format();
+    let tables = [
+        ActTable::new(ActFn::Sigmoid, fmt),
+        ActTable::new(ActFn::Tanh, fmt),
+    ];
+    let slope_w = tables
+        .iter()
+        .flat_map(|t| t.slope.iter())
+        .map(|&s| signed_bits(s))
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let w = cfg.value_width as u64;
+    let seg_w = bbs_sim::act::SEGMENTS.trailing_zeros() as u64;
+    let mut lines = Vec::new();
+    for (f, t) in tables.iter().enumerate() {
+        for s in 0..bbs_sim::act::SEGMENTS {
+            let slope = (t.slope[s] as u64) & ((1u64 << slope_w) - 1);
+            let base = (t.base[s] as u64) & ((1u64 << w) - 1);
+            lines.push(format!(
+                "{}'d{}: rom_d = {{{slope_w}'d{slope}, {w}'d{base}}};",
+                seg_w + 1,
+                (f << seg_w) | s
+            ));
+        }
+    }
+    // x_min and x_max as (W+1)-bit two's complement literals.
+    let lit = |v: i64| format!("{}'d{}", w + 1, (v as u64) & ((1u64 << (w + 1)) - 1));
+    ActRom {
+        x_min: lit(tables[0].x_min),
+        // Inputs never exceed the format's maximum: clamp there if the table reaches past it.
+        x_max: lit(tables[0].x_max().min(fmt.max())),
+        step_log2: tables[0].step_log2 as u64,
+        slope_w,
+        lines,
     }
 }
 

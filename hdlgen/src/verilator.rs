@@ -161,7 +161,8 @@ pub fn run_with(
     })
 }
 
-/// Parse `OUT <row> <value>` and `CYCLES <n>` lines.
+/// Parse `OUT <index> <value>` and `CYCLES <n>` lines; `TIMEOUT` and
+/// `ERROR` lines (the testbench's own checks) fail.
 pub fn parse_output(text: &str) -> Result<RtlRun, String> {
     let mut output = Vec::new();
     let mut cycles = None;
@@ -185,7 +186,7 @@ pub fn parse_output(text: &str) -> Result<RtlRun, String> {
             Some("CYCLES") => {
                 cycles = words.next().and_then(|w| w.parse().ok());
             }
-            Some("TIMEOUT") => return Err(line.to_string()),
+            Some("TIMEOUT") | Some("ERROR") => return Err(line.to_string()),
             _ => {}
         }
     }

@@ -31,13 +31,13 @@
 // and one bank-internal index per bank) from its matrix memory; multiplier b
 // reads its own private vector bank b at that index, so no two multipliers
 // ever share a bank. The adder tree sums the 6 products and the
-// accumulator sums the words of a row. The finished row is rounded, saturated
-// and written to the PE's output buffer.
+// accumulator sums the words of a row. The finished row is rounded,
+// saturated and handed out (res_*_o) to be written into the vector memory.
 //
 // Pipeline (cycles after the controller issues a word):
 //   0: matrix memory read      1: vector bank reads
 //   2: multiply, 1 register stage(s)   then adder tree, 2 register stage(s)
-//   5: accumulate      6: round, saturate, write the output buffer
+//   5: accumulate      6: round, saturate, hand the row to the vector memory
 
 module bbs_pe #(
   parameter INIT_FILE = ""
@@ -59,9 +59,10 @@ module bbs_pe #(
   input  wire                          last_i,
   input  wire                          row_ok_i,
   input  wire [7:0] local_row_i,
-  // Output buffer read port (registered, one cycle).
-  input  wire [7:0] out_raddr_i,
-  output wire [11:0]  out_rdata_o
+  // A finished row: its local row number and value, for the vector memory.
+  output wire                          res_valid_o,
+  output wire [7:0] res_row_o,
+  output wire [11:0]  res_value_o
 );
 
   localparam integer K = 6;
@@ -213,17 +214,8 @@ module bbs_pe #(
                            sat_lo ? {1'b1, { (W-1){1'b0} }} :
                                     acc_shifted[W-1:0];
 
-  bbs_ram #(
-    .WIDTH(W),
-    .DEPTH(256),
-    .ADDR_W(8)
-  ) u_out_buf (
-    .clk_i  (clk_i),
-    .we_i   (wr_en_q),
-    .waddr_i(wr_row_q),
-    .wdata_i(out_value),
-    .raddr_i(out_raddr_i),
-    .rdata_o(out_rdata_o)
-  );
+  assign res_valid_o = wr_en_q;
+  assign res_row_o   = wr_row_q;
+  assign res_value_o = out_value;
 
 endmodule

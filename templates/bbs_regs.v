@@ -1,0 +1,75 @@
+{% include "header.v" %}
+//
+// The host's register block (32-bit registers, word addresses):
+//   0 CTRL    W   bit 0: start the program (ignored while busy)
+//   1 STATUS  R   bit 0: busy, bit 1: done
+//   2 NINSTR  RW  instructions in the program (the instruction buffer's first NINSTR words)
+//   3 PC      R   the instruction being executed
+//   4 CYCLES  R   cycles of the current or last run, the start cycle included
+//   5 ID      R   {pes[15:0], banks[15:0]} of this configuration
+// Reads answer one cycle after the address (reg_rdata_o is registered).
+
+module bbs_regs (
+  input  wire                      clk_i,
+  input  wire                      rst_ni,
+  input  wire                      reg_we_i,
+  input  wire [2:0]                reg_addr_i,
+  input  wire [31:0]               reg_wdata_i,
+  output wire [31:0]               reg_rdata_o,
+  input  wire                      busy_i,
+  input  wire                      done_i,
+  input  wire [{{ p.pc_w - 1 }}:0] pc_i,
+  output wire                      start_o,
+  output wire [{{ p.pc_w - 1 }}:0] n_instr_o
+);
+
+  localparam [2:0] AddrCtrl   = 3'd0;
+  localparam [2:0] AddrStatus = 3'd1;
+  localparam [2:0] AddrNinstr = 3'd2;
+  localparam [2:0] AddrPc     = 3'd3;
+  localparam [2:0] AddrCycles = 3'd4;
+  localparam [2:0] AddrId     = 3'd5;
+  localparam [31:0] Id = {16'd{{ p.pes }}, 16'd{{ p.banks }}};
+
+  reg [{{ p.pc_w - 1 }}:0] n_instr_q;
+  reg [31:0] cycles_q;
+  reg [31:0] rdata_q, rdata_d;
+
+  // Only NINSTR's bits and CTRL's bit 0 are stored.
+  wire unused_wdata_bits = ^reg_wdata_i[31:{{ p.pc_w }}];
+  wire start = reg_we_i && (reg_addr_i == AddrCtrl) && reg_wdata_i[0] && !busy_i;
+
+  always @(*) begin
+    case (reg_addr_i)
+      AddrStatus: rdata_d = {30'd0, done_i, busy_i};
+      AddrNinstr: rdata_d = { {{ 32 - p.pc_w }}'d0, n_instr_q };
+      AddrPc:     rdata_d = { {{ 32 - p.pc_w }}'d0, pc_i };
+      AddrCycles: rdata_d = cycles_q;
+      AddrId:     rdata_d = Id;
+      default:    rdata_d = 32'd0;
+    endcase
+  end
+
+  always @(posedge clk_i) begin
+    if (!rst_ni) begin
+      n_instr_q <= {{ p.pc_w }}'d0;
+      cycles_q  <= 32'd0;
+      rdata_q   <= 32'd0;
+    end else begin
+      if (reg_we_i && (reg_addr_i == AddrNinstr) && !busy_i) begin
+        n_instr_q <= reg_wdata_i[{{ p.pc_w - 1 }}:0];
+      end
+      if (start) begin
+        cycles_q <= 32'd1;
+      end else if (busy_i) begin
+        cycles_q <= cycles_q + 32'd1;
+      end
+      rdata_q <= rdata_d;
+    end
+  end
+
+  assign reg_rdata_o = rdata_q;
+  assign start_o     = start;
+  assign n_instr_o   = n_instr_q;
+
+endmodule
