@@ -105,10 +105,21 @@ enum Command {
         #[arg(long, requires = "csb")]
         input: Option<PathBuf>,
     },
-    /// Generate, lint, build in Verilator and compare the RTL with the simulator.
+    /// Generate, lint, build in Verilator and compare the RTL with the simulator:
+    /// one SpMxV (M.csb X.npy), or frames of a built-in workload (--workload).
     Verify {
-        csb: PathBuf,
-        input: PathBuf,
+        #[arg(required_unless_present = "workload", requires = "input")]
+        csb: Option<PathBuf>,
+        input: Option<PathBuf>,
+        /// A built-in workload (small-lstm, small-gru, stacked-lstm, ese-lstm)
+        /// run for --frames frames, the state carried.
+        #[arg(long, conflicts_with = "csb")]
+        workload: Option<String>,
+        #[arg(long, default_value_t = 3, requires = "workload")]
+        frames: usize,
+        /// BBS sparsity of the workload's random weights.
+        #[arg(long, default_value_t = 0.875, requires = "workload")]
+        sparsity: f64,
         #[arg(long)]
         config: Option<PathBuf>,
         /// Work directory for the design, the build and the run.
@@ -300,19 +311,50 @@ fn run(cli: Cli) -> Result<()> {
         Command::Verify {
             csb,
             input,
+            workload,
+            frames,
+            sparsity,
             config,
             output,
         } => {
             let cfg = flow::load_config(config.as_deref())?;
-            let c = read_csb(&csb)?;
-            let x = flow::load_vector(&input, &cfg)?;
-            simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
-            let build = flow::build_rtl(&cfg, &output)?;
-            let (_, v) = flow::cosimulate(&cfg, &build, &c, &x, &output.join("run"))?;
+            let v = match (csb, input, workload) {
+                (Some(csb), Some(input), None) => {
+                    let c = read_csb(&csb)?;
+                    let x = flow::load_vector(&input, &cfg)?;
+                    simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
+                    let build = flow::build_rtl(&cfg, &output)?;
+                    flow::cosimulate(&cfg, &build, &c, &x, &output.join("run"))?.1
+                }
+                (None, None, Some(name)) => {
+                    if frames == 0 {
+                        bail!("--frames: must be at least 1");
+                    }
+                    let net = bbs_sim::workloads::network(&name, &cfg, sparsity, 1)?;
+                    let program = net.program(&cfg)?;
+                    let inputs = bbs_sim::workloads::frames(&cfg, net.input(), frames, 1);
+                    // Check the program before building anything.
+                    flow::simulate_program(&cfg, &net.matrices(), &program, &inputs, frames)?;
+                    let build = flow::build_rtl(&cfg, &output)?;
+                    flow::cosimulate_program(
+                        &cfg,
+                        &build,
+                        &net.matrices(),
+                        &program,
+                        &inputs,
+                        frames,
+                        bbs_hdlgen::program::MatrixLoad::Init,
+                        &output.join("run"),
+                        &[],
+                    )?
+                    .1
+                }
+                _ => bail!("verify: give M.csb X.npy, or --workload NAME"),
+            };
             println!("{}", serde_json::to_string_pretty(&v)?);
             if !v.bit_exact {
                 bail!(
-                    "RTL and simulator differ on {} of {} rows",
+                    "RTL and simulator differ on {} of {} stored values",
                     v.mismatched_rows,
                     v.rows
                 );

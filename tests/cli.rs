@@ -345,6 +345,38 @@ fn hdl_refuses_an_impossible_configuration_before_writing() {
         &["x.npy"],
         &[&out],
     );
+
+    // Matrices streamed from DRAM are simulated, not generated.
+    std::fs::write(
+        &cfg,
+        Config::default_toml().replace("matrix = \"onchip\"", "matrix = \"dram\""),
+    )
+    .unwrap();
+    assert_fails(
+        &bbs(&["hdl", "--config", s(&cfg), "-o", s(&out)]),
+        &["memory.matrix", "dram"],
+        &[&out],
+    );
+
+    // verify: an unknown workload or zero frames, before anything is built.
+    assert_fails(
+        &bbs(&["verify", "--workload", "nope", "-o", s(&out)]),
+        &["nope", "small-lstm"],
+        &[&out],
+    );
+    assert_fails(
+        &bbs(&[
+            "verify",
+            "--workload",
+            "small-gru",
+            "--frames",
+            "0",
+            "-o",
+            s(&out),
+        ]),
+        &["--frames"],
+        &[&out],
+    );
 }
 
 struct Config;

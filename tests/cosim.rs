@@ -214,7 +214,7 @@ fn rtl_matches_simulator_on_the_configuration_matrix() {
                 MatrixLoad::Init
             };
             run_index += 1;
-            let (_, v) = flow::cosimulate_program(
+            let (sim, v) = flow::cosimulate_program(
                 cfg,
                 &build,
                 &w.matrices,
@@ -226,7 +226,11 @@ fn rtl_matches_simulator_on_the_configuration_matrix() {
                 &[],
             )
             .unwrap_or_else(|e| panic!("{} / {}: {e:#}", cfg.name, w.name));
-            if !v.bit_exact || v.cycle_error_pct > 1.0 || v.rows == 0 {
+            // A comparison of constant outputs would prove little.
+            let mut distinct = sim.stored.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if !v.bit_exact || v.cycle_error_pct > 1.0 || distinct.len() < 8 {
                 failures.push(format!("{} / {}: {v:?}", cfg.name, w.name));
             }
             table.push((w.name.clone(), load, v));

@@ -26,7 +26,7 @@ use crate::act::{ActFn, ActTable};
 use crate::arith::round_shift_saturate;
 use crate::config::{Config, ConfigError, MatrixStorage};
 use crate::isa::{EwOp, Instr, Region};
-use crate::spmv::{simulate_spmv, SimError};
+use crate::spmv::{simulate_spmv, spmv_cycles, SimError};
 use bbs_compress::Csb;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -298,6 +298,37 @@ impl Machine {
         1 + (len as u64).div_ceil(self.cfg.ewop.lanes as u64) + self.cfg.ewop.latency as u64
     }
 
+    /// The unit an instruction keeps busy and its cycles (the table in the
+    /// module documentation); `instr` must have passed [`Machine::validate`].
+    pub fn instr_cycles(&self, instr: &Instr) -> (Unit, u64) {
+        match *instr {
+            Instr::Load { dst } => (Unit::Dma, self.dma_cycles(dst.len)),
+            Instr::Store { src } => (Unit::Dma, self.dma_cycles(src.len)),
+            Instr::Spmv { matrix, .. } => {
+                let m = &self.matrices[matrix];
+                let c = spmv_cycles(&self.cfg, m);
+                let compute = match self.cfg.memory.matrix {
+                    MatrixStorage::Onchip => c.compute,
+                    MatrixStorage::Dram => {
+                        let word_bytes = (self.cfg.matrix_word_width() as u64).div_ceil(8);
+                        let bytes = (m.rows * m.slots) as u64 * word_bytes;
+                        c.compute
+                            .max(bytes.div_ceil(self.cfg.memory.dram_bytes_per_cycle as u64))
+                    }
+                };
+                (Unit::Pe, c.start + c.load + compute + c.drain)
+            }
+            Instr::Ewop { dst, .. } => (Unit::Ewop, self.ewop_cycles(dst.len)),
+            Instr::Act { dst, .. } => (Unit::Act, self.ewop_cycles(dst.len)),
+        }
+    }
+
+    /// The cycles of one pass of a validated program, without computing any
+    /// data: what [`Machine::run`] reports, at a fraction of the cost.
+    pub fn program_cycles(&self, p: &Program) -> u64 {
+        p.instrs.iter().map(|i| self.instr_cycles(i).1).sum()
+    }
+
     /// Run the program once (validate it first). `Load`s take vectors from
     /// `inputs` in order; `Store`d vectors are returned in the report.
     pub fn run(
@@ -342,28 +373,18 @@ impl Machine {
                         ));
                     }
                     self.vmem[dst.base..dst.end()].copy_from_slice(&v);
-                    (Unit::Dma, self.dma_cycles(dst.len))
+                    self.instr_cycles(instr)
                 }
                 Instr::Store { src } => {
                     outputs.push(self.vmem[src.base..src.end()].to_vec());
-                    (Unit::Dma, self.dma_cycles(src.len))
+                    self.instr_cycles(instr)
                 }
                 Instr::Spmv { matrix, src, dst } => {
                     let m = &self.matrices[matrix];
                     let run = simulate_spmv(&self.cfg, m, &self.vmem[src.base..src.end()])?;
                     self.vmem[dst.base..dst.end()].copy_from_slice(&run.output);
                     macs += run.report.stored_weights as u64;
-                    let c = &run.report.cycles;
-                    let compute = match self.cfg.memory.matrix {
-                        MatrixStorage::Onchip => c.compute,
-                        MatrixStorage::Dram => {
-                            let word_bytes = (self.cfg.matrix_word_width() as u64).div_ceil(8);
-                            let bytes = (m.rows * m.slots) as u64 * word_bytes;
-                            c.compute
-                                .max(bytes.div_ceil(self.cfg.memory.dram_bytes_per_cycle as u64))
-                        }
-                    };
-                    (Unit::Pe, c.start + c.load + compute + c.drain)
+                    self.instr_cycles(instr)
                 }
                 Instr::Ewop { func, a, b, dst } => {
                     let out: Vec<i64> = (0..dst.len)
@@ -386,7 +407,7 @@ impl Machine {
                         })
                         .collect();
                     self.vmem[dst.base..dst.end()].copy_from_slice(&out);
-                    (Unit::Ewop, self.ewop_cycles(dst.len))
+                    self.instr_cycles(instr)
                 }
                 Instr::Act { func, src, dst } => {
                     let table = match func {
@@ -398,7 +419,7 @@ impl Machine {
                         .map(|&x| table.eval(x))
                         .collect();
                     self.vmem[dst.base..dst.end()].copy_from_slice(&out);
-                    (Unit::Act, self.ewop_cycles(dst.len))
+                    self.instr_cycles(instr)
                 }
             };
             match unit {

@@ -182,3 +182,39 @@ fn networks_that_do_not_fit_are_refused_naming_the_field() {
     let e = m.run(&p, &mut Default::default()).unwrap_err();
     assert!(matches!(e, ProgramError::NoInput { index: 0 }), "{e}");
 }
+
+#[test]
+fn timing_only_cycles_equal_the_functional_run() {
+    for cfg in [Config::default(), {
+        let mut c = Config::default();
+        c.name = "narrow".into();
+        c.ewop.lanes = 3;
+        c.ewop.latency = 0;
+        c.host.link_bytes_per_cycle = 5;
+        c.memory.matrix = bbs_sim::MatrixStorage::Dram;
+        c.memory.dram_bytes_per_cycle = 4;
+        c
+    }] {
+        for name in ["small-lstm", "small-gru", "stacked-lstm"] {
+            let net = bbs_sim::workloads::network(name, &cfg, 0.75, 3).unwrap();
+            let program = net.program(&cfg).unwrap();
+            let mut m = Machine::new(&cfg, net.matrices()).unwrap();
+            m.validate(&program).unwrap();
+            m.preload(&program);
+            let mut inputs = bbs_sim::workloads::frames(&cfg, net.input(), 1, 1)
+                .into_iter()
+                .collect();
+            let run = m.run(&program, &mut inputs).unwrap();
+            assert_eq!(
+                m.program_cycles(&program),
+                run.cycles,
+                "{name} on {}",
+                cfg.name
+            );
+            assert_eq!(
+                run.timeline.iter().map(|t| t.cycles).sum::<u64>(),
+                run.cycles
+            );
+        }
+    }
+}
