@@ -51,12 +51,14 @@ impl QFormat {
     }
 
     /// `-2^(width-1)`.
+    #[inline]
     pub fn min(&self) -> i64 {
         // Clamp so a hand-built out-of-range width cannot overflow the shift.
         -(1i64 << (self.width.clamp(1, 63) - 1))
     }
 
     /// `2^(width-1) - 1`.
+    #[inline]
     pub fn max(&self) -> i64 {
         (1i64 << (self.width.clamp(1, 63) - 1)) - 1
     }
