@@ -89,7 +89,8 @@ enum Command {
         fixed: bool,
     },
     /// Simulate the accelerator: one SpMxV y = W x (M.csb X.npy), or a named
-    /// workload over frames (--workload) with baselines, reports and plots.
+    /// workload over frames (--workload) with baselines, reports and plots;
+    /// --vcd writes the waveform of either, named as in the RTL.
     Sim(bbs::sim_cmd::SimArgs),
     /// Generate the Verilog and its testbench for a configuration.
     Hdl {

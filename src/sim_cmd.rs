@@ -1,13 +1,16 @@
 //! `bbs sim`: the simulator's command line.
 //!
-//! * `bbs sim M.csb X.npy [--config C] [-o Y.npy] [--json R.json]`: one
-//!   SpMxV, y = W x, with its cycle report ([`bbs_sim::SimReport`]).
+//! * `bbs sim M.csb X.npy [--config C] [-o Y.npy] [--json R.json] [--vcd T.vcd]
+//!   [--bram-trace B.csv]`: one SpMxV, y = W x, with its cycle report
+//!   ([`bbs_sim::SimReport`]); the traces are of the program `load x; spmv;
+//!   store y` ([`bbs_sim::trace`]).
 //! * `bbs sim --workload NAME [--config C] [--sparsity S] [--frames T]
-//!   [--seed S] [--baselines] [--device D] [--out-dir DIR] [--json R.json]`:
-//!   a named workload ([`bbs_sim::workloads`]) over T frames, checked bit for
-//!   bit against the fixed-point reference, reported as
-//!   [`bbs_sim::report::WorkloadReport`]; `--out-dir` gets `report.json`,
-//!   `layers.csv`, `utilization.svg` and `stalls.svg` (all or nothing).
+//!   [--seed S] [--baselines] [--device D] [--out-dir DIR] [--json R.json]
+//!   [--vcd T.vcd] [--bram-trace B.csv]`: a named workload
+//!   ([`bbs_sim::workloads`]) over T frames, checked bit for bit against the
+//!   fixed-point reference, reported as [`bbs_sim::report::WorkloadReport`];
+//!   `--out-dir` gets `report.json`, `layers.csv`, `utilization.svg` and
+//!   `stalls.svg` (all or nothing); the traces cover every frame.
 //! * `bbs sim --model DIR [--config C] [--seed S] [--baselines] [--device D]
 //!   [--skip-unfit] [--out-dir OUT] [--json R.json]`: every layer of a `bbs
 //!   prune --out-dir DIR` output (its `manifest.json`) as one SpMxV, reported
@@ -19,16 +22,18 @@
 //!
 //! See `docs/simulator.md`.
 
-use crate::flow::{load_config, load_vector};
+use crate::flow::{load_config, load_vector, simulate_program};
 use crate::staging::write_dir_atomic;
 use anyhow::{bail, Context, Result};
 use bbs_compress::{write_bytes_atomic, write_npy_atomic, Csb};
-use bbs_sim::machine::Unit;
+use bbs_hdlgen::memfiles::spmv_program;
+use bbs_sim::machine::{Program, RunReport, Unit};
 use bbs_sim::report::{
     resources, run_model, run_workload, ModelLayerInput, ModelOptions, ReportError,
     WorkloadOptions, WorkloadReport,
 };
 use bbs_sim::resources::Device;
+use bbs_sim::trace;
 use bbs_sim::{simulate_spmv, workloads};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -59,9 +64,14 @@ pub struct SimArgs {
     /// Write the JSON report here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// One SpMxV: write a VCD trace of the control signals, named as in the RTL (docs/trace.md).
-    #[arg(long)]
+    /// One SpMxV or workload: write a VCD of the whole program (one SpMxV: load, spmv, store;
+    /// workload: every frame) with the RTL's signal names, widths and times (docs/trace.md).
+    #[arg(long, value_name = "FILE")]
     pub vcd: Option<PathBuf>,
+    /// One SpMxV or workload: write every vector-bank read of every SpMxV as CSV
+    /// (cycle,pe,bank,address; cycles are the --vcd file's clock edges).
+    #[arg(long, value_name = "FILE")]
+    pub bram_trace: Option<PathBuf>,
     /// Run a named workload instead: ese-lstm, small-lstm, small-gru, stacked-lstm.
     #[arg(long)]
     pub workload: Option<String>,
@@ -143,11 +153,13 @@ pub fn run(args: &SimArgs) -> Result<()> {
     if args.workload.is_some() && args.model.is_some() {
         bail!("--model: runs a pruned model; give either --workload or --model");
     }
-    if args.vcd.is_some() && args.workload.is_some() {
-        bail!("--vcd: traces one SpMxV (M.csb X.npy), not a workload");
-    }
     if args.vcd.is_some() && args.model.is_some() {
-        bail!("--vcd: traces one SpMxV (M.csb X.npy), not a model");
+        bail!("--vcd: traces one SpMxV (M.csb X.npy) or a workload (--workload), not a model");
+    }
+    if args.bram_trace.is_some() && args.model.is_some() {
+        bail!(
+            "--bram-trace: traces one SpMxV (M.csb X.npy) or a workload (--workload), not a model"
+        );
     }
     if args.skip_unfit && args.model.is_none() {
         bail!("--skip-unfit: only with --model");
@@ -181,7 +193,10 @@ pub fn run(args: &SimArgs) -> Result<()> {
                 args.config.as_deref(),
                 args.output.as_deref(),
                 args.json.as_deref(),
-                args.vcd.as_deref(),
+                TraceFiles {
+                    vcd: args.vcd.as_deref(),
+                    bram: args.bram_trace.as_deref(),
+                },
             )
         }
         _ => bail!(
@@ -191,19 +206,73 @@ pub fn run(args: &SimArgs) -> Result<()> {
     }
 }
 
-/// One SpMxV: print the cycle report, optionally write the output and the JSON.
+/// Where `--vcd` and `--bram-trace` go.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TraceFiles<'a> {
+    pub vcd: Option<&'a Path>,
+    pub bram: Option<&'a Path>,
+}
+
+impl TraceFiles<'_> {
+    fn wanted(&self) -> bool {
+        self.vcd.is_some() || self.bram.is_some()
+    }
+}
+
+/// The VCD and bank-read CSV of `program` run `runs.len()` times, as the
+/// testbench runs it (matrices preloaded); `(file, bytes)` for each asked for.
+/// Nothing is written here.
+pub fn render_traces(
+    cfg: &bbs_sim::Config,
+    matrices: &[Csb],
+    program: &Program,
+    runs: &[RunReport],
+    files: TraceFiles,
+) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let mut out = Vec::new();
+    if !files.wanted() {
+        return Ok(out);
+    }
+    let first = trace::tb_first_start_edge(cfg, None);
+    let t =
+        trace::program_trace(cfg, matrices, program, runs, first).context("--vcd/--bram-trace")?;
+    if let Some(p) = files.vcd {
+        let mut bytes = Vec::new();
+        trace::write_vcd(&t, &mut bytes)?;
+        out.push((p.to_path_buf(), bytes));
+    }
+    if let Some(p) = files.bram {
+        let mut bytes = Vec::new();
+        trace::write_bank_reads_csv(cfg, matrices, &t, &mut bytes)?;
+        out.push((p.to_path_buf(), bytes));
+    }
+    Ok(out)
+}
+
+/// One SpMxV: print the cycle report, optionally write the output, the JSON
+/// and the traces of the program `load x; spmv; store y`.
 fn run_spmv(
     csb: &Path,
     input: &Path,
     config: Option<&Path>,
     output: Option<&Path>,
     json: Option<&Path>,
-    vcd: Option<&Path>,
+    traces: TraceFiles,
 ) -> Result<()> {
     let cfg = load_config(config)?;
     let c = Csb::read(csb)?;
     let x = load_vector(input, &cfg)?;
     let run = simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
+    // The traces are rendered before anything is written.
+    let trace_files = if traces.wanted() {
+        let program = spmv_program(&c);
+        let matrices = std::slice::from_ref(&c);
+        let sim = simulate_program(&cfg, matrices, &program, std::slice::from_ref(&x), 1)
+            .with_context(|| input.display().to_string())?;
+        render_traces(&cfg, matrices, &program, &sim.reports, traces)?
+    } else {
+        Vec::new()
+    };
     let r = &run.report;
     println!(
         "{}x{} on '{}' ({} PEs x {} banks): {} cycles (start {}, load {}, compute {}, drain {}), compute bound {:.1}, utilization {:.1}%",
@@ -230,11 +299,8 @@ fn run_spmv(
         write_bytes_atomic(p, format!("{report}\n").as_bytes())?;
         println!("wrote {}", p.display());
     }
-    if let Some(p) = vcd {
-        let trace = bbs_sim::trace::spmv_trace(&cfg, &c)?;
-        let mut bytes = Vec::new();
-        bbs_sim::trace::write_vcd(&trace, &mut bytes)?;
-        write_bytes_atomic(p, &bytes)?;
+    for (p, bytes) in &trace_files {
+        write_bytes_atomic(p, bytes)?;
         println!("wrote {}", p.display());
     }
     Ok(())
@@ -284,6 +350,16 @@ fn run_workload_form(args: &SimArgs) -> Result<()> {
         .with_context(|| format!("{} on configuration '{}'", opts.workload, cfg.name))?;
     let report = &run.report;
     // Everything is rendered before anything is written.
+    let traces = TraceFiles {
+        vcd: args.vcd.as_deref(),
+        bram: args.bram_trace.as_deref(),
+    };
+    let trace_files = if traces.wanted() {
+        workload_traces(&cfg, &opts, traces)
+            .with_context(|| format!("{} on configuration '{}'", opts.workload, cfg.name))?
+    } else {
+        Vec::new()
+    };
     let json = format!("{}\n", serde_json::to_string_pretty(report)?);
     let files: Vec<(&str, String)> = match &args.out_dir {
         Some(_) => vec![
@@ -307,7 +383,26 @@ fn run_workload_form(args: &SimArgs) -> Result<()> {
         write_bytes_atomic(p, json.as_bytes())?;
         println!("wrote {}", p.display());
     }
+    for (p, bytes) in &trace_files {
+        write_bytes_atomic(p, bytes)?;
+        println!("wrote {}", p.display());
+    }
     Ok(())
+}
+
+/// The traces of a workload's program over its frames: the same network,
+/// program and frames as [`run_workload`], run on the machine for the timelines.
+fn workload_traces(
+    cfg: &bbs_sim::Config,
+    opts: &WorkloadOptions,
+    files: TraceFiles,
+) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let net = workloads::network(&opts.workload, cfg, opts.sparsity, opts.seed)?;
+    let program = net.program(cfg)?;
+    let frames = workloads::frames(cfg, net.input(), opts.frames, opts.seed);
+    let matrices = net.matrices();
+    let sim = simulate_program(cfg, &matrices, &program, &frames, opts.frames)?;
+    render_traces(cfg, &matrices, &program, &sim.reports, files)
 }
 
 /// One entry of a `bbs prune --out-dir` manifest (`src/model_prune.rs`); other fields are ignored.

@@ -579,3 +579,132 @@ fn a_configuration_over_the_device_budget_is_an_error() {
         &[],
     );
 }
+
+/// `(state_q of u_seq, start_i of u_seq, state_q of u_ctrl)` of a `--vcd` file at every edge.
+fn vcd_states(path: &Path) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
+    use bbs_sim::trace;
+    let bytes = std::fs::read(path).unwrap();
+    let paths: Vec<Vec<&str>> = vec![
+        [trace::SEQ_SCOPE, &["state_q"]].concat(),
+        [trace::SEQ_SCOPE, &["start_i"]].concat(),
+        [trace::CTRL_SCOPE, &["state_q"]].concat(),
+    ];
+    let s = trace::sample_vcd(&bytes[..], trace::CLOCK, &paths).unwrap();
+    let col = |i: usize| -> Vec<u64> { s.values[i].iter().map(|v| v.unwrap()).collect() };
+    (col(0), col(1), col(2))
+}
+
+#[test]
+fn traces_cover_the_whole_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f);
+    // A workload: every frame, deterministic.
+    for run in ["a", "b"] {
+        let o = bbs(&[
+            "sim",
+            "--workload",
+            "small-gru",
+            "--frames",
+            "2",
+            "--json",
+            s(&p(&format!("{run}.json"))),
+            "--vcd",
+            s(&p(&format!("{run}.vcd"))),
+            "--bram-trace",
+            s(&p(&format!("{run}.csv"))),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for f in ["vcd", "csv"] {
+        assert_eq!(
+            std::fs::read(p(&format!("a.{f}"))).unwrap(),
+            std::fs::read(p(&format!("b.{f}"))).unwrap(),
+            "{f} differs between two identical runs"
+        );
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("a.json")).unwrap()).unwrap();
+    let cycles: Vec<u64> = r["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["cycles"].as_u64().unwrap())
+        .collect();
+    let (seq, start, ctrl) = vcd_states(&p("a.vcd"));
+    // Frame 0 starts at edge 5, frame 1 three edges after frame 0's done edge.
+    let starts: Vec<usize> = (0..start.len()).filter(|&k| start[k] == 1).collect();
+    let second = 5 + cycles[0] as usize + 3;
+    assert_eq!(starts, [5, second]);
+    assert_eq!(seq.len(), second + cycles[1] as usize + 1);
+    assert_eq!(seq[second - 1], 7, "DONE between frames");
+    assert_eq!(*seq.last().unwrap(), 7);
+    // Two SpMxVs per frame: the controller goes LOAD, COMPUTE, DRAIN, DONE four times.
+    let loads = (1..ctrl.len())
+        .filter(|&k| ctrl[k] == 1 && ctrl[k - 1] != 1)
+        .count();
+    assert_eq!(loads, 4);
+    let csv = std::fs::read_to_string(p("a.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("cycle,pe,bank,address"));
+    assert!(csv.lines().count() > 1000);
+
+    // One SpMxV: the program load x; spmv; store y.
+    let w = ndarray::Array2::from_shape_fn((20, 16), |(i, j)| ((i * 7 + j * 3) % 11) as f32 - 5.0);
+    let pruned = bbs_compress::prune_bbs(&w.view(), 8, 0.5).unwrap();
+    let (csb, _) = bbs_compress::Csb::from_pruned(
+        &pruned,
+        bbs_compress::QFormat {
+            width: 16,
+            frac: 12,
+        },
+    );
+    csb.write(&p("m.csb")).unwrap();
+    bbs_compress::write_npy_atomic(&p("x.npy"), &ndarray::Array1::from(vec![0.25f32; 16])).unwrap();
+    let o = bbs(&[
+        "sim",
+        s(&p("m.csb")),
+        s(&p("x.npy")),
+        "--vcd",
+        s(&p("one.vcd")),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (seq, start, ctrl) = vcd_states(&p("one.vcd"));
+    assert_eq!(start.iter().sum::<u64>(), 1);
+    // Dispatch load (2), spmv (4), store (3), then DONE.
+    let mut states: Vec<u64> = seq.clone();
+    states.dedup();
+    assert_eq!(states, [0, 2, 1, 4, 1, 3, 7]);
+    let mut phases = ctrl.clone();
+    phases.dedup();
+    assert_eq!(phases, [0, 1, 2, 3, 4]);
+
+    // Refused: a model, and matrices streamed from DRAM (the RTL has none).
+    let vcd = p("no.vcd");
+    assert_fails(
+        &bbs(&["sim", "--model", s(dir.path()), "--vcd", s(&vcd)]),
+        &["--vcd", "not a model"],
+        &[&vcd],
+    );
+    let dram = config_with(
+        dir.path(),
+        "dram.toml",
+        &[("matrix = \"onchip\"", "matrix = \"dram\"")],
+    );
+    let json = p("dram.json");
+    assert_fails(
+        &bbs(&[
+            "sim",
+            "--workload",
+            "small-gru",
+            "--frames",
+            "1",
+            "--config",
+            s(&dram),
+            "--json",
+            s(&json),
+            "--vcd",
+            s(&vcd),
+        ]),
+        &["dram", "small-gru"],
+        &[&vcd, &json],
+    );
+}
