@@ -93,6 +93,8 @@ pub fn build_rtl(cfg: &Config, dir: &Path) -> Result<RtlBuild> {
 /// [`build_rtl`], optionally with `--trace` (the testbench dumps `dump.vcd` under `+vcd`).
 pub fn build_rtl_with(cfg: &Config, dir: &Path, trace: bool) -> Result<RtlBuild> {
     let design = bbs_hdlgen::generate(cfg)?;
+    // The binary runs in its run directory: give it a path that works from there.
+    let dir = &std::path::absolute(dir).with_context(|| dir.display().to_string())?;
     bbs_hdlgen::write_design(&design, dir)?;
     verilator::lint(&design, dir)?;
     let binary = verilator::build_with(&design, dir, &dir.join("obj_dir"), trace)?;

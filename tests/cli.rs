@@ -385,3 +385,31 @@ impl Config {
         bbs_sim::Config::default().to_toml()
     }
 }
+
+/// `bbs verify --workload` with a relative output directory (the Verilator
+/// binary runs from the run directory, so its path must not be relative).
+#[test]
+fn verify_workload_with_a_relative_output_directory() {
+    if bbs_hdlgen::verilator::version().is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true and Verilator is not installed"
+        );
+        eprintln!("SKIPPED: Verilator is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("hw/configs/tiny.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_bbs"))
+        .current_dir(dir.path())
+        .args(["verify", "--workload", "small-gru", "--frames", "2"])
+        .args(["--config", s(&cfg), "-o", "out"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["bit_exact"], true);
+    assert_eq!(v["rows"], 2 * 128);
+    assert_eq!(v["sim_cycles"], v["rtl_cycles"]);
+}

@@ -6,11 +6,13 @@
 //! and are summed into a [`SynthReport`]. `docs/synthesis.md` lists what is
 //! counted as what.
 //!
-//! The PEs' matrix memories name a `$readmemh` file (`INIT_FILE`, e.g.
-//! `pe0_mat.hex`) that Yosys must be able to open. The matrix is loaded at run
-//! time through `mat_we_i` in this flow, so an empty file of each name is
-//! written beside the design: the memories get no initial contents and stay
-//! writable RAMs, and the templates need no synthesis-only switch.
+//! The PEs' matrix memories, the instruction buffer and the vector memory
+//! name a `$readmemh` file (`INIT_FILE("pe0_mat.hex")`, and the top's
+//! `IMEM_INIT = "program.hex"` and `VMEM_INIT = "vmem.hex"`) that Yosys must
+//! be able to open. All three are written at run time in this flow
+//! (`mat_we_i`, `imem_we_i`, `load` instructions), so an empty file of each
+//! name is written beside the design: the memories get no initial contents
+//! and stay writable, and the templates need no synthesis-only switch.
 
 use crate::{generate, Design, HdlError};
 use bbs_sim::resources::ResourceEstimate;
@@ -167,17 +169,39 @@ pub fn synthesize(
     parse_stat(&stat, target, design.top).map_err(|m| fail("stat -json", m))
 }
 
-/// Every non-empty `INIT_FILE("name")` the RTL passes to a memory.
+/// Every non-empty `$readmemh` file name the RTL names: the literals passed
+/// as `INIT_FILE("name")` (the PEs' matrix memories) and the string defaults
+/// of `parameter X_INIT = "name"` (the top's `IMEM_INIT` and `VMEM_INIT`,
+/// which it passes on to the instruction buffer and the vector memory).
 fn init_files(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut push = |name: &str| {
+        if !name.is_empty() && !name.contains('/') && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    };
     let key = "INIT_FILE(\"";
-    let mut names = Vec::new();
     let mut rest = text;
     while let Some(at) = rest.find(key) {
         rest = &rest[at + key.len()..];
         if let Some(end) = rest.find('"') {
-            let name = &rest[..end];
-            if !name.is_empty() && !name.contains('/') && !names.iter().any(|n| n == name) {
-                names.push(name.to_string());
+            push(&rest[..end]);
+        }
+    }
+    for line in text.lines() {
+        let Some(decl) = line.trim_start().strip_prefix("parameter ") else {
+            continue;
+        };
+        let Some((lhs, rhs)) = decl.split_once('=') else {
+            continue;
+        };
+        let ident = lhs.split_whitespace().last().unwrap_or("");
+        if !(ident.ends_with("INIT") || ident.ends_with("INIT_FILE")) {
+            continue;
+        }
+        if let Some(body) = rhs.trim_start().strip_prefix('"') {
+            if let Some(end) = body.find('"') {
+                push(&body[..end]);
             }
         }
     }
@@ -440,31 +464,35 @@ pub fn comparison_table(report: &SynthReport, est: &ResourceEstimate) -> String 
             format!("{:+.0}%", 100.0 * (estimate - yosys) / yosys)
         }
     };
-    let mut rows = vec![
-        ("DSPs", report.dsps as f64, Some(est.dsp_blocks as f64)),
-        ("block RAMs", report.block_rams, Some(est.block_rams as f64)),
-        ("LUTs (logic)", report.luts as f64, Some(est.luts as f64)),
+    let rows = [
+        ("DSPs", report.dsps as f64, est.dsp_blocks as f64),
+        ("block RAMs", report.block_rams, est.block_rams as f64),
+        ("LUTs (logic)", report.luts as f64, est.luts as f64),
+        ("flip-flops", report.flip_flops as f64, est.registers as f64),
         (
-            "flip-flops",
-            report.flip_flops as f64,
-            Some(est.registers as f64),
+            "LUTRAM LUTs",
+            report.lutram_luts as f64,
+            est.lutram_luts as f64,
         ),
     ];
-    rows.push(("LUTRAM LUTs", report.lutram_luts as f64, None));
     let mut out = format!(
         "| resource | yosys ({}) | estimate ({}) | estimate error |\n|---|---:|---:|---:|\n",
         report.target,
         est.device.label()
     );
     for (name, y, e) in rows {
-        match e {
-            Some(e) => out.push_str(&format!("| {name} | {y} | {e} | {} |\n", rel(y, e))),
-            None => out.push_str(&format!("| {name} | {y} | - | - |\n")),
-        }
+        out.push_str(&format!("| {name} | {y} | {e} | {} |\n", rel(y, e)));
     }
+    let modes: Vec<String> = est
+        .memories
+        .iter()
+        .map(|m| format!("{} {}x{} {}", m.name, m.depth, m.width, m.mode))
+        .collect();
     out.push_str(&format!(
-        "\nThe estimate's block RAMs include {} block(s) for small memories (<= 1 kbit per instance) that Yosys may map to LUTRAM; {} multiplier(s).\n",
-        est.small_blocks, est.multipliers
+        "\nEstimated memories: {}. The block RAMs include {} block(s) for small memories (<= 1 kbit per instance); {} SpMxV multiplier(s).\n",
+        modes.join(", "),
+        est.small_blocks,
+        est.multipliers
     ));
     out
 }
@@ -526,8 +554,11 @@ mod tests {
 
     #[test]
     fn finds_init_files_and_failing_pass() {
-        let text = ".INIT_FILE(\"pe0_mat.hex\")\n.INIT_FILE(INIT_FILE)\n.INIT_FILE(\"\")\n.INIT_FILE(\"pe1_mat.hex\")";
-        assert_eq!(init_files(text), vec!["pe0_mat.hex", "pe1_mat.hex"]);
+        let text = "module bbs_top #(\n  parameter IMEM_INIT = \"program.hex\",\n  parameter VMEM_INIT = \"vmem.hex\"\n) ();\n  parameter INIT_FILE = \"\"\n  parameter NAME = \"not_a_file\"\n.INIT_FILE(\"pe0_mat.hex\")\n.INIT_FILE(INIT_FILE)\n.INIT_FILE(\"\")\n.INIT_FILE(\"pe1_mat.hex\")";
+        assert_eq!(
+            init_files(text),
+            vec!["pe0_mat.hex", "pe1_mat.hex", "program.hex", "vmem.hex"]
+        );
         let log = "1. Executing Verilog-2005 frontend: rtl/a.v\n2.3. Executing HIERARCHY pass (managing design hierarchy).\nERROR: x";
         assert_eq!(last_pass(log), "yosys hierarchy");
         assert!(Target::parse("altera").is_err());

@@ -1,5 +1,17 @@
 //! FPGA resource estimate of a configuration: DSP blocks, block RAMs,
-//! flip-flops and LUTs of the generated RTL (`templates/bbs_*.v`).
+//! distributed RAM, flip-flops and LUTs of the generated machine
+//! (`templates/bbs_*.v`): the PE array, its controller, the sequencer and its
+//! instruction buffer, the host register block, the vector memory, the
+//! EWOP/ACT lanes and the vector-memory port logic in the top.
+//!
+//! It is a formula, not a synthesis: every count below is a function of the
+//! configuration. The structure (which memory goes where, which register
+//! exists, which multiplier is a DSP) follows the RTL and the mapping rules of
+//! Yosys 0.23's `synth_xilinx` and `synth_intel_alm` (the flows `bbs synth`
+//! runs); the LUT coefficients of the vector memory, the EWOP lanes and the
+//! control logic were measured with those flows on small designs
+//! (`docs/synthesis.md` has the measurements and the remaining error; the
+//! machines are `hw/configs/tiny.toml` and `hw/synth/*.toml`).
 //!
 //! Device facts are "as commonly cited" from the vendors' device overviews
 //! and user guides (Intel Arria 10 Core Fabric and General Purpose I/O
@@ -7,17 +19,62 @@
 //! Architecture Memory Resources UG573 and DSP Slice UG579); check them before
 //! relying on a number.
 //!
-//! # Memories (from `bbs_pe.v` and `bbs_top.v`)
+//! # Memories
 //!
-//! | memory | instances | depth | width |
-//! |---|---|---|---|
-//! | `matrix` | P | `cfg.matrix_depth()` | `cfg.matrix_word_width()` |
-//! | `vector_bank` | P * K | `cfg.bank_depth()` | `value_width` |
-//! | `output` | P | `cfg.rows_per_pe()` | `value_width` |
-//! | `vector` | 1 | `cfg.bank_depth()` | `K * value_width` |
+//! | memory | RTL | instances | depth | width | read ports | write ports |
+//! |---|---|---|---|---|---|---|
+//! | `matrix` | `bbs_pe.v` `u_mat_mem` | P | `cfg.matrix_depth()` | `cfg.matrix_word_width()` | 1 registered | 1 |
+//! | `vector_bank` | `bbs_pe.v` `u_vec_bank` | P * K | `cfg.bank_depth()` | W | 1 registered | 1 |
+//! | `instruction` | `bbs_seq.v` `imem_q` | 1 | `memory.instruction_words` | instruction bits | 1 combinational | 1 |
+//! | `vector` | `bbs_vmem.v` `mem_q` | 1 | `memory.vector_words` | W | A + B combinational | `ports_w` |
 //!
-//! All are simple dual-port (one write port, one registered read port), so the
-//! widest simple-dual-port modes are available.
+//! The vector memory's ports (`hdlgen/src/params.rs`): A = max(K, lanes,
+//! beat elements) (SpMxV vector load, EWOP a, ACT, store), B = lanes (EWOP b),
+//! write = max(P, lanes, beat elements) (PE results, EWOP results, loads).
+//! The instruction word's width is `bbs-hdlgen`'s `program::Layout`
+//! ([`RtlWidths::instr`]).
+//!
+//! Each memory goes to the first of these that can hold it:
+//!
+//! 1. **Register file** (both devices): two or more write ports. No FPGA RAM
+//!    has more than one write port, so Yosys's `memory_map` builds
+//!    `depth x width` flip-flops, one `depth:1` read mux per read port and
+//!    bit, and per word a write-port decode and a priority select of the write
+//!    data. Measured with Yosys 0.23 on 64 to 512 words, 8 to 16 bits, 1 to 8
+//!    read and 2 to 8 write ports (per word, `nr` read and `nw` write ports):
+//!    Xilinx `W * 7/16 * (nr + nw - 1) + 6 * (nw - 1)` LUTs (a read port costs
+//!    about 0.44 LUT per word and bit: LUT6 4:1 muxes and MUXF7s; each write
+//!    port past the first about as much per bit plus a 6-LUT decode and
+//!    enable per word), within -12%..+9% of Yosys on 15 shapes but for one
+//!    +31%; Intel `W * (0.56 * nr + 0.62 * nw)` (no MUXF7: wider mux trees),
+//!    within -4%..+7%.
+//!    This is the vector memory of every configuration with more than one
+//!    PE, lane or beat element, and it dominates their LUTs and flip-flops:
+//!    the default configuration's 16384 x 16 with 16 read and 8 write ports
+//!    comes to 262144 flip-flops and over 3 million LUTs, far beyond any
+//!    device (docs/synthesis.md).
+//! 2. **Distributed RAM**: one write port and a combinational read (the
+//!    instruction buffer, and the vector memory when P = lanes = beat
+//!    elements = 1), or a registered read (the vector banks) of depth <=
+//!    [`LUTRAM_MAX_DEPTH`] (128) on Xilinx, or on Intel filling less than
+//!    [`M20K_MIN_EFFICIENCY_PCT`] (5%) of its M20K blocks (Yosys's
+//!    `bram_m20k.txt` rule: a 64 x 12 bank goes to MLAB, 64 x 16 and 128 x 8
+//!    to M20K).
+//!    * Xilinx: RAM32M (32 x 6 simple dual port, or 32 x 2 with three read
+//!      ports) for depth <= 32, else RAM64M (64 x 3, or 64 x 1 with three read
+//!      ports), 4 LUTs each, `ceil(depth / 32 or 64)` deep. Yosys copies the
+//!      memory per read port (simple dual port) or per three read ports
+//!      (quad port), whichever takes fewer primitives (ties: simple dual
+//!      port): 2048 x 8 with 3 read ports takes 256 RAM64M (quad port), with
+//!      2 or 4 read ports 192 or 384 (copies).
+//!    * Intel: MLAB cells of 32 x 1 (what `synth_intel_alm` instantiates and
+//!      `bbs synth` counts as LUTRAM LUTs), `ceil(depth / 32) * width` per read port.
+//!    * Deeper than one primitive, each read port and bit needs a
+//!      `ceil(depth / 32 or 64):1` mux: [`mux_luts`].
+//!    * A registered read (the vector banks) keeps its output register in the
+//!      fabric: `width` flip-flops per instance.
+//! 3. **Block RAM**: everything else (the matrix memories, deeper vector
+//!    banks), as below.
 //!
 //! # Block-RAM modes
 //!
@@ -38,64 +95,108 @@
 //! instances together, since two RAMB18 halves of one memory share a RAMB36):
 //! `blocks = ceil(instances * halves_each / 2)`.
 //!
-//! # Distributed RAM (Xilinx only)
+//! Blocks cascaded in depth need a read mux per bit: on Intel
+//! `width * mux_luts(deep)` LUTs per instance (Yosys 0.23: 275 LUTs for tiny's
+//! 16-deep, 30-bit matrix memory; the estimate 330); on Xilinx two RAMB36 cascade
+//! inside the blocks, so only deeper cascades cost LUTs.
 //!
-//! On [`Device::XilinxRamb36`] a memory of depth at most
-//! [`LUTRAM_MAX_DEPTH`] (128) goes to distributed RAM (LUTRAM), as Vivado's
-//! and Yosys's `synth_xilinx` memory mapping do: it takes no block RAM
-//! (`blocks` 0, mode `"RAM64M 64x3"`) and `ceil(depth / 64) * ceil(width / 3)`
-//! RAM64M per instance (one 64-deep, 3-bit simple-dual-port RAM with a
-//! separate write address), 4 LUTs each, reported as `lutram_luts` (kept apart
-//! from the logic `luts`): 64 x 16 takes 6 RAM64M, 128 x 16 takes 12, 64 x 128
-//! takes 43. Deeper memories go to RAMB36/RAMB18 as above. Intel memories
-//! always go to M20K here (Yosys's MLAB rule only takes 32-deep memories).
-//!
-//! Memories of at most 1 kbit per instance (e.g. the default's 64 x 16 vector
-//! banks) would often go to MLAB (Intel, 640 bits each) in a real flow. They
-//! are still counted as block RAM on Intel (the conservative case), flagged
-//! `small` (on both devices), and their blocks are summed in
-//! [`ResourceEstimate::small_blocks`] (0 on Xilinx for the LUTRAM ones).
+//! Memories of at most 1 kbit per instance that still go to block RAM would
+//! often go to MLAB (Intel, 640 bits each) in a real flow. They are counted as
+//! block RAM (the conservative case), flagged `small`, and their blocks are
+//! summed in [`ResourceEstimate::small_blocks`].
 //!
 //! # DSPs
 //!
-//! One multiplier per bank per PE (P * K), `value_width x value_width` signed:
+//! A multiplier goes to DSPs as Yosys 0.23's `mul2dsp` decides: on Xilinx
+//! (xc7) if both operands have at least 2 bits and the product at least 9,
+//! on Intel (cyclone10gx) if both operands have at least 4 bits; else to LUTs.
+//!
+//! * PE array: one multiplier per bank per PE (P * K), `W x W` signed.
+//! * EWOP/ACT: per lane a `W x W` multiply (`mul`) and the ACT unit's
+//!   `slope x offset` multiply (`act_slope_w x (act_step_log2 + 1)` bits).
+//!   `synth_xilinx` maps multipliers to DSP48s before its `share` pass, so a
+//!   lane takes both (the ACT one only if Yosys's `mul2dsp` takes it: both
+//!   operands >= 2 bits and the product >= 9 bits). `synth_intel_alm` runs
+//!   `share` first, and the two multiplies (never in the same instruction)
+//!   become one `max(W, act_slope_w)`-bit multiplier per lane.
+//! * Vector-port addresses (top): A port `g` multiplies the bank size by
+//!   the constant `g`, and with P not a power of two each PE's write port
+//!   multiplies its row by P. Yosys makes shifts of the powers of two and
+//!   gives the other constant products to `mul2dsp` like any multiply: `3 *
+//!   bank_size` with a 7-bit bank-size field takes a DSP48 (a vendor tool
+//!   would use adders). None on tiny and mini (A ports 0 and 1).
+//!
+//! Per multiplier in DSPs:
 //!
 //! * Intel Arria 10 variable-precision DSP block: two 18x19 multipliers, or
 //!   one 27x27: width <= 18 packs 2 multipliers per block, <= 27 takes 1
-//!   block, wider (up to 32) takes 2 blocks (the two-block 36x36 mode).
-//! * Xilinx DSP48E2 (27x18 multiplier): `ceil(W / 27) * ceil(W / 18)` slices
-//!   per multiplier: 1 for W <= 18, 2 for W <= 27, 4 for W <= 32.
+//!   block, wider (up to 32) takes 2 blocks (the two-block 36x36 mode). The
+//!   PE and EWOP multipliers pack together.
+//! * Xilinx DSP48E2 (27x18 multiplier): `ceil(a / 27) * ceil(b / 18)` slices
+//!   for an `a x b` multiplier (`a >= b`): 1 for W <= 18, 2 for W <= 27, 4
+//!   for W <= 32.
 //!
 //! # Registers (flip-flop bits, from the RTL)
 //!
-//! Per PE: the tag pipeline `(local_row_w + 4) * (2 + mult_stages +
-//! adder_stages)`, the weight register `K * W`, the multiplier stages
-//! `K * 2W * mult_stages`, the adder-tree stages `(2W + ceil(log2 K)) *
-//! adder_stages`, the accumulator `A`, the write enable 1 and the write row
-//! `local_row_w`. Top: `out_pe_q` (`clog2 P`). Controller: state 3, two
-//! vector addresses `2 * index_w`, vector write enable 1, `mat_addr_w`,
-//! `slots_w`, `local_row_w`, `row_base_w`, `drain_w`. Block-RAM output
-//! registers live inside the RAMs and are not counted.
+//! * PE array, per PE: the tag pipeline `(local_row_w + 4) * S` with `S = 2 +
+//!   mult_stages + adder_stages`, the weight register `K * W`, the multiplier
+//!   stages `K * 2W * mult_stages`, the adder-tree stages `(2W + ceil(log2
+//!   K)) * adder_stages`, the accumulator `A`, the write enable 1 and the
+//!   write row `local_row_w`. On Intel (`synth_intel_alm`) all of them are
+//!   fabric flip-flops. On [`Device::XilinxRamb36`] (`synth_xilinx`, and
+//!   Vivado likewise) the DSP48 takes the weight register as its AREG and the
+//!   first [`DSP_ABSORBED_MULT_STAGES`] (2) multiplier stages as its MREG and
+//!   PREG: a PE counts `K * 2W * (mult_stages - min(mult_stages, 2))`
+//!   multiplier flip-flops and no weight register there. And Yosys's
+//!   `opt_merge` keeps one copy of the registers that hold the same value in
+//!   every PE, the tag pipeline but its `row_ok` bit and the write row: the
+//!   array counts `(local_row_w + 3) * S + local_row_w` once and `S` per PE.
+//!   (Measured on tiny, mini, mini16 and quad12: within 1% of Yosys, Intel
+//!   tiny 4%.)
+//! * Vector ports (top): the SpMxV load register `vec_wdata_q`, `K * W`.
+//! * Controller (`bbs_ctrl.v`): state 3, two vector addresses `2 * index_w`,
+//!   vector write enable 1, `mat_addr_w`, `slots_w`, `local_row_w`,
+//!   `row_base_w`, `drain_w`.
+//! * Sequencer (`bbs_seq.v`): state 4, `pc_w`, the instruction register
+//!   (instruction bits), the element offset `off_w`, and the 5-bit wait
+//!   counter when `ewop.latency > 0` (otherwise it never leaves 0 and Yosys
+//!   removes it).
+//! * Host registers (`bbs_regs.v`): NINSTR `pc_w`, CYCLES 32, the read data 32.
+//! * EWOP/ACT (`bbs_ewop.v`): `ewop.latency` stages of `lanes` write enables,
+//!   the write address `vaddr_w` and `lanes * W` results.
+//! * Memories: the vector memory as a register file, `depth * W`; the
+//!   output register of every distributed-RAM vector bank, `W`. Block-RAM
+//!   output registers live inside the RAMs and are not counted.
 //!
-//! On [`Device::XilinxRamb36`] the first [`DSP_ABSORBED_MULT_STAGES`] (2)
-//! multiplier stages are absorbed into the DSP48's M and P registers, as
-//! Vivado and Yosys's `synth_xilinx` do, and are not counted: a PE counts
-//! `K * 2W * (mult_stages - min(mult_stages, 2))` multiplier flip-flops there.
-//! On Intel they stay in the fabric (as Yosys's `synth_intel_alm` keeps them).
+//! # LUTs (LUT6 / half-ALM equivalents)
 //!
-//! # LUTs (LUT6 / half-ALM equivalents; a rough estimate, +-50%)
+//! Logic outside the memories, calibrated on `synth_xilinx` (Yosys 0.23
+//! within about 10% per block on the measured designs); the same formulas are
+//! used for Intel, whose Yosys flow spends more (one `ALUT_ARITH` per adder
+//! bit, no MUXF7, no LUT sharing with the 2-input logic): docs/synthesis.md.
 //!
-//! One LUT per result bit of every 2-input adder and comparator, one per bit
-//! of a 4:1 mux:
-//!
-//! * adder tree per PE: every pairwise adder at level `l` (0-based) is
-//!   `2W + l + 1` bits (the exact tree of `bbs_adder_tree.v`);
-//! * accumulator per PE: `A` (the `first` select folds into the adder LUTs);
-//! * round and saturate per PE: `A + 1` (rounding adder) + `W` (saturation mux);
-//! * row-valid compare per PE in the top: `row_base_w`;
-//! * output read mux in the top: `W * ceil((P - 1) / 3)`;
-//! * controller: 2 per controller flip-flop bit (next state and compare).
+//! * PE array, per PE: the adder tree, every pairwise adder at level `l`
+//!   (0-based) `2W + l + 1` bits (the exact tree of `bbs_adder_tree.v`); the
+//!   accumulator `A`; rounding `A + 1` and saturation `W`; the row-valid
+//!   compare in the top `row_base_w`.
+//! * Controller: 3/2 per controller flip-flop bit (its counters' adders and
+//!   compares and the next-state muxes; Yosys: 90 LUTs for 64 bits, 57 for 40).
+//! * Sequencer: `4 * off_w + 2 * pc_w + 20` (the offset adders and compares,
+//!   the program counter, the state machine).
+//! * Host registers: the 32-bit cycle counter and the read mux, `34 + pc_w`.
+//! * EWOP/ACT, per lane: `7 * W` (add and subtract with saturation, the
+//!   clamp, offset and rounding of the ACT unit, the `mul` saturation and the
+//!   5:1 result select; Yosys: 54 at W = 8, 119 at W = 16) and the ACT table
+//!   `2 * (act_slope_w + W)` (a 256-entry ROM of slope and base, as logic:
+//!   Yosys 25 at W = 8, 76 at W = 16).
+//! * Vector ports (top): per A port `6 * vaddr_w` (three address adders, the
+//!   3:1 address select, the column compare), per B port `vaddr_w`, per write
+//!   port `4 * vaddr_w + W` (three address sources and the address, data and
+//!   enable select).
+//! * Memories: the register-file and distributed-RAM read muxes and write
+//!   logic above.
 
+use crate::act::{ActFn, ActTable};
 use crate::arith::{ceil_log2, clog2};
 use crate::config::{Config, ConfigError};
 use serde::{Deserialize, Serialize};
@@ -103,9 +204,9 @@ use serde::{Deserialize, Serialize};
 /// A device family's block-RAM and DSP primitives; see the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Device {
-    /// Intel Arria 10 (also Cyclone 10 GX, Stratix 10): M20K, 18x19 DSP blocks.
+    /// Intel Arria 10 (also Cyclone 10 GX, Stratix 10): M20K, MLAB, 18x19 DSP blocks.
     IntelM20k,
-    /// Xilinx 7-series / UltraScale / UltraScale+: RAMB36/RAMB18, DSP48E2.
+    /// Xilinx 7-series / UltraScale / UltraScale+: RAMB36/RAMB18, RAM32M/RAM64M, DSP48E2.
     XilinxRamb36,
 }
 
@@ -168,10 +269,19 @@ pub const XILINX_MODES: [BramMode; 13] = [
 /// Instances of at most this many bits are flagged `small`.
 pub const SMALL_MEMORY_BITS: u64 = 1024;
 
-/// On Xilinx, memories of at most this depth go to distributed RAM (RAM64M).
+/// On Xilinx, memories with a registered read of at most this depth go to
+/// distributed RAM (RAM32M/RAM64M).
 pub const LUTRAM_MAX_DEPTH: usize = 128;
 
-/// LUTs of one RAM64M (64 x 3 simple dual port, 4 LUT6 in a SLICEM).
+/// On Intel, a memory with a registered read goes to M20K only if it fills
+/// at least this percentage of its blocks' 20 kbit (Yosys 0.23's
+/// `bram_m20k.txt` rule `min efficiency 5`); else to MLAB.
+pub const M20K_MIN_EFFICIENCY_PCT: u64 = 5;
+
+/// Bits of one M20K block.
+pub const M20K_BITS: u64 = 20 * 1024;
+
+/// LUTs of one RAM64M or RAM32M (4 LUT6 in a SLICEM).
 pub const RAM64M_LUTS: usize = 4;
 
 /// On Xilinx, this many multiplier pipeline stages fit a DSP48's M and P
@@ -184,45 +294,73 @@ pub struct MemoryEstimate {
     pub instances: usize,
     pub depth: usize,
     pub width: u32,
-    /// The chosen mode, e.g. `"M20K 2Kx10"`, `"RAMB18 1Kx18"`, or
-    /// `"RAM64M 64x3"` for distributed RAM (Xilinx, depth <= [`LUTRAM_MAX_DEPTH`]).
+    /// Read ports per instance (each a copy of the data in distributed RAM).
+    pub read_ports: usize,
+    /// Write ports per instance; more than one makes a register file.
+    pub write_ports: usize,
+    /// The chosen mode: a block-RAM mode (`"M20K 2Kx10"`, `"RAMB18 1Kx18"`),
+    /// distributed RAM (`"RAM64M 64x3"`, `"RAM64M 64x1 quad port"`,
+    /// `"RAM32M 32x6"`, `"RAM32M 32x2 quad port"`, `"MLAB 32x1"`), or
+    /// `"flip-flops"` for a register file.
     pub mode: String,
-    /// Primitives of `mode` per instance.
+    /// Primitives of `mode` per instance (every read-port copy; 0 for flip-flops).
     pub primitives_each: usize,
     /// Device blocks per instance: M20K, or RAMB36 equivalents rounded up;
-    /// 0 for distributed RAM.
+    /// 0 for distributed RAM and flip-flops.
     pub blocks_each: usize,
     /// Device blocks of all instances: `instances * blocks_each` on Intel;
     /// on Xilinx `ceil(instances * halves_each / 2)` (halves pair up); 0 for
-    /// distributed RAM.
+    /// distributed RAM and flip-flops.
     pub blocks: usize,
-    /// LUTs of all instances spent as distributed RAM:
-    /// `instances * primitives_each * 4` for RAM64M, else 0.
+    /// LUTs of all instances spent as distributed RAM: 4 per RAM32M/RAM64M,
+    /// 1 per MLAB 32x1 cell (as `bbs synth` counts them); else 0.
     pub lutram_luts: usize,
+    /// Logic LUTs of all instances: read muxes (register file, distributed
+    /// RAM deeper than one primitive, cascaded block RAM) and the register
+    /// file's write logic.
+    pub luts: usize,
+    /// Fabric flip-flops of all instances: the register file's bits, or the
+    /// output register of a registered-read distributed RAM.
+    pub registers: usize,
     /// Stored bits of all instances: `instances * depth * width`.
     pub bits: u64,
     /// At most [`SMALL_MEMORY_BITS`] per instance: MLAB/LUTRAM material.
     pub small: bool,
 }
 
+/// The logic of one part of the design (memories apart).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BlockEstimate {
+    /// `pe_array`, `controller`, `sequencer`, `host_registers`, `ewop`, `vector_ports`.
+    pub name: &'static str,
+    /// Logic LUTs.
+    pub luts: usize,
+    /// Fabric flip-flops.
+    pub registers: usize,
+    /// Hardware multipliers (each one or more DSP slices, or half a DSP block).
+    pub multipliers: usize,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ResourceEstimate {
     pub device: Device,
-    /// `P * K`.
+    /// SpMxV multipliers, `P * K` (the EWOP lanes' are in `blocks`).
     pub multipliers: usize,
+    /// DSP blocks (Intel) or slices (Xilinx) of the PE array and the EWOP lanes.
     pub dsp_blocks: usize,
     /// Sum of the memories' `blocks` (M20K, or RAMB36 equivalents).
     pub block_rams: usize,
-    /// Sum of the memories' `lutram_luts` (Xilinx distributed RAM; 0 on Intel).
+    /// Sum of the memories' `lutram_luts` (RAM32M/RAM64M LUTs, MLAB cells).
     pub lutram_luts: usize,
     /// The part of `block_rams` spent on `small` memories.
     pub small_blocks: usize,
     pub memories: Vec<MemoryEstimate>,
-    /// Flip-flop bits of the pipelines, accumulators and controller (on
-    /// Xilinx without the multiplier stages absorbed into DSP slices).
+    /// The logic around the memories, block by block.
+    pub blocks: Vec<BlockEstimate>,
+    /// Flip-flop bits of the blocks and the memories (on Xilinx without the
+    /// multiplier stages absorbed into DSP slices).
     pub registers: usize,
-    /// Logic LUTs: adder trees, accumulators, rounding, muxes and control (see
-    /// the module doc); distributed RAM is in `lutram_luts`.
+    /// Logic LUTs of the blocks and the memories; distributed RAM is in `lutram_luts`.
     pub luts: usize,
 }
 
@@ -256,63 +394,258 @@ fn mode_name(m: &BramMode) -> String {
     format!("{} {depth}x{}", m.primitive, m.width)
 }
 
-fn memory(
-    device: Device,
-    name: &str,
+/// LUTs of one bit of an `n:1` read mux as Yosys 0.23 maps it: Xilinx about
+/// `0.45 n` (LUT6 4:1 muxes and MUXF7s; measured 1 for 2:1 and 4:1, 13 to 19
+/// for 32:1), Intel about `0.65 n` (no MUXF7; measured 5.3 for 8:1, 48.5 for
+/// 64:1); 0 for `n <= 1`.
+pub fn mux_luts(device: Device, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let (num, den) = match device {
+        Device::XilinxRamb36 => (9, 20),
+        Device::IntelM20k => (13, 20),
+    };
+    (num * n).div_ceil(den).max(1)
+}
+
+/// How a memory is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Read {
+    /// `rdata_q <= mem[raddr]` (`bbs_ram.v`): block RAM, or distributed RAM
+    /// and an output register.
+    Registered,
+    /// `assign data = mem[addr]`: distributed RAM or flip-flops only.
+    Combinational,
+}
+
+struct MemSpec<'a> {
+    name: &'a str,
     instances: usize,
     depth: usize,
     width: u32,
-) -> MemoryEstimate {
-    let bits_each = depth as u64 * width as u64;
-    let small = bits_each <= SMALL_MEMORY_BITS;
-    if device == Device::XilinxRamb36 && depth <= LUTRAM_MAX_DEPTH {
-        let primitives_each = depth.div_ceil(64).max(1) * (width.div_ceil(3) as usize).max(1);
-        return MemoryEstimate {
-            name: name.to_string(),
-            instances,
-            depth,
-            width,
-            mode: "RAM64M 64x3".to_string(),
-            primitives_each,
-            blocks_each: 0,
-            blocks: 0,
-            lutram_luts: instances * primitives_each * RAM64M_LUTS,
-            bits: bits_each * instances as u64,
-            small,
-        };
-    }
-    let (m, primitives_each, units) = memory_blocks(device, depth, width);
-    let (blocks_each, blocks) = match device {
-        Device::IntelM20k => (units, units * instances),
-        Device::XilinxRamb36 => (units.div_ceil(2), (units * instances).div_ceil(2)),
-    };
-    MemoryEstimate {
-        name: name.to_string(),
-        instances,
+    read_ports: usize,
+    write_ports: usize,
+    read: Read,
+}
+
+fn memory(device: Device, m: &MemSpec) -> MemoryEstimate {
+    let (n, depth, w) = (m.instances, m.depth, m.width as usize);
+    let nr = m.read_ports.max(1);
+    let bits_each = depth as u64 * w as u64;
+    let mut est = MemoryEstimate {
+        name: m.name.to_string(),
+        instances: n,
         depth,
-        width,
-        mode: mode_name(&m),
-        primitives_each,
-        blocks_each,
-        blocks,
+        width: m.width,
+        read_ports: nr,
+        write_ports: m.write_ports,
+        mode: String::new(),
+        primitives_each: 0,
+        blocks_each: 0,
+        blocks: 0,
         lutram_luts: 0,
-        bits: bits_each * instances as u64,
-        small,
+        luts: 0,
+        registers: 0,
+        bits: bits_each * n as u64,
+        small: bits_each <= SMALL_MEMORY_BITS,
+    };
+    if m.write_ports >= 2 {
+        // Register file (module doc, rule 1), per word.
+        let nw = m.write_ports;
+        let per_word = match device {
+            Device::XilinxRamb36 => (7 * w * (nr + nw - 1)).div_ceil(16) + 6 * (nw - 1),
+            Device::IntelM20k => (w * (56 * nr + 62 * nw)).div_ceil(100),
+        };
+        est.mode = "flip-flops".to_string();
+        est.registers = n * depth * w;
+        est.luts = n * depth * per_word;
+        return est;
     }
+    let distributed = match (device, m.read) {
+        (_, Read::Combinational) => true,
+        (Device::XilinxRamb36, Read::Registered) => depth <= LUTRAM_MAX_DEPTH,
+        (Device::IntelM20k, Read::Registered) => {
+            let (_, prims, _) = memory_blocks(device, depth, m.width);
+            100 * bits_each < M20K_MIN_EFFICIENCY_PCT * prims as u64 * M20K_BITS
+        }
+    };
+    if distributed {
+        let (mode, prims, deep, lutram_each) = match device {
+            Device::XilinxRamb36 => {
+                // RAM32M: 32 x 6 simple dual port or 32 x 2 quad port;
+                // RAM64M: 64 x 3 or 64 x 1 quad port (three read ports).
+                let (prim, prim_depth, sdp_w, qp_w) = if depth <= 32 {
+                    ("RAM32M", 32, 6, 2)
+                } else {
+                    ("RAM64M", 64, 3, 1)
+                };
+                let deep = depth.div_ceil(prim_depth).max(1);
+                let sdp = nr * deep * w.div_ceil(sdp_w).max(1);
+                let qp = nr.div_ceil(3) * deep * w.div_ceil(qp_w).max(1);
+                let (mode, prims) = if qp < sdp {
+                    (format!("{prim} {prim_depth}x{qp_w} quad port"), qp)
+                } else {
+                    (format!("{prim} {prim_depth}x{sdp_w}"), sdp)
+                };
+                (mode, prims, deep, prims * RAM64M_LUTS)
+            }
+            Device::IntelM20k => {
+                let deep = depth.div_ceil(32).max(1);
+                let prims = nr * deep * w.max(1);
+                ("MLAB 32x1".to_string(), prims, deep, prims)
+            }
+        };
+        est.mode = mode;
+        est.primitives_each = prims;
+        est.lutram_luts = n * lutram_each;
+        est.luts = n * nr * w * mux_luts(device, deep);
+        if m.read == Read::Registered {
+            est.registers = n * w;
+        }
+        return est;
+    }
+    let (bm, primitives_each, units) = memory_blocks(device, depth, m.width);
+    let deep = depth.div_ceil(bm.depth).max(1);
+    let (blocks_each, blocks, cascade) = match device {
+        Device::IntelM20k => (units, units * n, deep),
+        // Two RAMB36 cascade inside the blocks (CASCADEIN/OUT): no mux.
+        Device::XilinxRamb36 => (
+            units.div_ceil(2),
+            (units * n).div_ceil(2),
+            if deep <= 2 { 1 } else { deep },
+        ),
+    };
+    est.mode = mode_name(&bm);
+    est.primitives_each = primitives_each;
+    est.blocks_each = blocks_each;
+    est.blocks = blocks;
+    est.luts = n * w * mux_luts(device, cascade);
+    est
 }
 
 /// DSP blocks (Intel) or slices (Xilinx) for `multipliers` signed
-/// `width x width` multipliers.
+/// `width x width` multipliers (0 for multipliers Yosys leaves in LUTs).
 pub fn dsp_blocks(device: Device, multipliers: usize, width: u32) -> usize {
     match device {
-        Device::IntelM20k => match width {
-            0..=18 => multipliers.div_ceil(2),
-            19..=27 => multipliers,
-            _ => 2 * multipliers,
-        },
+        Device::IntelM20k => (multipliers * dsp_cost(device, width, width)).div_ceil(2),
+        Device::XilinxRamb36 => multipliers * dsp_cost(device, width, width),
+    }
+}
+
+/// One `a x b` multiplier in the device's DSP unit: Xilinx DSP48E2 slices
+/// (27x18), Intel half DSP blocks (18x19, a whole 27x27 block, or the
+/// two-block 36x36 mode). 0 when Yosys 0.23's `mul2dsp` leaves it in LUTs:
+/// on Xilinx (xc7) an operand under 2 bits or a product under 9 bits, on
+/// Intel (cyclone10gx) an operand under 4 bits.
+fn dsp_cost(device: Device, a: u32, b: u32) -> usize {
+    let (hi, lo) = (a.max(b), a.min(b));
+    match device {
         Device::XilinxRamb36 => {
-            multipliers * (width.div_ceil(27) as usize) * (width.div_ceil(18) as usize)
+            if lo < 2 || hi + lo < 9 {
+                0
+            } else {
+                (hi.div_ceil(27) as usize) * (lo.div_ceil(18) as usize)
+            }
         }
+        Device::IntelM20k => match hi {
+            _ if lo < 4 => 0,
+            0..=18 => 1,
+            19..=27 => 2,
+            _ => 4,
+        },
+    }
+}
+
+/// Bits of the unsigned constant `v`.
+fn const_bits(v: usize) -> u32 {
+    usize::BITS - v.leading_zeros()
+}
+
+/// Widths of the generated RTL that the estimate needs, as `bbs-hdlgen`'s
+/// `params::RtlParams` and `program::Layout` derive them (tests/synth.rs
+/// checks that they agree).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RtlWidths {
+    /// `clog2(rows_per_pe)`.
+    pub local_row: usize,
+    /// The bank-size field of an instruction, `index_width + 1`.
+    pub vec_words: usize,
+    /// Row counter of the controller (room for `rows` and `row_base + P`).
+    pub row_base: usize,
+    /// Controller flip-flops (module doc).
+    pub ctrl_bits: usize,
+    /// Vector-memory address, `clog2(memory.vector_words)`.
+    pub vaddr: usize,
+    /// Sequencer element offset, `clog2(vector_words + max(lanes, beat) + 1)`.
+    pub off: usize,
+    /// Program counter, `clog2(instruction_words + 1)`.
+    pub pc: usize,
+    /// Instruction word: op 3, func 2, a, b, d, len, rows, slots, bank, mat.
+    pub instr: usize,
+    /// Vector-memory read ports A and B and write ports.
+    pub ports_a: usize,
+    pub ports_b: usize,
+    pub ports_w: usize,
+    /// ACT table: slope bits, and log2 of the segment width.
+    pub act_slope: usize,
+    pub act_step_log2: usize,
+}
+
+/// Signed bits to hold `v` (as `bbs-hdlgen` sizes the ACT slopes).
+fn signed_bits(v: i64) -> usize {
+    let mag = if v < 0 { !v } else { v } as u64;
+    (64 - mag.leading_zeros() as usize) + 1
+}
+
+pub fn rtl_widths(cfg: &Config) -> RtlWidths {
+    let rows_per_pe = cfg.rows_per_pe();
+    let local_row = clog2(rows_per_pe) as usize;
+    let rows_w = clog2(cfg.max_rows + 1) as usize;
+    let row_base = (clog2(rows_per_pe * cfg.pes + 1) as usize).max(rows_w + 1);
+    let index_w = cfg.index_width() as usize;
+    let mat_addr = clog2(cfg.matrix_depth()) as usize;
+    let slots_w = clog2(cfg.max_slots + 1) as usize;
+    let ctrl_bits = 3
+        + 2 * index_w
+        + 1
+        + mat_addr
+        + slots_w
+        + local_row
+        + row_base
+        + clog2(cfg.drain_cycles() as usize) as usize;
+    let words = cfg.memory.vector_words;
+    let vaddr = clog2(words) as usize;
+    let beat = cfg.beat_elements();
+    let lanes = cfg.ewop.lanes;
+    let instr =
+        3 + 2 + 3 * vaddr + clog2(words + 1) as usize + rows_w + slots_w + index_w + 1 + mat_addr;
+    let fmt = cfg.format();
+    let tables = [
+        ActTable::new(ActFn::Sigmoid, fmt),
+        ActTable::new(ActFn::Tanh, fmt),
+    ];
+    let act_slope = tables
+        .iter()
+        .flat_map(|t| t.slope.iter())
+        .map(|&s| signed_bits(s))
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    RtlWidths {
+        local_row,
+        vec_words: index_w + 1,
+        row_base,
+        ctrl_bits,
+        vaddr,
+        off: clog2(words + lanes.max(beat) + 1) as usize,
+        pc: clog2(cfg.memory.instruction_words + 1) as usize,
+        instr,
+        ports_a: cfg.banks.max(lanes).max(beat),
+        ports_b: lanes,
+        ports_w: cfg.pes.max(lanes).max(beat),
+        act_slope,
+        act_step_log2: tables[0].step_log2 as usize,
     }
 }
 
@@ -321,98 +654,225 @@ pub fn dsp_blocks(device: Device, multipliers: usize, width: u32) -> usize {
 pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, ConfigError> {
     cfg.validate()?;
     let (p, k, w) = (cfg.pes, cfg.banks, cfg.value_width);
+    let wd = rtl_widths(cfg);
     let memories = vec![
         memory(
             device,
-            "matrix",
-            p,
-            cfg.matrix_depth(),
-            cfg.matrix_word_width(),
+            &MemSpec {
+                name: "matrix",
+                instances: p,
+                depth: cfg.matrix_depth(),
+                width: cfg.matrix_word_width(),
+                read_ports: 1,
+                write_ports: 1,
+                read: Read::Registered,
+            },
         ),
-        memory(device, "vector_bank", p * k, cfg.bank_depth(), w),
-        memory(device, "output", p, cfg.rows_per_pe(), w),
-        memory(device, "vector", 1, cfg.bank_depth(), k as u32 * w),
+        memory(
+            device,
+            &MemSpec {
+                name: "vector_bank",
+                instances: p * k,
+                depth: cfg.bank_depth(),
+                width: w,
+                read_ports: 1,
+                write_ports: 1,
+                read: Read::Registered,
+            },
+        ),
+        memory(
+            device,
+            &MemSpec {
+                name: "instruction",
+                instances: 1,
+                depth: cfg.memory.instruction_words,
+                width: wd.instr as u32,
+                read_ports: 1,
+                write_ports: 1,
+                read: Read::Combinational,
+            },
+        ),
+        memory(
+            device,
+            &MemSpec {
+                name: "vector",
+                instances: 1,
+                depth: cfg.memory.vector_words,
+                width: w,
+                read_ports: wd.ports_a + wd.ports_b,
+                write_ports: wd.ports_w,
+                read: Read::Combinational,
+            },
+        ),
     ];
+    let blocks = blocks(cfg, device, &wd);
     let block_rams = memories.iter().map(|m| m.blocks).sum();
     let lutram_luts = memories.iter().map(|m| m.lutram_luts).sum();
     let small_blocks = memories.iter().filter(|m| m.small).map(|m| m.blocks).sum();
-    let multipliers = p * k;
+    let registers = blocks.iter().map(|b| b.registers).sum::<usize>()
+        + memories.iter().map(|m| m.registers).sum::<usize>();
+    let luts = blocks.iter().map(|b| b.luts).sum::<usize>()
+        + memories.iter().map(|m| m.luts).sum::<usize>();
     Ok(ResourceEstimate {
         device,
-        multipliers,
-        dsp_blocks: dsp_blocks(device, multipliers, w),
+        multipliers: p * k,
+        dsp_blocks: dsps(cfg, device, &wd),
         block_rams,
         lutram_luts,
         small_blocks,
         memories,
-        registers: registers(cfg, device),
-        luts: luts(cfg),
+        blocks,
+        registers,
+        luts,
     })
 }
 
-/// Widths of the generated RTL (as `bbs-hdlgen`'s parameters derive them).
-struct Widths {
-    local_row: usize,
-    row_base: usize,
-    ctrl_bits: usize,
-}
-
-fn widths(cfg: &Config) -> Widths {
-    let rows_per_pe = cfg.rows_per_pe();
-    let local_row = clog2(rows_per_pe) as usize;
-    let rows_w = clog2(cfg.max_rows + 1) as usize;
-    let row_base = (clog2(rows_per_pe * cfg.pes + 1) as usize).max(rows_w + 1);
-    let index_w = cfg.index_width() as usize;
-    let ctrl_bits = 3
-        + 2 * index_w
-        + 1
-        + clog2(cfg.matrix_depth()) as usize
-        + clog2(cfg.max_slots + 1) as usize
-        + local_row
-        + row_base
-        + clog2(cfg.drain_cycles() as usize) as usize;
-    Widths {
-        local_row,
-        row_base,
-        ctrl_bits,
+/// The DSP units (slices, or half blocks on Intel) of one EWOP/ACT lane:
+/// on Xilinx the `W x W` multiply and the ACT unit's `slope x offset`
+/// multiply apart, on Intel one multiplier shared by both. With a one-LSB
+/// segment (`act_step_log2` 0) the offset is the constant 0 and there is no
+/// ACT multiply.
+fn ewop_lane_dsp(device: Device, w: u32, wd: &RtlWidths) -> (usize, usize) {
+    let (slope, offset) = (wd.act_slope as u32, wd.act_step_log2 as u32 + 1);
+    let act = wd.act_step_log2 > 0;
+    match device {
+        Device::XilinxRamb36 => {
+            let mul = dsp_cost(device, w, w);
+            let act = if act {
+                dsp_cost(device, slope, offset)
+            } else {
+                0
+            };
+            (mul + act, usize::from(mul > 0) + usize::from(act > 0))
+        }
+        Device::IntelM20k => {
+            let cost = if act {
+                dsp_cost(device, w.max(slope), w.max(offset))
+            } else {
+                dsp_cost(device, w, w)
+            };
+            (cost, usize::from(cost > 0))
+        }
     }
 }
 
-fn registers(cfg: &Config, device: Device) -> usize {
-    let (k, w, a) = (cfg.banks, cfg.value_width as usize, cfg.acc_width as usize);
+/// The DSP units and multipliers of the vector-memory address arithmetic in
+/// the top: A port `g` computes `g * bank_size` (bank-size field bits times
+/// the constant `g`) and, when P is not a power of two, write port `g < P`
+/// computes `row * P` (`local_row_w` bits). Yosys turns products by powers
+/// of two into shifts and gives the others to `mul2dsp` like any multiply
+/// ([`dsp_cost`]): e.g. `3 * bank` takes a DSP48 once the bank-size field has
+/// 7 bits. (A vendor tool would build these from adders.)
+fn address_dsp(cfg: &Config, device: Device, wd: &RtlWidths) -> (usize, usize) {
+    let mut units = 0;
+    let mut count = 0;
+    let mut add = |operand: usize, constant: usize| {
+        if constant > 1 && !constant.is_power_of_two() {
+            let c = dsp_cost(device, operand as u32, const_bits(constant));
+            units += c;
+            count += usize::from(c > 0);
+        }
+    };
+    for g in 0..wd.ports_a {
+        add(wd.vec_words, g);
+    }
+    for _ in 0..cfg.pes.min(wd.ports_w) {
+        add(wd.local_row, cfg.pes);
+    }
+    (units, count)
+}
+
+fn dsps(cfg: &Config, device: Device, wd: &RtlWidths) -> usize {
+    let w = cfg.value_width;
+    let units = cfg.pes * cfg.banks * dsp_cost(device, w, w)
+        + cfg.ewop.lanes * ewop_lane_dsp(device, w, wd).0
+        + address_dsp(cfg, device, wd).0;
+    match device {
+        Device::XilinxRamb36 => units,
+        Device::IntelM20k => units.div_ceil(2),
+    }
+}
+
+/// The logic blocks' LUTs, flip-flops and multipliers (module doc).
+fn blocks(cfg: &Config, device: Device, wd: &RtlWidths) -> Vec<BlockEstimate> {
+    let (p, k) = (cfg.pes, cfg.banks);
+    let (w, a) = (cfg.value_width as usize, cfg.acc_width as usize);
     let (mult, adder) = (
         cfg.pipeline.mult_stages as usize,
         cfg.pipeline.adder_stages as usize,
     );
-    // Multiplier stages left in the fabric (the rest are DSP48 M/P registers).
-    let fabric_mult = match device {
-        Device::IntelM20k => mult,
-        Device::XilinxRamb36 => mult - mult.min(DSP_ABSORBED_MULT_STAGES),
-    };
-    let wd = widths(cfg);
-    let tree_w = 2 * w + ceil_log2(k) as usize;
-    let per_pe = (wd.local_row + 4) * (2 + mult + adder)
-        + k * w
-        + k * 2 * w * fabric_mult
-        + tree_w * adder
-        + a
-        + 1
-        + wd.local_row;
-    cfg.pes * per_pe + clog2(cfg.pes) as usize + wd.ctrl_bits
-}
+    let (lanes, latency) = (cfg.ewop.lanes, cfg.ewop.latency as usize);
 
-fn luts(cfg: &Config) -> usize {
-    let (p, w, a) = (cfg.pes, cfg.value_width as usize, cfg.acc_width as usize);
-    let wd = widths(cfg);
+    // PE array. On Xilinx the DSP48s take the weight register (AREG) and
+    // two multiplier stages (MREG, PREG), and Yosys's opt_merge keeps one
+    // copy of the registers that are equal in every PE: the tag pipeline but
+    // its row_ok bit, and the write row.
+    let pe_dsp = dsp_cost(device, w as u32, w as u32) > 0;
+    let xilinx = device == Device::XilinxRamb36;
+    let (fabric_mult, weight) = if xilinx && pe_dsp {
+        (mult - mult.min(DSP_ABSORBED_MULT_STAGES), 0)
+    } else {
+        (mult, k * w)
+    };
+    let stages = 2 + mult + adder;
+    let tree_w = 2 * w + ceil_log2(k) as usize;
+    let common = (wd.local_row + 3) * stages + wd.local_row;
+    let pe_regs = stages + weight + k * 2 * w * fabric_mult + tree_w * adder + a + 1;
+    let array_regs = if xilinx {
+        p * pe_regs + common
+    } else {
+        p * (pe_regs + common)
+    };
     let mut tree = 0;
-    let (mut count, mut level) = (cfg.banks, 0usize);
+    let (mut count, mut level) = (k, 0usize);
     while count > 1 {
         tree += (count / 2) * (2 * w + level + 1);
         count = count.div_ceil(2);
         level += 1;
     }
-    let per_pe = tree + a + (a + 1) + w + wd.row_base;
-    p * per_pe + w * (p - 1).div_ceil(3) + 2 * wd.ctrl_bits
+    let pe_luts = tree + a + (a + 1) + w + wd.row_base;
+
+    let seq_regs = 4 + wd.pc + wd.instr + wd.off + if latency > 0 { 5 } else { 0 };
+    vec![
+        BlockEstimate {
+            name: "pe_array",
+            luts: p * pe_luts,
+            registers: array_regs,
+            multipliers: if pe_dsp { p * k } else { 0 },
+        },
+        BlockEstimate {
+            name: "controller",
+            luts: (3 * wd.ctrl_bits).div_ceil(2),
+            registers: wd.ctrl_bits,
+            multipliers: 0,
+        },
+        BlockEstimate {
+            name: "sequencer",
+            luts: 4 * wd.off + 2 * wd.pc + 20,
+            registers: seq_regs,
+            multipliers: 0,
+        },
+        BlockEstimate {
+            name: "host_registers",
+            luts: 34 + wd.pc,
+            registers: wd.pc + 64,
+            multipliers: 0,
+        },
+        BlockEstimate {
+            name: "ewop",
+            luts: lanes * (7 * w + 2 * (wd.act_slope + w)),
+            registers: latency * (lanes + wd.vaddr + lanes * w),
+            multipliers: lanes * ewop_lane_dsp(device, w as u32, wd).1,
+        },
+        BlockEstimate {
+            name: "vector_ports",
+            luts: wd.ports_a * 6 * wd.vaddr
+                + wd.ports_b * wd.vaddr
+                + wd.ports_w * (4 * wd.vaddr + w),
+            registers: k * w,
+            multipliers: address_dsp(cfg, device, wd).1,
+        },
+    ]
 }
 
 /// A device's DSP and block-RAM budget.

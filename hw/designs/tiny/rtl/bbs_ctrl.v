@@ -14,16 +14,16 @@
 //   mult_stages = 1
 //   adder_stages = 0
 //   [ewop]
-//   lanes = 8
-//   latency = 3
+//   lanes = 1
+//   latency = 1
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
-//   instruction_words = 256
+//   vector_words = 2048
+//   instruction_words = 32
 //   [host]
 //   clock_mhz = 200
-//   link_bytes_per_cycle = 16
+//   link_bytes_per_cycle = 1
 //   link_latency = 64
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //

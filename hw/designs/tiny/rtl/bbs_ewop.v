@@ -14,21 +14,21 @@
 //   mult_stages = 1
 //   adder_stages = 0
 //   [ewop]
-//   lanes = 8
-//   latency = 3
+//   lanes = 1
+//   latency = 1
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
-//   instruction_words = 256
+//   vector_words = 2048
+//   instruction_words = 32
 //   [host]
 //   clock_mhz = 200
-//   link_bytes_per_cycle = 16
+//   link_bytes_per_cycle = 1
 //   link_latency = 64
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
-// The EWOP and ACT unit: 8 lane(s), each doing one element per cycle, then
-// 3 pipeline register stage(s) before the vector-memory write.
+// The EWOP and ACT unit: 1 lane(s), each doing one element per cycle, then
+// 1 pipeline register stage(s) before the vector-memory write.
 //   op_i: 0 add, 1 sub (exact, then saturated), 2 mul (rounded half up back to
 //         5 fraction bits, saturated), 3 copy, 4 sigmoid, 5 tanh.
 // Sigmoid and tanh are the simulator's piecewise-linear tables
@@ -41,16 +41,16 @@ module bbs_ewop (
   input  wire                                      rst_ni,
   input  wire                                      valid_i,
   input  wire [2:0]                                op_i,
-  input  wire [7:0]                lane_ok_i,
-  input  wire [13:0]              waddr_i,
-  input  wire [63:0]    a_i,
-  input  wire [63:0]    b_i,
-  output wire [7:0]                we_o,
-  output wire [13:0]              waddr_o,
-  output wire [63:0]    wdata_o
+  input  wire [0:0]                lane_ok_i,
+  input  wire [10:0]              waddr_i,
+  input  wire [7:0]    a_i,
+  input  wire [7:0]    b_i,
+  output wire [0:0]                we_o,
+  output wire [10:0]              waddr_o,
+  output wire [7:0]    wdata_o
 );
 
-  localparam integer L = 8;
+  localparam integer L = 1;
   localparam integer W = 8;
   localparam integer F = 5;
   localparam integer PW = 2 * W;
@@ -138,7 +138,7 @@ module bbs_ewop (
 
   wire [L-1:0] we_d = valid_i ? lane_ok_i : {L{1'b0}};
 
-  bbs_delay #(.WIDTH(L + 14 + L*W), .DEPTH(3)) u_pipe (
+  bbs_delay #(.WIDTH(L + 11 + L*W), .DEPTH(1)) u_pipe (
     .clk_i (clk_i),
     .rst_ni(rst_ni),
     .d_i   ({we_d, waddr_i, y}),

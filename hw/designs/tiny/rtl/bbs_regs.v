@@ -14,16 +14,16 @@
 //   mult_stages = 1
 //   adder_stages = 0
 //   [ewop]
-//   lanes = 8
-//   latency = 3
+//   lanes = 1
+//   latency = 1
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
-//   instruction_words = 256
+//   vector_words = 2048
+//   instruction_words = 32
 //   [host]
 //   clock_mhz = 200
-//   link_bytes_per_cycle = 16
+//   link_bytes_per_cycle = 1
 //   link_latency = 64
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
@@ -45,9 +45,9 @@ module bbs_regs (
   output wire [31:0]               reg_rdata_o,
   input  wire                      busy_i,
   input  wire                      done_i,
-  input  wire [8:0] pc_i,
+  input  wire [5:0] pc_i,
   output wire                      start_o,
-  output wire [8:0] n_instr_o
+  output wire [5:0] n_instr_o
 );
 
   localparam [2:0] AddrCtrl   = 3'd0;
@@ -58,19 +58,19 @@ module bbs_regs (
   localparam [2:0] AddrId     = 3'd5;
   localparam [31:0] Id = {16'd1, 16'd2};
 
-  reg [8:0] n_instr_q;
+  reg [5:0] n_instr_q;
   reg [31:0] cycles_q;
   reg [31:0] rdata_q, rdata_d;
 
   // Only NINSTR's bits and CTRL's bit 0 are stored.
-  wire unused_wdata_bits = ^reg_wdata_i[31:9];
+  wire unused_wdata_bits = ^reg_wdata_i[31:6];
   wire start = reg_we_i && (reg_addr_i == AddrCtrl) && reg_wdata_i[0] && !busy_i;
 
   always @(*) begin
     case (reg_addr_i)
       AddrStatus: rdata_d = {30'd0, done_i, busy_i};
-      AddrNinstr: rdata_d = { 23'd0, n_instr_q };
-      AddrPc:     rdata_d = { 23'd0, pc_i };
+      AddrNinstr: rdata_d = { 26'd0, n_instr_q };
+      AddrPc:     rdata_d = { 26'd0, pc_i };
       AddrCycles: rdata_d = cycles_q;
       AddrId:     rdata_d = Id;
       default:    rdata_d = 32'd0;
@@ -79,12 +79,12 @@ module bbs_regs (
 
   always @(posedge clk_i) begin
     if (!rst_ni) begin
-      n_instr_q <= 9'd0;
+      n_instr_q <= 6'd0;
       cycles_q  <= 32'd0;
       rdata_q   <= 32'd0;
     end else begin
       if (reg_we_i && (reg_addr_i == AddrNinstr) && !busy_i) begin
-        n_instr_q <= reg_wdata_i[8:0];
+        n_instr_q <= reg_wdata_i[5:0];
       end
       if (start) begin
         cycles_q <= 32'd1;

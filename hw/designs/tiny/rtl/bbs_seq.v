@@ -14,44 +14,44 @@
 //   mult_stages = 1
 //   adder_stages = 0
 //   [ewop]
-//   lanes = 8
-//   latency = 3
+//   lanes = 1
+//   latency = 1
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
-//   instruction_words = 256
+//   vector_words = 2048
+//   instruction_words = 32
 //   [host]
 //   clock_mhz = 200
-//   link_bytes_per_cycle = 16
+//   link_bytes_per_cycle = 1
 //   link_latency = 64
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
-// The sequencer: the instruction buffer (256 words of 104 bits) and the
+// The sequencer: the instruction buffer (32 words of 92 bits) and the
 // controller that runs a program one instruction after another
 // (bbs_sim::machine is its executable specification; every count below is
 // the simulator's):
 //   dispatch  1 cycle: read instruction pc and decode it. From IDLE or DONE,
 //             start_i is that cycle for instruction 0.
-//   load      s_axis_tready_o until ceil(len / 16) beats are accepted; each
-//             writes up to 16 element(s) from d onward.
-//   store     m_axis_tvalid_o until ceil(len / 16) beats are accepted.
+//   load      s_axis_tready_o until ceil(len / 1) beats are accepted; each
+//             writes up to 1 element(s) from d onward.
+//   store     m_axis_tvalid_o until ceil(len / 1) beats are accepted.
 //   spmv      starts bbs_ctrl in the dispatch cycle and waits for its last
 //             drain cycle (load + compute + drain).
-//   ewop/act  ceil(len / 8) issue cycles of 8 lane(s), then 3 cycle(s)
+//   ewop/act  ceil(len / 1) issue cycles of 1 lane(s), then 1 cycle(s)
 //             for the last results to be written.
 // After the last instruction (pc + 1 == n_instr_i) the sequencer is DONE.
 // Instruction fields (hdlgen/src/program.rs):
 //   op[2:0]
 //   func[4:3]
-//   a[18:5]
-//   b[32:19]
-//   d[46:33]
-//   len[61:47]
-//   rows[71:62]
-//   slots[79:72]
-//   bank[87:80]
-//   mat[103:88]
+//   a[15:5]
+//   b[26:16]
+//   d[37:27]
+//   len[49:38]
+//   rows[59:50]
+//   slots[67:60]
+//   bank[75:68]
+//   mat[91:76]
 
 module bbs_seq #(
   parameter INIT_FILE = ""
@@ -59,21 +59,21 @@ module bbs_seq #(
   input  wire                               clk_i,
   input  wire                               rst_ni,
   input  wire                               start_i,
-  input  wire [8:0]          n_instr_i,
+  input  wire [5:0]          n_instr_i,
   output wire                               busy_o,
   output wire                               done_o,
-  output wire [8:0]          pc_o,
+  output wire [5:0]          pc_o,
   // Instruction buffer write port (the host's, while idle).
   input  wire                               imem_we_i,
-  input  wire [7:0]   imem_waddr_i,
-  input  wire [103:0]       imem_wdata_i,
+  input  wire [4:0]   imem_waddr_i,
+  input  wire [91:0]       imem_wdata_i,
   // The instruction being executed.
   output wire [2:0]                         op_o,
   output wire [1:0]                         func_o,
-  output wire [13:0]       a_o,
-  output wire [13:0]       b_o,
-  output wire [13:0]       d_o,
-  output wire [14:0]        len_o,
+  output wire [10:0]       a_o,
+  output wire [10:0]       b_o,
+  output wire [10:0]       d_o,
+  output wire [11:0]        len_o,
   output wire [9:0]        rows_o,
   output wire [7:0]       slots_o,
   output wire [7:0]   bank_o,
@@ -83,14 +83,14 @@ module bbs_seq #(
   input  wire                               spmv_last_i,
   // EWOP/ACT issue: element offset of lane 0 in this cycle.
   output wire                               ew_issue_o,
-  output wire [14:0]         ew_off_o,
+  output wire [11:0]         ew_off_o,
   // DMA: element offset of this beat.
   output wire                               s_axis_tready_o,
   input  wire                               s_axis_tvalid_i,
   output wire                               m_axis_tvalid_o,
   input  wire                               m_axis_tready_i,
   output wire                               m_axis_tlast_o,
-  output wire [14:0]         dma_off_o
+  output wire [11:0]         dma_off_o
 );
 
   localparam [3:0] StIdle    = 4'd0;
@@ -106,11 +106,11 @@ module bbs_seq #(
   localparam [2:0] OpStore = 3'd1;
   localparam [2:0] OpSpmv  = 3'd2;
 
-  localparam integer OW = 15;
-  localparam [OW-1:0] Lanes = 15'd8;
-  localparam [OW-1:0] BeatEl = 15'd16;
+  localparam integer OW = 12;
+  localparam [OW-1:0] Lanes = 12'd1;
+  localparam [OW-1:0] BeatEl = 12'd1;
 
-  reg [103:0] imem_q [0:255];
+  reg [91:0] imem_q [0:31];
 
   generate
     if (INIT_FILE != "") begin : g_init
@@ -125,34 +125,34 @@ module bbs_seq #(
   end
 
   reg [3:0] state_q, state_d;
-  reg [8:0] pc_q, pc_d;
-  reg [103:0] instr_q, instr_d;
+  reg [5:0] pc_q, pc_d;
+  reg [91:0] instr_q, instr_d;
   reg [OW-1:0] off_q, off_d;
   reg [4:0] wait_q, wait_d;
 
   // Dispatch: from FETCH, or from IDLE/DONE on start_i (instruction 0).
   wire idle_start = ((state_q == StIdle) || (state_q == StDone)) && start_i;
   wire dispatch   = (state_q == StFetch) || idle_start;
-  wire [8:0] fetch_pc = (state_q == StFetch) ? pc_q : 9'd0;
-  wire [7:0] fetch_addr = fetch_pc[7:0];
-  wire unused_pc_bits = ^fetch_pc[8:8];
-  wire [103:0] fetched = imem_q[fetch_addr];
+  wire [5:0] fetch_pc = (state_q == StFetch) ? pc_q : 6'd0;
+  wire [4:0] fetch_addr = fetch_pc[4:0];
+  wire unused_pc_bits = ^fetch_pc[5:5];
+  wire [91:0] fetched = imem_q[fetch_addr];
   wire [2:0] fetched_op = fetched[2:0];
 
   // Fields of the executing instruction.
   wire [2:0] f_op = instr_q[2:0];
   wire [1:0] f_func = instr_q[4:3];
-  wire [13:0] f_a = instr_q[18:5];
-  wire [13:0] f_b = instr_q[32:19];
-  wire [13:0] f_d = instr_q[46:33];
-  wire [14:0] f_len = instr_q[61:47];
-  wire [9:0] f_rows = instr_q[71:62];
-  wire [7:0] f_slots = instr_q[79:72];
-  wire [7:0] f_bank = instr_q[87:80];
-  wire [15:0] f_mat = instr_q[103:88];
+  wire [10:0] f_a = instr_q[15:5];
+  wire [10:0] f_b = instr_q[26:16];
+  wire [10:0] f_d = instr_q[37:27];
+  wire [11:0] f_len = instr_q[49:38];
+  wire [9:0] f_rows = instr_q[59:50];
+  wire [7:0] f_slots = instr_q[67:60];
+  wire [7:0] f_bank = instr_q[75:68];
+  wire [15:0] f_mat = instr_q[91:76];
   wire [OW-1:0] len_ext = f_len;
 
-  wire last_instr = (pc_q + 9'd1 == n_instr_i);
+  wire last_instr = (pc_q + 6'd1 == n_instr_i);
   wire in_fire    = (state_q == StLoad) && s_axis_tvalid_i;
   wire out_fire   = (state_q == StStore) && m_axis_tready_i;
   wire beat_last  = (off_q + BeatEl >= len_ext);
@@ -165,7 +165,7 @@ module bbs_seq #(
     off_d   = off_q;
     wait_d  = wait_q;
     if (dispatch) begin
-      if (idle_start && n_instr_i == 9'd0) begin
+      if (idle_start && n_instr_i == 6'd0) begin
         state_d = StDone;
       end else begin
         pc_d    = fetch_pc;
@@ -186,14 +186,14 @@ module bbs_seq #(
             off_d = off_q + BeatEl;
             if (beat_last) begin
               state_d = last_instr ? StDone : StFetch;
-              pc_d    = pc_q + 9'd1;
+              pc_d    = pc_q + 6'd1;
             end
           end
         end
         StSpmv: begin
           if (spmv_last_i) begin
             state_d = last_instr ? StDone : StFetch;
-            pc_d    = pc_q + 9'd1;
+            pc_d    = pc_q + 6'd1;
           end
         end
         StIssue: begin
@@ -205,9 +205,9 @@ module bbs_seq #(
         end
         StWait: begin
           wait_d = wait_q + 5'd1;
-          if (wait_q == 5'd3 - 5'd1) begin
+          if (wait_q == 5'd1 - 5'd1) begin
             state_d = last_instr ? StDone : StFetch;
-            pc_d    = pc_q + 9'd1;
+            pc_d    = pc_q + 6'd1;
           end
         end
         default: ;
@@ -218,8 +218,8 @@ module bbs_seq #(
   always @(posedge clk_i) begin
     if (!rst_ni) begin
       state_q <= StIdle;
-      pc_q    <= 9'd0;
-      instr_q <= 104'd0;
+      pc_q    <= 6'd0;
+      instr_q <= 92'd0;
       off_q   <= {OW{1'b0}};
       wait_q  <= 5'd0;
     end else begin
@@ -244,7 +244,7 @@ module bbs_seq #(
   assign slots_o         = f_slots;
   assign bank_o          = f_bank;
   assign mat_o           = f_mat;
-  assign spmv_start_o    = dispatch && !(idle_start && n_instr_i == 9'd0) &&
+  assign spmv_start_o    = dispatch && !(idle_start && n_instr_i == 6'd0) &&
                            (fetched_op == OpSpmv);
   assign ew_issue_o      = (state_q == StIssue);
   assign ew_off_o        = off_q;

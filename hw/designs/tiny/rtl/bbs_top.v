@@ -14,16 +14,16 @@
 //   mult_stages = 1
 //   adder_stages = 0
 //   [ewop]
-//   lanes = 8
-//   latency = 3
+//   lanes = 1
+//   latency = 1
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
-//   instruction_words = 256
+//   vector_words = 2048
+//   instruction_words = 32
 //   [host]
 //   clock_mhz = 200
-//   link_bytes_per_cycle = 16
+//   link_bytes_per_cycle = 1
 //   link_latency = 64
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
@@ -38,7 +38,7 @@
 //   mat_*       write word mat_waddr_i of PE mat_pe_i's matrix memory (or
 //               preload every PE from pe<p>_mat.hex).
 //   s_axis_*    AXI4-Stream, host to accelerator: the data of `load`
-//               instructions, 16 element(s) per beat, element i in bytes
+//               instructions, 1 element(s) per beat, element i in bytes
 //               [1i, 1i + 1) (low 8 bits used).
 //   m_axis_*    AXI4-Stream, accelerator to host: the data of `store`
 //               instructions, same packing (sign-extended), tkeep per byte,
@@ -61,8 +61,8 @@ module bbs_top #(
   output wire [31:0]                             reg_rdata_o,
   // Instruction buffer load.
   input  wire                                    imem_we_i,
-  input  wire [7:0]        imem_waddr_i,
-  input  wire [103:0]            imem_wdata_i,
+  input  wire [4:0]        imem_waddr_i,
+  input  wire [91:0]            imem_wdata_i,
   // Matrix load at run time.
   input  wire                                    mat_we_i,
   input  wire [0:0]           mat_pe_i,
@@ -71,22 +71,22 @@ module bbs_top #(
   // AXI4-Stream in.
   input  wire                                    s_axis_tvalid_i,
   output wire                                    s_axis_tready_o,
-  input  wire [127:0]             s_axis_tdata_i,
+  input  wire [7:0]             s_axis_tdata_i,
   input  wire                                    s_axis_tlast_i,
   // AXI4-Stream out.
   output wire                                    m_axis_tvalid_o,
   input  wire                                    m_axis_tready_i,
-  output wire [127:0]             m_axis_tdata_o,
-  output wire [15:0]         m_axis_tkeep_o,
+  output wire [7:0]             m_axis_tdata_o,
+  output wire [0:0]         m_axis_tkeep_o,
   output wire                                    m_axis_tlast_o
 );
 
   localparam integer W = 8;
-  localparam integer AW = 14;
-  localparam integer XW = 17;
-  localparam integer NA = 16;
-  localparam integer NB = 8;
-  localparam integer NW = 16;
+  localparam integer AW = 11;
+  localparam integer XW = 14;
+  localparam integer NA = 2;
+  localparam integer NB = 1;
+  localparam integer NW = 1;
   localparam [2:0] OpLoad  = 3'd0;
   localparam [2:0] OpSpmv  = 3'd2;
   localparam [2:0] OpEwop  = 3'd3;
@@ -94,14 +94,14 @@ module bbs_top #(
 
   // ---- Register block and sequencer ----
   wire start;
-  wire [8:0] n_instr;
-  wire [8:0] pc;
+  wire [5:0] n_instr;
+  wire [5:0] pc;
   wire [2:0] op;
   wire [1:0] func;
   wire [AW-1:0] a_base;
   wire [AW-1:0] b_base;
   wire [AW-1:0] d_base;
-  wire [14:0] len;
+  wire [11:0] len;
   wire [9:0] rows;
   wire [7:0] slots;
   wire [7:0] bank_size;
@@ -109,8 +109,8 @@ module bbs_top #(
   wire spmv_start;
   wire spmv_last;
   wire ew_issue;
-  wire [14:0] ew_off;
-  wire [14:0] dma_off;
+  wire [11:0] ew_off;
+  wire [11:0] dma_off;
 
   bbs_regs u_regs (
     .clk_i      (clk_i),
@@ -168,7 +168,7 @@ module bbs_top #(
   wire [XW-1:0] d_x      = { 3'd0, d_base };
   wire [XW-1:0] ew_off_x = { 2'd0, ew_off };
   wire [XW-1:0] dma_off_x = { 2'd0, dma_off };
-  wire [XW-1:0] bank_x   = { 9'd0, bank_size };
+  wire [XW-1:0] bank_x   = { 6'd0, bank_size };
   // tlast is informational: the instruction's length says where a load ends.
   // Each element uses the low 8 bits of its 1 byte(s).
   wire unused_tlast = s_axis_tlast_i;
@@ -232,7 +232,7 @@ module bbs_top #(
     .wdata_i (v_wdata)
   );
 
-  wire [XW-1:0] raddr_x = { 10'd0, vec_raddr };
+  wire [XW-1:0] raddr_x = { 7'd0, vec_raddr };
   wire is_ew = (op == OpEwop) || (op == OpAct);
   // One cycle after the read, as a block RAM would answer: the SpMxV vector
   // load writes these into every PE's private banks (bbs_ctrl delays vec_we).
@@ -243,7 +243,7 @@ module bbs_top #(
   generate
     // A ports: SpMxV load (bank g's element at vec_raddr), EWOP/ACT a, store.
     for (g = 0; g < NA; g = g + 1) begin : g_a
-      localparam [XW-1:0] G = 17'd0 + g;
+      localparam [XW-1:0] G = 14'd0 + g;
       wire [XW-1:0] col     = G * bank_x + raddr_x;
       wire [XW-1:0] spmv_a  = a_x + col;
       wire [XW-1:0] ew_a    = a_x + ew_off_x + G;
@@ -255,7 +255,7 @@ module bbs_top #(
         // Columns past the matrix (the last bank's padding) read as zero.
         assign vec_wdata_d[g*W +: W] = (col < len_x) ? a_data[g*W +: W] : {W{1'b0}};
       end
-      if (g < 16) begin : g_out
+      if (g < 1) begin : g_out
         wire keep = (dma_off_x + G) < len_x;
         assign m_axis_tdata_o[g*8 +: 8] =
           a_data[g*W +: W];
@@ -264,7 +264,7 @@ module bbs_top #(
     end
     // B ports: EWOP b.
     for (g = 0; g < NB; g = g + 1) begin : g_b
-      localparam [XW-1:0] G = 17'd0 + g;
+      localparam [XW-1:0] G = 14'd0 + g;
       wire [XW-1:0] addr = b_x + ew_off_x + G;
       assign b_addr[g*AW +: AW] = addr[AW-1:0];
       wire unused_addr_bits = ^addr[XW-1:AW];
@@ -312,16 +312,16 @@ module bbs_top #(
   );
 
   // ---- EWOP/ACT ----
-  wire [7:0] ew_lane_ok;
-  wire [7:0] ew_we;
+  wire [0:0] ew_lane_ok;
+  wire [0:0] ew_we;
   wire [AW-1:0] ew_waddr;
-  wire [63:0] ew_wdata;
+  wire [7:0] ew_wdata;
   wire [XW-1:0] ew_dst = d_x + ew_off_x;
   wire unused_ew_dst_bits = ^ew_dst[XW-1:AW];
 
   generate
-    for (g = 0; g < 8; g = g + 1) begin : g_lane_ok
-      localparam [XW-1:0] G = 17'd0 + g;
+    for (g = 0; g < 1; g = g + 1) begin : g_lane_ok
+      localparam [XW-1:0] G = 14'd0 + g;
       assign ew_lane_ok[g] = (ew_off_x + G) < len_x;
     end
   endgenerate
@@ -333,7 +333,7 @@ module bbs_top #(
     .op_i     ((op == OpAct) ? {2'b10, func[0]} : {1'b0, func}),
     .lane_ok_i(ew_lane_ok),
     .waddr_i  (ew_dst[AW-1:0]),
-    .a_i      (a_data[63:0]),
+    .a_i      (a_data[7:0]),
     .b_i      (b_data),
     .we_o     (ew_we),
     .waddr_o  (ew_waddr),
@@ -345,7 +345,7 @@ module bbs_top #(
 
   generate
     for (g = 0; g < NW; g = g + 1) begin : g_w
-      localparam [XW-1:0] G = 17'd0 + g;
+      localparam [XW-1:0] G = 14'd0 + g;
       reg           we;
       reg  [XW-1:0] addr;
       reg  [W-1:0]  data;
@@ -357,22 +357,22 @@ module bbs_top #(
           OpSpmv: begin
             if (g < 1) begin
               we   = res_valid[g % 1];
-              addr = d_x + { 8'd0, res_row[(g % 1)*9 +: 9] } * 17'd1 + G;
+              addr = d_x + { 5'd0, res_row[(g % 1)*9 +: 9] } * 14'd1 + G;
               data = res_value[(g % 1)*W +: W];
             end
           end
           OpEwop, OpAct: begin
-            if (g < 8) begin
-              we   = ew_we[g % 8];
+            if (g < 1) begin
+              we   = ew_we[g % 1];
               addr = { 3'd0, ew_waddr } + G;
-              data = ew_wdata[(g % 8)*W +: W];
+              data = ew_wdata[(g % 1)*W +: W];
             end
           end
           OpLoad: begin
-            if (g < 16) begin
+            if (g < 1) begin
               we   = in_fire && ((dma_off_x + G) < len_x);
               addr = d_x + dma_off_x + G;
-              data = s_axis_tdata_i[(g % 16)*8 +: W];
+              data = s_axis_tdata_i[(g % 1)*8 +: W];
             end
           end
           default: ;

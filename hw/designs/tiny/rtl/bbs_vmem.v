@@ -14,28 +14,28 @@
 //   mult_stages = 1
 //   adder_stages = 0
 //   [ewop]
-//   lanes = 8
-//   latency = 3
+//   lanes = 1
+//   latency = 1
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
-//   instruction_words = 256
+//   vector_words = 2048
+//   instruction_words = 32
 //   [host]
 //   clock_mhz = 200
-//   link_bytes_per_cycle = 16
+//   link_bytes_per_cycle = 1
 //   link_latency = 64
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
-// The vector memory: 16384 elements of 8 bits holding inputs, states,
+// The vector memory: 2048 elements of 8 bits holding inputs, states,
 // gates, biases and temporaries. It is a register file, not a block RAM,
 // because the units need many element-addressed ports at once: the SpMxV
 // vector load reads one element of every bank (2, strided by the bank
-// size), the EWOP unit reads 8 a and 8 b elements, and the PEs write
+// size), the EWOP unit reads 1 a and 1 b elements, and the PEs write
 // 1 results in one cycle.
-//   A ports (16): combinational reads (SpMxV load, EWOP a, ACT, store).
-//   B ports (8): combinational reads (EWOP b).
-//   W ports (16): synchronous writes; instructions never overlap, so no
+//   A ports (2): combinational reads (SpMxV load, EWOP a, ACT, store).
+//   B ports (1): combinational reads (EWOP b).
+//   W ports (1): synchronous writes; instructions never overlap, so no
 //   two ports write one element in the same cycle.
 // INIT_FILE, when not empty, preloads biases and initial states ($readmemh).
 
@@ -43,18 +43,18 @@ module bbs_vmem #(
   parameter INIT_FILE = ""
 ) (
   input  wire                                         clk_i,
-  input  wire [223:0] a_addr_i,
-  output wire [127:0] a_data_o,
-  input  wire [111:0] b_addr_i,
-  output wire [63:0] b_data_o,
-  input  wire [15:0]             we_i,
-  input  wire [223:0] waddr_i,
-  input  wire [127:0] wdata_i
+  input  wire [21:0] a_addr_i,
+  output wire [15:0] a_data_o,
+  input  wire [10:0] b_addr_i,
+  output wire [7:0] b_data_o,
+  input  wire [0:0]             we_i,
+  input  wire [10:0] waddr_i,
+  input  wire [7:0] wdata_i
 );
 
   localparam integer W = 8;
-  localparam integer AW = 14;
-  localparam integer DEPTH = 16384;
+  localparam integer AW = 11;
+  localparam integer DEPTH = 2048;
 
   reg [W-1:0] mem_q [0:DEPTH-1];
 
@@ -67,7 +67,7 @@ module bbs_vmem #(
   integer i;
 
   always @(posedge clk_i) begin
-    for (i = 0; i < 16; i = i + 1) begin
+    for (i = 0; i < 1; i = i + 1) begin
       if (we_i[i]) begin
         mem_q[waddr_i[i*AW +: AW]] <= wdata_i[i*W +: W];
       end
@@ -76,10 +76,10 @@ module bbs_vmem #(
 
   genvar g;
   generate
-    for (g = 0; g < 16; g = g + 1) begin : g_port_a
+    for (g = 0; g < 2; g = g + 1) begin : g_port_a
       assign a_data_o[g*W +: W] = mem_q[a_addr_i[g*AW +: AW]];
     end
-    for (g = 0; g < 8; g = g + 1) begin : g_port_b
+    for (g = 0; g < 1; g = g + 1) begin : g_port_b
       assign b_data_o[g*W +: W] = mem_q[b_addr_i[g*AW +: AW]];
     end
   endgenerate

@@ -14,16 +14,16 @@
 //   mult_stages = 1
 //   adder_stages = 0
 //   [ewop]
-//   lanes = 8
-//   latency = 3
+//   lanes = 1
+//   latency = 1
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
-//   instruction_words = 256
+//   vector_words = 2048
+//   instruction_words = 32
 //   [host]
 //   clock_mhz = 200
-//   link_bytes_per_cycle = 16
+//   link_bytes_per_cycle = 1
 //   link_latency = 64
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
@@ -49,8 +49,8 @@ module tb_bbs;
 
   localparam integer LINK_LATENCY = 64;
   localparam integer W = 8;
-  localparam integer BEAT_W = 128;
-  localparam integer EPB = 16;
+  localparam integer BEAT_W = 8;
+  localparam integer EPB = 1;
   localparam integer EB = 1;
   localparam integer IN_DEPTH = 65536;
   localparam integer TIMEOUT = 50000000;
@@ -74,7 +74,7 @@ module tb_bbs;
   wire m_tvalid;
   wire m_tready;
   wire [BEAT_W-1:0] m_tdata;
-  wire [15:0] m_tkeep;
+  wire [0:0] m_tkeep;
   wire m_tlast;
 
   reg [31:0] run_params [0:4];
@@ -102,8 +102,8 @@ module tb_bbs;
     .reg_wdata_i    (reg_wdata),
     .reg_rdata_o    (reg_rdata),
     .imem_we_i      (1'b0),
-    .imem_waddr_i   (8'd0),
-    .imem_wdata_i   (104'd0),
+    .imem_waddr_i   (5'd0),
+    .imem_wdata_i   (92'd0),
     .mat_we_i       (mat_we),
     .mat_pe_i       (mat_pe),
     .mat_waddr_i    (mat_waddr),
