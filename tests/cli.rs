@@ -111,7 +111,7 @@ fn prune_decode_sim_hdl_happy_path() {
         "run/pe0_mat.hex",
         "run/program.hex",
         "run/in.hex",
-        "run/vmem.hex",
+        "run/vmem_b0.hex",
         "rtl/bbs_seq.v",
         "rtl/bbs_ewop.v",
         "run/run.hex",

@@ -74,6 +74,7 @@ module_template!(TbTpl, "tb_bbs.v");
 module_template!(SeqTpl, "bbs_seq.v");
 module_template!(RegsTpl, "bbs_regs.v");
 module_template!(VmemTpl, "bbs_vmem.v");
+module_template!(VbankTpl, "bbs_vbank.v");
 module_template!(EwopTpl, "bbs_ewop.v");
 module_template!(ActLutTpl, "bbs_act_lut.v");
 
@@ -129,6 +130,12 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
     add("rtl", "bbs_vmem", "bbs_vmem: the vector memory", &|p| {
         render("bbs_vmem", &VmemTpl { p })
     })?;
+    add(
+        "rtl",
+        "bbs_vbank",
+        "bbs_vbank: one bank of the vector memory",
+        &|p| render("bbs_vbank", &VbankTpl { p }),
+    )?;
     add("rtl", "bbs_ewop", "bbs_ewop: the EWOP and ACT unit", &|p| {
         render("bbs_ewop", &EwopTpl { p })
     })?;

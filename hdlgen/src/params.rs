@@ -84,6 +84,14 @@ pub struct RtlParams {
     pub xw: u64,
     /// The host model's answer time (testbench only).
     pub link_latency: u64,
+    /// Vector-memory banks (a power of two, at least `ports_w`): element `e`
+    /// lives in bank `e % vbanks`, row `e / vbanks`; bank-select bits (0 for
+    /// one bank), rows per bank and row-address width.
+    pub vbanks: u64,
+    pub vbank_list: Vec<usize>,
+    pub vbank_sel_w: u64,
+    pub vbank_depth: u64,
+    pub vbank_row_w: u64,
 }
 
 impl RtlParams {
@@ -96,6 +104,7 @@ impl RtlParams {
         let frac = cfg.frac_bits as u64;
         let acc_w = cfg.acc_width as u64;
         let act = act_rom(cfg);
+        let vbanks = vector_banks(cfg);
         RtlParams {
             module_doc: module_doc.to_string(),
             bbs_version: env!("CARGO_PKG_VERSION"),
@@ -177,8 +186,22 @@ impl RtlParams {
                 vaddr.max(off).max(col).max(row) + 2
             },
             link_latency: cfg.host.link_latency as u64,
+            vbanks: vbanks as u64,
+            vbank_list: (0..vbanks).collect(),
+            vbank_sel_w: vbanks.trailing_zeros() as u64,
+            vbank_depth: cfg.memory.vector_words.div_ceil(vbanks) as u64,
+            vbank_row_w: clog2(cfg.memory.vector_words.div_ceil(vbanks)) as u64,
         }
     }
+}
+
+/// Banks of the vector memory: one per write port, rounded up to a power of
+/// two. Every write burst (PE results, EWOP/ACT lanes, DMA beat) is a run of
+/// at most `ports_w` consecutive elements, so it touches each bank at most once
+/// and every bank needs one write port only: a memory FPGA tools map to
+/// distributed RAM, not flip-flops.
+pub fn vector_banks(cfg: &Config) -> usize {
+    cfg.vector_banks()
 }
 
 /// `2^(frac-1)` as a `width`-bit literal, `0` when `frac` is 0.

@@ -1,6 +1,6 @@
 //! The instruction word of the generated controller, and the files one run of
 //! a program needs: the instruction buffer (`program.hex`), the vector
-//! memory's initial contents (`vmem.hex`), the matrix memories
+//! memory's initial contents (`vmem_b<b>.hex`, one file per bank), the matrix memories
 //! (`pe<p>_mat.hex`, or `pe<p>_load.hex` for the testbench to write through the
 //! run-time load port), the host's input stream (`in.hex`) and the run's
 //! parameters (`run.hex`).
@@ -278,11 +278,18 @@ impl RunFiles<'_> {
         }
         let digits = cfg.value_width.div_ceil(4) as usize;
         let mask = (1u64 << cfg.value_width) - 1;
-        let mut text = String::with_capacity(vmem.len() * (digits + 1));
-        for v in &vmem {
-            writeln!(text, "{:0digits$x}", (*v as u64) & mask).expect("writing to a String");
+        // Element e is in bank e % banks, row e / banks (templates/bbs_vmem.v).
+        let banks = crate::params::vector_banks(cfg);
+        for b in 0..banks {
+            let mut text = String::with_capacity(vmem.len() / banks * (digits + 1) + 8);
+            for v in vmem.iter().skip(b).step_by(banks) {
+                writeln!(text, "{:0digits$x}", (*v as u64) & mask).expect("writing to a String");
+            }
+            if text.is_empty() {
+                writeln!(text, "{:0digits$x}", 0).expect("writing to a String");
+            }
+            write_bytes_atomic(&dir.join(format!("vmem_b{b}.hex")), text.as_bytes())?;
         }
-        write_bytes_atomic(&dir.join("vmem.hex"), text.as_bytes())?;
 
         let lines = matrix_lines(cfg, self.matrices);
         let words: usize = mats.iter().map(|m| m.words).sum();

@@ -197,6 +197,17 @@ impl Config {
         (self.host.link_bytes_per_cycle as usize / self.value_width.div_ceil(8) as usize).max(1)
     }
 
+    /// Banks of the generated vector memory (`templates/bbs_vmem.v`): one per
+    /// write port (PEs, EWOP lanes, DMA beat elements), rounded up to a power
+    /// of two, so every write burst (a run of consecutive elements) touches
+    /// each bank at most once.
+    pub fn vector_banks(&self) -> usize {
+        self.pes
+            .max(self.ewop.lanes)
+            .max(self.beat_elements())
+            .next_power_of_two()
+    }
+
     /// Check that the combination can be built; the first problem found names its field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.name.is_empty()

@@ -26,18 +26,25 @@
 //! | `matrix` | `bbs_pe.v` `u_mat_mem` | P | `cfg.matrix_depth()` | `cfg.matrix_word_width()` | 1 registered | 1 |
 //! | `vector_bank` | `bbs_pe.v` `u_vec_bank` | P * K | `cfg.bank_depth()` | W | 1 registered | 1 |
 //! | `instruction` | `bbs_seq.v` `imem_q` | 1 | `memory.instruction_words` | instruction bits | 1 combinational | 1 |
-//! | `vector` | `bbs_vmem.v` `mem_q` | 1 | `memory.vector_words` | W | A + B combinational | `ports_w` |
+//! | `vector` | `bbs_vbank.v` (in `bbs_vmem.v`) | N banks | `ceil(memory.vector_words / N)` | W | A + B combinational | 1 |
 //!
 //! The vector memory's ports (`hdlgen/src/params.rs`): A = max(K, lanes,
 //! beat elements) (SpMxV vector load, EWOP a, ACT, store), B = lanes (EWOP b),
-//! write = max(P, lanes, beat elements) (PE results, EWOP results, loads).
+//! write = max(P, lanes, beat elements) (PE results, EWOP results, loads);
+//! N = the write ports rounded up to a power of two
+//! ([`Config::vector_banks`]): element `e` is in bank `e % N`, so every write
+//! burst touches a bank once and each bank has one write port. The bank
+//! crossbar (each read port picks a bank, each bank picks a write port) is
+//! in the `vector_ports` block.
 //! The instruction word's width is `bbs-hdlgen`'s `program::Layout`
 //! ([`RtlWidths::instr`]).
 //!
 //! Each memory goes to the first of these that can hold it:
 //!
-//! 1. **Register file** (both devices): two or more write ports. No FPGA RAM
-//!    has more than one write port, so Yosys's `memory_map` builds
+//! 1. **Register file** (both devices): two or more write ports (no memory
+//!    of the current RTL: the vector memory was one before it was banked,
+//!    and the rule is kept for configurations of memories that need it). No
+//!    FPGA RAM has more than one write port, so Yosys's `memory_map` builds
 //!    `depth x width` flip-flops, one `depth:1` read mux per read port and
 //!    bit, and per word a write-port decode and a priority select of the write
 //!    data. Measured with Yosys 0.23 on 64 to 512 words, 8 to 16 bits, 1 to 8
@@ -48,25 +55,22 @@
 //!    enable per word), within -12%..+9% of Yosys on 15 shapes but for one
 //!    +31%; Intel `W * (0.56 * nr + 0.62 * nw)` (no MUXF7: wider mux trees),
 //!    within -4%..+7%.
-//!    This is the vector memory of every configuration with more than one
-//!    PE, lane or beat element, and it dominates their LUTs and flip-flops:
-//!    the default configuration's 16384 x 16 with 16 read and 8 write ports
-//!    comes to 262144 flip-flops and over 3 million LUTs, far beyond any
-//!    device (docs/synthesis.md).
+//!    The unbanked vector memory of the default configuration (16384 x 16,
+//!    16 read and 8 write ports) came to 262144 flip-flops and over 3
+//!    million LUTs; banked, it is 65536 LUTRAM LUTs (docs/synthesis.md).
 //! 2. **Distributed RAM**: one write port and a combinational read (the
-//!    instruction buffer, and the vector memory when P = lanes = beat
-//!    elements = 1), or a registered read (the vector banks) of depth <=
+//!    instruction buffer, the vector memory's banks), or a registered read (the vector banks) of depth <=
 //!    [`LUTRAM_MAX_DEPTH`] (128) on Xilinx, or on Intel filling less than
 //!    [`M20K_MIN_EFFICIENCY_PCT`] (5%) of its M20K blocks (Yosys's
 //!    `bram_m20k.txt` rule: a 64 x 12 bank goes to MLAB, 64 x 16 and 128 x 8
 //!    to M20K).
-//!    * Xilinx: RAM32M (32 x 6 simple dual port, or 32 x 2 with three read
-//!      ports) for depth <= 32, else RAM64M (64 x 3, or 64 x 1 with three read
-//!      ports), 4 LUTs each, `ceil(depth / 32 or 64)` deep. Yosys copies the
-//!      memory per read port (simple dual port) or per three read ports
-//!      (quad port), whichever takes fewer primitives (ties: simple dual
-//!      port): 2048 x 8 with 3 read ports takes 256 RAM64M (quad port), with
-//!      2 or 4 read ports 192 or 384 (copies).
+//!    * Xilinx: RAM32M (32 x 6 simple dual port, or 32 x 2 quad port) for
+//!      depth <= 32, else RAM64M (64 x 3, or 64 x 1 quad port), 4 LUTs each,
+//!      `ceil(depth / 32 or 64)` deep. Yosys copies the memory per read port
+//!      (simple dual port) or per four read ports (quad port), whichever
+//!      takes fewer primitives (ties: simple dual port): 2048 x 8 with 3 or 4
+//!      read ports takes 256 RAM64M (quad port), with 2 read ports 192
+//!      (copies).
 //!    * Intel: MLAB cells of 32 x 1 (what `synth_intel_alm` instantiates and
 //!      `bbs synth` counts as LUTRAM LUTs), `ceil(depth / 32) * width` per read port.
 //!    * Deeper than one primitive, each read port and bit needs a
@@ -409,6 +413,21 @@ pub fn mux_luts(device: Device, n: usize) -> usize {
     (num * n).div_ceil(den).max(1)
 }
 
+/// Read ports Yosys 0.23 keeps of a vector-memory bank's `nr`: its `share`
+/// pass merges read ports whose uses exclude each other (e.g. an EWOP `b`
+/// port and a port only a `store` uses). Measured: 3 read ports stay 3
+/// (tiny), 4 become 3 (mini: one RAM64M copy on Xilinx, three MLAB copies
+/// on Intel), 16 take 6 quad-port copies on Xilinx (default, 16 to 18 ports
+/// kept). Modelled as one merge from four ports up: exact on the small
+/// machines, 17% under on the default configuration.
+fn shared_read_ports(nr: usize) -> usize {
+    if nr >= 4 {
+        nr - 1
+    } else {
+        nr
+    }
+}
+
 /// How a memory is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Read {
@@ -482,6 +501,7 @@ fn memory(device: Device, m: &MemSpec) -> MemoryEstimate {
                 };
                 let deep = depth.div_ceil(prim_depth).max(1);
                 let sdp = nr * deep * w.div_ceil(sdp_w).max(1);
+                let nr = shared_read_ports(nr);
                 let qp = nr.div_ceil(3) * deep * w.div_ceil(qp_w).max(1);
                 let (mode, prims) = if qp < sdp {
                     (format!("{prim} {prim_depth}x{qp_w} quad port"), qp)
@@ -492,7 +512,8 @@ fn memory(device: Device, m: &MemSpec) -> MemoryEstimate {
             }
             Device::IntelM20k => {
                 let deep = depth.div_ceil(32).max(1);
-                let prims = nr * deep * w.max(1);
+                // One copy per read port (after Yosys's `share` pass).
+                let prims = shared_read_ports(nr) * deep * w.max(1);
                 ("MLAB 32x1".to_string(), prims, deep, prims)
             }
         };
@@ -587,6 +608,9 @@ pub struct RtlWidths {
     pub ports_a: usize,
     pub ports_b: usize,
     pub ports_w: usize,
+    /// Vector-memory banks, and the row-address width inside a bank.
+    pub vbanks: usize,
+    pub vbank_row: usize,
     /// ACT table: slope bits, and log2 of the segment width.
     pub act_slope: usize,
     pub act_step_log2: usize,
@@ -644,6 +668,8 @@ pub fn rtl_widths(cfg: &Config) -> RtlWidths {
         ports_a: cfg.banks.max(lanes).max(beat),
         ports_b: lanes,
         ports_w: cfg.pes.max(lanes).max(beat),
+        vbanks: cfg.vector_banks(),
+        vbank_row: clog2(words.div_ceil(cfg.vector_banks())) as usize,
         act_slope,
         act_step_log2: tables[0].step_log2 as usize,
     }
@@ -696,11 +722,13 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
             device,
             &MemSpec {
                 name: "vector",
-                instances: 1,
-                depth: cfg.memory.vector_words,
+                // One bank per write port (bbs_vmem.v): each has one write
+                // port and serves every read port.
+                instances: wd.vbanks,
+                depth: cfg.memory.vector_words.div_ceil(wd.vbanks),
                 width: w,
                 read_ports: wd.ports_a + wd.ports_b,
-                write_ports: wd.ports_w,
+                write_ports: 1,
                 read: Read::Combinational,
             },
         ),
@@ -868,7 +896,15 @@ fn blocks(cfg: &Config, device: Device, wd: &RtlWidths) -> Vec<BlockEstimate> {
             name: "vector_ports",
             luts: wd.ports_a * 6 * wd.vaddr
                 + wd.ports_b * wd.vaddr
-                + wd.ports_w * (4 * wd.vaddr + w),
+                + wd.ports_w * (4 * wd.vaddr + w)
+                // bbs_vmem's bank crossbar: every read port picks one of the
+                // banks' outputs; every bank picks its write port.
+                + (wd.ports_a + wd.ports_b) * w * mux_luts(device, wd.vbanks)
+                + if wd.vbanks > 1 {
+                    wd.vbanks * (wd.vbank_row + w + 1) * mux_luts(device, wd.ports_w)
+                } else {
+                    0
+                },
             registers: k * w,
             multipliers: address_dsp(cfg, device, wd).1,
         },

@@ -28,21 +28,23 @@
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // The vector memory: 16384 elements of 16 bits holding inputs, states,
-// gates, biases and temporaries. It is a register file, not a block RAM,
-// because the units need many element-addressed ports at once: the SpMxV
-// vector load reads one element of every bank (16, strided by the bank
-// size), the EWOP unit reads 64 a and 64 b elements, and the PEs write
-// 64 results in one cycle.
-//   A ports (64): combinational reads (SpMxV load, EWOP a, ACT, store).
-//   B ports (64): combinational reads (EWOP b).
-//   W ports (64): synchronous writes; instructions never overlap, so no
-//   two ports write one element in the same cycle.
-// INIT_FILE, when not empty, preloads biases and initial states ($readmemh).
+// gates, biases and temporaries, in 64 bank(s) of 256 (bbs_vbank): element e
+// lives in bank e % 64, row e / 64.
+//   A ports (64): asynchronous reads (SpMxV vector load, EWOP a, ACT, store).
+//   B ports (64): asynchronous reads (EWOP b).
+//   W ports (64): synchronous writes.
+// Why banks: the units write runs of consecutive elements (the PEs' 64 results,
+// the EWOP/ACT unit's 64 lanes, a DMA beat of 8), never more than 64, so a run
+// touches every bank at most once and each bank needs a single write port: FPGA
+// tools map it to distributed RAM (replicated per read port) rather than a
+// multi-ported register file. Instructions never overlap, so no two ports
+// write one bank in the same cycle. Reads may go anywhere (the SpMxV load reads
+// one element of each matrix bank, strided by the bank size): every bank
+// serves every read port and each port picks its bank.
+// Bank b is preloaded from vmem_b<b>.hex (biases, initial states).
 
-module bbs_vmem #(
-  parameter INIT_FILE = ""
-) (
-  input  wire                                         clk_i,
+module bbs_vmem (
+  input  wire                                     clk_i,
   input  wire [895:0] a_addr_i,
   output wire [1023:0] a_data_o,
   input  wire [895:0] b_addr_i,
@@ -54,34 +56,2279 @@ module bbs_vmem #(
 
   localparam integer W = 16;
   localparam integer AW = 14;
-  localparam integer DEPTH = 16384;
+  localparam integer RW = 8;
+  localparam integer NA = 64;
+  localparam integer NR = 128;
+  localparam integer NW = 64;
 
-  reg [W-1:0] mem_q [0:DEPTH-1];
+  // Every read address, A ports first, and its row within a bank.
+  wire [NR*AW-1:0] raddr = {b_addr_i, a_addr_i};
+  wire [NR*RW-1:0] rrow;
+  wire [NR*W-1:0]  rdata;
 
+  genvar g;
   generate
-    if (INIT_FILE != "") begin : g_init
-      initial $readmemh(INIT_FILE, mem_q);
+    for (g = 0; g < NR; g = g + 1) begin : g_rrow
+      assign rrow[g*RW +: RW] = raddr[g*AW + 6 +: RW];
     end
   endgenerate
 
   integer i;
 
-  always @(posedge clk_i) begin
-    for (i = 0; i < 64; i = i + 1) begin
-      if (we_i[i]) begin
-        mem_q[waddr_i[i*AW +: AW]] <= wdata_i[i*W +: W];
+  // ---- Bank 0: elements 0, 0 + 64, ... ----
+  reg          bank0_we;
+  reg [RW-1:0] bank0_waddr;
+  reg [W-1:0]  bank0_wdata;
+  wire [NR*W-1:0] bank0_rdata;
+
+  always @(*) begin
+    bank0_we    = 1'b0;
+    bank0_waddr = {RW{1'b0}};
+    bank0_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd0)) begin
+        bank0_we    = 1'b1;
+        bank0_waddr = waddr_i[i*AW + 6 +: RW];
+        bank0_wdata = wdata_i[i*W +: W];
       end
     end
   end
 
-  genvar g;
-  generate
-    for (g = 0; g < 64; g = g + 1) begin : g_port_a
-      assign a_data_o[g*W +: W] = mem_q[a_addr_i[g*AW +: AW]];
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b0.hex")
+  ) u_bank0 (
+    .clk_i  (clk_i),
+    .we_i   (bank0_we),
+    .waddr_i(bank0_waddr),
+    .wdata_i(bank0_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank0_rdata)
+  );
+
+  // ---- Bank 1: elements 1, 1 + 64, ... ----
+  reg          bank1_we;
+  reg [RW-1:0] bank1_waddr;
+  reg [W-1:0]  bank1_wdata;
+  wire [NR*W-1:0] bank1_rdata;
+
+  always @(*) begin
+    bank1_we    = 1'b0;
+    bank1_waddr = {RW{1'b0}};
+    bank1_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd1)) begin
+        bank1_we    = 1'b1;
+        bank1_waddr = waddr_i[i*AW + 6 +: RW];
+        bank1_wdata = wdata_i[i*W +: W];
+      end
     end
-    for (g = 0; g < 64; g = g + 1) begin : g_port_b
-      assign b_data_o[g*W +: W] = mem_q[b_addr_i[g*AW +: AW]];
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b1.hex")
+  ) u_bank1 (
+    .clk_i  (clk_i),
+    .we_i   (bank1_we),
+    .waddr_i(bank1_waddr),
+    .wdata_i(bank1_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank1_rdata)
+  );
+
+  // ---- Bank 2: elements 2, 2 + 64, ... ----
+  reg          bank2_we;
+  reg [RW-1:0] bank2_waddr;
+  reg [W-1:0]  bank2_wdata;
+  wire [NR*W-1:0] bank2_rdata;
+
+  always @(*) begin
+    bank2_we    = 1'b0;
+    bank2_waddr = {RW{1'b0}};
+    bank2_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd2)) begin
+        bank2_we    = 1'b1;
+        bank2_waddr = waddr_i[i*AW + 6 +: RW];
+        bank2_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b2.hex")
+  ) u_bank2 (
+    .clk_i  (clk_i),
+    .we_i   (bank2_we),
+    .waddr_i(bank2_waddr),
+    .wdata_i(bank2_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank2_rdata)
+  );
+
+  // ---- Bank 3: elements 3, 3 + 64, ... ----
+  reg          bank3_we;
+  reg [RW-1:0] bank3_waddr;
+  reg [W-1:0]  bank3_wdata;
+  wire [NR*W-1:0] bank3_rdata;
+
+  always @(*) begin
+    bank3_we    = 1'b0;
+    bank3_waddr = {RW{1'b0}};
+    bank3_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd3)) begin
+        bank3_we    = 1'b1;
+        bank3_waddr = waddr_i[i*AW + 6 +: RW];
+        bank3_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b3.hex")
+  ) u_bank3 (
+    .clk_i  (clk_i),
+    .we_i   (bank3_we),
+    .waddr_i(bank3_waddr),
+    .wdata_i(bank3_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank3_rdata)
+  );
+
+  // ---- Bank 4: elements 4, 4 + 64, ... ----
+  reg          bank4_we;
+  reg [RW-1:0] bank4_waddr;
+  reg [W-1:0]  bank4_wdata;
+  wire [NR*W-1:0] bank4_rdata;
+
+  always @(*) begin
+    bank4_we    = 1'b0;
+    bank4_waddr = {RW{1'b0}};
+    bank4_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd4)) begin
+        bank4_we    = 1'b1;
+        bank4_waddr = waddr_i[i*AW + 6 +: RW];
+        bank4_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b4.hex")
+  ) u_bank4 (
+    .clk_i  (clk_i),
+    .we_i   (bank4_we),
+    .waddr_i(bank4_waddr),
+    .wdata_i(bank4_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank4_rdata)
+  );
+
+  // ---- Bank 5: elements 5, 5 + 64, ... ----
+  reg          bank5_we;
+  reg [RW-1:0] bank5_waddr;
+  reg [W-1:0]  bank5_wdata;
+  wire [NR*W-1:0] bank5_rdata;
+
+  always @(*) begin
+    bank5_we    = 1'b0;
+    bank5_waddr = {RW{1'b0}};
+    bank5_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd5)) begin
+        bank5_we    = 1'b1;
+        bank5_waddr = waddr_i[i*AW + 6 +: RW];
+        bank5_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b5.hex")
+  ) u_bank5 (
+    .clk_i  (clk_i),
+    .we_i   (bank5_we),
+    .waddr_i(bank5_waddr),
+    .wdata_i(bank5_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank5_rdata)
+  );
+
+  // ---- Bank 6: elements 6, 6 + 64, ... ----
+  reg          bank6_we;
+  reg [RW-1:0] bank6_waddr;
+  reg [W-1:0]  bank6_wdata;
+  wire [NR*W-1:0] bank6_rdata;
+
+  always @(*) begin
+    bank6_we    = 1'b0;
+    bank6_waddr = {RW{1'b0}};
+    bank6_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd6)) begin
+        bank6_we    = 1'b1;
+        bank6_waddr = waddr_i[i*AW + 6 +: RW];
+        bank6_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b6.hex")
+  ) u_bank6 (
+    .clk_i  (clk_i),
+    .we_i   (bank6_we),
+    .waddr_i(bank6_waddr),
+    .wdata_i(bank6_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank6_rdata)
+  );
+
+  // ---- Bank 7: elements 7, 7 + 64, ... ----
+  reg          bank7_we;
+  reg [RW-1:0] bank7_waddr;
+  reg [W-1:0]  bank7_wdata;
+  wire [NR*W-1:0] bank7_rdata;
+
+  always @(*) begin
+    bank7_we    = 1'b0;
+    bank7_waddr = {RW{1'b0}};
+    bank7_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd7)) begin
+        bank7_we    = 1'b1;
+        bank7_waddr = waddr_i[i*AW + 6 +: RW];
+        bank7_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b7.hex")
+  ) u_bank7 (
+    .clk_i  (clk_i),
+    .we_i   (bank7_we),
+    .waddr_i(bank7_waddr),
+    .wdata_i(bank7_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank7_rdata)
+  );
+
+  // ---- Bank 8: elements 8, 8 + 64, ... ----
+  reg          bank8_we;
+  reg [RW-1:0] bank8_waddr;
+  reg [W-1:0]  bank8_wdata;
+  wire [NR*W-1:0] bank8_rdata;
+
+  always @(*) begin
+    bank8_we    = 1'b0;
+    bank8_waddr = {RW{1'b0}};
+    bank8_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd8)) begin
+        bank8_we    = 1'b1;
+        bank8_waddr = waddr_i[i*AW + 6 +: RW];
+        bank8_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b8.hex")
+  ) u_bank8 (
+    .clk_i  (clk_i),
+    .we_i   (bank8_we),
+    .waddr_i(bank8_waddr),
+    .wdata_i(bank8_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank8_rdata)
+  );
+
+  // ---- Bank 9: elements 9, 9 + 64, ... ----
+  reg          bank9_we;
+  reg [RW-1:0] bank9_waddr;
+  reg [W-1:0]  bank9_wdata;
+  wire [NR*W-1:0] bank9_rdata;
+
+  always @(*) begin
+    bank9_we    = 1'b0;
+    bank9_waddr = {RW{1'b0}};
+    bank9_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd9)) begin
+        bank9_we    = 1'b1;
+        bank9_waddr = waddr_i[i*AW + 6 +: RW];
+        bank9_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b9.hex")
+  ) u_bank9 (
+    .clk_i  (clk_i),
+    .we_i   (bank9_we),
+    .waddr_i(bank9_waddr),
+    .wdata_i(bank9_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank9_rdata)
+  );
+
+  // ---- Bank 10: elements 10, 10 + 64, ... ----
+  reg          bank10_we;
+  reg [RW-1:0] bank10_waddr;
+  reg [W-1:0]  bank10_wdata;
+  wire [NR*W-1:0] bank10_rdata;
+
+  always @(*) begin
+    bank10_we    = 1'b0;
+    bank10_waddr = {RW{1'b0}};
+    bank10_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd10)) begin
+        bank10_we    = 1'b1;
+        bank10_waddr = waddr_i[i*AW + 6 +: RW];
+        bank10_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b10.hex")
+  ) u_bank10 (
+    .clk_i  (clk_i),
+    .we_i   (bank10_we),
+    .waddr_i(bank10_waddr),
+    .wdata_i(bank10_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank10_rdata)
+  );
+
+  // ---- Bank 11: elements 11, 11 + 64, ... ----
+  reg          bank11_we;
+  reg [RW-1:0] bank11_waddr;
+  reg [W-1:0]  bank11_wdata;
+  wire [NR*W-1:0] bank11_rdata;
+
+  always @(*) begin
+    bank11_we    = 1'b0;
+    bank11_waddr = {RW{1'b0}};
+    bank11_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd11)) begin
+        bank11_we    = 1'b1;
+        bank11_waddr = waddr_i[i*AW + 6 +: RW];
+        bank11_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b11.hex")
+  ) u_bank11 (
+    .clk_i  (clk_i),
+    .we_i   (bank11_we),
+    .waddr_i(bank11_waddr),
+    .wdata_i(bank11_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank11_rdata)
+  );
+
+  // ---- Bank 12: elements 12, 12 + 64, ... ----
+  reg          bank12_we;
+  reg [RW-1:0] bank12_waddr;
+  reg [W-1:0]  bank12_wdata;
+  wire [NR*W-1:0] bank12_rdata;
+
+  always @(*) begin
+    bank12_we    = 1'b0;
+    bank12_waddr = {RW{1'b0}};
+    bank12_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd12)) begin
+        bank12_we    = 1'b1;
+        bank12_waddr = waddr_i[i*AW + 6 +: RW];
+        bank12_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b12.hex")
+  ) u_bank12 (
+    .clk_i  (clk_i),
+    .we_i   (bank12_we),
+    .waddr_i(bank12_waddr),
+    .wdata_i(bank12_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank12_rdata)
+  );
+
+  // ---- Bank 13: elements 13, 13 + 64, ... ----
+  reg          bank13_we;
+  reg [RW-1:0] bank13_waddr;
+  reg [W-1:0]  bank13_wdata;
+  wire [NR*W-1:0] bank13_rdata;
+
+  always @(*) begin
+    bank13_we    = 1'b0;
+    bank13_waddr = {RW{1'b0}};
+    bank13_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd13)) begin
+        bank13_we    = 1'b1;
+        bank13_waddr = waddr_i[i*AW + 6 +: RW];
+        bank13_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b13.hex")
+  ) u_bank13 (
+    .clk_i  (clk_i),
+    .we_i   (bank13_we),
+    .waddr_i(bank13_waddr),
+    .wdata_i(bank13_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank13_rdata)
+  );
+
+  // ---- Bank 14: elements 14, 14 + 64, ... ----
+  reg          bank14_we;
+  reg [RW-1:0] bank14_waddr;
+  reg [W-1:0]  bank14_wdata;
+  wire [NR*W-1:0] bank14_rdata;
+
+  always @(*) begin
+    bank14_we    = 1'b0;
+    bank14_waddr = {RW{1'b0}};
+    bank14_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd14)) begin
+        bank14_we    = 1'b1;
+        bank14_waddr = waddr_i[i*AW + 6 +: RW];
+        bank14_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b14.hex")
+  ) u_bank14 (
+    .clk_i  (clk_i),
+    .we_i   (bank14_we),
+    .waddr_i(bank14_waddr),
+    .wdata_i(bank14_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank14_rdata)
+  );
+
+  // ---- Bank 15: elements 15, 15 + 64, ... ----
+  reg          bank15_we;
+  reg [RW-1:0] bank15_waddr;
+  reg [W-1:0]  bank15_wdata;
+  wire [NR*W-1:0] bank15_rdata;
+
+  always @(*) begin
+    bank15_we    = 1'b0;
+    bank15_waddr = {RW{1'b0}};
+    bank15_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd15)) begin
+        bank15_we    = 1'b1;
+        bank15_waddr = waddr_i[i*AW + 6 +: RW];
+        bank15_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b15.hex")
+  ) u_bank15 (
+    .clk_i  (clk_i),
+    .we_i   (bank15_we),
+    .waddr_i(bank15_waddr),
+    .wdata_i(bank15_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank15_rdata)
+  );
+
+  // ---- Bank 16: elements 16, 16 + 64, ... ----
+  reg          bank16_we;
+  reg [RW-1:0] bank16_waddr;
+  reg [W-1:0]  bank16_wdata;
+  wire [NR*W-1:0] bank16_rdata;
+
+  always @(*) begin
+    bank16_we    = 1'b0;
+    bank16_waddr = {RW{1'b0}};
+    bank16_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd16)) begin
+        bank16_we    = 1'b1;
+        bank16_waddr = waddr_i[i*AW + 6 +: RW];
+        bank16_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b16.hex")
+  ) u_bank16 (
+    .clk_i  (clk_i),
+    .we_i   (bank16_we),
+    .waddr_i(bank16_waddr),
+    .wdata_i(bank16_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank16_rdata)
+  );
+
+  // ---- Bank 17: elements 17, 17 + 64, ... ----
+  reg          bank17_we;
+  reg [RW-1:0] bank17_waddr;
+  reg [W-1:0]  bank17_wdata;
+  wire [NR*W-1:0] bank17_rdata;
+
+  always @(*) begin
+    bank17_we    = 1'b0;
+    bank17_waddr = {RW{1'b0}};
+    bank17_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd17)) begin
+        bank17_we    = 1'b1;
+        bank17_waddr = waddr_i[i*AW + 6 +: RW];
+        bank17_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b17.hex")
+  ) u_bank17 (
+    .clk_i  (clk_i),
+    .we_i   (bank17_we),
+    .waddr_i(bank17_waddr),
+    .wdata_i(bank17_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank17_rdata)
+  );
+
+  // ---- Bank 18: elements 18, 18 + 64, ... ----
+  reg          bank18_we;
+  reg [RW-1:0] bank18_waddr;
+  reg [W-1:0]  bank18_wdata;
+  wire [NR*W-1:0] bank18_rdata;
+
+  always @(*) begin
+    bank18_we    = 1'b0;
+    bank18_waddr = {RW{1'b0}};
+    bank18_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd18)) begin
+        bank18_we    = 1'b1;
+        bank18_waddr = waddr_i[i*AW + 6 +: RW];
+        bank18_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b18.hex")
+  ) u_bank18 (
+    .clk_i  (clk_i),
+    .we_i   (bank18_we),
+    .waddr_i(bank18_waddr),
+    .wdata_i(bank18_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank18_rdata)
+  );
+
+  // ---- Bank 19: elements 19, 19 + 64, ... ----
+  reg          bank19_we;
+  reg [RW-1:0] bank19_waddr;
+  reg [W-1:0]  bank19_wdata;
+  wire [NR*W-1:0] bank19_rdata;
+
+  always @(*) begin
+    bank19_we    = 1'b0;
+    bank19_waddr = {RW{1'b0}};
+    bank19_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd19)) begin
+        bank19_we    = 1'b1;
+        bank19_waddr = waddr_i[i*AW + 6 +: RW];
+        bank19_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b19.hex")
+  ) u_bank19 (
+    .clk_i  (clk_i),
+    .we_i   (bank19_we),
+    .waddr_i(bank19_waddr),
+    .wdata_i(bank19_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank19_rdata)
+  );
+
+  // ---- Bank 20: elements 20, 20 + 64, ... ----
+  reg          bank20_we;
+  reg [RW-1:0] bank20_waddr;
+  reg [W-1:0]  bank20_wdata;
+  wire [NR*W-1:0] bank20_rdata;
+
+  always @(*) begin
+    bank20_we    = 1'b0;
+    bank20_waddr = {RW{1'b0}};
+    bank20_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd20)) begin
+        bank20_we    = 1'b1;
+        bank20_waddr = waddr_i[i*AW + 6 +: RW];
+        bank20_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b20.hex")
+  ) u_bank20 (
+    .clk_i  (clk_i),
+    .we_i   (bank20_we),
+    .waddr_i(bank20_waddr),
+    .wdata_i(bank20_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank20_rdata)
+  );
+
+  // ---- Bank 21: elements 21, 21 + 64, ... ----
+  reg          bank21_we;
+  reg [RW-1:0] bank21_waddr;
+  reg [W-1:0]  bank21_wdata;
+  wire [NR*W-1:0] bank21_rdata;
+
+  always @(*) begin
+    bank21_we    = 1'b0;
+    bank21_waddr = {RW{1'b0}};
+    bank21_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd21)) begin
+        bank21_we    = 1'b1;
+        bank21_waddr = waddr_i[i*AW + 6 +: RW];
+        bank21_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b21.hex")
+  ) u_bank21 (
+    .clk_i  (clk_i),
+    .we_i   (bank21_we),
+    .waddr_i(bank21_waddr),
+    .wdata_i(bank21_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank21_rdata)
+  );
+
+  // ---- Bank 22: elements 22, 22 + 64, ... ----
+  reg          bank22_we;
+  reg [RW-1:0] bank22_waddr;
+  reg [W-1:0]  bank22_wdata;
+  wire [NR*W-1:0] bank22_rdata;
+
+  always @(*) begin
+    bank22_we    = 1'b0;
+    bank22_waddr = {RW{1'b0}};
+    bank22_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd22)) begin
+        bank22_we    = 1'b1;
+        bank22_waddr = waddr_i[i*AW + 6 +: RW];
+        bank22_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b22.hex")
+  ) u_bank22 (
+    .clk_i  (clk_i),
+    .we_i   (bank22_we),
+    .waddr_i(bank22_waddr),
+    .wdata_i(bank22_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank22_rdata)
+  );
+
+  // ---- Bank 23: elements 23, 23 + 64, ... ----
+  reg          bank23_we;
+  reg [RW-1:0] bank23_waddr;
+  reg [W-1:0]  bank23_wdata;
+  wire [NR*W-1:0] bank23_rdata;
+
+  always @(*) begin
+    bank23_we    = 1'b0;
+    bank23_waddr = {RW{1'b0}};
+    bank23_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd23)) begin
+        bank23_we    = 1'b1;
+        bank23_waddr = waddr_i[i*AW + 6 +: RW];
+        bank23_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b23.hex")
+  ) u_bank23 (
+    .clk_i  (clk_i),
+    .we_i   (bank23_we),
+    .waddr_i(bank23_waddr),
+    .wdata_i(bank23_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank23_rdata)
+  );
+
+  // ---- Bank 24: elements 24, 24 + 64, ... ----
+  reg          bank24_we;
+  reg [RW-1:0] bank24_waddr;
+  reg [W-1:0]  bank24_wdata;
+  wire [NR*W-1:0] bank24_rdata;
+
+  always @(*) begin
+    bank24_we    = 1'b0;
+    bank24_waddr = {RW{1'b0}};
+    bank24_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd24)) begin
+        bank24_we    = 1'b1;
+        bank24_waddr = waddr_i[i*AW + 6 +: RW];
+        bank24_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b24.hex")
+  ) u_bank24 (
+    .clk_i  (clk_i),
+    .we_i   (bank24_we),
+    .waddr_i(bank24_waddr),
+    .wdata_i(bank24_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank24_rdata)
+  );
+
+  // ---- Bank 25: elements 25, 25 + 64, ... ----
+  reg          bank25_we;
+  reg [RW-1:0] bank25_waddr;
+  reg [W-1:0]  bank25_wdata;
+  wire [NR*W-1:0] bank25_rdata;
+
+  always @(*) begin
+    bank25_we    = 1'b0;
+    bank25_waddr = {RW{1'b0}};
+    bank25_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd25)) begin
+        bank25_we    = 1'b1;
+        bank25_waddr = waddr_i[i*AW + 6 +: RW];
+        bank25_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b25.hex")
+  ) u_bank25 (
+    .clk_i  (clk_i),
+    .we_i   (bank25_we),
+    .waddr_i(bank25_waddr),
+    .wdata_i(bank25_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank25_rdata)
+  );
+
+  // ---- Bank 26: elements 26, 26 + 64, ... ----
+  reg          bank26_we;
+  reg [RW-1:0] bank26_waddr;
+  reg [W-1:0]  bank26_wdata;
+  wire [NR*W-1:0] bank26_rdata;
+
+  always @(*) begin
+    bank26_we    = 1'b0;
+    bank26_waddr = {RW{1'b0}};
+    bank26_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd26)) begin
+        bank26_we    = 1'b1;
+        bank26_waddr = waddr_i[i*AW + 6 +: RW];
+        bank26_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b26.hex")
+  ) u_bank26 (
+    .clk_i  (clk_i),
+    .we_i   (bank26_we),
+    .waddr_i(bank26_waddr),
+    .wdata_i(bank26_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank26_rdata)
+  );
+
+  // ---- Bank 27: elements 27, 27 + 64, ... ----
+  reg          bank27_we;
+  reg [RW-1:0] bank27_waddr;
+  reg [W-1:0]  bank27_wdata;
+  wire [NR*W-1:0] bank27_rdata;
+
+  always @(*) begin
+    bank27_we    = 1'b0;
+    bank27_waddr = {RW{1'b0}};
+    bank27_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd27)) begin
+        bank27_we    = 1'b1;
+        bank27_waddr = waddr_i[i*AW + 6 +: RW];
+        bank27_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b27.hex")
+  ) u_bank27 (
+    .clk_i  (clk_i),
+    .we_i   (bank27_we),
+    .waddr_i(bank27_waddr),
+    .wdata_i(bank27_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank27_rdata)
+  );
+
+  // ---- Bank 28: elements 28, 28 + 64, ... ----
+  reg          bank28_we;
+  reg [RW-1:0] bank28_waddr;
+  reg [W-1:0]  bank28_wdata;
+  wire [NR*W-1:0] bank28_rdata;
+
+  always @(*) begin
+    bank28_we    = 1'b0;
+    bank28_waddr = {RW{1'b0}};
+    bank28_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd28)) begin
+        bank28_we    = 1'b1;
+        bank28_waddr = waddr_i[i*AW + 6 +: RW];
+        bank28_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b28.hex")
+  ) u_bank28 (
+    .clk_i  (clk_i),
+    .we_i   (bank28_we),
+    .waddr_i(bank28_waddr),
+    .wdata_i(bank28_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank28_rdata)
+  );
+
+  // ---- Bank 29: elements 29, 29 + 64, ... ----
+  reg          bank29_we;
+  reg [RW-1:0] bank29_waddr;
+  reg [W-1:0]  bank29_wdata;
+  wire [NR*W-1:0] bank29_rdata;
+
+  always @(*) begin
+    bank29_we    = 1'b0;
+    bank29_waddr = {RW{1'b0}};
+    bank29_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd29)) begin
+        bank29_we    = 1'b1;
+        bank29_waddr = waddr_i[i*AW + 6 +: RW];
+        bank29_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b29.hex")
+  ) u_bank29 (
+    .clk_i  (clk_i),
+    .we_i   (bank29_we),
+    .waddr_i(bank29_waddr),
+    .wdata_i(bank29_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank29_rdata)
+  );
+
+  // ---- Bank 30: elements 30, 30 + 64, ... ----
+  reg          bank30_we;
+  reg [RW-1:0] bank30_waddr;
+  reg [W-1:0]  bank30_wdata;
+  wire [NR*W-1:0] bank30_rdata;
+
+  always @(*) begin
+    bank30_we    = 1'b0;
+    bank30_waddr = {RW{1'b0}};
+    bank30_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd30)) begin
+        bank30_we    = 1'b1;
+        bank30_waddr = waddr_i[i*AW + 6 +: RW];
+        bank30_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b30.hex")
+  ) u_bank30 (
+    .clk_i  (clk_i),
+    .we_i   (bank30_we),
+    .waddr_i(bank30_waddr),
+    .wdata_i(bank30_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank30_rdata)
+  );
+
+  // ---- Bank 31: elements 31, 31 + 64, ... ----
+  reg          bank31_we;
+  reg [RW-1:0] bank31_waddr;
+  reg [W-1:0]  bank31_wdata;
+  wire [NR*W-1:0] bank31_rdata;
+
+  always @(*) begin
+    bank31_we    = 1'b0;
+    bank31_waddr = {RW{1'b0}};
+    bank31_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd31)) begin
+        bank31_we    = 1'b1;
+        bank31_waddr = waddr_i[i*AW + 6 +: RW];
+        bank31_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b31.hex")
+  ) u_bank31 (
+    .clk_i  (clk_i),
+    .we_i   (bank31_we),
+    .waddr_i(bank31_waddr),
+    .wdata_i(bank31_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank31_rdata)
+  );
+
+  // ---- Bank 32: elements 32, 32 + 64, ... ----
+  reg          bank32_we;
+  reg [RW-1:0] bank32_waddr;
+  reg [W-1:0]  bank32_wdata;
+  wire [NR*W-1:0] bank32_rdata;
+
+  always @(*) begin
+    bank32_we    = 1'b0;
+    bank32_waddr = {RW{1'b0}};
+    bank32_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd32)) begin
+        bank32_we    = 1'b1;
+        bank32_waddr = waddr_i[i*AW + 6 +: RW];
+        bank32_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b32.hex")
+  ) u_bank32 (
+    .clk_i  (clk_i),
+    .we_i   (bank32_we),
+    .waddr_i(bank32_waddr),
+    .wdata_i(bank32_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank32_rdata)
+  );
+
+  // ---- Bank 33: elements 33, 33 + 64, ... ----
+  reg          bank33_we;
+  reg [RW-1:0] bank33_waddr;
+  reg [W-1:0]  bank33_wdata;
+  wire [NR*W-1:0] bank33_rdata;
+
+  always @(*) begin
+    bank33_we    = 1'b0;
+    bank33_waddr = {RW{1'b0}};
+    bank33_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd33)) begin
+        bank33_we    = 1'b1;
+        bank33_waddr = waddr_i[i*AW + 6 +: RW];
+        bank33_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b33.hex")
+  ) u_bank33 (
+    .clk_i  (clk_i),
+    .we_i   (bank33_we),
+    .waddr_i(bank33_waddr),
+    .wdata_i(bank33_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank33_rdata)
+  );
+
+  // ---- Bank 34: elements 34, 34 + 64, ... ----
+  reg          bank34_we;
+  reg [RW-1:0] bank34_waddr;
+  reg [W-1:0]  bank34_wdata;
+  wire [NR*W-1:0] bank34_rdata;
+
+  always @(*) begin
+    bank34_we    = 1'b0;
+    bank34_waddr = {RW{1'b0}};
+    bank34_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd34)) begin
+        bank34_we    = 1'b1;
+        bank34_waddr = waddr_i[i*AW + 6 +: RW];
+        bank34_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b34.hex")
+  ) u_bank34 (
+    .clk_i  (clk_i),
+    .we_i   (bank34_we),
+    .waddr_i(bank34_waddr),
+    .wdata_i(bank34_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank34_rdata)
+  );
+
+  // ---- Bank 35: elements 35, 35 + 64, ... ----
+  reg          bank35_we;
+  reg [RW-1:0] bank35_waddr;
+  reg [W-1:0]  bank35_wdata;
+  wire [NR*W-1:0] bank35_rdata;
+
+  always @(*) begin
+    bank35_we    = 1'b0;
+    bank35_waddr = {RW{1'b0}};
+    bank35_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd35)) begin
+        bank35_we    = 1'b1;
+        bank35_waddr = waddr_i[i*AW + 6 +: RW];
+        bank35_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b35.hex")
+  ) u_bank35 (
+    .clk_i  (clk_i),
+    .we_i   (bank35_we),
+    .waddr_i(bank35_waddr),
+    .wdata_i(bank35_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank35_rdata)
+  );
+
+  // ---- Bank 36: elements 36, 36 + 64, ... ----
+  reg          bank36_we;
+  reg [RW-1:0] bank36_waddr;
+  reg [W-1:0]  bank36_wdata;
+  wire [NR*W-1:0] bank36_rdata;
+
+  always @(*) begin
+    bank36_we    = 1'b0;
+    bank36_waddr = {RW{1'b0}};
+    bank36_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd36)) begin
+        bank36_we    = 1'b1;
+        bank36_waddr = waddr_i[i*AW + 6 +: RW];
+        bank36_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b36.hex")
+  ) u_bank36 (
+    .clk_i  (clk_i),
+    .we_i   (bank36_we),
+    .waddr_i(bank36_waddr),
+    .wdata_i(bank36_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank36_rdata)
+  );
+
+  // ---- Bank 37: elements 37, 37 + 64, ... ----
+  reg          bank37_we;
+  reg [RW-1:0] bank37_waddr;
+  reg [W-1:0]  bank37_wdata;
+  wire [NR*W-1:0] bank37_rdata;
+
+  always @(*) begin
+    bank37_we    = 1'b0;
+    bank37_waddr = {RW{1'b0}};
+    bank37_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd37)) begin
+        bank37_we    = 1'b1;
+        bank37_waddr = waddr_i[i*AW + 6 +: RW];
+        bank37_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b37.hex")
+  ) u_bank37 (
+    .clk_i  (clk_i),
+    .we_i   (bank37_we),
+    .waddr_i(bank37_waddr),
+    .wdata_i(bank37_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank37_rdata)
+  );
+
+  // ---- Bank 38: elements 38, 38 + 64, ... ----
+  reg          bank38_we;
+  reg [RW-1:0] bank38_waddr;
+  reg [W-1:0]  bank38_wdata;
+  wire [NR*W-1:0] bank38_rdata;
+
+  always @(*) begin
+    bank38_we    = 1'b0;
+    bank38_waddr = {RW{1'b0}};
+    bank38_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd38)) begin
+        bank38_we    = 1'b1;
+        bank38_waddr = waddr_i[i*AW + 6 +: RW];
+        bank38_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b38.hex")
+  ) u_bank38 (
+    .clk_i  (clk_i),
+    .we_i   (bank38_we),
+    .waddr_i(bank38_waddr),
+    .wdata_i(bank38_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank38_rdata)
+  );
+
+  // ---- Bank 39: elements 39, 39 + 64, ... ----
+  reg          bank39_we;
+  reg [RW-1:0] bank39_waddr;
+  reg [W-1:0]  bank39_wdata;
+  wire [NR*W-1:0] bank39_rdata;
+
+  always @(*) begin
+    bank39_we    = 1'b0;
+    bank39_waddr = {RW{1'b0}};
+    bank39_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd39)) begin
+        bank39_we    = 1'b1;
+        bank39_waddr = waddr_i[i*AW + 6 +: RW];
+        bank39_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b39.hex")
+  ) u_bank39 (
+    .clk_i  (clk_i),
+    .we_i   (bank39_we),
+    .waddr_i(bank39_waddr),
+    .wdata_i(bank39_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank39_rdata)
+  );
+
+  // ---- Bank 40: elements 40, 40 + 64, ... ----
+  reg          bank40_we;
+  reg [RW-1:0] bank40_waddr;
+  reg [W-1:0]  bank40_wdata;
+  wire [NR*W-1:0] bank40_rdata;
+
+  always @(*) begin
+    bank40_we    = 1'b0;
+    bank40_waddr = {RW{1'b0}};
+    bank40_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd40)) begin
+        bank40_we    = 1'b1;
+        bank40_waddr = waddr_i[i*AW + 6 +: RW];
+        bank40_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b40.hex")
+  ) u_bank40 (
+    .clk_i  (clk_i),
+    .we_i   (bank40_we),
+    .waddr_i(bank40_waddr),
+    .wdata_i(bank40_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank40_rdata)
+  );
+
+  // ---- Bank 41: elements 41, 41 + 64, ... ----
+  reg          bank41_we;
+  reg [RW-1:0] bank41_waddr;
+  reg [W-1:0]  bank41_wdata;
+  wire [NR*W-1:0] bank41_rdata;
+
+  always @(*) begin
+    bank41_we    = 1'b0;
+    bank41_waddr = {RW{1'b0}};
+    bank41_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd41)) begin
+        bank41_we    = 1'b1;
+        bank41_waddr = waddr_i[i*AW + 6 +: RW];
+        bank41_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b41.hex")
+  ) u_bank41 (
+    .clk_i  (clk_i),
+    .we_i   (bank41_we),
+    .waddr_i(bank41_waddr),
+    .wdata_i(bank41_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank41_rdata)
+  );
+
+  // ---- Bank 42: elements 42, 42 + 64, ... ----
+  reg          bank42_we;
+  reg [RW-1:0] bank42_waddr;
+  reg [W-1:0]  bank42_wdata;
+  wire [NR*W-1:0] bank42_rdata;
+
+  always @(*) begin
+    bank42_we    = 1'b0;
+    bank42_waddr = {RW{1'b0}};
+    bank42_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd42)) begin
+        bank42_we    = 1'b1;
+        bank42_waddr = waddr_i[i*AW + 6 +: RW];
+        bank42_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b42.hex")
+  ) u_bank42 (
+    .clk_i  (clk_i),
+    .we_i   (bank42_we),
+    .waddr_i(bank42_waddr),
+    .wdata_i(bank42_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank42_rdata)
+  );
+
+  // ---- Bank 43: elements 43, 43 + 64, ... ----
+  reg          bank43_we;
+  reg [RW-1:0] bank43_waddr;
+  reg [W-1:0]  bank43_wdata;
+  wire [NR*W-1:0] bank43_rdata;
+
+  always @(*) begin
+    bank43_we    = 1'b0;
+    bank43_waddr = {RW{1'b0}};
+    bank43_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd43)) begin
+        bank43_we    = 1'b1;
+        bank43_waddr = waddr_i[i*AW + 6 +: RW];
+        bank43_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b43.hex")
+  ) u_bank43 (
+    .clk_i  (clk_i),
+    .we_i   (bank43_we),
+    .waddr_i(bank43_waddr),
+    .wdata_i(bank43_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank43_rdata)
+  );
+
+  // ---- Bank 44: elements 44, 44 + 64, ... ----
+  reg          bank44_we;
+  reg [RW-1:0] bank44_waddr;
+  reg [W-1:0]  bank44_wdata;
+  wire [NR*W-1:0] bank44_rdata;
+
+  always @(*) begin
+    bank44_we    = 1'b0;
+    bank44_waddr = {RW{1'b0}};
+    bank44_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd44)) begin
+        bank44_we    = 1'b1;
+        bank44_waddr = waddr_i[i*AW + 6 +: RW];
+        bank44_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b44.hex")
+  ) u_bank44 (
+    .clk_i  (clk_i),
+    .we_i   (bank44_we),
+    .waddr_i(bank44_waddr),
+    .wdata_i(bank44_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank44_rdata)
+  );
+
+  // ---- Bank 45: elements 45, 45 + 64, ... ----
+  reg          bank45_we;
+  reg [RW-1:0] bank45_waddr;
+  reg [W-1:0]  bank45_wdata;
+  wire [NR*W-1:0] bank45_rdata;
+
+  always @(*) begin
+    bank45_we    = 1'b0;
+    bank45_waddr = {RW{1'b0}};
+    bank45_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd45)) begin
+        bank45_we    = 1'b1;
+        bank45_waddr = waddr_i[i*AW + 6 +: RW];
+        bank45_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b45.hex")
+  ) u_bank45 (
+    .clk_i  (clk_i),
+    .we_i   (bank45_we),
+    .waddr_i(bank45_waddr),
+    .wdata_i(bank45_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank45_rdata)
+  );
+
+  // ---- Bank 46: elements 46, 46 + 64, ... ----
+  reg          bank46_we;
+  reg [RW-1:0] bank46_waddr;
+  reg [W-1:0]  bank46_wdata;
+  wire [NR*W-1:0] bank46_rdata;
+
+  always @(*) begin
+    bank46_we    = 1'b0;
+    bank46_waddr = {RW{1'b0}};
+    bank46_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd46)) begin
+        bank46_we    = 1'b1;
+        bank46_waddr = waddr_i[i*AW + 6 +: RW];
+        bank46_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b46.hex")
+  ) u_bank46 (
+    .clk_i  (clk_i),
+    .we_i   (bank46_we),
+    .waddr_i(bank46_waddr),
+    .wdata_i(bank46_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank46_rdata)
+  );
+
+  // ---- Bank 47: elements 47, 47 + 64, ... ----
+  reg          bank47_we;
+  reg [RW-1:0] bank47_waddr;
+  reg [W-1:0]  bank47_wdata;
+  wire [NR*W-1:0] bank47_rdata;
+
+  always @(*) begin
+    bank47_we    = 1'b0;
+    bank47_waddr = {RW{1'b0}};
+    bank47_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd47)) begin
+        bank47_we    = 1'b1;
+        bank47_waddr = waddr_i[i*AW + 6 +: RW];
+        bank47_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b47.hex")
+  ) u_bank47 (
+    .clk_i  (clk_i),
+    .we_i   (bank47_we),
+    .waddr_i(bank47_waddr),
+    .wdata_i(bank47_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank47_rdata)
+  );
+
+  // ---- Bank 48: elements 48, 48 + 64, ... ----
+  reg          bank48_we;
+  reg [RW-1:0] bank48_waddr;
+  reg [W-1:0]  bank48_wdata;
+  wire [NR*W-1:0] bank48_rdata;
+
+  always @(*) begin
+    bank48_we    = 1'b0;
+    bank48_waddr = {RW{1'b0}};
+    bank48_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd48)) begin
+        bank48_we    = 1'b1;
+        bank48_waddr = waddr_i[i*AW + 6 +: RW];
+        bank48_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b48.hex")
+  ) u_bank48 (
+    .clk_i  (clk_i),
+    .we_i   (bank48_we),
+    .waddr_i(bank48_waddr),
+    .wdata_i(bank48_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank48_rdata)
+  );
+
+  // ---- Bank 49: elements 49, 49 + 64, ... ----
+  reg          bank49_we;
+  reg [RW-1:0] bank49_waddr;
+  reg [W-1:0]  bank49_wdata;
+  wire [NR*W-1:0] bank49_rdata;
+
+  always @(*) begin
+    bank49_we    = 1'b0;
+    bank49_waddr = {RW{1'b0}};
+    bank49_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd49)) begin
+        bank49_we    = 1'b1;
+        bank49_waddr = waddr_i[i*AW + 6 +: RW];
+        bank49_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b49.hex")
+  ) u_bank49 (
+    .clk_i  (clk_i),
+    .we_i   (bank49_we),
+    .waddr_i(bank49_waddr),
+    .wdata_i(bank49_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank49_rdata)
+  );
+
+  // ---- Bank 50: elements 50, 50 + 64, ... ----
+  reg          bank50_we;
+  reg [RW-1:0] bank50_waddr;
+  reg [W-1:0]  bank50_wdata;
+  wire [NR*W-1:0] bank50_rdata;
+
+  always @(*) begin
+    bank50_we    = 1'b0;
+    bank50_waddr = {RW{1'b0}};
+    bank50_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd50)) begin
+        bank50_we    = 1'b1;
+        bank50_waddr = waddr_i[i*AW + 6 +: RW];
+        bank50_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b50.hex")
+  ) u_bank50 (
+    .clk_i  (clk_i),
+    .we_i   (bank50_we),
+    .waddr_i(bank50_waddr),
+    .wdata_i(bank50_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank50_rdata)
+  );
+
+  // ---- Bank 51: elements 51, 51 + 64, ... ----
+  reg          bank51_we;
+  reg [RW-1:0] bank51_waddr;
+  reg [W-1:0]  bank51_wdata;
+  wire [NR*W-1:0] bank51_rdata;
+
+  always @(*) begin
+    bank51_we    = 1'b0;
+    bank51_waddr = {RW{1'b0}};
+    bank51_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd51)) begin
+        bank51_we    = 1'b1;
+        bank51_waddr = waddr_i[i*AW + 6 +: RW];
+        bank51_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b51.hex")
+  ) u_bank51 (
+    .clk_i  (clk_i),
+    .we_i   (bank51_we),
+    .waddr_i(bank51_waddr),
+    .wdata_i(bank51_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank51_rdata)
+  );
+
+  // ---- Bank 52: elements 52, 52 + 64, ... ----
+  reg          bank52_we;
+  reg [RW-1:0] bank52_waddr;
+  reg [W-1:0]  bank52_wdata;
+  wire [NR*W-1:0] bank52_rdata;
+
+  always @(*) begin
+    bank52_we    = 1'b0;
+    bank52_waddr = {RW{1'b0}};
+    bank52_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd52)) begin
+        bank52_we    = 1'b1;
+        bank52_waddr = waddr_i[i*AW + 6 +: RW];
+        bank52_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b52.hex")
+  ) u_bank52 (
+    .clk_i  (clk_i),
+    .we_i   (bank52_we),
+    .waddr_i(bank52_waddr),
+    .wdata_i(bank52_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank52_rdata)
+  );
+
+  // ---- Bank 53: elements 53, 53 + 64, ... ----
+  reg          bank53_we;
+  reg [RW-1:0] bank53_waddr;
+  reg [W-1:0]  bank53_wdata;
+  wire [NR*W-1:0] bank53_rdata;
+
+  always @(*) begin
+    bank53_we    = 1'b0;
+    bank53_waddr = {RW{1'b0}};
+    bank53_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd53)) begin
+        bank53_we    = 1'b1;
+        bank53_waddr = waddr_i[i*AW + 6 +: RW];
+        bank53_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b53.hex")
+  ) u_bank53 (
+    .clk_i  (clk_i),
+    .we_i   (bank53_we),
+    .waddr_i(bank53_waddr),
+    .wdata_i(bank53_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank53_rdata)
+  );
+
+  // ---- Bank 54: elements 54, 54 + 64, ... ----
+  reg          bank54_we;
+  reg [RW-1:0] bank54_waddr;
+  reg [W-1:0]  bank54_wdata;
+  wire [NR*W-1:0] bank54_rdata;
+
+  always @(*) begin
+    bank54_we    = 1'b0;
+    bank54_waddr = {RW{1'b0}};
+    bank54_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd54)) begin
+        bank54_we    = 1'b1;
+        bank54_waddr = waddr_i[i*AW + 6 +: RW];
+        bank54_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b54.hex")
+  ) u_bank54 (
+    .clk_i  (clk_i),
+    .we_i   (bank54_we),
+    .waddr_i(bank54_waddr),
+    .wdata_i(bank54_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank54_rdata)
+  );
+
+  // ---- Bank 55: elements 55, 55 + 64, ... ----
+  reg          bank55_we;
+  reg [RW-1:0] bank55_waddr;
+  reg [W-1:0]  bank55_wdata;
+  wire [NR*W-1:0] bank55_rdata;
+
+  always @(*) begin
+    bank55_we    = 1'b0;
+    bank55_waddr = {RW{1'b0}};
+    bank55_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd55)) begin
+        bank55_we    = 1'b1;
+        bank55_waddr = waddr_i[i*AW + 6 +: RW];
+        bank55_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b55.hex")
+  ) u_bank55 (
+    .clk_i  (clk_i),
+    .we_i   (bank55_we),
+    .waddr_i(bank55_waddr),
+    .wdata_i(bank55_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank55_rdata)
+  );
+
+  // ---- Bank 56: elements 56, 56 + 64, ... ----
+  reg          bank56_we;
+  reg [RW-1:0] bank56_waddr;
+  reg [W-1:0]  bank56_wdata;
+  wire [NR*W-1:0] bank56_rdata;
+
+  always @(*) begin
+    bank56_we    = 1'b0;
+    bank56_waddr = {RW{1'b0}};
+    bank56_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd56)) begin
+        bank56_we    = 1'b1;
+        bank56_waddr = waddr_i[i*AW + 6 +: RW];
+        bank56_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b56.hex")
+  ) u_bank56 (
+    .clk_i  (clk_i),
+    .we_i   (bank56_we),
+    .waddr_i(bank56_waddr),
+    .wdata_i(bank56_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank56_rdata)
+  );
+
+  // ---- Bank 57: elements 57, 57 + 64, ... ----
+  reg          bank57_we;
+  reg [RW-1:0] bank57_waddr;
+  reg [W-1:0]  bank57_wdata;
+  wire [NR*W-1:0] bank57_rdata;
+
+  always @(*) begin
+    bank57_we    = 1'b0;
+    bank57_waddr = {RW{1'b0}};
+    bank57_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd57)) begin
+        bank57_we    = 1'b1;
+        bank57_waddr = waddr_i[i*AW + 6 +: RW];
+        bank57_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b57.hex")
+  ) u_bank57 (
+    .clk_i  (clk_i),
+    .we_i   (bank57_we),
+    .waddr_i(bank57_waddr),
+    .wdata_i(bank57_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank57_rdata)
+  );
+
+  // ---- Bank 58: elements 58, 58 + 64, ... ----
+  reg          bank58_we;
+  reg [RW-1:0] bank58_waddr;
+  reg [W-1:0]  bank58_wdata;
+  wire [NR*W-1:0] bank58_rdata;
+
+  always @(*) begin
+    bank58_we    = 1'b0;
+    bank58_waddr = {RW{1'b0}};
+    bank58_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd58)) begin
+        bank58_we    = 1'b1;
+        bank58_waddr = waddr_i[i*AW + 6 +: RW];
+        bank58_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b58.hex")
+  ) u_bank58 (
+    .clk_i  (clk_i),
+    .we_i   (bank58_we),
+    .waddr_i(bank58_waddr),
+    .wdata_i(bank58_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank58_rdata)
+  );
+
+  // ---- Bank 59: elements 59, 59 + 64, ... ----
+  reg          bank59_we;
+  reg [RW-1:0] bank59_waddr;
+  reg [W-1:0]  bank59_wdata;
+  wire [NR*W-1:0] bank59_rdata;
+
+  always @(*) begin
+    bank59_we    = 1'b0;
+    bank59_waddr = {RW{1'b0}};
+    bank59_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd59)) begin
+        bank59_we    = 1'b1;
+        bank59_waddr = waddr_i[i*AW + 6 +: RW];
+        bank59_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b59.hex")
+  ) u_bank59 (
+    .clk_i  (clk_i),
+    .we_i   (bank59_we),
+    .waddr_i(bank59_waddr),
+    .wdata_i(bank59_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank59_rdata)
+  );
+
+  // ---- Bank 60: elements 60, 60 + 64, ... ----
+  reg          bank60_we;
+  reg [RW-1:0] bank60_waddr;
+  reg [W-1:0]  bank60_wdata;
+  wire [NR*W-1:0] bank60_rdata;
+
+  always @(*) begin
+    bank60_we    = 1'b0;
+    bank60_waddr = {RW{1'b0}};
+    bank60_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd60)) begin
+        bank60_we    = 1'b1;
+        bank60_waddr = waddr_i[i*AW + 6 +: RW];
+        bank60_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b60.hex")
+  ) u_bank60 (
+    .clk_i  (clk_i),
+    .we_i   (bank60_we),
+    .waddr_i(bank60_waddr),
+    .wdata_i(bank60_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank60_rdata)
+  );
+
+  // ---- Bank 61: elements 61, 61 + 64, ... ----
+  reg          bank61_we;
+  reg [RW-1:0] bank61_waddr;
+  reg [W-1:0]  bank61_wdata;
+  wire [NR*W-1:0] bank61_rdata;
+
+  always @(*) begin
+    bank61_we    = 1'b0;
+    bank61_waddr = {RW{1'b0}};
+    bank61_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd61)) begin
+        bank61_we    = 1'b1;
+        bank61_waddr = waddr_i[i*AW + 6 +: RW];
+        bank61_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b61.hex")
+  ) u_bank61 (
+    .clk_i  (clk_i),
+    .we_i   (bank61_we),
+    .waddr_i(bank61_waddr),
+    .wdata_i(bank61_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank61_rdata)
+  );
+
+  // ---- Bank 62: elements 62, 62 + 64, ... ----
+  reg          bank62_we;
+  reg [RW-1:0] bank62_waddr;
+  reg [W-1:0]  bank62_wdata;
+  wire [NR*W-1:0] bank62_rdata;
+
+  always @(*) begin
+    bank62_we    = 1'b0;
+    bank62_waddr = {RW{1'b0}};
+    bank62_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd62)) begin
+        bank62_we    = 1'b1;
+        bank62_waddr = waddr_i[i*AW + 6 +: RW];
+        bank62_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b62.hex")
+  ) u_bank62 (
+    .clk_i  (clk_i),
+    .we_i   (bank62_we),
+    .waddr_i(bank62_waddr),
+    .wdata_i(bank62_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank62_rdata)
+  );
+
+  // ---- Bank 63: elements 63, 63 + 64, ... ----
+  reg          bank63_we;
+  reg [RW-1:0] bank63_waddr;
+  reg [W-1:0]  bank63_wdata;
+  wire [NR*W-1:0] bank63_rdata;
+
+  always @(*) begin
+    bank63_we    = 1'b0;
+    bank63_waddr = {RW{1'b0}};
+    bank63_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 6] == 6'd63)) begin
+        bank63_we    = 1'b1;
+        bank63_waddr = waddr_i[i*AW + 6 +: RW];
+        bank63_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(256),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b63.hex")
+  ) u_bank63 (
+    .clk_i  (clk_i),
+    .we_i   (bank63_we),
+    .waddr_i(bank63_waddr),
+    .wdata_i(bank63_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank63_rdata)
+  );
+
+  // Each read port takes its element from the bank its address names.
+  generate
+    for (g = 0; g < NR; g = g + 1) begin : g_rsel
+      reg [W-1:0] data;
+      always @(*) begin
+        case (raddr[g*AW +: 6])
+          6'd0: data = bank0_rdata[g*W +: W];
+          6'd1: data = bank1_rdata[g*W +: W];
+          6'd2: data = bank2_rdata[g*W +: W];
+          6'd3: data = bank3_rdata[g*W +: W];
+          6'd4: data = bank4_rdata[g*W +: W];
+          6'd5: data = bank5_rdata[g*W +: W];
+          6'd6: data = bank6_rdata[g*W +: W];
+          6'd7: data = bank7_rdata[g*W +: W];
+          6'd8: data = bank8_rdata[g*W +: W];
+          6'd9: data = bank9_rdata[g*W +: W];
+          6'd10: data = bank10_rdata[g*W +: W];
+          6'd11: data = bank11_rdata[g*W +: W];
+          6'd12: data = bank12_rdata[g*W +: W];
+          6'd13: data = bank13_rdata[g*W +: W];
+          6'd14: data = bank14_rdata[g*W +: W];
+          6'd15: data = bank15_rdata[g*W +: W];
+          6'd16: data = bank16_rdata[g*W +: W];
+          6'd17: data = bank17_rdata[g*W +: W];
+          6'd18: data = bank18_rdata[g*W +: W];
+          6'd19: data = bank19_rdata[g*W +: W];
+          6'd20: data = bank20_rdata[g*W +: W];
+          6'd21: data = bank21_rdata[g*W +: W];
+          6'd22: data = bank22_rdata[g*W +: W];
+          6'd23: data = bank23_rdata[g*W +: W];
+          6'd24: data = bank24_rdata[g*W +: W];
+          6'd25: data = bank25_rdata[g*W +: W];
+          6'd26: data = bank26_rdata[g*W +: W];
+          6'd27: data = bank27_rdata[g*W +: W];
+          6'd28: data = bank28_rdata[g*W +: W];
+          6'd29: data = bank29_rdata[g*W +: W];
+          6'd30: data = bank30_rdata[g*W +: W];
+          6'd31: data = bank31_rdata[g*W +: W];
+          6'd32: data = bank32_rdata[g*W +: W];
+          6'd33: data = bank33_rdata[g*W +: W];
+          6'd34: data = bank34_rdata[g*W +: W];
+          6'd35: data = bank35_rdata[g*W +: W];
+          6'd36: data = bank36_rdata[g*W +: W];
+          6'd37: data = bank37_rdata[g*W +: W];
+          6'd38: data = bank38_rdata[g*W +: W];
+          6'd39: data = bank39_rdata[g*W +: W];
+          6'd40: data = bank40_rdata[g*W +: W];
+          6'd41: data = bank41_rdata[g*W +: W];
+          6'd42: data = bank42_rdata[g*W +: W];
+          6'd43: data = bank43_rdata[g*W +: W];
+          6'd44: data = bank44_rdata[g*W +: W];
+          6'd45: data = bank45_rdata[g*W +: W];
+          6'd46: data = bank46_rdata[g*W +: W];
+          6'd47: data = bank47_rdata[g*W +: W];
+          6'd48: data = bank48_rdata[g*W +: W];
+          6'd49: data = bank49_rdata[g*W +: W];
+          6'd50: data = bank50_rdata[g*W +: W];
+          6'd51: data = bank51_rdata[g*W +: W];
+          6'd52: data = bank52_rdata[g*W +: W];
+          6'd53: data = bank53_rdata[g*W +: W];
+          6'd54: data = bank54_rdata[g*W +: W];
+          6'd55: data = bank55_rdata[g*W +: W];
+          6'd56: data = bank56_rdata[g*W +: W];
+          6'd57: data = bank57_rdata[g*W +: W];
+          6'd58: data = bank58_rdata[g*W +: W];
+          6'd59: data = bank59_rdata[g*W +: W];
+          6'd60: data = bank60_rdata[g*W +: W];
+          6'd61: data = bank61_rdata[g*W +: W];
+          6'd62: data = bank62_rdata[g*W +: W];
+          6'd63: data = bank63_rdata[g*W +: W];
+          default: data = {W{1'b0}};
+        endcase
+      end
+      assign rdata[g*W +: W] = data;
     end
   endgenerate
+
+  assign a_data_o = rdata[NA*W-1:0];
+  assign b_data_o = rdata[NR*W-1:NA*W];
 
 endmodule

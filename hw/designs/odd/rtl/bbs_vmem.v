@@ -28,21 +28,23 @@
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // The vector memory: 16384 elements of 12 bits holding inputs, states,
-// gates, biases and temporaries. It is a register file, not a block RAM,
-// because the units need many element-addressed ports at once: the SpMxV
-// vector load reads one element of every bank (6, strided by the bank
-// size), the EWOP unit reads 8 a and 8 b elements, and the PEs write
-// 3 results in one cycle.
-//   A ports (8): combinational reads (SpMxV load, EWOP a, ACT, store).
-//   B ports (8): combinational reads (EWOP b).
-//   W ports (8): synchronous writes; instructions never overlap, so no
-//   two ports write one element in the same cycle.
-// INIT_FILE, when not empty, preloads biases and initial states ($readmemh).
+// gates, biases and temporaries, in 8 bank(s) of 2048 (bbs_vbank): element e
+// lives in bank e % 8, row e / 8.
+//   A ports (8): asynchronous reads (SpMxV vector load, EWOP a, ACT, store).
+//   B ports (8): asynchronous reads (EWOP b).
+//   W ports (8): synchronous writes.
+// Why banks: the units write runs of consecutive elements (the PEs' 3 results,
+// the EWOP/ACT unit's 8 lanes, a DMA beat of 8), never more than 8, so a run
+// touches every bank at most once and each bank needs a single write port: FPGA
+// tools map it to distributed RAM (replicated per read port) rather than a
+// multi-ported register file. Instructions never overlap, so no two ports
+// write one bank in the same cycle. Reads may go anywhere (the SpMxV load reads
+// one element of each matrix bank, strided by the bank size): every bank
+// serves every read port and each port picks its bank.
+// Bank b is preloaded from vmem_b<b>.hex (biases, initial states).
 
-module bbs_vmem #(
-  parameter INIT_FILE = ""
-) (
-  input  wire                                         clk_i,
+module bbs_vmem (
+  input  wire                                     clk_i,
   input  wire [111:0] a_addr_i,
   output wire [95:0] a_data_o,
   input  wire [111:0] b_addr_i,
@@ -54,34 +56,319 @@ module bbs_vmem #(
 
   localparam integer W = 12;
   localparam integer AW = 14;
-  localparam integer DEPTH = 16384;
+  localparam integer RW = 11;
+  localparam integer NA = 8;
+  localparam integer NR = 16;
+  localparam integer NW = 8;
 
-  reg [W-1:0] mem_q [0:DEPTH-1];
+  // Every read address, A ports first, and its row within a bank.
+  wire [NR*AW-1:0] raddr = {b_addr_i, a_addr_i};
+  wire [NR*RW-1:0] rrow;
+  wire [NR*W-1:0]  rdata;
 
+  genvar g;
   generate
-    if (INIT_FILE != "") begin : g_init
-      initial $readmemh(INIT_FILE, mem_q);
+    for (g = 0; g < NR; g = g + 1) begin : g_rrow
+      assign rrow[g*RW +: RW] = raddr[g*AW + 3 +: RW];
     end
   endgenerate
 
   integer i;
 
-  always @(posedge clk_i) begin
-    for (i = 0; i < 8; i = i + 1) begin
-      if (we_i[i]) begin
-        mem_q[waddr_i[i*AW +: AW]] <= wdata_i[i*W +: W];
+  // ---- Bank 0: elements 0, 0 + 8, ... ----
+  reg          bank0_we;
+  reg [RW-1:0] bank0_waddr;
+  reg [W-1:0]  bank0_wdata;
+  wire [NR*W-1:0] bank0_rdata;
+
+  always @(*) begin
+    bank0_we    = 1'b0;
+    bank0_waddr = {RW{1'b0}};
+    bank0_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 3] == 3'd0)) begin
+        bank0_we    = 1'b1;
+        bank0_waddr = waddr_i[i*AW + 3 +: RW];
+        bank0_wdata = wdata_i[i*W +: W];
       end
     end
   end
 
-  genvar g;
-  generate
-    for (g = 0; g < 8; g = g + 1) begin : g_port_a
-      assign a_data_o[g*W +: W] = mem_q[a_addr_i[g*AW +: AW]];
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b0.hex")
+  ) u_bank0 (
+    .clk_i  (clk_i),
+    .we_i   (bank0_we),
+    .waddr_i(bank0_waddr),
+    .wdata_i(bank0_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank0_rdata)
+  );
+
+  // ---- Bank 1: elements 1, 1 + 8, ... ----
+  reg          bank1_we;
+  reg [RW-1:0] bank1_waddr;
+  reg [W-1:0]  bank1_wdata;
+  wire [NR*W-1:0] bank1_rdata;
+
+  always @(*) begin
+    bank1_we    = 1'b0;
+    bank1_waddr = {RW{1'b0}};
+    bank1_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 3] == 3'd1)) begin
+        bank1_we    = 1'b1;
+        bank1_waddr = waddr_i[i*AW + 3 +: RW];
+        bank1_wdata = wdata_i[i*W +: W];
+      end
     end
-    for (g = 0; g < 8; g = g + 1) begin : g_port_b
-      assign b_data_o[g*W +: W] = mem_q[b_addr_i[g*AW +: AW]];
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b1.hex")
+  ) u_bank1 (
+    .clk_i  (clk_i),
+    .we_i   (bank1_we),
+    .waddr_i(bank1_waddr),
+    .wdata_i(bank1_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank1_rdata)
+  );
+
+  // ---- Bank 2: elements 2, 2 + 8, ... ----
+  reg          bank2_we;
+  reg [RW-1:0] bank2_waddr;
+  reg [W-1:0]  bank2_wdata;
+  wire [NR*W-1:0] bank2_rdata;
+
+  always @(*) begin
+    bank2_we    = 1'b0;
+    bank2_waddr = {RW{1'b0}};
+    bank2_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 3] == 3'd2)) begin
+        bank2_we    = 1'b1;
+        bank2_waddr = waddr_i[i*AW + 3 +: RW];
+        bank2_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b2.hex")
+  ) u_bank2 (
+    .clk_i  (clk_i),
+    .we_i   (bank2_we),
+    .waddr_i(bank2_waddr),
+    .wdata_i(bank2_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank2_rdata)
+  );
+
+  // ---- Bank 3: elements 3, 3 + 8, ... ----
+  reg          bank3_we;
+  reg [RW-1:0] bank3_waddr;
+  reg [W-1:0]  bank3_wdata;
+  wire [NR*W-1:0] bank3_rdata;
+
+  always @(*) begin
+    bank3_we    = 1'b0;
+    bank3_waddr = {RW{1'b0}};
+    bank3_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 3] == 3'd3)) begin
+        bank3_we    = 1'b1;
+        bank3_waddr = waddr_i[i*AW + 3 +: RW];
+        bank3_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b3.hex")
+  ) u_bank3 (
+    .clk_i  (clk_i),
+    .we_i   (bank3_we),
+    .waddr_i(bank3_waddr),
+    .wdata_i(bank3_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank3_rdata)
+  );
+
+  // ---- Bank 4: elements 4, 4 + 8, ... ----
+  reg          bank4_we;
+  reg [RW-1:0] bank4_waddr;
+  reg [W-1:0]  bank4_wdata;
+  wire [NR*W-1:0] bank4_rdata;
+
+  always @(*) begin
+    bank4_we    = 1'b0;
+    bank4_waddr = {RW{1'b0}};
+    bank4_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 3] == 3'd4)) begin
+        bank4_we    = 1'b1;
+        bank4_waddr = waddr_i[i*AW + 3 +: RW];
+        bank4_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b4.hex")
+  ) u_bank4 (
+    .clk_i  (clk_i),
+    .we_i   (bank4_we),
+    .waddr_i(bank4_waddr),
+    .wdata_i(bank4_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank4_rdata)
+  );
+
+  // ---- Bank 5: elements 5, 5 + 8, ... ----
+  reg          bank5_we;
+  reg [RW-1:0] bank5_waddr;
+  reg [W-1:0]  bank5_wdata;
+  wire [NR*W-1:0] bank5_rdata;
+
+  always @(*) begin
+    bank5_we    = 1'b0;
+    bank5_waddr = {RW{1'b0}};
+    bank5_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 3] == 3'd5)) begin
+        bank5_we    = 1'b1;
+        bank5_waddr = waddr_i[i*AW + 3 +: RW];
+        bank5_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b5.hex")
+  ) u_bank5 (
+    .clk_i  (clk_i),
+    .we_i   (bank5_we),
+    .waddr_i(bank5_waddr),
+    .wdata_i(bank5_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank5_rdata)
+  );
+
+  // ---- Bank 6: elements 6, 6 + 8, ... ----
+  reg          bank6_we;
+  reg [RW-1:0] bank6_waddr;
+  reg [W-1:0]  bank6_wdata;
+  wire [NR*W-1:0] bank6_rdata;
+
+  always @(*) begin
+    bank6_we    = 1'b0;
+    bank6_waddr = {RW{1'b0}};
+    bank6_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 3] == 3'd6)) begin
+        bank6_we    = 1'b1;
+        bank6_waddr = waddr_i[i*AW + 3 +: RW];
+        bank6_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b6.hex")
+  ) u_bank6 (
+    .clk_i  (clk_i),
+    .we_i   (bank6_we),
+    .waddr_i(bank6_waddr),
+    .wdata_i(bank6_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank6_rdata)
+  );
+
+  // ---- Bank 7: elements 7, 7 + 8, ... ----
+  reg          bank7_we;
+  reg [RW-1:0] bank7_waddr;
+  reg [W-1:0]  bank7_wdata;
+  wire [NR*W-1:0] bank7_rdata;
+
+  always @(*) begin
+    bank7_we    = 1'b0;
+    bank7_waddr = {RW{1'b0}};
+    bank7_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
+      if (we_i[i] && (waddr_i[i*AW +: 3] == 3'd7)) begin
+        bank7_we    = 1'b1;
+        bank7_waddr = waddr_i[i*AW + 3 +: RW];
+        bank7_wdata = wdata_i[i*W +: W];
+      end
+    end
+  end
+
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b7.hex")
+  ) u_bank7 (
+    .clk_i  (clk_i),
+    .we_i   (bank7_we),
+    .waddr_i(bank7_waddr),
+    .wdata_i(bank7_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank7_rdata)
+  );
+
+  // Each read port takes its element from the bank its address names.
+  generate
+    for (g = 0; g < NR; g = g + 1) begin : g_rsel
+      reg [W-1:0] data;
+      always @(*) begin
+        case (raddr[g*AW +: 3])
+          3'd0: data = bank0_rdata[g*W +: W];
+          3'd1: data = bank1_rdata[g*W +: W];
+          3'd2: data = bank2_rdata[g*W +: W];
+          3'd3: data = bank3_rdata[g*W +: W];
+          3'd4: data = bank4_rdata[g*W +: W];
+          3'd5: data = bank5_rdata[g*W +: W];
+          3'd6: data = bank6_rdata[g*W +: W];
+          3'd7: data = bank7_rdata[g*W +: W];
+          default: data = {W{1'b0}};
+        endcase
+      end
+      assign rdata[g*W +: W] = data;
     end
   endgenerate
+
+  assign a_data_o = rdata[NA*W-1:0];
+  assign b_data_o = rdata[NR*W-1:NA*W];
 
 endmodule

@@ -44,11 +44,10 @@
 //               instructions, same packing (sign-extended), tkeep per byte,
 //               tlast on the last beat of each store.
 // The vector memory's initial contents (biases, initial states) come from
-// VMEM_INIT or from `load`s.
+// vmem_b<b>.hex, one file per bank (bbs_vmem), or from `load`s.
 
 module bbs_top #(
-  parameter IMEM_INIT = "program.hex",
-  parameter VMEM_INIT = "vmem.hex"
+  parameter IMEM_INIT = "program.hex"
 ) (
   input  wire                                    clk_i,
   input  wire                                    rst_ni,
@@ -219,9 +218,7 @@ module bbs_top #(
   wire [NW*AW-1:0] v_waddr;
   wire [NW*W-1:0]  v_wdata;
 
-  bbs_vmem #(
-    .INIT_FILE(VMEM_INIT)
-  ) u_vmem (
+  bbs_vmem u_vmem (
     .clk_i   (clk_i),
     .a_addr_i(a_addr),
     .a_data_o(a_data),

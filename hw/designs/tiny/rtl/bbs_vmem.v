@@ -28,21 +28,23 @@
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // The vector memory: 2048 elements of 8 bits holding inputs, states,
-// gates, biases and temporaries. It is a register file, not a block RAM,
-// because the units need many element-addressed ports at once: the SpMxV
-// vector load reads one element of every bank (2, strided by the bank
-// size), the EWOP unit reads 1 a and 1 b elements, and the PEs write
-// 1 results in one cycle.
-//   A ports (2): combinational reads (SpMxV load, EWOP a, ACT, store).
-//   B ports (1): combinational reads (EWOP b).
-//   W ports (1): synchronous writes; instructions never overlap, so no
-//   two ports write one element in the same cycle.
-// INIT_FILE, when not empty, preloads biases and initial states ($readmemh).
+// gates, biases and temporaries, in 1 bank(s) of 2048 (bbs_vbank): element e
+// lives in bank e % 1, row e / 1.
+//   A ports (2): asynchronous reads (SpMxV vector load, EWOP a, ACT, store).
+//   B ports (1): asynchronous reads (EWOP b).
+//   W ports (1): synchronous writes.
+// Why banks: the units write runs of consecutive elements (the PEs' 1 results,
+// the EWOP/ACT unit's 1 lanes, a DMA beat of 1), never more than 1, so a run
+// touches every bank at most once and each bank needs a single write port: FPGA
+// tools map it to distributed RAM (replicated per read port) rather than a
+// multi-ported register file. Instructions never overlap, so no two ports
+// write one bank in the same cycle. Reads may go anywhere (the SpMxV load reads
+// one element of each matrix bank, strided by the bank size): every bank
+// serves every read port and each port picks its bank.
+// Bank b is preloaded from vmem_b<b>.hex (biases, initial states).
 
-module bbs_vmem #(
-  parameter INIT_FILE = ""
-) (
-  input  wire                                         clk_i,
+module bbs_vmem (
+  input  wire                                     clk_i,
   input  wire [21:0] a_addr_i,
   output wire [15:0] a_data_o,
   input  wire [10:0] b_addr_i,
@@ -54,34 +56,67 @@ module bbs_vmem #(
 
   localparam integer W = 8;
   localparam integer AW = 11;
-  localparam integer DEPTH = 2048;
+  localparam integer RW = 11;
+  localparam integer NA = 2;
+  localparam integer NR = 3;
+  localparam integer NW = 1;
 
-  reg [W-1:0] mem_q [0:DEPTH-1];
+  // Every read address, A ports first, and its row within a bank.
+  wire [NR*AW-1:0] raddr = {b_addr_i, a_addr_i};
+  wire [NR*RW-1:0] rrow;
+  wire [NR*W-1:0]  rdata;
 
+  genvar g;
   generate
-    if (INIT_FILE != "") begin : g_init
-      initial $readmemh(INIT_FILE, mem_q);
+    for (g = 0; g < NR; g = g + 1) begin : g_rrow
+      assign rrow[g*RW +: RW] = raddr[g*AW + 0 +: RW];
     end
   endgenerate
 
   integer i;
 
-  always @(posedge clk_i) begin
-    for (i = 0; i < 1; i = i + 1) begin
+  // ---- Bank 0: elements 0, 0 + 1, ... ----
+  reg          bank0_we;
+  reg [RW-1:0] bank0_waddr;
+  reg [W-1:0]  bank0_wdata;
+  wire [NR*W-1:0] bank0_rdata;
+
+  always @(*) begin
+    bank0_we    = 1'b0;
+    bank0_waddr = {RW{1'b0}};
+    bank0_wdata = {W{1'b0}};
+    for (i = 0; i < NW; i = i + 1) begin
       if (we_i[i]) begin
-        mem_q[waddr_i[i*AW +: AW]] <= wdata_i[i*W +: W];
+        bank0_we    = 1'b1;
+        bank0_waddr = waddr_i[i*AW + 0 +: RW];
+        bank0_wdata = wdata_i[i*W +: W];
       end
     end
   end
 
-  genvar g;
+  bbs_vbank #(
+    .WIDTH(W),
+    .DEPTH(2048),
+    .ADDR_W(RW),
+    .NR(NR),
+    .INIT_FILE("vmem_b0.hex")
+  ) u_bank0 (
+    .clk_i  (clk_i),
+    .we_i   (bank0_we),
+    .waddr_i(bank0_waddr),
+    .wdata_i(bank0_wdata),
+    .raddr_i(rrow),
+    .rdata_o(bank0_rdata)
+  );
+
+  // Each read port takes its element from the bank its address names.
   generate
-    for (g = 0; g < 2; g = g + 1) begin : g_port_a
-      assign a_data_o[g*W +: W] = mem_q[a_addr_i[g*AW +: AW]];
-    end
-    for (g = 0; g < 1; g = g + 1) begin : g_port_b
-      assign b_data_o[g*W +: W] = mem_q[b_addr_i[g*AW +: AW]];
+    for (g = 0; g < NR; g = g + 1) begin : g_rsel
+      assign rdata[g*W +: W] = bank0_rdata[g*W +: W];
     end
   endgenerate
+
+  assign a_data_o = rdata[NA*W-1:0];
+  assign b_data_o = rdata[NR*W-1:NA*W];
 
 endmodule

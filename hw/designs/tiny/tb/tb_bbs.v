@@ -30,7 +30,7 @@
 // Testbench for bbs_top: the host. Run it in a directory holding the files
 // of `bbs_hdlgen::program::RunFiles`:
 //   program.hex    the instruction buffer (IMEM_INIT)
-//   vmem.hex       the vector memory's initial contents (VMEM_INIT)
+//   vmem_b<b>.hex  the vector memory's initial contents, bank by bank
 //   pe<p>_mat.hex  the matrix memories' initial contents
 //   pe<p>_load.hex (when run.hex says so) words to write through the matrix
 //                  load port before the first start
