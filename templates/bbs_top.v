@@ -193,6 +193,7 @@ module bbs_top #(
 
   bbs_vmem u_vmem (
     .clk_i   (clk_i),
+    .a_run_i (op != OpSpmv),
     .a_addr_i(a_addr),
     .a_data_o(a_data),
     .b_addr_i(b_addr),

@@ -26,7 +26,7 @@
 //! | `matrix` | `bbs_pe.v` `u_mat_mem` | P | `cfg.matrix_depth()` | `cfg.matrix_word_width()` | 1 registered | 1 |
 //! | `vector_bank` | `bbs_pe.v` `u_vec_bank` | P * K | `cfg.bank_depth()` | W | 1 registered | 1 |
 //! | `instruction` | `bbs_seq.v` `imem_q` | 1 | `memory.instruction_words` | instruction bits | 1 combinational | 1 |
-//! | `vector` | `bbs_vbank.v` (in `bbs_vmem.v`) | N banks | `ceil(memory.vector_words / N)` | W | A + B combinational | 1 |
+//! | `vector` | `bbs_vbank.v` (in `bbs_vmem.v`) | N banks | `ceil(memory.vector_words / N)` | W | K + 2 combinational | 1 |
 //!
 //! The vector memory's ports (`hdlgen/src/params.rs`): A = max(K, lanes,
 //! beat elements) (SpMxV vector load, EWOP a, ACT, store), B = lanes (EWOP b),
@@ -500,8 +500,8 @@ fn memory(device: Device, m: &MemSpec) -> MemoryEstimate {
                     ("RAM64M", 64, 3, 1)
                 };
                 let deep = depth.div_ceil(prim_depth).max(1);
-                let sdp = nr * deep * w.div_ceil(sdp_w).max(1);
                 let nr = shared_read_ports(nr);
+                let sdp = nr * deep * w.div_ceil(sdp_w).max(1);
                 let qp = nr.div_ceil(3) * deep * w.div_ceil(qp_w).max(1);
                 let (mode, prims) = if qp < sdp {
                     (format!("{prim} {prim_depth}x{qp_w} quad port"), qp)
@@ -520,7 +520,7 @@ fn memory(device: Device, m: &MemSpec) -> MemoryEstimate {
         est.mode = mode;
         est.primitives_each = prims;
         est.lutram_luts = n * lutram_each;
-        est.luts = n * nr * w * mux_luts(device, deep);
+        est.luts = n * shared_read_ports(nr) * w * mux_luts(device, deep);
         if m.read == Read::Registered {
             est.registers = n * w;
         }
@@ -723,11 +723,11 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
             &MemSpec {
                 name: "vector",
                 // One bank per write port (bbs_vmem.v): each has one write
-                // port and serves every read port.
+                // port, and a read port per run (a, b) and per SpMxV-load address.
                 instances: wd.vbanks,
                 depth: cfg.memory.vector_words.div_ceil(wd.vbanks),
                 width: w,
-                read_ports: wd.ports_a + wd.ports_b,
+                read_ports: k + 2,
                 write_ports: 1,
                 read: Read::Combinational,
             },
@@ -897,9 +897,11 @@ fn blocks(cfg: &Config, device: Device, wd: &RtlWidths) -> Vec<BlockEstimate> {
             luts: wd.ports_a * 6 * wd.vaddr
                 + wd.ports_b * wd.vaddr
                 + wd.ports_w * (4 * wd.vaddr + w)
-                // bbs_vmem's bank crossbar: every read port picks one of the
-                // banks' outputs; every bank picks its write port.
-                + (wd.ports_a + wd.ports_b) * w * mux_luts(device, wd.vbanks)
+                // bbs_vmem's bank crossbar: every run lane (A and B) and
+                // every load port picks one of the banks' outputs, an A port
+                // then picks run or load; every bank picks its write port.
+                + (wd.ports_a + wd.ports_b + k) * w * mux_luts(device, wd.vbanks)
+                + wd.ports_a * w * mux_luts(device, 2)
                 + if wd.vbanks > 1 {
                     wd.vbanks * (wd.vbank_row + w + 1) * mux_luts(device, wd.ports_w)
                 } else {

@@ -106,11 +106,17 @@ fn tiny_config_by_hand() {
             ("sequencer", 4 * 12 + 2 * 6 + 20, 119, 0),
             ("host_registers", 34 + 6, 70, 0),
             ("ewop", 7 * 8 + 2 * (7 + 8), 20, 1),
-            ("vector_ports", 2 * 6 * 11 + 11 + (4 * 11 + 8), 16, 0),
+            // Address arithmetic, and per A port a run/load select (2:1, Intel 2 LUTs per bit).
+            (
+                "vector_ports",
+                2 * 6 * 11 + 11 + (4 * 11 + 8) + 2 * 8 * 2,
+                16,
+                0
+            ),
         ]
     );
     assert_eq!(m20k.registers, 114 + 64 + 119 + 70 + 20 + 16); // Yosys: 419
-    assert_eq!(m20k.luts, 71 + 96 + 80 + 40 + 86 + 195 + 330 + 1008); // Yosys: 2335
+    assert_eq!(m20k.luts, 71 + 96 + 80 + 40 + 86 + 227 + 330 + 1008); // Yosys: 2333
 
     // Xilinx: the matrix needs 120 RAMB18 halves in four modes; RAMB36 32Kx1
     // (60 blocks, 2 deep, cascaded inside the blocks) is the deepest. The
@@ -150,7 +156,7 @@ fn tiny_config_by_hand() {
         b
     });
     assert_eq!(xil.registers, 66 + 64 + 119 + 70 + 20 + 16 + 16);
-    assert_eq!(xil.luts, 71 + 96 + 80 + 40 + 86 + 195 + 16 + 360); // Yosys: 1005
+    assert_eq!(xil.luts, 71 + 96 + 80 + 40 + 86 + 195 + 16 + 16 + 360); // Yosys: 1012
 }
 
 #[test]
@@ -207,9 +213,9 @@ fn default_config_estimate() {
     );
     assert_eq!(m20k.small_blocks, 64);
     // MLABs: the instruction buffer, and the vector memory's 8 banks, one
-    // 32 x 1 MLAB per 32 words, bit and read port (16, of which Yosys's
-    // `share` merges one): 8 * 64 * 16 * 15.
-    assert_eq!(m20k.lutram_luts, 8 * 96 + 8 * 64 * 16 * 15);
+    // 32 x 1 MLAB per 32 words, bit and read port (K + 2 = 10, of which
+    // Yosys's `share` merges one): 8 * 64 * 16 * 9.
+    assert_eq!(m20k.lutram_luts, 8 * 96 + 8 * 64 * 16 * 9);
     // Xilinx (hand-computed): every memory but the matrix and the vector
     // memory goes to RAM64M: 64 x 16 -> 1 * 6 per bank, the 256 x 96
     // instruction buffer 4 * 32, 4 LUTs each: 64 * 24 + 512 = 2048.
@@ -224,25 +230,25 @@ fn default_config_estimate() {
         ]
     );
     let prims: Vec<usize> = xil.memories.iter().map(|m| m.primitives_each).collect();
-    assert_eq!(prims, vec![10, 6, 128, 2560]);
-    assert_eq!(xil.lutram_luts, 64 * 24 + 128 * 4 + 8 * 2560 * 4);
+    assert_eq!(prims, vec![10, 6, 128, 1536]);
+    assert_eq!(xil.lutram_luts, 64 * 24 + 128 * 4 + 8 * 1536 * 4);
     // DSP48: 64 PE, 8 lanes x 2, and 4 address multiplies (3, 5, 6, 7 times
     // a 7-bit bank size: products of 9 and 10 bits).
     assert_eq!((xil.dsp_blocks, xil.block_rams), (64 + 16 + 4, 80));
     assert_eq!(xil.small_blocks, 0);
 
     // The vector memory: 8 banks (one per write port) of 2048 x 16, each
-    // serving all 16 read ports (15 after Yosys's `share`): quad-port RAM64M,
-    // three read ports each, so 5 * 32 deep * 16 bits = 2560 primitives per
-    // bank (Yosys measured 3072: docs/synthesis.md).
-    // No flip-flops: a single write port per bank is what keeps it out of a
-    // register file (16384 x 16 flip-flops, 3.3 million LUTs).
+    // with a read port per run (a, b) and per load address (8): 10, 9 after
+    // Yosys's `share`; quad-port RAM64M, three read ports each, so 3 * 32
+    // deep * 16 bits = 1536 primitives per bank. No flip-flops: a single
+    // write port per bank keeps it out of a register file (16384 x 16
+    // flip-flops, 3.3 million LUTs).
     let v = mem(&xil, "vector");
-    assert_eq!((v.read_ports, v.write_ports, v.registers), (16, 1, 0));
-    assert_eq!(v.primitives_each, 5 * 32 * 16);
-    assert_eq!(v.lutram_luts, 8 * 4 * 5 * 32 * 16);
+    assert_eq!((v.read_ports, v.write_ports, v.registers), (10, 1, 0));
+    assert_eq!(v.primitives_each, 3 * 32 * 16);
+    assert_eq!(v.lutram_luts, 8 * 4 * 3 * 32 * 16);
     let v = mem(&m20k, "vector");
-    assert_eq!((v.read_ports, v.write_ports, v.registers), (16, 1, 0));
+    assert_eq!((v.read_ports, v.write_ports, v.registers), (10, 1, 0));
     check_budget(&m20k, &ARRIA10_GX1150).unwrap();
     check_budget(&xil, &XCKU060).unwrap();
     for est in [&m20k, &xil] {
@@ -369,9 +375,10 @@ fn vector_memory_register_file_or_distributed_ram() {
     };
     // (lanes, link bytes) -> read ports A + B, write ports.
     let cases = [
-        // 1 lane, 1 element per beat: A 2 + B 1, 1 write port (tiny).
-        ((1, 1), 3, 1, "RAM64M 64x1 quad port", 32 * 8),
-        // 2 lanes: A 2 + B 2, 2 write ports: two banks of 1024, one quad-port copy each.
+        // Read ports per bank: K (2) load addresses + runs a and b = 4, 3
+        // after `share`. 1 lane, 1 element per beat: 1 write port, one bank (tiny).
+        ((1, 1), 4, 1, "RAM64M 64x1 quad port", 32 * 8),
+        // 2 lanes: 2 write ports: two banks of 1024, one quad-port copy each.
         ((2, 1), 4, 1, "RAM64M 64x1 quad port", 16 * 8),
     ];
     for ((lanes, link), nr, nw, mode, prims) in cases {
@@ -394,9 +401,10 @@ fn vector_memory_register_file_or_distributed_ram() {
         let v = mem(&est, "vector");
         assert_eq!((v.instances, v.depth, v.registers), (2, 1024, 0));
     }
-    // Quad port against copies: 2 read ports take two 64 x 3 copies (192
-    // RAM64M), 3 one quad-port copy (256 rather than 288), and so do 4,
-    // which Yosys's `share` pass makes 3. Read ports: B = lanes;
+    // Quad port against copies (read ports K + 2): 3 take one quad-port copy
+    // (256 RAM64M rather than 288), and so do 4, which Yosys's `share` pass
+    // makes 3; 5 (4 after `share`) take four 64 x 3 copies (384 rather than
+    // two quad-port copies, 512). Read ports: B = lanes;
     // an 8-bit tiny with lanes 1 has A = 2. Vary A through the banks.
     let ports = |banks: usize| {
         let mut cfg = hw_config("tiny");
@@ -407,9 +415,9 @@ fn vector_memory_register_file_or_distributed_ram() {
         let v = mem(&est, "vector");
         (v.read_ports, v.primitives_each)
     };
-    assert_eq!(ports(1), (2, 192));
-    assert_eq!(ports(2), (3, 256));
-    assert_eq!(ports(3), (4, 256));
+    assert_eq!(ports(1), (3, 256));
+    assert_eq!(ports(2), (4, 256));
+    assert_eq!(ports(3), (5, 384));
     // Intel: an MLAB copy per read port, 64 deep x 8 bits.
     let est = estimate(&hw_config("tiny"), Device::IntelM20k).unwrap();
     assert_eq!(mem(&est, "vector").primitives_each, 3 * 64 * 8);

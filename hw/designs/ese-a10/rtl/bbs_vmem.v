@@ -30,21 +30,25 @@
 // The vector memory: 16384 elements of 16 bits holding inputs, states,
 // gates, biases and temporaries, in 64 bank(s) of 256 (bbs_vbank): element e
 // lives in bank e % 64, row e / 64.
-//   A ports (64): asynchronous reads (SpMxV vector load, EWOP a, ACT, store).
-//   B ports (64): asynchronous reads (EWOP b).
+//   A ports (64): asynchronous reads. With a_run_i they are a run of consecutive
+//            elements from a_addr_i's first address (EWOP a, ACT, store);
+//            without, the SpMxV vector load's 16 independent addresses.
+//   B ports (64): asynchronous reads, a run from b_addr_i's first address (EWOP b).
 //   W ports (64): synchronous writes.
 // Why banks: the units write runs of consecutive elements (the PEs' 64 results,
 // the EWOP/ACT unit's 64 lanes, a DMA beat of 8), never more than 64, so a run
 // touches every bank at most once and each bank needs a single write port: FPGA
 // tools map it to distributed RAM (replicated per read port) rather than a
 // multi-ported register file. Instructions never overlap, so no two ports
-// write one bank in the same cycle. Reads may go anywhere (the SpMxV load reads
-// one element of each matrix bank, strided by the bank size): every bank
-// serves every read port and each port picks its bank.
+// write one bank in the same cycle. Reads are runs too, except the SpMxV
+// load (one element of each matrix bank, strided by the bank size): each bank
+// has one read port per run (a, b) and one per load address, 18 in all, and
+// a crossbar hands each lane the element of its bank.
 // Bank b is preloaded from vmem_b<b>.hex (biases, initial states).
 
 module bbs_vmem (
   input  wire                                     clk_i,
+  input  wire                                     a_run_i,
   input  wire [895:0] a_addr_i,
   output wire [1023:0] a_data_o,
   input  wire [895:0] b_addr_i,
@@ -57,19 +61,24 @@ module bbs_vmem (
   localparam integer W = 16;
   localparam integer AW = 14;
   localparam integer RW = 8;
-  localparam integer NA = 64;
-  localparam integer NR = 128;
+  localparam integer K = 16;
+  // Read ports of every bank: run a, run b, then the K load addresses.
+  localparam integer NR = K + 2;
   localparam integer NW = 64;
 
-  // Every read address, A ports first, and its row within a bank.
-  wire [NR*AW-1:0] raddr = {b_addr_i, a_addr_i};
-  wire [NR*RW-1:0] rrow;
-  wire [NR*W-1:0]  rdata;
+  // The runs' first elements, and each load address, as (bank, row).
+  wire [AW-1:0] a_first = a_addr_i[AW-1:0];
+  wire [AW-1:0] b_first = b_addr_i[AW-1:0];
+  wire [RW-1:0] a_first_row = a_first[AW-1:6];
+  wire [RW-1:0] b_first_row = b_first[AW-1:6];
+  wire [5:0] a_first_bank = a_first[5:0];
+  wire [5:0] b_first_bank = b_first[5:0];
+  wire [K*RW-1:0] load_row;
 
   genvar g;
   generate
-    for (g = 0; g < NR; g = g + 1) begin : g_rrow
-      assign rrow[g*RW +: RW] = raddr[g*AW + 6 +: RW];
+    for (g = 0; g < K; g = g + 1) begin : g_load_row
+      assign load_row[g*RW +: RW] = a_addr_i[g*AW + 6 +: RW];
     end
   endgenerate
 
@@ -80,6 +89,10 @@ module bbs_vmem (
   reg [RW-1:0] bank0_waddr;
   reg [W-1:0]  bank0_wdata;
   wire [NR*W-1:0] bank0_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank0_a_row = a_first_row + ((a_first_bank > 6'd0) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank0_b_row = b_first_row + ((b_first_bank > 6'd0) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank0_we    = 1'b0;
@@ -105,7 +118,7 @@ module bbs_vmem (
     .we_i   (bank0_we),
     .waddr_i(bank0_waddr),
     .wdata_i(bank0_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank0_b_row, bank0_a_row}),
     .rdata_o(bank0_rdata)
   );
 
@@ -114,6 +127,10 @@ module bbs_vmem (
   reg [RW-1:0] bank1_waddr;
   reg [W-1:0]  bank1_wdata;
   wire [NR*W-1:0] bank1_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank1_a_row = a_first_row + ((a_first_bank > 6'd1) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank1_b_row = b_first_row + ((b_first_bank > 6'd1) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank1_we    = 1'b0;
@@ -139,7 +156,7 @@ module bbs_vmem (
     .we_i   (bank1_we),
     .waddr_i(bank1_waddr),
     .wdata_i(bank1_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank1_b_row, bank1_a_row}),
     .rdata_o(bank1_rdata)
   );
 
@@ -148,6 +165,10 @@ module bbs_vmem (
   reg [RW-1:0] bank2_waddr;
   reg [W-1:0]  bank2_wdata;
   wire [NR*W-1:0] bank2_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank2_a_row = a_first_row + ((a_first_bank > 6'd2) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank2_b_row = b_first_row + ((b_first_bank > 6'd2) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank2_we    = 1'b0;
@@ -173,7 +194,7 @@ module bbs_vmem (
     .we_i   (bank2_we),
     .waddr_i(bank2_waddr),
     .wdata_i(bank2_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank2_b_row, bank2_a_row}),
     .rdata_o(bank2_rdata)
   );
 
@@ -182,6 +203,10 @@ module bbs_vmem (
   reg [RW-1:0] bank3_waddr;
   reg [W-1:0]  bank3_wdata;
   wire [NR*W-1:0] bank3_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank3_a_row = a_first_row + ((a_first_bank > 6'd3) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank3_b_row = b_first_row + ((b_first_bank > 6'd3) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank3_we    = 1'b0;
@@ -207,7 +232,7 @@ module bbs_vmem (
     .we_i   (bank3_we),
     .waddr_i(bank3_waddr),
     .wdata_i(bank3_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank3_b_row, bank3_a_row}),
     .rdata_o(bank3_rdata)
   );
 
@@ -216,6 +241,10 @@ module bbs_vmem (
   reg [RW-1:0] bank4_waddr;
   reg [W-1:0]  bank4_wdata;
   wire [NR*W-1:0] bank4_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank4_a_row = a_first_row + ((a_first_bank > 6'd4) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank4_b_row = b_first_row + ((b_first_bank > 6'd4) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank4_we    = 1'b0;
@@ -241,7 +270,7 @@ module bbs_vmem (
     .we_i   (bank4_we),
     .waddr_i(bank4_waddr),
     .wdata_i(bank4_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank4_b_row, bank4_a_row}),
     .rdata_o(bank4_rdata)
   );
 
@@ -250,6 +279,10 @@ module bbs_vmem (
   reg [RW-1:0] bank5_waddr;
   reg [W-1:0]  bank5_wdata;
   wire [NR*W-1:0] bank5_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank5_a_row = a_first_row + ((a_first_bank > 6'd5) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank5_b_row = b_first_row + ((b_first_bank > 6'd5) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank5_we    = 1'b0;
@@ -275,7 +308,7 @@ module bbs_vmem (
     .we_i   (bank5_we),
     .waddr_i(bank5_waddr),
     .wdata_i(bank5_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank5_b_row, bank5_a_row}),
     .rdata_o(bank5_rdata)
   );
 
@@ -284,6 +317,10 @@ module bbs_vmem (
   reg [RW-1:0] bank6_waddr;
   reg [W-1:0]  bank6_wdata;
   wire [NR*W-1:0] bank6_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank6_a_row = a_first_row + ((a_first_bank > 6'd6) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank6_b_row = b_first_row + ((b_first_bank > 6'd6) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank6_we    = 1'b0;
@@ -309,7 +346,7 @@ module bbs_vmem (
     .we_i   (bank6_we),
     .waddr_i(bank6_waddr),
     .wdata_i(bank6_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank6_b_row, bank6_a_row}),
     .rdata_o(bank6_rdata)
   );
 
@@ -318,6 +355,10 @@ module bbs_vmem (
   reg [RW-1:0] bank7_waddr;
   reg [W-1:0]  bank7_wdata;
   wire [NR*W-1:0] bank7_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank7_a_row = a_first_row + ((a_first_bank > 6'd7) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank7_b_row = b_first_row + ((b_first_bank > 6'd7) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank7_we    = 1'b0;
@@ -343,7 +384,7 @@ module bbs_vmem (
     .we_i   (bank7_we),
     .waddr_i(bank7_waddr),
     .wdata_i(bank7_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank7_b_row, bank7_a_row}),
     .rdata_o(bank7_rdata)
   );
 
@@ -352,6 +393,10 @@ module bbs_vmem (
   reg [RW-1:0] bank8_waddr;
   reg [W-1:0]  bank8_wdata;
   wire [NR*W-1:0] bank8_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank8_a_row = a_first_row + ((a_first_bank > 6'd8) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank8_b_row = b_first_row + ((b_first_bank > 6'd8) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank8_we    = 1'b0;
@@ -377,7 +422,7 @@ module bbs_vmem (
     .we_i   (bank8_we),
     .waddr_i(bank8_waddr),
     .wdata_i(bank8_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank8_b_row, bank8_a_row}),
     .rdata_o(bank8_rdata)
   );
 
@@ -386,6 +431,10 @@ module bbs_vmem (
   reg [RW-1:0] bank9_waddr;
   reg [W-1:0]  bank9_wdata;
   wire [NR*W-1:0] bank9_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank9_a_row = a_first_row + ((a_first_bank > 6'd9) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank9_b_row = b_first_row + ((b_first_bank > 6'd9) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank9_we    = 1'b0;
@@ -411,7 +460,7 @@ module bbs_vmem (
     .we_i   (bank9_we),
     .waddr_i(bank9_waddr),
     .wdata_i(bank9_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank9_b_row, bank9_a_row}),
     .rdata_o(bank9_rdata)
   );
 
@@ -420,6 +469,10 @@ module bbs_vmem (
   reg [RW-1:0] bank10_waddr;
   reg [W-1:0]  bank10_wdata;
   wire [NR*W-1:0] bank10_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank10_a_row = a_first_row + ((a_first_bank > 6'd10) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank10_b_row = b_first_row + ((b_first_bank > 6'd10) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank10_we    = 1'b0;
@@ -445,7 +498,7 @@ module bbs_vmem (
     .we_i   (bank10_we),
     .waddr_i(bank10_waddr),
     .wdata_i(bank10_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank10_b_row, bank10_a_row}),
     .rdata_o(bank10_rdata)
   );
 
@@ -454,6 +507,10 @@ module bbs_vmem (
   reg [RW-1:0] bank11_waddr;
   reg [W-1:0]  bank11_wdata;
   wire [NR*W-1:0] bank11_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank11_a_row = a_first_row + ((a_first_bank > 6'd11) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank11_b_row = b_first_row + ((b_first_bank > 6'd11) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank11_we    = 1'b0;
@@ -479,7 +536,7 @@ module bbs_vmem (
     .we_i   (bank11_we),
     .waddr_i(bank11_waddr),
     .wdata_i(bank11_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank11_b_row, bank11_a_row}),
     .rdata_o(bank11_rdata)
   );
 
@@ -488,6 +545,10 @@ module bbs_vmem (
   reg [RW-1:0] bank12_waddr;
   reg [W-1:0]  bank12_wdata;
   wire [NR*W-1:0] bank12_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank12_a_row = a_first_row + ((a_first_bank > 6'd12) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank12_b_row = b_first_row + ((b_first_bank > 6'd12) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank12_we    = 1'b0;
@@ -513,7 +574,7 @@ module bbs_vmem (
     .we_i   (bank12_we),
     .waddr_i(bank12_waddr),
     .wdata_i(bank12_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank12_b_row, bank12_a_row}),
     .rdata_o(bank12_rdata)
   );
 
@@ -522,6 +583,10 @@ module bbs_vmem (
   reg [RW-1:0] bank13_waddr;
   reg [W-1:0]  bank13_wdata;
   wire [NR*W-1:0] bank13_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank13_a_row = a_first_row + ((a_first_bank > 6'd13) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank13_b_row = b_first_row + ((b_first_bank > 6'd13) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank13_we    = 1'b0;
@@ -547,7 +612,7 @@ module bbs_vmem (
     .we_i   (bank13_we),
     .waddr_i(bank13_waddr),
     .wdata_i(bank13_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank13_b_row, bank13_a_row}),
     .rdata_o(bank13_rdata)
   );
 
@@ -556,6 +621,10 @@ module bbs_vmem (
   reg [RW-1:0] bank14_waddr;
   reg [W-1:0]  bank14_wdata;
   wire [NR*W-1:0] bank14_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank14_a_row = a_first_row + ((a_first_bank > 6'd14) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank14_b_row = b_first_row + ((b_first_bank > 6'd14) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank14_we    = 1'b0;
@@ -581,7 +650,7 @@ module bbs_vmem (
     .we_i   (bank14_we),
     .waddr_i(bank14_waddr),
     .wdata_i(bank14_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank14_b_row, bank14_a_row}),
     .rdata_o(bank14_rdata)
   );
 
@@ -590,6 +659,10 @@ module bbs_vmem (
   reg [RW-1:0] bank15_waddr;
   reg [W-1:0]  bank15_wdata;
   wire [NR*W-1:0] bank15_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank15_a_row = a_first_row + ((a_first_bank > 6'd15) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank15_b_row = b_first_row + ((b_first_bank > 6'd15) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank15_we    = 1'b0;
@@ -615,7 +688,7 @@ module bbs_vmem (
     .we_i   (bank15_we),
     .waddr_i(bank15_waddr),
     .wdata_i(bank15_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank15_b_row, bank15_a_row}),
     .rdata_o(bank15_rdata)
   );
 
@@ -624,6 +697,10 @@ module bbs_vmem (
   reg [RW-1:0] bank16_waddr;
   reg [W-1:0]  bank16_wdata;
   wire [NR*W-1:0] bank16_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank16_a_row = a_first_row + ((a_first_bank > 6'd16) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank16_b_row = b_first_row + ((b_first_bank > 6'd16) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank16_we    = 1'b0;
@@ -649,7 +726,7 @@ module bbs_vmem (
     .we_i   (bank16_we),
     .waddr_i(bank16_waddr),
     .wdata_i(bank16_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank16_b_row, bank16_a_row}),
     .rdata_o(bank16_rdata)
   );
 
@@ -658,6 +735,10 @@ module bbs_vmem (
   reg [RW-1:0] bank17_waddr;
   reg [W-1:0]  bank17_wdata;
   wire [NR*W-1:0] bank17_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank17_a_row = a_first_row + ((a_first_bank > 6'd17) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank17_b_row = b_first_row + ((b_first_bank > 6'd17) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank17_we    = 1'b0;
@@ -683,7 +764,7 @@ module bbs_vmem (
     .we_i   (bank17_we),
     .waddr_i(bank17_waddr),
     .wdata_i(bank17_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank17_b_row, bank17_a_row}),
     .rdata_o(bank17_rdata)
   );
 
@@ -692,6 +773,10 @@ module bbs_vmem (
   reg [RW-1:0] bank18_waddr;
   reg [W-1:0]  bank18_wdata;
   wire [NR*W-1:0] bank18_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank18_a_row = a_first_row + ((a_first_bank > 6'd18) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank18_b_row = b_first_row + ((b_first_bank > 6'd18) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank18_we    = 1'b0;
@@ -717,7 +802,7 @@ module bbs_vmem (
     .we_i   (bank18_we),
     .waddr_i(bank18_waddr),
     .wdata_i(bank18_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank18_b_row, bank18_a_row}),
     .rdata_o(bank18_rdata)
   );
 
@@ -726,6 +811,10 @@ module bbs_vmem (
   reg [RW-1:0] bank19_waddr;
   reg [W-1:0]  bank19_wdata;
   wire [NR*W-1:0] bank19_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank19_a_row = a_first_row + ((a_first_bank > 6'd19) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank19_b_row = b_first_row + ((b_first_bank > 6'd19) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank19_we    = 1'b0;
@@ -751,7 +840,7 @@ module bbs_vmem (
     .we_i   (bank19_we),
     .waddr_i(bank19_waddr),
     .wdata_i(bank19_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank19_b_row, bank19_a_row}),
     .rdata_o(bank19_rdata)
   );
 
@@ -760,6 +849,10 @@ module bbs_vmem (
   reg [RW-1:0] bank20_waddr;
   reg [W-1:0]  bank20_wdata;
   wire [NR*W-1:0] bank20_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank20_a_row = a_first_row + ((a_first_bank > 6'd20) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank20_b_row = b_first_row + ((b_first_bank > 6'd20) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank20_we    = 1'b0;
@@ -785,7 +878,7 @@ module bbs_vmem (
     .we_i   (bank20_we),
     .waddr_i(bank20_waddr),
     .wdata_i(bank20_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank20_b_row, bank20_a_row}),
     .rdata_o(bank20_rdata)
   );
 
@@ -794,6 +887,10 @@ module bbs_vmem (
   reg [RW-1:0] bank21_waddr;
   reg [W-1:0]  bank21_wdata;
   wire [NR*W-1:0] bank21_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank21_a_row = a_first_row + ((a_first_bank > 6'd21) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank21_b_row = b_first_row + ((b_first_bank > 6'd21) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank21_we    = 1'b0;
@@ -819,7 +916,7 @@ module bbs_vmem (
     .we_i   (bank21_we),
     .waddr_i(bank21_waddr),
     .wdata_i(bank21_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank21_b_row, bank21_a_row}),
     .rdata_o(bank21_rdata)
   );
 
@@ -828,6 +925,10 @@ module bbs_vmem (
   reg [RW-1:0] bank22_waddr;
   reg [W-1:0]  bank22_wdata;
   wire [NR*W-1:0] bank22_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank22_a_row = a_first_row + ((a_first_bank > 6'd22) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank22_b_row = b_first_row + ((b_first_bank > 6'd22) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank22_we    = 1'b0;
@@ -853,7 +954,7 @@ module bbs_vmem (
     .we_i   (bank22_we),
     .waddr_i(bank22_waddr),
     .wdata_i(bank22_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank22_b_row, bank22_a_row}),
     .rdata_o(bank22_rdata)
   );
 
@@ -862,6 +963,10 @@ module bbs_vmem (
   reg [RW-1:0] bank23_waddr;
   reg [W-1:0]  bank23_wdata;
   wire [NR*W-1:0] bank23_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank23_a_row = a_first_row + ((a_first_bank > 6'd23) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank23_b_row = b_first_row + ((b_first_bank > 6'd23) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank23_we    = 1'b0;
@@ -887,7 +992,7 @@ module bbs_vmem (
     .we_i   (bank23_we),
     .waddr_i(bank23_waddr),
     .wdata_i(bank23_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank23_b_row, bank23_a_row}),
     .rdata_o(bank23_rdata)
   );
 
@@ -896,6 +1001,10 @@ module bbs_vmem (
   reg [RW-1:0] bank24_waddr;
   reg [W-1:0]  bank24_wdata;
   wire [NR*W-1:0] bank24_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank24_a_row = a_first_row + ((a_first_bank > 6'd24) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank24_b_row = b_first_row + ((b_first_bank > 6'd24) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank24_we    = 1'b0;
@@ -921,7 +1030,7 @@ module bbs_vmem (
     .we_i   (bank24_we),
     .waddr_i(bank24_waddr),
     .wdata_i(bank24_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank24_b_row, bank24_a_row}),
     .rdata_o(bank24_rdata)
   );
 
@@ -930,6 +1039,10 @@ module bbs_vmem (
   reg [RW-1:0] bank25_waddr;
   reg [W-1:0]  bank25_wdata;
   wire [NR*W-1:0] bank25_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank25_a_row = a_first_row + ((a_first_bank > 6'd25) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank25_b_row = b_first_row + ((b_first_bank > 6'd25) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank25_we    = 1'b0;
@@ -955,7 +1068,7 @@ module bbs_vmem (
     .we_i   (bank25_we),
     .waddr_i(bank25_waddr),
     .wdata_i(bank25_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank25_b_row, bank25_a_row}),
     .rdata_o(bank25_rdata)
   );
 
@@ -964,6 +1077,10 @@ module bbs_vmem (
   reg [RW-1:0] bank26_waddr;
   reg [W-1:0]  bank26_wdata;
   wire [NR*W-1:0] bank26_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank26_a_row = a_first_row + ((a_first_bank > 6'd26) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank26_b_row = b_first_row + ((b_first_bank > 6'd26) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank26_we    = 1'b0;
@@ -989,7 +1106,7 @@ module bbs_vmem (
     .we_i   (bank26_we),
     .waddr_i(bank26_waddr),
     .wdata_i(bank26_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank26_b_row, bank26_a_row}),
     .rdata_o(bank26_rdata)
   );
 
@@ -998,6 +1115,10 @@ module bbs_vmem (
   reg [RW-1:0] bank27_waddr;
   reg [W-1:0]  bank27_wdata;
   wire [NR*W-1:0] bank27_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank27_a_row = a_first_row + ((a_first_bank > 6'd27) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank27_b_row = b_first_row + ((b_first_bank > 6'd27) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank27_we    = 1'b0;
@@ -1023,7 +1144,7 @@ module bbs_vmem (
     .we_i   (bank27_we),
     .waddr_i(bank27_waddr),
     .wdata_i(bank27_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank27_b_row, bank27_a_row}),
     .rdata_o(bank27_rdata)
   );
 
@@ -1032,6 +1153,10 @@ module bbs_vmem (
   reg [RW-1:0] bank28_waddr;
   reg [W-1:0]  bank28_wdata;
   wire [NR*W-1:0] bank28_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank28_a_row = a_first_row + ((a_first_bank > 6'd28) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank28_b_row = b_first_row + ((b_first_bank > 6'd28) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank28_we    = 1'b0;
@@ -1057,7 +1182,7 @@ module bbs_vmem (
     .we_i   (bank28_we),
     .waddr_i(bank28_waddr),
     .wdata_i(bank28_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank28_b_row, bank28_a_row}),
     .rdata_o(bank28_rdata)
   );
 
@@ -1066,6 +1191,10 @@ module bbs_vmem (
   reg [RW-1:0] bank29_waddr;
   reg [W-1:0]  bank29_wdata;
   wire [NR*W-1:0] bank29_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank29_a_row = a_first_row + ((a_first_bank > 6'd29) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank29_b_row = b_first_row + ((b_first_bank > 6'd29) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank29_we    = 1'b0;
@@ -1091,7 +1220,7 @@ module bbs_vmem (
     .we_i   (bank29_we),
     .waddr_i(bank29_waddr),
     .wdata_i(bank29_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank29_b_row, bank29_a_row}),
     .rdata_o(bank29_rdata)
   );
 
@@ -1100,6 +1229,10 @@ module bbs_vmem (
   reg [RW-1:0] bank30_waddr;
   reg [W-1:0]  bank30_wdata;
   wire [NR*W-1:0] bank30_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank30_a_row = a_first_row + ((a_first_bank > 6'd30) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank30_b_row = b_first_row + ((b_first_bank > 6'd30) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank30_we    = 1'b0;
@@ -1125,7 +1258,7 @@ module bbs_vmem (
     .we_i   (bank30_we),
     .waddr_i(bank30_waddr),
     .wdata_i(bank30_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank30_b_row, bank30_a_row}),
     .rdata_o(bank30_rdata)
   );
 
@@ -1134,6 +1267,10 @@ module bbs_vmem (
   reg [RW-1:0] bank31_waddr;
   reg [W-1:0]  bank31_wdata;
   wire [NR*W-1:0] bank31_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank31_a_row = a_first_row + ((a_first_bank > 6'd31) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank31_b_row = b_first_row + ((b_first_bank > 6'd31) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank31_we    = 1'b0;
@@ -1159,7 +1296,7 @@ module bbs_vmem (
     .we_i   (bank31_we),
     .waddr_i(bank31_waddr),
     .wdata_i(bank31_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank31_b_row, bank31_a_row}),
     .rdata_o(bank31_rdata)
   );
 
@@ -1168,6 +1305,10 @@ module bbs_vmem (
   reg [RW-1:0] bank32_waddr;
   reg [W-1:0]  bank32_wdata;
   wire [NR*W-1:0] bank32_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank32_a_row = a_first_row + ((a_first_bank > 6'd32) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank32_b_row = b_first_row + ((b_first_bank > 6'd32) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank32_we    = 1'b0;
@@ -1193,7 +1334,7 @@ module bbs_vmem (
     .we_i   (bank32_we),
     .waddr_i(bank32_waddr),
     .wdata_i(bank32_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank32_b_row, bank32_a_row}),
     .rdata_o(bank32_rdata)
   );
 
@@ -1202,6 +1343,10 @@ module bbs_vmem (
   reg [RW-1:0] bank33_waddr;
   reg [W-1:0]  bank33_wdata;
   wire [NR*W-1:0] bank33_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank33_a_row = a_first_row + ((a_first_bank > 6'd33) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank33_b_row = b_first_row + ((b_first_bank > 6'd33) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank33_we    = 1'b0;
@@ -1227,7 +1372,7 @@ module bbs_vmem (
     .we_i   (bank33_we),
     .waddr_i(bank33_waddr),
     .wdata_i(bank33_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank33_b_row, bank33_a_row}),
     .rdata_o(bank33_rdata)
   );
 
@@ -1236,6 +1381,10 @@ module bbs_vmem (
   reg [RW-1:0] bank34_waddr;
   reg [W-1:0]  bank34_wdata;
   wire [NR*W-1:0] bank34_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank34_a_row = a_first_row + ((a_first_bank > 6'd34) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank34_b_row = b_first_row + ((b_first_bank > 6'd34) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank34_we    = 1'b0;
@@ -1261,7 +1410,7 @@ module bbs_vmem (
     .we_i   (bank34_we),
     .waddr_i(bank34_waddr),
     .wdata_i(bank34_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank34_b_row, bank34_a_row}),
     .rdata_o(bank34_rdata)
   );
 
@@ -1270,6 +1419,10 @@ module bbs_vmem (
   reg [RW-1:0] bank35_waddr;
   reg [W-1:0]  bank35_wdata;
   wire [NR*W-1:0] bank35_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank35_a_row = a_first_row + ((a_first_bank > 6'd35) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank35_b_row = b_first_row + ((b_first_bank > 6'd35) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank35_we    = 1'b0;
@@ -1295,7 +1448,7 @@ module bbs_vmem (
     .we_i   (bank35_we),
     .waddr_i(bank35_waddr),
     .wdata_i(bank35_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank35_b_row, bank35_a_row}),
     .rdata_o(bank35_rdata)
   );
 
@@ -1304,6 +1457,10 @@ module bbs_vmem (
   reg [RW-1:0] bank36_waddr;
   reg [W-1:0]  bank36_wdata;
   wire [NR*W-1:0] bank36_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank36_a_row = a_first_row + ((a_first_bank > 6'd36) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank36_b_row = b_first_row + ((b_first_bank > 6'd36) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank36_we    = 1'b0;
@@ -1329,7 +1486,7 @@ module bbs_vmem (
     .we_i   (bank36_we),
     .waddr_i(bank36_waddr),
     .wdata_i(bank36_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank36_b_row, bank36_a_row}),
     .rdata_o(bank36_rdata)
   );
 
@@ -1338,6 +1495,10 @@ module bbs_vmem (
   reg [RW-1:0] bank37_waddr;
   reg [W-1:0]  bank37_wdata;
   wire [NR*W-1:0] bank37_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank37_a_row = a_first_row + ((a_first_bank > 6'd37) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank37_b_row = b_first_row + ((b_first_bank > 6'd37) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank37_we    = 1'b0;
@@ -1363,7 +1524,7 @@ module bbs_vmem (
     .we_i   (bank37_we),
     .waddr_i(bank37_waddr),
     .wdata_i(bank37_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank37_b_row, bank37_a_row}),
     .rdata_o(bank37_rdata)
   );
 
@@ -1372,6 +1533,10 @@ module bbs_vmem (
   reg [RW-1:0] bank38_waddr;
   reg [W-1:0]  bank38_wdata;
   wire [NR*W-1:0] bank38_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank38_a_row = a_first_row + ((a_first_bank > 6'd38) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank38_b_row = b_first_row + ((b_first_bank > 6'd38) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank38_we    = 1'b0;
@@ -1397,7 +1562,7 @@ module bbs_vmem (
     .we_i   (bank38_we),
     .waddr_i(bank38_waddr),
     .wdata_i(bank38_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank38_b_row, bank38_a_row}),
     .rdata_o(bank38_rdata)
   );
 
@@ -1406,6 +1571,10 @@ module bbs_vmem (
   reg [RW-1:0] bank39_waddr;
   reg [W-1:0]  bank39_wdata;
   wire [NR*W-1:0] bank39_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank39_a_row = a_first_row + ((a_first_bank > 6'd39) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank39_b_row = b_first_row + ((b_first_bank > 6'd39) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank39_we    = 1'b0;
@@ -1431,7 +1600,7 @@ module bbs_vmem (
     .we_i   (bank39_we),
     .waddr_i(bank39_waddr),
     .wdata_i(bank39_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank39_b_row, bank39_a_row}),
     .rdata_o(bank39_rdata)
   );
 
@@ -1440,6 +1609,10 @@ module bbs_vmem (
   reg [RW-1:0] bank40_waddr;
   reg [W-1:0]  bank40_wdata;
   wire [NR*W-1:0] bank40_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank40_a_row = a_first_row + ((a_first_bank > 6'd40) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank40_b_row = b_first_row + ((b_first_bank > 6'd40) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank40_we    = 1'b0;
@@ -1465,7 +1638,7 @@ module bbs_vmem (
     .we_i   (bank40_we),
     .waddr_i(bank40_waddr),
     .wdata_i(bank40_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank40_b_row, bank40_a_row}),
     .rdata_o(bank40_rdata)
   );
 
@@ -1474,6 +1647,10 @@ module bbs_vmem (
   reg [RW-1:0] bank41_waddr;
   reg [W-1:0]  bank41_wdata;
   wire [NR*W-1:0] bank41_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank41_a_row = a_first_row + ((a_first_bank > 6'd41) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank41_b_row = b_first_row + ((b_first_bank > 6'd41) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank41_we    = 1'b0;
@@ -1499,7 +1676,7 @@ module bbs_vmem (
     .we_i   (bank41_we),
     .waddr_i(bank41_waddr),
     .wdata_i(bank41_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank41_b_row, bank41_a_row}),
     .rdata_o(bank41_rdata)
   );
 
@@ -1508,6 +1685,10 @@ module bbs_vmem (
   reg [RW-1:0] bank42_waddr;
   reg [W-1:0]  bank42_wdata;
   wire [NR*W-1:0] bank42_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank42_a_row = a_first_row + ((a_first_bank > 6'd42) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank42_b_row = b_first_row + ((b_first_bank > 6'd42) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank42_we    = 1'b0;
@@ -1533,7 +1714,7 @@ module bbs_vmem (
     .we_i   (bank42_we),
     .waddr_i(bank42_waddr),
     .wdata_i(bank42_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank42_b_row, bank42_a_row}),
     .rdata_o(bank42_rdata)
   );
 
@@ -1542,6 +1723,10 @@ module bbs_vmem (
   reg [RW-1:0] bank43_waddr;
   reg [W-1:0]  bank43_wdata;
   wire [NR*W-1:0] bank43_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank43_a_row = a_first_row + ((a_first_bank > 6'd43) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank43_b_row = b_first_row + ((b_first_bank > 6'd43) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank43_we    = 1'b0;
@@ -1567,7 +1752,7 @@ module bbs_vmem (
     .we_i   (bank43_we),
     .waddr_i(bank43_waddr),
     .wdata_i(bank43_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank43_b_row, bank43_a_row}),
     .rdata_o(bank43_rdata)
   );
 
@@ -1576,6 +1761,10 @@ module bbs_vmem (
   reg [RW-1:0] bank44_waddr;
   reg [W-1:0]  bank44_wdata;
   wire [NR*W-1:0] bank44_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank44_a_row = a_first_row + ((a_first_bank > 6'd44) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank44_b_row = b_first_row + ((b_first_bank > 6'd44) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank44_we    = 1'b0;
@@ -1601,7 +1790,7 @@ module bbs_vmem (
     .we_i   (bank44_we),
     .waddr_i(bank44_waddr),
     .wdata_i(bank44_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank44_b_row, bank44_a_row}),
     .rdata_o(bank44_rdata)
   );
 
@@ -1610,6 +1799,10 @@ module bbs_vmem (
   reg [RW-1:0] bank45_waddr;
   reg [W-1:0]  bank45_wdata;
   wire [NR*W-1:0] bank45_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank45_a_row = a_first_row + ((a_first_bank > 6'd45) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank45_b_row = b_first_row + ((b_first_bank > 6'd45) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank45_we    = 1'b0;
@@ -1635,7 +1828,7 @@ module bbs_vmem (
     .we_i   (bank45_we),
     .waddr_i(bank45_waddr),
     .wdata_i(bank45_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank45_b_row, bank45_a_row}),
     .rdata_o(bank45_rdata)
   );
 
@@ -1644,6 +1837,10 @@ module bbs_vmem (
   reg [RW-1:0] bank46_waddr;
   reg [W-1:0]  bank46_wdata;
   wire [NR*W-1:0] bank46_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank46_a_row = a_first_row + ((a_first_bank > 6'd46) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank46_b_row = b_first_row + ((b_first_bank > 6'd46) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank46_we    = 1'b0;
@@ -1669,7 +1866,7 @@ module bbs_vmem (
     .we_i   (bank46_we),
     .waddr_i(bank46_waddr),
     .wdata_i(bank46_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank46_b_row, bank46_a_row}),
     .rdata_o(bank46_rdata)
   );
 
@@ -1678,6 +1875,10 @@ module bbs_vmem (
   reg [RW-1:0] bank47_waddr;
   reg [W-1:0]  bank47_wdata;
   wire [NR*W-1:0] bank47_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank47_a_row = a_first_row + ((a_first_bank > 6'd47) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank47_b_row = b_first_row + ((b_first_bank > 6'd47) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank47_we    = 1'b0;
@@ -1703,7 +1904,7 @@ module bbs_vmem (
     .we_i   (bank47_we),
     .waddr_i(bank47_waddr),
     .wdata_i(bank47_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank47_b_row, bank47_a_row}),
     .rdata_o(bank47_rdata)
   );
 
@@ -1712,6 +1913,10 @@ module bbs_vmem (
   reg [RW-1:0] bank48_waddr;
   reg [W-1:0]  bank48_wdata;
   wire [NR*W-1:0] bank48_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank48_a_row = a_first_row + ((a_first_bank > 6'd48) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank48_b_row = b_first_row + ((b_first_bank > 6'd48) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank48_we    = 1'b0;
@@ -1737,7 +1942,7 @@ module bbs_vmem (
     .we_i   (bank48_we),
     .waddr_i(bank48_waddr),
     .wdata_i(bank48_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank48_b_row, bank48_a_row}),
     .rdata_o(bank48_rdata)
   );
 
@@ -1746,6 +1951,10 @@ module bbs_vmem (
   reg [RW-1:0] bank49_waddr;
   reg [W-1:0]  bank49_wdata;
   wire [NR*W-1:0] bank49_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank49_a_row = a_first_row + ((a_first_bank > 6'd49) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank49_b_row = b_first_row + ((b_first_bank > 6'd49) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank49_we    = 1'b0;
@@ -1771,7 +1980,7 @@ module bbs_vmem (
     .we_i   (bank49_we),
     .waddr_i(bank49_waddr),
     .wdata_i(bank49_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank49_b_row, bank49_a_row}),
     .rdata_o(bank49_rdata)
   );
 
@@ -1780,6 +1989,10 @@ module bbs_vmem (
   reg [RW-1:0] bank50_waddr;
   reg [W-1:0]  bank50_wdata;
   wire [NR*W-1:0] bank50_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank50_a_row = a_first_row + ((a_first_bank > 6'd50) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank50_b_row = b_first_row + ((b_first_bank > 6'd50) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank50_we    = 1'b0;
@@ -1805,7 +2018,7 @@ module bbs_vmem (
     .we_i   (bank50_we),
     .waddr_i(bank50_waddr),
     .wdata_i(bank50_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank50_b_row, bank50_a_row}),
     .rdata_o(bank50_rdata)
   );
 
@@ -1814,6 +2027,10 @@ module bbs_vmem (
   reg [RW-1:0] bank51_waddr;
   reg [W-1:0]  bank51_wdata;
   wire [NR*W-1:0] bank51_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank51_a_row = a_first_row + ((a_first_bank > 6'd51) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank51_b_row = b_first_row + ((b_first_bank > 6'd51) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank51_we    = 1'b0;
@@ -1839,7 +2056,7 @@ module bbs_vmem (
     .we_i   (bank51_we),
     .waddr_i(bank51_waddr),
     .wdata_i(bank51_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank51_b_row, bank51_a_row}),
     .rdata_o(bank51_rdata)
   );
 
@@ -1848,6 +2065,10 @@ module bbs_vmem (
   reg [RW-1:0] bank52_waddr;
   reg [W-1:0]  bank52_wdata;
   wire [NR*W-1:0] bank52_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank52_a_row = a_first_row + ((a_first_bank > 6'd52) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank52_b_row = b_first_row + ((b_first_bank > 6'd52) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank52_we    = 1'b0;
@@ -1873,7 +2094,7 @@ module bbs_vmem (
     .we_i   (bank52_we),
     .waddr_i(bank52_waddr),
     .wdata_i(bank52_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank52_b_row, bank52_a_row}),
     .rdata_o(bank52_rdata)
   );
 
@@ -1882,6 +2103,10 @@ module bbs_vmem (
   reg [RW-1:0] bank53_waddr;
   reg [W-1:0]  bank53_wdata;
   wire [NR*W-1:0] bank53_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank53_a_row = a_first_row + ((a_first_bank > 6'd53) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank53_b_row = b_first_row + ((b_first_bank > 6'd53) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank53_we    = 1'b0;
@@ -1907,7 +2132,7 @@ module bbs_vmem (
     .we_i   (bank53_we),
     .waddr_i(bank53_waddr),
     .wdata_i(bank53_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank53_b_row, bank53_a_row}),
     .rdata_o(bank53_rdata)
   );
 
@@ -1916,6 +2141,10 @@ module bbs_vmem (
   reg [RW-1:0] bank54_waddr;
   reg [W-1:0]  bank54_wdata;
   wire [NR*W-1:0] bank54_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank54_a_row = a_first_row + ((a_first_bank > 6'd54) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank54_b_row = b_first_row + ((b_first_bank > 6'd54) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank54_we    = 1'b0;
@@ -1941,7 +2170,7 @@ module bbs_vmem (
     .we_i   (bank54_we),
     .waddr_i(bank54_waddr),
     .wdata_i(bank54_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank54_b_row, bank54_a_row}),
     .rdata_o(bank54_rdata)
   );
 
@@ -1950,6 +2179,10 @@ module bbs_vmem (
   reg [RW-1:0] bank55_waddr;
   reg [W-1:0]  bank55_wdata;
   wire [NR*W-1:0] bank55_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank55_a_row = a_first_row + ((a_first_bank > 6'd55) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank55_b_row = b_first_row + ((b_first_bank > 6'd55) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank55_we    = 1'b0;
@@ -1975,7 +2208,7 @@ module bbs_vmem (
     .we_i   (bank55_we),
     .waddr_i(bank55_waddr),
     .wdata_i(bank55_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank55_b_row, bank55_a_row}),
     .rdata_o(bank55_rdata)
   );
 
@@ -1984,6 +2217,10 @@ module bbs_vmem (
   reg [RW-1:0] bank56_waddr;
   reg [W-1:0]  bank56_wdata;
   wire [NR*W-1:0] bank56_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank56_a_row = a_first_row + ((a_first_bank > 6'd56) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank56_b_row = b_first_row + ((b_first_bank > 6'd56) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank56_we    = 1'b0;
@@ -2009,7 +2246,7 @@ module bbs_vmem (
     .we_i   (bank56_we),
     .waddr_i(bank56_waddr),
     .wdata_i(bank56_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank56_b_row, bank56_a_row}),
     .rdata_o(bank56_rdata)
   );
 
@@ -2018,6 +2255,10 @@ module bbs_vmem (
   reg [RW-1:0] bank57_waddr;
   reg [W-1:0]  bank57_wdata;
   wire [NR*W-1:0] bank57_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank57_a_row = a_first_row + ((a_first_bank > 6'd57) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank57_b_row = b_first_row + ((b_first_bank > 6'd57) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank57_we    = 1'b0;
@@ -2043,7 +2284,7 @@ module bbs_vmem (
     .we_i   (bank57_we),
     .waddr_i(bank57_waddr),
     .wdata_i(bank57_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank57_b_row, bank57_a_row}),
     .rdata_o(bank57_rdata)
   );
 
@@ -2052,6 +2293,10 @@ module bbs_vmem (
   reg [RW-1:0] bank58_waddr;
   reg [W-1:0]  bank58_wdata;
   wire [NR*W-1:0] bank58_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank58_a_row = a_first_row + ((a_first_bank > 6'd58) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank58_b_row = b_first_row + ((b_first_bank > 6'd58) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank58_we    = 1'b0;
@@ -2077,7 +2322,7 @@ module bbs_vmem (
     .we_i   (bank58_we),
     .waddr_i(bank58_waddr),
     .wdata_i(bank58_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank58_b_row, bank58_a_row}),
     .rdata_o(bank58_rdata)
   );
 
@@ -2086,6 +2331,10 @@ module bbs_vmem (
   reg [RW-1:0] bank59_waddr;
   reg [W-1:0]  bank59_wdata;
   wire [NR*W-1:0] bank59_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank59_a_row = a_first_row + ((a_first_bank > 6'd59) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank59_b_row = b_first_row + ((b_first_bank > 6'd59) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank59_we    = 1'b0;
@@ -2111,7 +2360,7 @@ module bbs_vmem (
     .we_i   (bank59_we),
     .waddr_i(bank59_waddr),
     .wdata_i(bank59_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank59_b_row, bank59_a_row}),
     .rdata_o(bank59_rdata)
   );
 
@@ -2120,6 +2369,10 @@ module bbs_vmem (
   reg [RW-1:0] bank60_waddr;
   reg [W-1:0]  bank60_wdata;
   wire [NR*W-1:0] bank60_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank60_a_row = a_first_row + ((a_first_bank > 6'd60) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank60_b_row = b_first_row + ((b_first_bank > 6'd60) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank60_we    = 1'b0;
@@ -2145,7 +2398,7 @@ module bbs_vmem (
     .we_i   (bank60_we),
     .waddr_i(bank60_waddr),
     .wdata_i(bank60_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank60_b_row, bank60_a_row}),
     .rdata_o(bank60_rdata)
   );
 
@@ -2154,6 +2407,10 @@ module bbs_vmem (
   reg [RW-1:0] bank61_waddr;
   reg [W-1:0]  bank61_wdata;
   wire [NR*W-1:0] bank61_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank61_a_row = a_first_row + ((a_first_bank > 6'd61) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank61_b_row = b_first_row + ((b_first_bank > 6'd61) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank61_we    = 1'b0;
@@ -2179,7 +2436,7 @@ module bbs_vmem (
     .we_i   (bank61_we),
     .waddr_i(bank61_waddr),
     .wdata_i(bank61_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank61_b_row, bank61_a_row}),
     .rdata_o(bank61_rdata)
   );
 
@@ -2188,6 +2445,10 @@ module bbs_vmem (
   reg [RW-1:0] bank62_waddr;
   reg [W-1:0]  bank62_wdata;
   wire [NR*W-1:0] bank62_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank62_a_row = a_first_row + ((a_first_bank > 6'd62) ? 8'd1 : 8'd0);
+  wire [RW-1:0] bank62_b_row = b_first_row + ((b_first_bank > 6'd62) ? 8'd1 : 8'd0);
 
   always @(*) begin
     bank62_we    = 1'b0;
@@ -2213,7 +2474,7 @@ module bbs_vmem (
     .we_i   (bank62_we),
     .waddr_i(bank62_waddr),
     .wdata_i(bank62_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank62_b_row, bank62_a_row}),
     .rdata_o(bank62_rdata)
   );
 
@@ -2222,6 +2483,8 @@ module bbs_vmem (
   reg [RW-1:0] bank63_waddr;
   reg [W-1:0]  bank63_wdata;
   wire [NR*W-1:0] bank63_rdata;
+  wire [RW-1:0] bank63_a_row = a_first_row;
+  wire [RW-1:0] bank63_b_row = b_first_row;
 
   always @(*) begin
     bank63_we    = 1'b0;
@@ -2247,88 +2510,236 @@ module bbs_vmem (
     .we_i   (bank63_we),
     .waddr_i(bank63_waddr),
     .wdata_i(bank63_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank63_b_row, bank63_a_row}),
     .rdata_o(bank63_rdata)
   );
 
-  // Each read port takes its element from the bank its address names.
+  // ---- Crossbar: lane g of a run takes bank (first + g) mod 64; load port g
+  // takes the bank its own address names. ----
   generate
-    for (g = 0; g < NR; g = g + 1) begin : g_rsel
-      reg [W-1:0] data;
+    for (g = 0; g < 64; g = g + 1) begin : g_a
+      reg [W-1:0] run_data;
+      reg [W-1:0] load_data;
+      wire [5:0] run_bank = a_first_bank + g[5:0];
+      wire [5:0] load_bank = a_addr_i[g*AW +: 6];
       always @(*) begin
-        case (raddr[g*AW +: 6])
-          6'd0: data = bank0_rdata[g*W +: W];
-          6'd1: data = bank1_rdata[g*W +: W];
-          6'd2: data = bank2_rdata[g*W +: W];
-          6'd3: data = bank3_rdata[g*W +: W];
-          6'd4: data = bank4_rdata[g*W +: W];
-          6'd5: data = bank5_rdata[g*W +: W];
-          6'd6: data = bank6_rdata[g*W +: W];
-          6'd7: data = bank7_rdata[g*W +: W];
-          6'd8: data = bank8_rdata[g*W +: W];
-          6'd9: data = bank9_rdata[g*W +: W];
-          6'd10: data = bank10_rdata[g*W +: W];
-          6'd11: data = bank11_rdata[g*W +: W];
-          6'd12: data = bank12_rdata[g*W +: W];
-          6'd13: data = bank13_rdata[g*W +: W];
-          6'd14: data = bank14_rdata[g*W +: W];
-          6'd15: data = bank15_rdata[g*W +: W];
-          6'd16: data = bank16_rdata[g*W +: W];
-          6'd17: data = bank17_rdata[g*W +: W];
-          6'd18: data = bank18_rdata[g*W +: W];
-          6'd19: data = bank19_rdata[g*W +: W];
-          6'd20: data = bank20_rdata[g*W +: W];
-          6'd21: data = bank21_rdata[g*W +: W];
-          6'd22: data = bank22_rdata[g*W +: W];
-          6'd23: data = bank23_rdata[g*W +: W];
-          6'd24: data = bank24_rdata[g*W +: W];
-          6'd25: data = bank25_rdata[g*W +: W];
-          6'd26: data = bank26_rdata[g*W +: W];
-          6'd27: data = bank27_rdata[g*W +: W];
-          6'd28: data = bank28_rdata[g*W +: W];
-          6'd29: data = bank29_rdata[g*W +: W];
-          6'd30: data = bank30_rdata[g*W +: W];
-          6'd31: data = bank31_rdata[g*W +: W];
-          6'd32: data = bank32_rdata[g*W +: W];
-          6'd33: data = bank33_rdata[g*W +: W];
-          6'd34: data = bank34_rdata[g*W +: W];
-          6'd35: data = bank35_rdata[g*W +: W];
-          6'd36: data = bank36_rdata[g*W +: W];
-          6'd37: data = bank37_rdata[g*W +: W];
-          6'd38: data = bank38_rdata[g*W +: W];
-          6'd39: data = bank39_rdata[g*W +: W];
-          6'd40: data = bank40_rdata[g*W +: W];
-          6'd41: data = bank41_rdata[g*W +: W];
-          6'd42: data = bank42_rdata[g*W +: W];
-          6'd43: data = bank43_rdata[g*W +: W];
-          6'd44: data = bank44_rdata[g*W +: W];
-          6'd45: data = bank45_rdata[g*W +: W];
-          6'd46: data = bank46_rdata[g*W +: W];
-          6'd47: data = bank47_rdata[g*W +: W];
-          6'd48: data = bank48_rdata[g*W +: W];
-          6'd49: data = bank49_rdata[g*W +: W];
-          6'd50: data = bank50_rdata[g*W +: W];
-          6'd51: data = bank51_rdata[g*W +: W];
-          6'd52: data = bank52_rdata[g*W +: W];
-          6'd53: data = bank53_rdata[g*W +: W];
-          6'd54: data = bank54_rdata[g*W +: W];
-          6'd55: data = bank55_rdata[g*W +: W];
-          6'd56: data = bank56_rdata[g*W +: W];
-          6'd57: data = bank57_rdata[g*W +: W];
-          6'd58: data = bank58_rdata[g*W +: W];
-          6'd59: data = bank59_rdata[g*W +: W];
-          6'd60: data = bank60_rdata[g*W +: W];
-          6'd61: data = bank61_rdata[g*W +: W];
-          6'd62: data = bank62_rdata[g*W +: W];
-          6'd63: data = bank63_rdata[g*W +: W];
-          default: data = {W{1'b0}};
+        case (run_bank)
+          6'd0: run_data = bank0_rdata[0 +: W];
+          6'd1: run_data = bank1_rdata[0 +: W];
+          6'd2: run_data = bank2_rdata[0 +: W];
+          6'd3: run_data = bank3_rdata[0 +: W];
+          6'd4: run_data = bank4_rdata[0 +: W];
+          6'd5: run_data = bank5_rdata[0 +: W];
+          6'd6: run_data = bank6_rdata[0 +: W];
+          6'd7: run_data = bank7_rdata[0 +: W];
+          6'd8: run_data = bank8_rdata[0 +: W];
+          6'd9: run_data = bank9_rdata[0 +: W];
+          6'd10: run_data = bank10_rdata[0 +: W];
+          6'd11: run_data = bank11_rdata[0 +: W];
+          6'd12: run_data = bank12_rdata[0 +: W];
+          6'd13: run_data = bank13_rdata[0 +: W];
+          6'd14: run_data = bank14_rdata[0 +: W];
+          6'd15: run_data = bank15_rdata[0 +: W];
+          6'd16: run_data = bank16_rdata[0 +: W];
+          6'd17: run_data = bank17_rdata[0 +: W];
+          6'd18: run_data = bank18_rdata[0 +: W];
+          6'd19: run_data = bank19_rdata[0 +: W];
+          6'd20: run_data = bank20_rdata[0 +: W];
+          6'd21: run_data = bank21_rdata[0 +: W];
+          6'd22: run_data = bank22_rdata[0 +: W];
+          6'd23: run_data = bank23_rdata[0 +: W];
+          6'd24: run_data = bank24_rdata[0 +: W];
+          6'd25: run_data = bank25_rdata[0 +: W];
+          6'd26: run_data = bank26_rdata[0 +: W];
+          6'd27: run_data = bank27_rdata[0 +: W];
+          6'd28: run_data = bank28_rdata[0 +: W];
+          6'd29: run_data = bank29_rdata[0 +: W];
+          6'd30: run_data = bank30_rdata[0 +: W];
+          6'd31: run_data = bank31_rdata[0 +: W];
+          6'd32: run_data = bank32_rdata[0 +: W];
+          6'd33: run_data = bank33_rdata[0 +: W];
+          6'd34: run_data = bank34_rdata[0 +: W];
+          6'd35: run_data = bank35_rdata[0 +: W];
+          6'd36: run_data = bank36_rdata[0 +: W];
+          6'd37: run_data = bank37_rdata[0 +: W];
+          6'd38: run_data = bank38_rdata[0 +: W];
+          6'd39: run_data = bank39_rdata[0 +: W];
+          6'd40: run_data = bank40_rdata[0 +: W];
+          6'd41: run_data = bank41_rdata[0 +: W];
+          6'd42: run_data = bank42_rdata[0 +: W];
+          6'd43: run_data = bank43_rdata[0 +: W];
+          6'd44: run_data = bank44_rdata[0 +: W];
+          6'd45: run_data = bank45_rdata[0 +: W];
+          6'd46: run_data = bank46_rdata[0 +: W];
+          6'd47: run_data = bank47_rdata[0 +: W];
+          6'd48: run_data = bank48_rdata[0 +: W];
+          6'd49: run_data = bank49_rdata[0 +: W];
+          6'd50: run_data = bank50_rdata[0 +: W];
+          6'd51: run_data = bank51_rdata[0 +: W];
+          6'd52: run_data = bank52_rdata[0 +: W];
+          6'd53: run_data = bank53_rdata[0 +: W];
+          6'd54: run_data = bank54_rdata[0 +: W];
+          6'd55: run_data = bank55_rdata[0 +: W];
+          6'd56: run_data = bank56_rdata[0 +: W];
+          6'd57: run_data = bank57_rdata[0 +: W];
+          6'd58: run_data = bank58_rdata[0 +: W];
+          6'd59: run_data = bank59_rdata[0 +: W];
+          6'd60: run_data = bank60_rdata[0 +: W];
+          6'd61: run_data = bank61_rdata[0 +: W];
+          6'd62: run_data = bank62_rdata[0 +: W];
+          6'd63: run_data = bank63_rdata[0 +: W];
+          default: run_data = {W{1'b0}};
+        endcase
+        load_data = {W{1'b0}};
+        if (g < K) begin
+          case (load_bank)
+            6'd0: load_data = bank0_rdata[((g % K) + 2)*W +: W];
+            6'd1: load_data = bank1_rdata[((g % K) + 2)*W +: W];
+            6'd2: load_data = bank2_rdata[((g % K) + 2)*W +: W];
+            6'd3: load_data = bank3_rdata[((g % K) + 2)*W +: W];
+            6'd4: load_data = bank4_rdata[((g % K) + 2)*W +: W];
+            6'd5: load_data = bank5_rdata[((g % K) + 2)*W +: W];
+            6'd6: load_data = bank6_rdata[((g % K) + 2)*W +: W];
+            6'd7: load_data = bank7_rdata[((g % K) + 2)*W +: W];
+            6'd8: load_data = bank8_rdata[((g % K) + 2)*W +: W];
+            6'd9: load_data = bank9_rdata[((g % K) + 2)*W +: W];
+            6'd10: load_data = bank10_rdata[((g % K) + 2)*W +: W];
+            6'd11: load_data = bank11_rdata[((g % K) + 2)*W +: W];
+            6'd12: load_data = bank12_rdata[((g % K) + 2)*W +: W];
+            6'd13: load_data = bank13_rdata[((g % K) + 2)*W +: W];
+            6'd14: load_data = bank14_rdata[((g % K) + 2)*W +: W];
+            6'd15: load_data = bank15_rdata[((g % K) + 2)*W +: W];
+            6'd16: load_data = bank16_rdata[((g % K) + 2)*W +: W];
+            6'd17: load_data = bank17_rdata[((g % K) + 2)*W +: W];
+            6'd18: load_data = bank18_rdata[((g % K) + 2)*W +: W];
+            6'd19: load_data = bank19_rdata[((g % K) + 2)*W +: W];
+            6'd20: load_data = bank20_rdata[((g % K) + 2)*W +: W];
+            6'd21: load_data = bank21_rdata[((g % K) + 2)*W +: W];
+            6'd22: load_data = bank22_rdata[((g % K) + 2)*W +: W];
+            6'd23: load_data = bank23_rdata[((g % K) + 2)*W +: W];
+            6'd24: load_data = bank24_rdata[((g % K) + 2)*W +: W];
+            6'd25: load_data = bank25_rdata[((g % K) + 2)*W +: W];
+            6'd26: load_data = bank26_rdata[((g % K) + 2)*W +: W];
+            6'd27: load_data = bank27_rdata[((g % K) + 2)*W +: W];
+            6'd28: load_data = bank28_rdata[((g % K) + 2)*W +: W];
+            6'd29: load_data = bank29_rdata[((g % K) + 2)*W +: W];
+            6'd30: load_data = bank30_rdata[((g % K) + 2)*W +: W];
+            6'd31: load_data = bank31_rdata[((g % K) + 2)*W +: W];
+            6'd32: load_data = bank32_rdata[((g % K) + 2)*W +: W];
+            6'd33: load_data = bank33_rdata[((g % K) + 2)*W +: W];
+            6'd34: load_data = bank34_rdata[((g % K) + 2)*W +: W];
+            6'd35: load_data = bank35_rdata[((g % K) + 2)*W +: W];
+            6'd36: load_data = bank36_rdata[((g % K) + 2)*W +: W];
+            6'd37: load_data = bank37_rdata[((g % K) + 2)*W +: W];
+            6'd38: load_data = bank38_rdata[((g % K) + 2)*W +: W];
+            6'd39: load_data = bank39_rdata[((g % K) + 2)*W +: W];
+            6'd40: load_data = bank40_rdata[((g % K) + 2)*W +: W];
+            6'd41: load_data = bank41_rdata[((g % K) + 2)*W +: W];
+            6'd42: load_data = bank42_rdata[((g % K) + 2)*W +: W];
+            6'd43: load_data = bank43_rdata[((g % K) + 2)*W +: W];
+            6'd44: load_data = bank44_rdata[((g % K) + 2)*W +: W];
+            6'd45: load_data = bank45_rdata[((g % K) + 2)*W +: W];
+            6'd46: load_data = bank46_rdata[((g % K) + 2)*W +: W];
+            6'd47: load_data = bank47_rdata[((g % K) + 2)*W +: W];
+            6'd48: load_data = bank48_rdata[((g % K) + 2)*W +: W];
+            6'd49: load_data = bank49_rdata[((g % K) + 2)*W +: W];
+            6'd50: load_data = bank50_rdata[((g % K) + 2)*W +: W];
+            6'd51: load_data = bank51_rdata[((g % K) + 2)*W +: W];
+            6'd52: load_data = bank52_rdata[((g % K) + 2)*W +: W];
+            6'd53: load_data = bank53_rdata[((g % K) + 2)*W +: W];
+            6'd54: load_data = bank54_rdata[((g % K) + 2)*W +: W];
+            6'd55: load_data = bank55_rdata[((g % K) + 2)*W +: W];
+            6'd56: load_data = bank56_rdata[((g % K) + 2)*W +: W];
+            6'd57: load_data = bank57_rdata[((g % K) + 2)*W +: W];
+            6'd58: load_data = bank58_rdata[((g % K) + 2)*W +: W];
+            6'd59: load_data = bank59_rdata[((g % K) + 2)*W +: W];
+            6'd60: load_data = bank60_rdata[((g % K) + 2)*W +: W];
+            6'd61: load_data = bank61_rdata[((g % K) + 2)*W +: W];
+            6'd62: load_data = bank62_rdata[((g % K) + 2)*W +: W];
+            6'd63: load_data = bank63_rdata[((g % K) + 2)*W +: W];
+            default: load_data = {W{1'b0}};
+          endcase
+        end
+      end
+      assign a_data_o[g*W +: W] = a_run_i ? run_data : load_data;
+    end
+    for (g = 0; g < 64; g = g + 1) begin : g_b
+      reg [W-1:0] run_data;
+      wire [5:0] run_bank = b_first_bank + g[5:0];
+      always @(*) begin
+        case (run_bank)
+          6'd0: run_data = bank0_rdata[W +: W];
+          6'd1: run_data = bank1_rdata[W +: W];
+          6'd2: run_data = bank2_rdata[W +: W];
+          6'd3: run_data = bank3_rdata[W +: W];
+          6'd4: run_data = bank4_rdata[W +: W];
+          6'd5: run_data = bank5_rdata[W +: W];
+          6'd6: run_data = bank6_rdata[W +: W];
+          6'd7: run_data = bank7_rdata[W +: W];
+          6'd8: run_data = bank8_rdata[W +: W];
+          6'd9: run_data = bank9_rdata[W +: W];
+          6'd10: run_data = bank10_rdata[W +: W];
+          6'd11: run_data = bank11_rdata[W +: W];
+          6'd12: run_data = bank12_rdata[W +: W];
+          6'd13: run_data = bank13_rdata[W +: W];
+          6'd14: run_data = bank14_rdata[W +: W];
+          6'd15: run_data = bank15_rdata[W +: W];
+          6'd16: run_data = bank16_rdata[W +: W];
+          6'd17: run_data = bank17_rdata[W +: W];
+          6'd18: run_data = bank18_rdata[W +: W];
+          6'd19: run_data = bank19_rdata[W +: W];
+          6'd20: run_data = bank20_rdata[W +: W];
+          6'd21: run_data = bank21_rdata[W +: W];
+          6'd22: run_data = bank22_rdata[W +: W];
+          6'd23: run_data = bank23_rdata[W +: W];
+          6'd24: run_data = bank24_rdata[W +: W];
+          6'd25: run_data = bank25_rdata[W +: W];
+          6'd26: run_data = bank26_rdata[W +: W];
+          6'd27: run_data = bank27_rdata[W +: W];
+          6'd28: run_data = bank28_rdata[W +: W];
+          6'd29: run_data = bank29_rdata[W +: W];
+          6'd30: run_data = bank30_rdata[W +: W];
+          6'd31: run_data = bank31_rdata[W +: W];
+          6'd32: run_data = bank32_rdata[W +: W];
+          6'd33: run_data = bank33_rdata[W +: W];
+          6'd34: run_data = bank34_rdata[W +: W];
+          6'd35: run_data = bank35_rdata[W +: W];
+          6'd36: run_data = bank36_rdata[W +: W];
+          6'd37: run_data = bank37_rdata[W +: W];
+          6'd38: run_data = bank38_rdata[W +: W];
+          6'd39: run_data = bank39_rdata[W +: W];
+          6'd40: run_data = bank40_rdata[W +: W];
+          6'd41: run_data = bank41_rdata[W +: W];
+          6'd42: run_data = bank42_rdata[W +: W];
+          6'd43: run_data = bank43_rdata[W +: W];
+          6'd44: run_data = bank44_rdata[W +: W];
+          6'd45: run_data = bank45_rdata[W +: W];
+          6'd46: run_data = bank46_rdata[W +: W];
+          6'd47: run_data = bank47_rdata[W +: W];
+          6'd48: run_data = bank48_rdata[W +: W];
+          6'd49: run_data = bank49_rdata[W +: W];
+          6'd50: run_data = bank50_rdata[W +: W];
+          6'd51: run_data = bank51_rdata[W +: W];
+          6'd52: run_data = bank52_rdata[W +: W];
+          6'd53: run_data = bank53_rdata[W +: W];
+          6'd54: run_data = bank54_rdata[W +: W];
+          6'd55: run_data = bank55_rdata[W +: W];
+          6'd56: run_data = bank56_rdata[W +: W];
+          6'd57: run_data = bank57_rdata[W +: W];
+          6'd58: run_data = bank58_rdata[W +: W];
+          6'd59: run_data = bank59_rdata[W +: W];
+          6'd60: run_data = bank60_rdata[W +: W];
+          6'd61: run_data = bank61_rdata[W +: W];
+          6'd62: run_data = bank62_rdata[W +: W];
+          6'd63: run_data = bank63_rdata[W +: W];
+          default: run_data = {W{1'b0}};
         endcase
       end
-      assign rdata[g*W +: W] = data;
+      assign b_data_o[g*W +: W] = run_data;
     end
   endgenerate
 
-  assign a_data_o = rdata[NA*W-1:0];
-  assign b_data_o = rdata[NR*W-1:NA*W];
+  // Only the first address of a run is used; the top computes them all.
+  wire unused_run_addrs = ^{a_addr_i, b_addr_i};
 
 endmodule

@@ -30,21 +30,25 @@
 // The vector memory: 16384 elements of 12 bits holding inputs, states,
 // gates, biases and temporaries, in 8 bank(s) of 2048 (bbs_vbank): element e
 // lives in bank e % 8, row e / 8.
-//   A ports (8): asynchronous reads (SpMxV vector load, EWOP a, ACT, store).
-//   B ports (8): asynchronous reads (EWOP b).
+//   A ports (8): asynchronous reads. With a_run_i they are a run of consecutive
+//            elements from a_addr_i's first address (EWOP a, ACT, store);
+//            without, the SpMxV vector load's 6 independent addresses.
+//   B ports (8): asynchronous reads, a run from b_addr_i's first address (EWOP b).
 //   W ports (8): synchronous writes.
 // Why banks: the units write runs of consecutive elements (the PEs' 3 results,
 // the EWOP/ACT unit's 8 lanes, a DMA beat of 8), never more than 8, so a run
 // touches every bank at most once and each bank needs a single write port: FPGA
 // tools map it to distributed RAM (replicated per read port) rather than a
 // multi-ported register file. Instructions never overlap, so no two ports
-// write one bank in the same cycle. Reads may go anywhere (the SpMxV load reads
-// one element of each matrix bank, strided by the bank size): every bank
-// serves every read port and each port picks its bank.
+// write one bank in the same cycle. Reads are runs too, except the SpMxV
+// load (one element of each matrix bank, strided by the bank size): each bank
+// has one read port per run (a, b) and one per load address, 8 in all, and
+// a crossbar hands each lane the element of its bank.
 // Bank b is preloaded from vmem_b<b>.hex (biases, initial states).
 
 module bbs_vmem (
   input  wire                                     clk_i,
+  input  wire                                     a_run_i,
   input  wire [111:0] a_addr_i,
   output wire [95:0] a_data_o,
   input  wire [111:0] b_addr_i,
@@ -57,19 +61,24 @@ module bbs_vmem (
   localparam integer W = 12;
   localparam integer AW = 14;
   localparam integer RW = 11;
-  localparam integer NA = 8;
-  localparam integer NR = 16;
+  localparam integer K = 6;
+  // Read ports of every bank: run a, run b, then the K load addresses.
+  localparam integer NR = K + 2;
   localparam integer NW = 8;
 
-  // Every read address, A ports first, and its row within a bank.
-  wire [NR*AW-1:0] raddr = {b_addr_i, a_addr_i};
-  wire [NR*RW-1:0] rrow;
-  wire [NR*W-1:0]  rdata;
+  // The runs' first elements, and each load address, as (bank, row).
+  wire [AW-1:0] a_first = a_addr_i[AW-1:0];
+  wire [AW-1:0] b_first = b_addr_i[AW-1:0];
+  wire [RW-1:0] a_first_row = a_first[AW-1:3];
+  wire [RW-1:0] b_first_row = b_first[AW-1:3];
+  wire [2:0] a_first_bank = a_first[2:0];
+  wire [2:0] b_first_bank = b_first[2:0];
+  wire [K*RW-1:0] load_row;
 
   genvar g;
   generate
-    for (g = 0; g < NR; g = g + 1) begin : g_rrow
-      assign rrow[g*RW +: RW] = raddr[g*AW + 3 +: RW];
+    for (g = 0; g < K; g = g + 1) begin : g_load_row
+      assign load_row[g*RW +: RW] = a_addr_i[g*AW + 3 +: RW];
     end
   endgenerate
 
@@ -80,6 +89,10 @@ module bbs_vmem (
   reg [RW-1:0] bank0_waddr;
   reg [W-1:0]  bank0_wdata;
   wire [NR*W-1:0] bank0_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank0_a_row = a_first_row + ((a_first_bank > 3'd0) ? 11'd1 : 11'd0);
+  wire [RW-1:0] bank0_b_row = b_first_row + ((b_first_bank > 3'd0) ? 11'd1 : 11'd0);
 
   always @(*) begin
     bank0_we    = 1'b0;
@@ -105,7 +118,7 @@ module bbs_vmem (
     .we_i   (bank0_we),
     .waddr_i(bank0_waddr),
     .wdata_i(bank0_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank0_b_row, bank0_a_row}),
     .rdata_o(bank0_rdata)
   );
 
@@ -114,6 +127,10 @@ module bbs_vmem (
   reg [RW-1:0] bank1_waddr;
   reg [W-1:0]  bank1_wdata;
   wire [NR*W-1:0] bank1_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank1_a_row = a_first_row + ((a_first_bank > 3'd1) ? 11'd1 : 11'd0);
+  wire [RW-1:0] bank1_b_row = b_first_row + ((b_first_bank > 3'd1) ? 11'd1 : 11'd0);
 
   always @(*) begin
     bank1_we    = 1'b0;
@@ -139,7 +156,7 @@ module bbs_vmem (
     .we_i   (bank1_we),
     .waddr_i(bank1_waddr),
     .wdata_i(bank1_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank1_b_row, bank1_a_row}),
     .rdata_o(bank1_rdata)
   );
 
@@ -148,6 +165,10 @@ module bbs_vmem (
   reg [RW-1:0] bank2_waddr;
   reg [W-1:0]  bank2_wdata;
   wire [NR*W-1:0] bank2_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank2_a_row = a_first_row + ((a_first_bank > 3'd2) ? 11'd1 : 11'd0);
+  wire [RW-1:0] bank2_b_row = b_first_row + ((b_first_bank > 3'd2) ? 11'd1 : 11'd0);
 
   always @(*) begin
     bank2_we    = 1'b0;
@@ -173,7 +194,7 @@ module bbs_vmem (
     .we_i   (bank2_we),
     .waddr_i(bank2_waddr),
     .wdata_i(bank2_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank2_b_row, bank2_a_row}),
     .rdata_o(bank2_rdata)
   );
 
@@ -182,6 +203,10 @@ module bbs_vmem (
   reg [RW-1:0] bank3_waddr;
   reg [W-1:0]  bank3_wdata;
   wire [NR*W-1:0] bank3_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank3_a_row = a_first_row + ((a_first_bank > 3'd3) ? 11'd1 : 11'd0);
+  wire [RW-1:0] bank3_b_row = b_first_row + ((b_first_bank > 3'd3) ? 11'd1 : 11'd0);
 
   always @(*) begin
     bank3_we    = 1'b0;
@@ -207,7 +232,7 @@ module bbs_vmem (
     .we_i   (bank3_we),
     .waddr_i(bank3_waddr),
     .wdata_i(bank3_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank3_b_row, bank3_a_row}),
     .rdata_o(bank3_rdata)
   );
 
@@ -216,6 +241,10 @@ module bbs_vmem (
   reg [RW-1:0] bank4_waddr;
   reg [W-1:0]  bank4_wdata;
   wire [NR*W-1:0] bank4_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank4_a_row = a_first_row + ((a_first_bank > 3'd4) ? 11'd1 : 11'd0);
+  wire [RW-1:0] bank4_b_row = b_first_row + ((b_first_bank > 3'd4) ? 11'd1 : 11'd0);
 
   always @(*) begin
     bank4_we    = 1'b0;
@@ -241,7 +270,7 @@ module bbs_vmem (
     .we_i   (bank4_we),
     .waddr_i(bank4_waddr),
     .wdata_i(bank4_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank4_b_row, bank4_a_row}),
     .rdata_o(bank4_rdata)
   );
 
@@ -250,6 +279,10 @@ module bbs_vmem (
   reg [RW-1:0] bank5_waddr;
   reg [W-1:0]  bank5_wdata;
   wire [NR*W-1:0] bank5_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank5_a_row = a_first_row + ((a_first_bank > 3'd5) ? 11'd1 : 11'd0);
+  wire [RW-1:0] bank5_b_row = b_first_row + ((b_first_bank > 3'd5) ? 11'd1 : 11'd0);
 
   always @(*) begin
     bank5_we    = 1'b0;
@@ -275,7 +308,7 @@ module bbs_vmem (
     .we_i   (bank5_we),
     .waddr_i(bank5_waddr),
     .wdata_i(bank5_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank5_b_row, bank5_a_row}),
     .rdata_o(bank5_rdata)
   );
 
@@ -284,6 +317,10 @@ module bbs_vmem (
   reg [RW-1:0] bank6_waddr;
   reg [W-1:0]  bank6_wdata;
   wire [NR*W-1:0] bank6_rdata;
+  // A run holds this bank's element in the first one's row, or the next row
+  // when it starts past this bank.
+  wire [RW-1:0] bank6_a_row = a_first_row + ((a_first_bank > 3'd6) ? 11'd1 : 11'd0);
+  wire [RW-1:0] bank6_b_row = b_first_row + ((b_first_bank > 3'd6) ? 11'd1 : 11'd0);
 
   always @(*) begin
     bank6_we    = 1'b0;
@@ -309,7 +346,7 @@ module bbs_vmem (
     .we_i   (bank6_we),
     .waddr_i(bank6_waddr),
     .wdata_i(bank6_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank6_b_row, bank6_a_row}),
     .rdata_o(bank6_rdata)
   );
 
@@ -318,6 +355,8 @@ module bbs_vmem (
   reg [RW-1:0] bank7_waddr;
   reg [W-1:0]  bank7_wdata;
   wire [NR*W-1:0] bank7_rdata;
+  wire [RW-1:0] bank7_a_row = a_first_row;
+  wire [RW-1:0] bank7_b_row = b_first_row;
 
   always @(*) begin
     bank7_we    = 1'b0;
@@ -343,32 +382,68 @@ module bbs_vmem (
     .we_i   (bank7_we),
     .waddr_i(bank7_waddr),
     .wdata_i(bank7_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank7_b_row, bank7_a_row}),
     .rdata_o(bank7_rdata)
   );
 
-  // Each read port takes its element from the bank its address names.
+  // ---- Crossbar: lane g of a run takes bank (first + g) mod 8; load port g
+  // takes the bank its own address names. ----
   generate
-    for (g = 0; g < NR; g = g + 1) begin : g_rsel
-      reg [W-1:0] data;
+    for (g = 0; g < 8; g = g + 1) begin : g_a
+      reg [W-1:0] run_data;
+      reg [W-1:0] load_data;
+      wire [2:0] run_bank = a_first_bank + g[2:0];
+      wire [2:0] load_bank = a_addr_i[g*AW +: 3];
       always @(*) begin
-        case (raddr[g*AW +: 3])
-          3'd0: data = bank0_rdata[g*W +: W];
-          3'd1: data = bank1_rdata[g*W +: W];
-          3'd2: data = bank2_rdata[g*W +: W];
-          3'd3: data = bank3_rdata[g*W +: W];
-          3'd4: data = bank4_rdata[g*W +: W];
-          3'd5: data = bank5_rdata[g*W +: W];
-          3'd6: data = bank6_rdata[g*W +: W];
-          3'd7: data = bank7_rdata[g*W +: W];
-          default: data = {W{1'b0}};
+        case (run_bank)
+          3'd0: run_data = bank0_rdata[0 +: W];
+          3'd1: run_data = bank1_rdata[0 +: W];
+          3'd2: run_data = bank2_rdata[0 +: W];
+          3'd3: run_data = bank3_rdata[0 +: W];
+          3'd4: run_data = bank4_rdata[0 +: W];
+          3'd5: run_data = bank5_rdata[0 +: W];
+          3'd6: run_data = bank6_rdata[0 +: W];
+          3'd7: run_data = bank7_rdata[0 +: W];
+          default: run_data = {W{1'b0}};
+        endcase
+        load_data = {W{1'b0}};
+        if (g < K) begin
+          case (load_bank)
+            3'd0: load_data = bank0_rdata[((g % K) + 2)*W +: W];
+            3'd1: load_data = bank1_rdata[((g % K) + 2)*W +: W];
+            3'd2: load_data = bank2_rdata[((g % K) + 2)*W +: W];
+            3'd3: load_data = bank3_rdata[((g % K) + 2)*W +: W];
+            3'd4: load_data = bank4_rdata[((g % K) + 2)*W +: W];
+            3'd5: load_data = bank5_rdata[((g % K) + 2)*W +: W];
+            3'd6: load_data = bank6_rdata[((g % K) + 2)*W +: W];
+            3'd7: load_data = bank7_rdata[((g % K) + 2)*W +: W];
+            default: load_data = {W{1'b0}};
+          endcase
+        end
+      end
+      assign a_data_o[g*W +: W] = a_run_i ? run_data : load_data;
+    end
+    for (g = 0; g < 8; g = g + 1) begin : g_b
+      reg [W-1:0] run_data;
+      wire [2:0] run_bank = b_first_bank + g[2:0];
+      always @(*) begin
+        case (run_bank)
+          3'd0: run_data = bank0_rdata[W +: W];
+          3'd1: run_data = bank1_rdata[W +: W];
+          3'd2: run_data = bank2_rdata[W +: W];
+          3'd3: run_data = bank3_rdata[W +: W];
+          3'd4: run_data = bank4_rdata[W +: W];
+          3'd5: run_data = bank5_rdata[W +: W];
+          3'd6: run_data = bank6_rdata[W +: W];
+          3'd7: run_data = bank7_rdata[W +: W];
+          default: run_data = {W{1'b0}};
         endcase
       end
-      assign rdata[g*W +: W] = data;
+      assign b_data_o[g*W +: W] = run_data;
     end
   endgenerate
 
-  assign a_data_o = rdata[NA*W-1:0];
-  assign b_data_o = rdata[NR*W-1:NA*W];
+  // Only the first address of a run is used; the top computes them all.
+  wire unused_run_addrs = ^{a_addr_i, b_addr_i};
 
 endmodule

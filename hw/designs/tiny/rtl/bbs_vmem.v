@@ -30,21 +30,25 @@
 // The vector memory: 2048 elements of 8 bits holding inputs, states,
 // gates, biases and temporaries, in 1 bank(s) of 2048 (bbs_vbank): element e
 // lives in bank e % 1, row e / 1.
-//   A ports (2): asynchronous reads (SpMxV vector load, EWOP a, ACT, store).
-//   B ports (1): asynchronous reads (EWOP b).
+//   A ports (2): asynchronous reads. With a_run_i they are a run of consecutive
+//            elements from a_addr_i's first address (EWOP a, ACT, store);
+//            without, the SpMxV vector load's 2 independent addresses.
+//   B ports (1): asynchronous reads, a run from b_addr_i's first address (EWOP b).
 //   W ports (1): synchronous writes.
 // Why banks: the units write runs of consecutive elements (the PEs' 1 results,
 // the EWOP/ACT unit's 1 lanes, a DMA beat of 1), never more than 1, so a run
 // touches every bank at most once and each bank needs a single write port: FPGA
 // tools map it to distributed RAM (replicated per read port) rather than a
 // multi-ported register file. Instructions never overlap, so no two ports
-// write one bank in the same cycle. Reads may go anywhere (the SpMxV load reads
-// one element of each matrix bank, strided by the bank size): every bank
-// serves every read port and each port picks its bank.
+// write one bank in the same cycle. Reads are runs too, except the SpMxV
+// load (one element of each matrix bank, strided by the bank size): each bank
+// has one read port per run (a, b) and one per load address, 4 in all, and
+// a crossbar hands each lane the element of its bank.
 // Bank b is preloaded from vmem_b<b>.hex (biases, initial states).
 
 module bbs_vmem (
   input  wire                                     clk_i,
+  input  wire                                     a_run_i,
   input  wire [21:0] a_addr_i,
   output wire [15:0] a_data_o,
   input  wire [10:0] b_addr_i,
@@ -57,19 +61,22 @@ module bbs_vmem (
   localparam integer W = 8;
   localparam integer AW = 11;
   localparam integer RW = 11;
-  localparam integer NA = 2;
-  localparam integer NR = 3;
+  localparam integer K = 2;
+  // Read ports of every bank: run a, run b, then the K load addresses.
+  localparam integer NR = K + 2;
   localparam integer NW = 1;
 
-  // Every read address, A ports first, and its row within a bank.
-  wire [NR*AW-1:0] raddr = {b_addr_i, a_addr_i};
-  wire [NR*RW-1:0] rrow;
-  wire [NR*W-1:0]  rdata;
+  // The runs' first elements, and each load address, as (bank, row).
+  wire [AW-1:0] a_first = a_addr_i[AW-1:0];
+  wire [AW-1:0] b_first = b_addr_i[AW-1:0];
+  wire [RW-1:0] a_first_row = a_first[AW-1:0];
+  wire [RW-1:0] b_first_row = b_first[AW-1:0];
+  wire [K*RW-1:0] load_row;
 
   genvar g;
   generate
-    for (g = 0; g < NR; g = g + 1) begin : g_rrow
-      assign rrow[g*RW +: RW] = raddr[g*AW + 0 +: RW];
+    for (g = 0; g < K; g = g + 1) begin : g_load_row
+      assign load_row[g*RW +: RW] = a_addr_i[g*AW + 0 +: RW];
     end
   endgenerate
 
@@ -80,6 +87,8 @@ module bbs_vmem (
   reg [RW-1:0] bank0_waddr;
   reg [W-1:0]  bank0_wdata;
   wire [NR*W-1:0] bank0_rdata;
+  wire [RW-1:0] bank0_a_row = a_first_row;
+  wire [RW-1:0] bank0_b_row = b_first_row;
 
   always @(*) begin
     bank0_we    = 1'b0;
@@ -105,18 +114,28 @@ module bbs_vmem (
     .we_i   (bank0_we),
     .waddr_i(bank0_waddr),
     .wdata_i(bank0_wdata),
-    .raddr_i(rrow),
+    .raddr_i({load_row, bank0_b_row, bank0_a_row}),
     .rdata_o(bank0_rdata)
   );
 
-  // Each read port takes its element from the bank its address names.
+  // ---- Crossbar: lane g of a run takes bank (first + g) mod 1; load port g
+  // takes the bank its own address names. ----
   generate
-    for (g = 0; g < NR; g = g + 1) begin : g_rsel
-      assign rdata[g*W +: W] = bank0_rdata[g*W +: W];
+    for (g = 0; g < 2; g = g + 1) begin : g_a
+      reg [W-1:0] run_data;
+      reg [W-1:0] load_data;
+      always @(*) begin
+        run_data = bank0_rdata[0 +: W];
+        load_data = (g < K) ? bank0_rdata[((g % K) + 2)*W +: W] : {W{1'b0}};
+      end
+      assign a_data_o[g*W +: W] = a_run_i ? run_data : load_data;
+    end
+    for (g = 0; g < 1; g = g + 1) begin : g_b
+      assign b_data_o[g*W +: W] = bank0_rdata[W +: W];
     end
   endgenerate
 
-  assign a_data_o = rdata[NA*W-1:0];
-  assign b_data_o = rdata[NR*W-1:NA*W];
+  // Only the first address of a run is used; the top computes them all.
+  wire unused_run_addrs = ^{a_addr_i, b_addr_i};
 
 endmodule
