@@ -57,7 +57,7 @@
 //!    within -4%..+7%.
 //!    The unbanked vector memory of the default configuration (16384 x 16,
 //!    16 read and 8 write ports) came to 262144 flip-flops and over 3
-//!    million LUTs; banked, it is 65536 LUTRAM LUTs (docs/synthesis.md).
+//!    million LUTs; banked, it is 49152 LUTRAM LUTs (docs/synthesis.md).
 //! 2. **Distributed RAM**: one write port and a combinational read (the
 //!    instruction buffer, the vector memory's banks), or a registered read (the vector banks) of depth <=
 //!    [`LUTRAM_MAX_DEPTH`] (128) on Xilinx, or on Intel filling less than
@@ -415,11 +415,11 @@ pub fn mux_luts(device: Device, n: usize) -> usize {
 
 /// Read ports Yosys 0.23 keeps of a vector-memory bank's `nr`: its `share`
 /// pass merges read ports whose uses exclude each other (e.g. an EWOP `b`
-/// port and a port only a `store` uses). Measured: 3 read ports stay 3
-/// (tiny), 4 become 3 (mini: one RAM64M copy on Xilinx, three MLAB copies
-/// on Intel), 16 take 6 quad-port copies on Xilinx (default, 16 to 18 ports
-/// kept). Modelled as one merge from four ports up: exact on the small
-/// machines, 17% under on the default configuration.
+/// port and a port only a `store` uses). Measured on the banked memory
+/// (`K + 2` read ports per bank): 4 become 3 (tiny, mini: one RAM64M copy on
+/// Xilinx, three MLAB copies on Intel), 10 become 9 (default: three
+/// quad-port copies, 51200 LUTRAM LUTs). Modelled as one merge from four
+/// ports up: exact on tiny, mini and default, within 6% on mini16 and quad12.
 fn shared_read_ports(nr: usize) -> usize {
     if nr >= 4 {
         nr - 1
