@@ -84,7 +84,7 @@ pub fn run(out: &Path) -> Result<()> {
     );
     match &verdict {
         Some((version, v)) => println!(
-            "  verified  {version}: bit-exact {}, RTL {} cycles vs simulator {} ({:.2}% error)",
+            "  verified  {version}: program load x; spmv; store y: bit-exact {}, RTL {} cycles vs simulator {} ({:.2}% error)",
             if v.bit_exact { "yes" } else { "NO" },
             v.rtl_cycles,
             v.sim_cycles,
