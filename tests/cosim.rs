@@ -171,27 +171,9 @@ fn workloads_for(cfg: &Config) -> Vec<Workload> {
     v
 }
 
-fn verilator_or_skip() -> bool {
-    match bbs_hdlgen::verilator::version() {
-        Some(v) => {
-            eprintln!("using {v}");
-            true
-        }
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and Verilator is not installed: the co-simulation must run in CI")
-        }
-        None => {
-            eprintln!(
-                "SKIPPED: Verilator is not installed; run the README's test command to install it"
-            );
-            false
-        }
-    }
-}
-
 #[test]
 fn rtl_matches_simulator_on_the_configuration_matrix() {
-    if !verilator_or_skip() {
+    if !bbs_hdlgen::verilator::available_for_test("the co-simulation") {
         return;
     }
     let mut configs = reference_configs();

@@ -42,24 +42,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn verilator_or_skip() -> bool {
-    match bbs_hdlgen::verilator::version() {
-        Some(v) => {
-            eprintln!("using {v}");
-            true
-        }
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and Verilator is not installed: the VCD comparison must run in CI")
-        }
-        None => {
-            eprintln!(
-                "SKIPPED: Verilator is not installed; run the README's test command to install it"
-            );
-            false
-        }
-    }
-}
-
 struct Case {
     name: String,
     matrices: Vec<Csb>,
@@ -162,7 +144,7 @@ fn start_edges(s: &VcdSamples) -> Vec<usize> {
 
 #[test]
 fn program_trace_matches_verilator_waveform() {
-    if !verilator_or_skip() {
+    if !bbs_hdlgen::verilator::available_for_test("the VCD comparison") {
         return;
     }
     let began = Instant::now();

@@ -104,7 +104,7 @@ impl RtlParams {
         let frac = cfg.frac_bits as u64;
         let acc_w = cfg.acc_width as u64;
         let act = act_rom(cfg);
-        let vbanks = vector_banks(cfg);
+        let vbanks = cfg.vector_banks();
         RtlParams {
             module_doc: module_doc.to_string(),
             bbs_version: env!("CARGO_PKG_VERSION"),
@@ -195,15 +195,6 @@ impl RtlParams {
     }
 }
 
-/// Banks of the vector memory: one per write port, rounded up to a power of
-/// two. Every write burst (PE results, EWOP/ACT lanes, DMA beat) is a run of
-/// at most `ports_w` consecutive elements, so it touches each bank at most once
-/// and every bank needs one write port only: a memory FPGA tools map to
-/// distributed RAM, not flip-flops.
-pub fn vector_banks(cfg: &Config) -> usize {
-    cfg.vector_banks()
-}
-
 /// `2^(frac-1)` as a `width`-bit literal, `0` when `frac` is 0.
 fn half_literal(width: u64, frac: u64) -> String {
     if frac == 0 {
@@ -221,12 +212,6 @@ struct ActRom {
     lines: Vec<String>,
 }
 
-/// Signed bits to hold `v`.
-fn signed_bits(v: i64) -> u64 {
-    let mag = if v < 0 { !v } else { v } as u64;
-    (64 - mag.leading_zeros() as u64) + 1
-}
-
 /// The ACT unit's ROM: `{func, segment}` -> `{slope, base}` for sigmoid
 /// (func 0) and tanh (func 1), the same integers as `bbs_sim::act::ActTable`.
 fn act_rom(cfg: &Config) -> ActRom {
@@ -236,13 +221,7 @@ fn act_rom(cfg: &Config) -> ActRom {
         ActTable::new(ActFn::Sigmoid, fmt),
         ActTable::new(ActFn::Tanh, fmt),
     ];
-    let slope_w = tables
-        .iter()
-        .flat_map(|t| t.slope.iter())
-        .map(|&s| signed_bits(s))
-        .max()
-        .unwrap_or(2)
-        .max(2);
+    let slope_w = bbs_sim::act::slope_width(fmt) as u64;
     let w = cfg.value_width as u64;
     let seg_w = bbs_sim::act::SEGMENTS.trailing_zeros() as u64;
     let mut lines = Vec::new();

@@ -279,7 +279,7 @@ impl RunFiles<'_> {
         let digits = cfg.value_width.div_ceil(4) as usize;
         let mask = (1u64 << cfg.value_width) - 1;
         // Element e is in bank e % banks, row e / banks (templates/bbs_vmem.v).
-        let banks = crate::params::vector_banks(cfg);
+        let banks = cfg.vector_banks();
         for b in 0..banks {
             let mut text = String::with_capacity(vmem.len() / banks * (digits + 1) + 8);
             for v in vmem.iter().skip(b).step_by(banks) {

@@ -39,6 +39,27 @@ pub fn version() -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// For tests that need Verilator: `true` when it is installed; otherwise a
+/// skip message and `false`, except under `CI=true`, where a missing
+/// Verilator is a failure (a panic naming `what`), never a skip.
+pub fn available_for_test(what: &str) -> bool {
+    match version() {
+        Some(v) => {
+            eprintln!("using {v}");
+            true
+        }
+        None if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true and Verilator is not installed: {what} must run in CI")
+        }
+        None => {
+            eprintln!(
+                "SKIPPED {what}: Verilator is not installed; run the README's test command to install it"
+            );
+            false
+        }
+    }
+}
+
 fn run_checked(
     cmd: &mut Command,
     step: &'static str,

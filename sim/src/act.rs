@@ -37,6 +37,20 @@ impl ActFn {
     }
 }
 
+/// Signed bits of the widest slope of the sigmoid and tanh tables in
+/// `format` (at least 2): the width of the RTL's slope ROM, which the
+/// generator emits and the resource estimate counts.
+pub fn slope_width(format: QFormat) -> u32 {
+    let signed_bits = |v: i64| 65 - (if v < 0 { !v } else { v }).leading_zeros();
+    [ActFn::Sigmoid, ActFn::Tanh]
+        .iter()
+        .flat_map(|&f| ActTable::new(f, format).slope)
+        .map(signed_bits)
+        .max()
+        .unwrap_or(2)
+        .max(2)
+}
+
 /// The quantized table of one function in one format.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActTable {

@@ -41,24 +41,12 @@
 //!
 //! Each memory goes to the first of these that can hold it:
 //!
-//! 1. **Register file** (both devices): two or more write ports (no memory
-//!    of the current RTL: the vector memory was one before it was banked,
-//!    and the rule is kept for configurations of memories that need it). No
-//!    FPGA RAM has more than one write port, so Yosys's `memory_map` builds
-//!    `depth x width` flip-flops, one `depth:1` read mux per read port and
-//!    bit, and per word a write-port decode and a priority select of the write
-//!    data. Measured with Yosys 0.23 on 64 to 512 words, 8 to 16 bits, 1 to 8
-//!    read and 2 to 8 write ports (per word, `nr` read and `nw` write ports):
-//!    Xilinx `W * 7/16 * (nr + nw - 1) + 6 * (nw - 1)` LUTs (a read port costs
-//!    about 0.44 LUT per word and bit: LUT6 4:1 muxes and MUXF7s; each write
-//!    port past the first about as much per bit plus a 6-LUT decode and
-//!    enable per word), within -12%..+9% of Yosys on 15 shapes but for one
-//!    +31%; Intel `W * (0.56 * nr + 0.62 * nw)` (no MUXF7: wider mux trees),
-//!    within -4%..+7%.
-//!    The unbanked vector memory of the default configuration (16384 x 16,
-//!    16 read and 8 write ports) came to 262144 flip-flops and over 3
-//!    million LUTs; banked, it is 49152 LUTRAM LUTs (docs/synthesis.md).
-//! 2. **Distributed RAM**: one write port and a combinational read (the
+//! Every memory of the RTL has one write port (the vector memory is banked
+//! for that: as one array with a write port per unit lane it was a register
+//! file, 262144 flip-flops and over 3 million LUTs on the default
+//! configuration; banked it is 49152 LUTRAM LUTs, docs/synthesis.md).
+//!
+//! 1. **Distributed RAM**: one write port and a combinational read (the
 //!    instruction buffer, the vector memory's banks), or a registered read (the vector banks) of depth <=
 //!    [`LUTRAM_MAX_DEPTH`] (128) on Xilinx, or on Intel filling less than
 //!    [`M20K_MIN_EFFICIENCY_PCT`] (5%) of its M20K blocks (Yosys's
@@ -77,7 +65,7 @@
 //!      `ceil(depth / 32 or 64):1` mux: [`mux_luts`].
 //!    * A registered read (the vector banks) keeps its output register in the
 //!      fabric: `width` flip-flops per instance.
-//! 3. **Block RAM**: everything else (the matrix memories, deeper vector
+//! 2. **Block RAM**: everything else (the matrix memories, deeper vector
 //!    banks), as below.
 //!
 //! # Block-RAM modes
@@ -168,8 +156,8 @@
 //! * Host registers (`bbs_regs.v`): NINSTR `pc_w`, CYCLES 32, the read data 32.
 //! * EWOP/ACT (`bbs_ewop.v`): `ewop.latency` stages of `lanes` write enables,
 //!   the write address `vaddr_w` and `lanes * W` results.
-//! * Memories: the vector memory as a register file, `depth * W`; the
-//!   output register of every distributed-RAM vector bank, `W`. Block-RAM
+//! * Memories: the output register of every distributed-RAM vector bank,
+//!   `W`. Block-RAM
 //!   output registers live inside the RAMs and are not counted.
 //!
 //! # LUTs (LUT6 / half-ALM equivalents)
@@ -300,31 +288,29 @@ pub struct MemoryEstimate {
     pub width: u32,
     /// Read ports per instance (each a copy of the data in distributed RAM).
     pub read_ports: usize,
-    /// Write ports per instance; more than one makes a register file.
+    /// Write ports per instance (1 for every memory of the RTL).
     pub write_ports: usize,
     /// The chosen mode: a block-RAM mode (`"M20K 2Kx10"`, `"RAMB18 1Kx18"`),
-    /// distributed RAM (`"RAM64M 64x3"`, `"RAM64M 64x1 quad port"`,
-    /// `"RAM32M 32x6"`, `"RAM32M 32x2 quad port"`, `"MLAB 32x1"`), or
-    /// `"flip-flops"` for a register file.
+    /// or distributed RAM (`"RAM64M 64x3"`, `"RAM64M 64x1 quad port"`,
+    /// `"RAM32M 32x6"`, `"RAM32M 32x2 quad port"`, `"MLAB 32x1"`).
     pub mode: String,
-    /// Primitives of `mode` per instance (every read-port copy; 0 for flip-flops).
+    /// Primitives of `mode` per instance (every read-port copy).
     pub primitives_each: usize,
     /// Device blocks per instance: M20K, or RAMB36 equivalents rounded up;
-    /// 0 for distributed RAM and flip-flops.
+    /// 0 for distributed RAM.
     pub blocks_each: usize,
     /// Device blocks of all instances: `instances * blocks_each` on Intel;
     /// on Xilinx `ceil(instances * halves_each / 2)` (halves pair up); 0 for
-    /// distributed RAM and flip-flops.
+    /// distributed RAM.
     pub blocks: usize,
     /// LUTs of all instances spent as distributed RAM: 4 per RAM32M/RAM64M,
     /// 1 per MLAB 32x1 cell (as `bbs synth` counts them); else 0.
     pub lutram_luts: usize,
-    /// Logic LUTs of all instances: read muxes (register file, distributed
-    /// RAM deeper than one primitive, cascaded block RAM) and the register
-    /// file's write logic.
+    /// Logic LUTs of all instances: read muxes (distributed RAM deeper than
+    /// one primitive, cascaded block RAM).
     pub luts: usize,
-    /// Fabric flip-flops of all instances: the register file's bits, or the
-    /// output register of a registered-read distributed RAM.
+    /// Fabric flip-flops of all instances: the output register of a
+    /// registered-read distributed RAM.
     pub registers: usize,
     /// Stored bits of all instances: `instances * depth * width`.
     pub bits: u64,
@@ -434,7 +420,7 @@ enum Read {
     /// `rdata_q <= mem[raddr]` (`bbs_ram.v`): block RAM, or distributed RAM
     /// and an output register.
     Registered,
-    /// `assign data = mem[addr]`: distributed RAM or flip-flops only.
+    /// `assign data = mem[addr]`: distributed RAM only.
     Combinational,
 }
 
@@ -444,7 +430,6 @@ struct MemSpec<'a> {
     depth: usize,
     width: u32,
     read_ports: usize,
-    write_ports: usize,
     read: Read,
 }
 
@@ -458,7 +443,7 @@ fn memory(device: Device, m: &MemSpec) -> MemoryEstimate {
         depth,
         width: m.width,
         read_ports: nr,
-        write_ports: m.write_ports,
+        write_ports: 1,
         mode: String::new(),
         primitives_each: 0,
         blocks_each: 0,
@@ -469,18 +454,6 @@ fn memory(device: Device, m: &MemSpec) -> MemoryEstimate {
         bits: bits_each * n as u64,
         small: bits_each <= SMALL_MEMORY_BITS,
     };
-    if m.write_ports >= 2 {
-        // Register file (module doc, rule 1), per word.
-        let nw = m.write_ports;
-        let per_word = match device {
-            Device::XilinxRamb36 => (7 * w * (nr + nw - 1)).div_ceil(16) + 6 * (nw - 1),
-            Device::IntelM20k => (w * (56 * nr + 62 * nw)).div_ceil(100),
-        };
-        est.mode = "flip-flops".to_string();
-        est.registers = n * depth * w;
-        est.luts = n * depth * per_word;
-        return est;
-    }
     let distributed = match (device, m.read) {
         (_, Read::Combinational) => true,
         (Device::XilinxRamb36, Read::Registered) => depth <= LUTRAM_MAX_DEPTH,
@@ -616,12 +589,6 @@ pub struct RtlWidths {
     pub act_step_log2: usize,
 }
 
-/// Signed bits to hold `v` (as `bbs-hdlgen` sizes the ACT slopes).
-fn signed_bits(v: i64) -> usize {
-    let mag = if v < 0 { !v } else { v } as u64;
-    (64 - mag.leading_zeros() as usize) + 1
-}
-
 pub fn rtl_widths(cfg: &Config) -> RtlWidths {
     let rows_per_pe = cfg.rows_per_pe();
     let local_row = clog2(rows_per_pe) as usize;
@@ -644,18 +611,7 @@ pub fn rtl_widths(cfg: &Config) -> RtlWidths {
     let lanes = cfg.ewop.lanes;
     let instr =
         3 + 2 + 3 * vaddr + clog2(words + 1) as usize + rows_w + slots_w + index_w + 1 + mat_addr;
-    let fmt = cfg.format();
-    let tables = [
-        ActTable::new(ActFn::Sigmoid, fmt),
-        ActTable::new(ActFn::Tanh, fmt),
-    ];
-    let act_slope = tables
-        .iter()
-        .flat_map(|t| t.slope.iter())
-        .map(|&s| signed_bits(s))
-        .max()
-        .unwrap_or(2)
-        .max(2);
+    let act_slope = crate::act::slope_width(cfg.format()) as usize;
     RtlWidths {
         local_row,
         vec_words: index_w + 1,
@@ -671,7 +627,7 @@ pub fn rtl_widths(cfg: &Config) -> RtlWidths {
         vbanks: cfg.vector_banks(),
         vbank_row: clog2(words.div_ceil(cfg.vector_banks())) as usize,
         act_slope,
-        act_step_log2: tables[0].step_log2 as usize,
+        act_step_log2: ActTable::new(ActFn::Sigmoid, cfg.format()).step_log2 as usize,
     }
 }
 
@@ -690,7 +646,6 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
                 depth: cfg.matrix_depth(),
                 width: cfg.matrix_word_width(),
                 read_ports: 1,
-                write_ports: 1,
                 read: Read::Registered,
             },
         ),
@@ -702,7 +657,6 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
                 depth: cfg.bank_depth(),
                 width: w,
                 read_ports: 1,
-                write_ports: 1,
                 read: Read::Registered,
             },
         ),
@@ -714,7 +668,6 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
                 depth: cfg.memory.instruction_words,
                 width: wd.instr as u32,
                 read_ports: 1,
-                write_ports: 1,
                 read: Read::Combinational,
             },
         ),
@@ -728,7 +681,6 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
                 depth: cfg.memory.vector_words.div_ceil(wd.vbanks),
                 width: w,
                 read_ports: k + 2,
-                write_ports: 1,
                 read: Read::Combinational,
             },
         ),

@@ -364,7 +364,7 @@ fn intel_m20k_needs_five_percent_efficiency() {
 }
 
 #[test]
-fn vector_memory_register_file_or_distributed_ram() {
+fn vector_memory_banks_are_distributed_ram() {
     // tiny's machine with more lanes: one bank per write port, each
     // distributed RAM, copied per read port or per four (quad port).
     let with = |lanes: usize, link: u32| {
