@@ -1,29 +1,29 @@
 {% include "header.v" %}
 //
 // The ACT unit's table: for function func_i (0 sigmoid, 1 tanh) and segment
-// seg_i of the piecewise-linear approximation over [-8, 8) (128 segments),
-// the segment's slope and its value at the left knot, as Q{{ p.value_w }}.{{ p.frac_bits }} integers.
+// seg_i of the piecewise-linear approximation over [-{{ p.act_range }}, {{ p.act_range }}) ({{ p.act_segments }} segments),
+// the segment's slope and its value at the left knot, as Q{{ p.w.value }}.{{ p.frac_bits }} integers.
 // The same integers as bbs_sim::act::ActTable, so the RTL is bit-exact.
 
 module bbs_act_lut (
   input  wire                              func_i,
-  input  wire [6:0]                        seg_i,
-  output wire [{{ p.act_slope_w - 1 }}:0]  slope_o,
-  output wire [{{ p.value_w - 1 }}:0]      base_o
+  input  wire [{{ p.w.act_seg - 1 }}:0]                        seg_i,
+  output wire [{{ p.w.act_slope - 1 }}:0]  slope_o,
+  output wire [{{ p.w.value - 1 }}:0]      base_o
 );
 
-  reg [{{ p.act_slope_w + p.value_w - 1 }}:0] rom_d;
+  reg [{{ p.w.act_slope + p.w.value - 1 }}:0] rom_d;
 
   always @(*) begin
     case ({func_i, seg_i})
 {%- for line in p.act_lines %}
       {{ line }}
 {%- endfor %}
-      default: rom_d = {{ p.act_slope_w + p.value_w }}'d0;
+      default: rom_d = {{ p.w.act_slope + p.w.value }}'d0;
     endcase
   end
 
-  assign slope_o = rom_d[{{ p.act_slope_w + p.value_w - 1 }}:{{ p.value_w }}];
-  assign base_o  = rom_d[{{ p.value_w - 1 }}:0];
+  assign slope_o = rom_d[{{ p.w.act_slope + p.w.value - 1 }}:{{ p.w.value }}];
+  assign base_o  = rom_d[{{ p.w.value - 1 }}:0];
 
 endmodule

@@ -2,36 +2,36 @@
 //
 // The EWOP and ACT unit: {{ p.lanes }} lane(s), each doing one element per cycle, then
 // {{ p.ew_latency }} pipeline register stage(s) before the vector-memory write.
-//   op_i: 0 add, 1 sub (exact, then saturated), 2 mul (rounded half up back to
-//         {{ p.frac_bits }} fraction bits, saturated), 3 copy, 4 sigmoid, 5 tanh.
+//   op_i: {{ p.unit_add }} add, {{ p.unit_sub }} sub (exact, then saturated), {{ p.unit_mul }} mul (rounded half up back to
+//         {{ p.frac_bits }} fraction bits, saturated), {{ p.unit_copy }} copy, {{ p.unit_sigmoid }} sigmoid, {{ p.unit_tanh }} tanh.
 // Sigmoid and tanh are the simulator's piecewise-linear tables
-// (bbs_sim::act): clamp x to the table, segment s = (x - x_min) >> {{ p.act_step_log2 }},
+// (bbs_sim::act): clamp x to the table, segment s = (x - x_min) >> {{ p.w.act_step_log2 }},
 // offset d = the low bits, y = base[s] + round_half_up(slope[s] * d >> {{ p.frac_bits }}),
-// saturated to {{ p.value_w }} bits.
+// saturated to {{ p.w.value }} bits.
 
 module bbs_ewop (
   input  wire                                      clk_i,
   input  wire                                      rst_ni,
   input  wire                                      valid_i,
-  input  wire [2:0]                                op_i,
+  input  wire [{{ p.w.unit_op - 1 }}:0]                                op_i,
   input  wire [{{ p.lanes - 1 }}:0]                lane_ok_i,
-  input  wire [{{ p.vaddr_w - 1 }}:0]              waddr_i,
-  input  wire [{{ p.lanes * p.value_w - 1 }}:0]    a_i,
-  input  wire [{{ p.lanes * p.value_w - 1 }}:0]    b_i,
+  input  wire [{{ p.w.vaddr - 1 }}:0]              waddr_i,
+  input  wire [{{ p.lanes * p.w.value - 1 }}:0]    a_i,
+  input  wire [{{ p.lanes * p.w.value - 1 }}:0]    b_i,
   output wire [{{ p.lanes - 1 }}:0]                we_o,
-  output wire [{{ p.vaddr_w - 1 }}:0]              waddr_o,
-  output wire [{{ p.lanes * p.value_w - 1 }}:0]    wdata_o
+  output wire [{{ p.w.vaddr - 1 }}:0]              waddr_o,
+  output wire [{{ p.lanes * p.w.value - 1 }}:0]    wdata_o
 );
 
   localparam integer L = {{ p.lanes }};
-  localparam integer W = {{ p.value_w }};
+  localparam integer W = {{ p.w.value }};
   localparam integer F = {{ p.frac_bits }};
   localparam integer PW = 2 * W;
-  localparam integer SW = {{ p.act_slope_w }};
-  localparam integer SL = {{ p.act_step_log2 }};
-  localparam integer APW = {{ p.act_prod_w }};
-  localparam integer ARW = {{ p.act_r_w }};
-  localparam integer AYW = {{ p.act_y_w }};
+  localparam integer SW = {{ p.w.act_slope }};
+  localparam integer SL = {{ p.w.act_step_log2 }};
+  localparam integer APW = {{ p.w.act_prod }};
+  localparam integer ARW = {{ p.w.act_r }};
+  localparam integer AYW = {{ p.w.act_y }};
   localparam [W-1:0] MaxV = {1'b0, {(W-1){1'b1}}};
   localparam [W-1:0] MinV = {1'b1, {(W-1){1'b0}}};
   localparam [W:0] XMin = {{ p.act_x_min }};
@@ -73,15 +73,15 @@ module bbs_ewop (
       wire [W:0] xc = x_lo ? XMin : x_hi ? XMax : xe;
       wire [W:0] rel = xc - XMin;
       wire [W:0] seg_full = rel >> SL;
-{%- if p.value_w + 1 >= 7 %}
-      wire [6:0] seg = seg_full[6:0];
-{%- if p.value_w + 1 > 7 %}
-      wire       unused_seg_bits = ^seg_full[W:7];
+{%- if p.w.value + 1 >= p.w.act_seg %}
+      wire [{{ p.w.act_seg - 1 }}:0] seg = seg_full[{{ p.w.act_seg - 1 }}:0];
+{%- if p.w.value + 1 > p.w.act_seg %}
+      wire       unused_seg_bits = ^seg_full[W:{{ p.w.act_seg }}];
 {%- endif %}
 {%- else %}
-      wire [6:0] seg = { {{ 7 - p.value_w - 1 }}'d0, seg_full };
+      wire [{{ p.w.act_seg - 1 }}:0] seg = { {{ p.w.act_seg - p.w.value - 1 }}'d0, seg_full };
 {%- endif %}
-{%- if p.act_step_log2 > 0 %}
+{%- if p.w.act_step_log2 > 0 %}
       wire [SL:0] d = {1'b0, rel[SL-1:0]};
 {%- else %}
       wire [0:0]  d = 1'b0;
@@ -112,10 +112,10 @@ module bbs_ewop (
       reg [W-1:0] y_d;
       always @(*) begin
         case (op_i)
-          3'd0:    y_d = sum_s;
-          3'd1:    y_d = dif_s;
-          3'd2:    y_d = mul_s;
-          3'd3:    y_d = a;
+          {{ p.w.unit_op }}'d{{ p.unit_add }}:    y_d = sum_s;
+          {{ p.w.unit_op }}'d{{ p.unit_sub }}:    y_d = dif_s;
+          {{ p.w.unit_op }}'d{{ p.unit_mul }}:    y_d = mul_s;
+          {{ p.w.unit_op }}'d{{ p.unit_copy }}:    y_d = a;
           default: y_d = act_s;
         endcase
       end
@@ -126,7 +126,7 @@ module bbs_ewop (
   wire [L-1:0] we_d = valid_i ? lane_ok_i : {L{1'b0}};
 {%- if p.ew_latency > 0 %}
 
-  bbs_delay #(.WIDTH(L + {{ p.vaddr_w }} + L*W), .DEPTH({{ p.ew_latency }})) u_pipe (
+  bbs_delay #(.WIDTH(L + {{ p.w.vaddr }} + L*W), .DEPTH({{ p.ew_latency }})) u_pipe (
     .clk_i (clk_i),
     .rst_ni(rst_ni),
     .d_i   ({we_d, waddr_i, y}),

@@ -19,41 +19,41 @@ module bbs_pe #(
   input  wire                          rst_ni,
   // Matrix load at run time: one CSB word into this PE's matrix memory.
   input  wire                          mat_we_i,
-  input  wire [{{ p.mat_addr_w - 1 }}:0] mat_waddr_i,
-  input  wire [{{ p.mat_word_w - 1 }}:0] mat_wdata_i,
+  input  wire [{{ p.w.mat_addr - 1 }}:0] mat_waddr_i,
+  input  wire [{{ p.w.mat_word - 1 }}:0] mat_wdata_i,
   // Vector load: one word (one element per bank) broadcast to every PE.
   input  wire                          vec_we_i,
-  input  wire [{{ p.index_w - 1 }}:0]  vec_waddr_i,
-  input  wire [{{ p.banks * p.value_w - 1 }}:0] vec_wdata_i,
+  input  wire [{{ p.w.index - 1 }}:0]  vec_waddr_i,
+  input  wire [{{ p.banks * p.w.value - 1 }}:0] vec_wdata_i,
   // Issue: one matrix word per cycle while issue_valid_i.
   input  wire                          issue_valid_i,
-  input  wire [{{ p.mat_addr_w - 1 }}:0] mat_addr_i,
+  input  wire [{{ p.w.mat_addr - 1 }}:0] mat_addr_i,
   input  wire                          first_i,
   input  wire                          last_i,
   input  wire                          row_ok_i,
-  input  wire [{{ p.local_row_w - 1 }}:0] local_row_i,
+  input  wire [{{ p.w.local_row - 1 }}:0] local_row_i,
   // A finished row: its local row number and value, for the vector memory.
   output wire                          res_valid_o,
-  output wire [{{ p.local_row_w - 1 }}:0] res_row_o,
-  output wire [{{ p.value_w - 1 }}:0]  res_value_o
+  output wire [{{ p.w.local_row - 1 }}:0] res_row_o,
+  output wire [{{ p.w.value - 1 }}:0]  res_value_o
 );
 
   localparam integer K = {{ p.banks }};
-  localparam integer W = {{ p.value_w }};
-  localparam integer IW = {{ p.index_w }};
-  localparam integer PW = {{ p.prod_w }};
-  localparam integer TW = {{ p.tree_w }};
-  localparam integer A = {{ p.acc_w }};
+  localparam integer W = {{ p.w.value }};
+  localparam integer IW = {{ p.w.index }};
+  localparam integer PW = {{ p.w.prod }};
+  localparam integer TW = {{ p.w.tree }};
+  localparam integer A = {{ p.w.acc }};
   localparam integer F = {{ p.frac_bits }};
-  localparam integer TAG_W = {{ p.local_row_w + 4 }};
+  localparam integer TAG_W = {{ p.w.local_row + 4 }};
 
   // ---- Stage 0: matrix memory ----
-  wire [{{ p.mat_word_w - 1 }}:0] mat_word;
+  wire [{{ p.w.mat_word - 1 }}:0] mat_word;
 
   bbs_ram #(
-    .WIDTH({{ p.mat_word_w }}),
+    .WIDTH({{ p.w.mat_word }}),
     .DEPTH({{ p.mat_depth }}),
-    .ADDR_W({{ p.mat_addr_w }}),
+    .ADDR_W({{ p.w.mat_addr }}),
     .INIT_FILE(INIT_FILE)
   ) u_mat_mem (
     .clk_i  (clk_i),
@@ -150,8 +150,8 @@ module bbs_pe #(
   wire             acc_first = tag_acc[TAG_W-2];
   wire             acc_last  = tag_acc[TAG_W-3];
   wire             acc_row_ok = tag_acc[TAG_W-4];
-  wire [{{ p.local_row_w - 1 }}:0] acc_row = tag_acc[{{ p.local_row_w - 1 }}:0];
-{%- if p.acc_w > p.tree_w %}
+  wire [{{ p.w.local_row - 1 }}:0] acc_row = tag_acc[{{ p.w.local_row - 1 }}:0];
+{%- if p.w.acc > p.w.tree %}
   wire [A-1:0]     tree_ext = { { (A-TW){tree_sum_q[TW-1]} }, tree_sum_q };
 {%- else %}
   wire [A-1:0]     tree_ext = tree_sum_q;
@@ -159,7 +159,7 @@ module bbs_pe #(
 
   reg  [A-1:0]     acc_q, acc_d;
   reg              wr_en_q;
-  reg  [{{ p.local_row_w - 1 }}:0] wr_row_q;
+  reg  [{{ p.w.local_row - 1 }}:0] wr_row_q;
 
   always @(*) begin
     acc_d = acc_q;
@@ -172,7 +172,7 @@ module bbs_pe #(
     if (!rst_ni) begin
       acc_q    <= {A{1'b0}};
       wr_en_q  <= 1'b0;
-      wr_row_q <= {{ p.local_row_w }}'d0;
+      wr_row_q <= {{ p.w.local_row }}'d0;
     end else begin
       acc_q    <= acc_d;
       wr_en_q  <= acc_valid & acc_last & acc_row_ok;

@@ -13,37 +13,32 @@ module bbs_regs (
   input  wire                      clk_i,
   input  wire                      rst_ni,
   input  wire                      reg_we_i,
-  input  wire [2:0]                reg_addr_i,
+  input  wire [{{ p.w.reg_addr - 1 }}:0]                reg_addr_i,
   input  wire [31:0]               reg_wdata_i,
   output wire [31:0]               reg_rdata_o,
   input  wire                      busy_i,
   input  wire                      done_i,
-  input  wire [{{ p.pc_w - 1 }}:0] pc_i,
+  input  wire [{{ p.w.pc - 1 }}:0] pc_i,
   output wire                      start_o,
-  output wire [{{ p.pc_w - 1 }}:0] n_instr_o
+  output wire [{{ p.w.pc - 1 }}:0] n_instr_o
 );
 
-  localparam [2:0] AddrCtrl   = 3'd0;
-  localparam [2:0] AddrStatus = 3'd1;
-  localparam [2:0] AddrNinstr = 3'd2;
-  localparam [2:0] AddrPc     = 3'd3;
-  localparam [2:0] AddrCycles = 3'd4;
-  localparam [2:0] AddrId     = 3'd5;
+  {{ p.host_regs }}
   localparam [31:0] Id = {16'd{{ p.pes }}, 16'd{{ p.banks }}};
 
-  reg [{{ p.pc_w - 1 }}:0] n_instr_q;
+  reg [{{ p.w.pc - 1 }}:0] n_instr_q;
   reg [31:0] cycles_q;
   reg [31:0] rdata_q, rdata_d;
 
   // Only NINSTR's bits and CTRL's bit 0 are stored.
-  wire unused_wdata_bits = ^reg_wdata_i[31:{{ p.pc_w }}];
+  wire unused_wdata_bits = ^reg_wdata_i[31:{{ p.w.pc }}];
   wire start = reg_we_i && (reg_addr_i == AddrCtrl) && reg_wdata_i[0] && !busy_i;
 
   always @(*) begin
     case (reg_addr_i)
       AddrStatus: rdata_d = {30'd0, done_i, busy_i};
-      AddrNinstr: rdata_d = { {{ 32 - p.pc_w }}'d0, n_instr_q };
-      AddrPc:     rdata_d = { {{ 32 - p.pc_w }}'d0, pc_i };
+      AddrNinstr: rdata_d = { {{ 32 - p.w.pc }}'d0, n_instr_q };
+      AddrPc:     rdata_d = { {{ 32 - p.w.pc }}'d0, pc_i };
       AddrCycles: rdata_d = cycles_q;
       AddrId:     rdata_d = Id;
       default:    rdata_d = 32'd0;
@@ -52,12 +47,12 @@ module bbs_regs (
 
   always @(posedge clk_i) begin
     if (!rst_ni) begin
-      n_instr_q <= {{ p.pc_w }}'d0;
+      n_instr_q <= {{ p.w.pc }}'d0;
       cycles_q  <= 32'd0;
       rdata_q   <= 32'd0;
     end else begin
       if (reg_we_i && (reg_addr_i == AddrNinstr) && !busy_i) begin
-        n_instr_q <= reg_wdata_i[{{ p.pc_w - 1 }}:0];
+        n_instr_q <= reg_wdata_i[{{ p.w.pc - 1 }}:0];
       end
       if (start) begin
         cycles_q <= 32'd1;

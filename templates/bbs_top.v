@@ -12,7 +12,7 @@
 //               preload every PE from pe<p>_mat.hex).
 //   s_axis_*    AXI4-Stream, host to accelerator: the data of `load`
 //               instructions, {{ p.beat_el }} element(s) per beat, element i in bytes
-//               [{{ p.elem_bytes }}i, {{ p.elem_bytes }}i + {{ p.elem_bytes }}) (low {{ p.value_w }} bits used).
+//               [{{ p.w.elem_bytes }}i, {{ p.w.elem_bytes }}i + {{ p.w.elem_bytes }}) (low {{ p.w.value }} bits used).
 //   m_axis_*    AXI4-Stream, accelerator to host: the data of `store`
 //               instructions, same packing (sign-extended), tkeep per byte,
 //               tlast on the last beat of each store.
@@ -28,61 +28,58 @@ module bbs_top #(
   output wire                                    done_o,
   // Register block.
   input  wire                                    reg_we_i,
-  input  wire [2:0]                              reg_addr_i,
+  input  wire [{{ p.w.reg_addr - 1 }}:0]                              reg_addr_i,
   input  wire [31:0]                             reg_wdata_i,
   output wire [31:0]                             reg_rdata_o,
   // Instruction buffer load.
   input  wire                                    imem_we_i,
-  input  wire [{{ p.imem_addr_w - 1 }}:0]        imem_waddr_i,
-  input  wire [{{ p.instr_w - 1 }}:0]            imem_wdata_i,
+  input  wire [{{ p.w.imem_addr - 1 }}:0]        imem_waddr_i,
+  input  wire [{{ p.w.instr - 1 }}:0]            imem_wdata_i,
   // Matrix load at run time.
   input  wire                                    mat_we_i,
-  input  wire [{{ p.pe_sel_w - 1 }}:0]           mat_pe_i,
-  input  wire [{{ p.mat_addr_w - 1 }}:0]         mat_waddr_i,
-  input  wire [{{ p.mat_word_w - 1 }}:0]         mat_wdata_i,
+  input  wire [{{ p.w.pe_sel - 1 }}:0]           mat_pe_i,
+  input  wire [{{ p.w.mat_addr - 1 }}:0]         mat_waddr_i,
+  input  wire [{{ p.w.mat_word - 1 }}:0]         mat_wdata_i,
   // AXI4-Stream in.
   input  wire                                    s_axis_tvalid_i,
   output wire                                    s_axis_tready_o,
-  input  wire [{{ p.beat_w - 1 }}:0]             s_axis_tdata_i,
+  input  wire [{{ p.w.beat - 1 }}:0]             s_axis_tdata_i,
   input  wire                                    s_axis_tlast_i,
   // AXI4-Stream out.
   output wire                                    m_axis_tvalid_o,
   input  wire                                    m_axis_tready_i,
-  output wire [{{ p.beat_w - 1 }}:0]             m_axis_tdata_o,
-  output wire [{{ p.beat_bytes - 1 }}:0]         m_axis_tkeep_o,
+  output wire [{{ p.w.beat - 1 }}:0]             m_axis_tdata_o,
+  output wire [{{ p.w.beat_bytes - 1 }}:0]         m_axis_tkeep_o,
   output wire                                    m_axis_tlast_o
 );
 
-  localparam integer W = {{ p.value_w }};
-  localparam integer AW = {{ p.vaddr_w }};
-  localparam integer XW = {{ p.xw }};
-  localparam integer NA = {{ p.ports_a }};
-  localparam integer NB = {{ p.ports_b }};
-  localparam integer NW = {{ p.ports_w }};
-  localparam [2:0] OpLoad  = 3'd0;
-  localparam [2:0] OpSpmv  = 3'd2;
-  localparam [2:0] OpEwop  = 3'd3;
-  localparam [2:0] OpAct   = 3'd4;
+  localparam integer W = {{ p.w.value }};
+  localparam integer AW = {{ p.w.vaddr }};
+  localparam integer XW = {{ p.w.addr_sum }};
+  localparam integer NA = {{ p.vm.ports_a }};
+  localparam integer NB = {{ p.vm.ports_b }};
+  localparam integer NW = {{ p.vm.ports_w }};
+  {{ p.top_ops }}
 
   // ---- Register block and sequencer ----
   wire start;
-  wire [{{ p.pc_w - 1 }}:0] n_instr;
-  wire [{{ p.pc_w - 1 }}:0] pc;
-  wire [2:0] op;
-  wire [1:0] func;
+  wire [{{ p.w.pc - 1 }}:0] n_instr;
+  wire [{{ p.w.pc - 1 }}:0] pc;
+  wire [{{ p.w.op - 1 }}:0] op;
+  wire [{{ p.w.func - 1 }}:0] func;
   wire [AW-1:0] a_base;
   wire [AW-1:0] b_base;
   wire [AW-1:0] d_base;
-  wire [{{ p.vlen_w - 1 }}:0] len;
-  wire [{{ p.rows_w - 1 }}:0] rows;
-  wire [{{ p.slots_w - 1 }}:0] slots;
-  wire [{{ p.vec_words_w - 1 }}:0] bank_size;
-  wire [{{ p.mat_addr_w - 1 }}:0] mat_base;
+  wire [{{ p.w.vlen - 1 }}:0] len;
+  wire [{{ p.w.rows - 1 }}:0] rows;
+  wire [{{ p.w.slots - 1 }}:0] slots;
+  wire [{{ p.w.vec_words - 1 }}:0] bank_size;
+  wire [{{ p.w.mat_addr - 1 }}:0] mat_base;
   wire spmv_start;
   wire spmv_last;
   wire ew_issue;
-  wire [{{ p.off_w - 1 }}:0] ew_off;
-  wire [{{ p.off_w - 1 }}:0] dma_off;
+  wire [{{ p.w.off - 1 }}:0] ew_off;
+  wire [{{ p.w.off - 1 }}:0] dma_off;
 
   bbs_regs u_regs (
     .clk_i      (clk_i),
@@ -134,28 +131,28 @@ module bbs_top #(
   );
 
   // The length field and the offsets, widened for address arithmetic.
-  wire [XW-1:0] len_x    = { {{ p.xw - p.vlen_w }}'d0, len };
-  wire [XW-1:0] a_x      = { {{ p.xw - p.vaddr_w }}'d0, a_base };
-  wire [XW-1:0] b_x      = { {{ p.xw - p.vaddr_w }}'d0, b_base };
-  wire [XW-1:0] d_x      = { {{ p.xw - p.vaddr_w }}'d0, d_base };
-  wire [XW-1:0] ew_off_x = { {{ p.xw - p.off_w }}'d0, ew_off };
-  wire [XW-1:0] dma_off_x = { {{ p.xw - p.off_w }}'d0, dma_off };
-  wire [XW-1:0] bank_x   = { {{ p.xw - p.vec_words_w }}'d0, bank_size };
+  wire [XW-1:0] len_x    = { {{ p.w.addr_sum - p.w.vlen }}'d0, len };
+  wire [XW-1:0] a_x      = { {{ p.w.addr_sum - p.w.vaddr }}'d0, a_base };
+  wire [XW-1:0] b_x      = { {{ p.w.addr_sum - p.w.vaddr }}'d0, b_base };
+  wire [XW-1:0] d_x      = { {{ p.w.addr_sum - p.w.vaddr }}'d0, d_base };
+  wire [XW-1:0] ew_off_x = { {{ p.w.addr_sum - p.w.off }}'d0, ew_off };
+  wire [XW-1:0] dma_off_x = { {{ p.w.addr_sum - p.w.off }}'d0, dma_off };
+  wire [XW-1:0] bank_x   = { {{ p.w.addr_sum - p.w.vec_words }}'d0, bank_size };
   // tlast is informational: the instruction's length says where a load ends.
-  // Each element uses the low {{ p.value_w }} bits of its {{ p.elem_bytes }} byte(s).
+  // Each element uses the low {{ p.w.value }} bits of its {{ p.w.elem_bytes }} byte(s).
   wire unused_tlast = s_axis_tlast_i;
   wire unused_tdata = ^s_axis_tdata_i;
 
   // ---- PE array controller ----
-  wire [{{ p.index_w - 1 }}:0] vec_raddr;
+  wire [{{ p.w.index - 1 }}:0] vec_raddr;
   wire                         pe_vec_we;
-  wire [{{ p.index_w - 1 }}:0] pe_vec_waddr;
+  wire [{{ p.w.index - 1 }}:0] pe_vec_waddr;
   wire                         issue_valid;
-  wire [{{ p.mat_addr_w - 1 }}:0] mat_addr;
+  wire [{{ p.w.mat_addr - 1 }}:0] mat_addr;
   wire                         first;
   wire                         last;
-  wire [{{ p.local_row_w - 1 }}:0] local_row;
-  wire [{{ p.row_base_w - 1 }}:0] row_base;
+  wire [{{ p.w.local_row - 1 }}:0] local_row;
+  wire [{{ p.w.row_base - 1 }}:0] row_base;
   wire                         spmv_busy;
   wire                         spmv_done;
 
@@ -203,18 +200,18 @@ module bbs_top #(
     .wdata_i (v_wdata)
   );
 
-  wire [XW-1:0] raddr_x = { {{ p.xw - p.index_w }}'d0, vec_raddr };
+  wire [XW-1:0] raddr_x = { {{ p.w.addr_sum - p.w.index }}'d0, vec_raddr };
   wire is_ew = (op == OpEwop) || (op == OpAct);
   // One cycle after the read, as a block RAM would answer: the SpMxV vector
   // load writes these into every PE's private banks (bbs_ctrl delays vec_we).
-  reg [{{ p.banks * p.value_w - 1 }}:0] vec_wdata_q;
-  wire [{{ p.banks * p.value_w - 1 }}:0] vec_wdata_d;
+  reg [{{ p.banks * p.w.value - 1 }}:0] vec_wdata_q;
+  wire [{{ p.banks * p.w.value - 1 }}:0] vec_wdata_d;
 
   genvar g;
   generate
     // A ports: SpMxV load (bank g's element at vec_raddr), EWOP/ACT a, store.
     for (g = 0; g < NA; g = g + 1) begin : g_a
-      localparam [XW-1:0] G = {{ p.xw }}'d0 + g;
+      localparam [XW-1:0] G = {{ p.w.addr_sum }}'d0 + g;
       wire [XW-1:0] col     = G * bank_x + raddr_x;
       wire [XW-1:0] spmv_a  = a_x + col;
       wire [XW-1:0] ew_a    = a_x + ew_off_x + G;
@@ -228,18 +225,18 @@ module bbs_top #(
       end
       if (g < {{ p.beat_el }}) begin : g_out
         wire keep = (dma_off_x + G) < len_x;
-        assign m_axis_tdata_o[g*{{ p.elem_bytes * 8 }} +: {{ p.elem_bytes * 8 }}] =
-{%- if p.elem_bytes * 8 > p.value_w %}
-          { { {{ p.elem_bytes * 8 - p.value_w }}{a_data[g*W + W - 1]} }, a_data[g*W +: W] };
+        assign m_axis_tdata_o[g*{{ p.w.elem_bytes * 8 }} +: {{ p.w.elem_bytes * 8 }}] =
+{%- if p.w.elem_bytes * 8 > p.w.value %}
+          { { {{ p.w.elem_bytes * 8 - p.w.value }}{a_data[g*W + W - 1]} }, a_data[g*W +: W] };
 {%- else %}
           a_data[g*W +: W];
 {%- endif %}
-        assign m_axis_tkeep_o[g*{{ p.elem_bytes }} +: {{ p.elem_bytes }}] = {{ "{" }}{{ p.elem_bytes }}{keep}};
+        assign m_axis_tkeep_o[g*{{ p.w.elem_bytes }} +: {{ p.w.elem_bytes }}] = {{ "{" }}{{ p.w.elem_bytes }}{keep}};
       end
     end
     // B ports: EWOP b.
     for (g = 0; g < NB; g = g + 1) begin : g_b
-      localparam [XW-1:0] G = {{ p.xw }}'d0 + g;
+      localparam [XW-1:0] G = {{ p.w.addr_sum }}'d0 + g;
       wire [XW-1:0] addr = b_x + ew_off_x + G;
       assign b_addr[g*AW +: AW] = addr[AW-1:0];
       wire unused_addr_bits = ^addr[XW-1:AW];
@@ -248,21 +245,21 @@ module bbs_top #(
 
   always @(posedge clk_i) begin
     if (!rst_ni) begin
-      vec_wdata_q <= {{ p.banks * p.value_w }}'d0;
+      vec_wdata_q <= {{ p.banks * p.w.value }}'d0;
     end else begin
       vec_wdata_q <= vec_wdata_d;
     end
   end
 
   // ---- PEs ----
-  wire [{{ p.row_base_w - 1 }}:0] rows_ext = { {{ p.row_base_w - p.rows_w }}'d0, rows };
+  wire [{{ p.w.row_base - 1 }}:0] rows_ext = { {{ p.w.row_base - p.w.rows }}'d0, rows };
   wire [{{ p.pes - 1 }}:0] res_valid;
-  wire [{{ p.pes * p.local_row_w - 1 }}:0] res_row;
-  wire [{{ p.pes * p.value_w - 1 }}:0] res_value;
+  wire [{{ p.pes * p.w.local_row - 1 }}:0] res_row;
+  wire [{{ p.pes * p.w.value - 1 }}:0] res_value;
 {% for pe in p.pe_list %}
   // PE {{ pe }}: global rows {{ pe }}, {{ pe }} + {{ p.pes }}, ...
-  wire pe{{ pe }}_row_ok = (row_base + {{ p.row_base_w }}'d{{ pe }}) < rows_ext;
-  wire pe{{ pe }}_mat_we = mat_we_i && (mat_pe_i == {{ p.pe_sel_w }}'d{{ pe }});
+  wire pe{{ pe }}_row_ok = (row_base + {{ p.w.row_base }}'d{{ pe }}) < rows_ext;
+  wire pe{{ pe }}_mat_we = mat_we_i && (mat_pe_i == {{ p.w.pe_sel }}'d{{ pe }});
 
   bbs_pe #(
     .INIT_FILE("pe{{ pe }}_mat.hex")
@@ -282,7 +279,7 @@ module bbs_top #(
     .row_ok_i     (pe{{ pe }}_row_ok),
     .local_row_i  (local_row),
     .res_valid_o  (res_valid[{{ pe }}]),
-    .res_row_o    (res_row[{{ pe }}*{{ p.local_row_w }} +: {{ p.local_row_w }}]),
+    .res_row_o    (res_row[{{ pe }}*{{ p.w.local_row }} +: {{ p.w.local_row }}]),
     .res_value_o  (res_value[{{ pe }}*W +: W])
   );
 {% endfor %}
@@ -290,13 +287,13 @@ module bbs_top #(
   wire [{{ p.lanes - 1 }}:0] ew_lane_ok;
   wire [{{ p.lanes - 1 }}:0] ew_we;
   wire [AW-1:0] ew_waddr;
-  wire [{{ p.lanes * p.value_w - 1 }}:0] ew_wdata;
+  wire [{{ p.lanes * p.w.value - 1 }}:0] ew_wdata;
   wire [XW-1:0] ew_dst = d_x + ew_off_x;
   wire unused_ew_dst_bits = ^ew_dst[XW-1:AW];
 
   generate
     for (g = 0; g < {{ p.lanes }}; g = g + 1) begin : g_lane_ok
-      localparam [XW-1:0] G = {{ p.xw }}'d0 + g;
+      localparam [XW-1:0] G = {{ p.w.addr_sum }}'d0 + g;
       assign ew_lane_ok[g] = (ew_off_x + G) < len_x;
     end
   endgenerate
@@ -305,10 +302,10 @@ module bbs_top #(
     .clk_i    (clk_i),
     .rst_ni   (rst_ni),
     .valid_i  (ew_issue),
-    .op_i     ((op == OpAct) ? {2'b10, func[0]} : {1'b0, func}),
+    .op_i     ((op == OpAct) ? { {{- p.act_op_hi }}, func[0]} : { {{- p.ew_op_pad }}, func}),
     .lane_ok_i(ew_lane_ok),
     .waddr_i  (ew_dst[AW-1:0]),
-    .a_i      (a_data[{{ p.lanes * p.value_w - 1 }}:0]),
+    .a_i      (a_data[{{ p.lanes * p.w.value - 1 }}:0]),
     .b_i      (b_data),
     .we_o     (ew_we),
     .waddr_o  (ew_waddr),
@@ -320,7 +317,7 @@ module bbs_top #(
 
   generate
     for (g = 0; g < NW; g = g + 1) begin : g_w
-      localparam [XW-1:0] G = {{ p.xw }}'d0 + g;
+      localparam [XW-1:0] G = {{ p.w.addr_sum }}'d0 + g;
       reg           we;
       reg  [XW-1:0] addr;
       reg  [W-1:0]  data;
@@ -332,14 +329,14 @@ module bbs_top #(
           OpSpmv: begin
             if (g < {{ p.pes }}) begin
               we   = res_valid[g % {{ p.pes }}];
-              addr = d_x + { {{ p.xw - p.local_row_w }}'d0, res_row[(g % {{ p.pes }})*{{ p.local_row_w }} +: {{ p.local_row_w }}] } * {{ p.xw }}'d{{ p.pes }} + G;
+              addr = d_x + { {{ p.w.addr_sum - p.w.local_row }}'d0, res_row[(g % {{ p.pes }})*{{ p.w.local_row }} +: {{ p.w.local_row }}] } * {{ p.w.addr_sum }}'d{{ p.pes }} + G;
               data = res_value[(g % {{ p.pes }})*W +: W];
             end
           end
           OpEwop, OpAct: begin
             if (g < {{ p.lanes }}) begin
               we   = ew_we[g % {{ p.lanes }}];
-              addr = { {{ p.xw - p.vaddr_w }}'d0, ew_waddr } + G;
+              addr = { {{ p.w.addr_sum - p.w.vaddr }}'d0, ew_waddr } + G;
               data = ew_wdata[(g % {{ p.lanes }})*W +: W];
             end
           end
@@ -347,7 +344,7 @@ module bbs_top #(
             if (g < {{ p.beat_el }}) begin
               we   = in_fire && ((dma_off_x + G) < len_x);
               addr = d_x + dma_off_x + G;
-              data = s_axis_tdata_i[(g % {{ p.beat_el }})*{{ p.elem_bytes * 8 }} +: W];
+              data = s_axis_tdata_i[(g % {{ p.beat_el }})*{{ p.w.elem_bytes * 8 }} +: W];
             end
           end
           default: ;

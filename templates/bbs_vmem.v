@@ -1,15 +1,15 @@
 {% include "header.v" %}
 //
-// The vector memory: {{ p.vmem_depth }} elements of {{ p.value_w }} bits holding inputs, states,
-// gates, biases and temporaries, in {{ p.vbanks }} bank(s) of {{ p.vbank_depth }} (bbs_vbank): element e
-// lives in bank e % {{ p.vbanks }}, row e / {{ p.vbanks }}.
-//   A ports ({{ p.ports_a }}): asynchronous reads. With a_run_i they are a run of consecutive
+// The vector memory: {{ p.vm.words }} elements of {{ p.w.value }} bits holding inputs, states,
+// gates, biases and temporaries, in {{ p.vm.banks }} bank(s) of {{ p.vm.bank_depth }} (bbs_vbank): element e
+// lives in bank e % {{ p.vm.banks }}, row e / {{ p.vm.banks }}.
+//   A ports ({{ p.vm.ports_a }}): asynchronous reads. With a_run_i they are a run of consecutive
 //            elements from a_addr_i's first address (EWOP a, ACT, store);
 //            without, the SpMxV vector load's {{ p.banks }} independent addresses.
-//   B ports ({{ p.ports_b }}): asynchronous reads, a run from b_addr_i's first address (EWOP b).
-//   W ports ({{ p.ports_w }}): synchronous writes.
+//   B ports ({{ p.vm.ports_b }}): asynchronous reads, a run from b_addr_i's first address (EWOP b).
+//   W ports ({{ p.vm.ports_w }}): synchronous writes.
 // Why banks: the units write runs of consecutive elements (the PEs' {{ p.pes }} results,
-// the EWOP/ACT unit's {{ p.lanes }} lanes, a DMA beat of {{ p.beat_el }}), never more than {{ p.vbanks }}, so a run
+// the EWOP/ACT unit's {{ p.lanes }} lanes, a DMA beat of {{ p.beat_el }}), never more than {{ p.vm.banks }}, so a run
 // touches every bank at most once and each bank needs a single write port: FPGA
 // tools map it to distributed RAM (replicated per read port) rather than a
 // multi-ported register file. Instructions never overlap, so no two ports
@@ -22,45 +22,45 @@
 module bbs_vmem (
   input  wire                                     clk_i,
   input  wire                                     a_run_i,
-  input  wire [{{ p.ports_a * p.vaddr_w - 1 }}:0] a_addr_i,
-  output wire [{{ p.ports_a * p.value_w - 1 }}:0] a_data_o,
-  input  wire [{{ p.ports_b * p.vaddr_w - 1 }}:0] b_addr_i,
-  output wire [{{ p.ports_b * p.value_w - 1 }}:0] b_data_o,
-  input  wire [{{ p.ports_w - 1 }}:0]             we_i,
-  input  wire [{{ p.ports_w * p.vaddr_w - 1 }}:0] waddr_i,
-  input  wire [{{ p.ports_w * p.value_w - 1 }}:0] wdata_i
+  input  wire [{{ p.vm.ports_a * p.w.vaddr - 1 }}:0] a_addr_i,
+  output wire [{{ p.vm.ports_a * p.w.value - 1 }}:0] a_data_o,
+  input  wire [{{ p.vm.ports_b * p.w.vaddr - 1 }}:0] b_addr_i,
+  output wire [{{ p.vm.ports_b * p.w.value - 1 }}:0] b_data_o,
+  input  wire [{{ p.vm.ports_w - 1 }}:0]             we_i,
+  input  wire [{{ p.vm.ports_w * p.w.vaddr - 1 }}:0] waddr_i,
+  input  wire [{{ p.vm.ports_w * p.w.value - 1 }}:0] wdata_i
 );
 
-  localparam integer W = {{ p.value_w }};
-  localparam integer AW = {{ p.vaddr_w }};
-  localparam integer RW = {{ p.vbank_row_w }};
+  localparam integer W = {{ p.w.value }};
+  localparam integer AW = {{ p.w.vaddr }};
+  localparam integer RW = {{ p.w.vbank_row }};
   localparam integer K = {{ p.banks }};
   // Read ports of every bank: run a, run b, then the K load addresses.
   localparam integer NR = K + 2;
-  localparam integer NW = {{ p.ports_w }};
+  localparam integer NW = {{ p.vm.ports_w }};
 
   // The runs' first elements, and each load address, as (bank, row).
   wire [AW-1:0] a_first = a_addr_i[AW-1:0];
   wire [AW-1:0] b_first = b_addr_i[AW-1:0];
-{%- if p.vaddr_w > p.vbank_sel_w %}
-  wire [RW-1:0] a_first_row = a_first[AW-1:{{ p.vbank_sel_w }}];
-  wire [RW-1:0] b_first_row = b_first[AW-1:{{ p.vbank_sel_w }}];
+{%- if p.w.vaddr > p.w.vbank_sel %}
+  wire [RW-1:0] a_first_row = a_first[AW-1:{{ p.w.vbank_sel }}];
+  wire [RW-1:0] b_first_row = b_first[AW-1:{{ p.w.vbank_sel }}];
 {%- else %}
   wire [RW-1:0] a_first_row = {RW{1'b0}};
   wire [RW-1:0] b_first_row = {RW{1'b0}};
   wire unused_first = ^{a_first, b_first};
 {%- endif %}
-{%- if p.vbank_sel_w > 0 %}
-  wire [{{ p.vbank_sel_w - 1 }}:0] a_first_bank = a_first[{{ p.vbank_sel_w - 1 }}:0];
-  wire [{{ p.vbank_sel_w - 1 }}:0] b_first_bank = b_first[{{ p.vbank_sel_w - 1 }}:0];
+{%- if p.w.vbank_sel > 0 %}
+  wire [{{ p.w.vbank_sel - 1 }}:0] a_first_bank = a_first[{{ p.w.vbank_sel - 1 }}:0];
+  wire [{{ p.w.vbank_sel - 1 }}:0] b_first_bank = b_first[{{ p.w.vbank_sel - 1 }}:0];
 {%- endif %}
   wire [K*RW-1:0] load_row;
 
   genvar g;
   generate
     for (g = 0; g < K; g = g + 1) begin : g_load_row
-{%- if p.vaddr_w > p.vbank_sel_w %}
-      assign load_row[g*RW +: RW] = a_addr_i[g*AW + {{ p.vbank_sel_w }} +: RW];
+{%- if p.w.vaddr > p.w.vbank_sel %}
+      assign load_row[g*RW +: RW] = a_addr_i[g*AW + {{ p.w.vbank_sel }} +: RW];
 {%- else %}
       assign load_row[g*RW +: RW] = {RW{1'b0}};
 {%- endif %}
@@ -69,16 +69,16 @@ module bbs_vmem (
 
   integer i;
 {% for n in p.vbank_list %}
-  // ---- Bank {{ n }}: elements {{ n }}, {{ n }} + {{ p.vbanks }}, ... ----
+  // ---- Bank {{ n }}: elements {{ n }}, {{ n }} + {{ p.vm.banks }}, ... ----
   reg          bank{{ n }}_we;
   reg [RW-1:0] bank{{ n }}_waddr;
   reg [W-1:0]  bank{{ n }}_wdata;
   wire [NR*W-1:0] bank{{ n }}_rdata;
-{%- if p.vbank_sel_w > 0 && n + 1 < p.vbank_list.len() %}
+{%- if p.w.vbank_sel > 0 && n + 1 < p.vbank_list.len() %}
   // A run holds this bank's element in the first one's row, or the next row
   // when it starts past this bank.
-  wire [RW-1:0] bank{{ n }}_a_row = a_first_row + ((a_first_bank > {{ p.vbank_sel_w }}'d{{ n }}) ? {{ p.vbank_row_w }}'d1 : {{ p.vbank_row_w }}'d0);
-  wire [RW-1:0] bank{{ n }}_b_row = b_first_row + ((b_first_bank > {{ p.vbank_sel_w }}'d{{ n }}) ? {{ p.vbank_row_w }}'d1 : {{ p.vbank_row_w }}'d0);
+  wire [RW-1:0] bank{{ n }}_a_row = a_first_row + ((a_first_bank > {{ p.w.vbank_sel }}'d{{ n }}) ? {{ p.w.vbank_row }}'d1 : {{ p.w.vbank_row }}'d0);
+  wire [RW-1:0] bank{{ n }}_b_row = b_first_row + ((b_first_bank > {{ p.w.vbank_sel }}'d{{ n }}) ? {{ p.w.vbank_row }}'d1 : {{ p.w.vbank_row }}'d0);
 {%- else %}
   wire [RW-1:0] bank{{ n }}_a_row = a_first_row;
   wire [RW-1:0] bank{{ n }}_b_row = b_first_row;
@@ -89,14 +89,14 @@ module bbs_vmem (
     bank{{ n }}_waddr = {RW{1'b0}};
     bank{{ n }}_wdata = {W{1'b0}};
     for (i = 0; i < NW; i = i + 1) begin
-{%- if p.vbank_sel_w > 0 %}
-      if (we_i[i] && (waddr_i[i*AW +: {{ p.vbank_sel_w }}] == {{ p.vbank_sel_w }}'d{{ n }})) begin
+{%- if p.w.vbank_sel > 0 %}
+      if (we_i[i] && (waddr_i[i*AW +: {{ p.w.vbank_sel }}] == {{ p.w.vbank_sel }}'d{{ n }})) begin
 {%- else %}
       if (we_i[i]) begin
 {%- endif %}
         bank{{ n }}_we    = 1'b1;
-{%- if p.vaddr_w > p.vbank_sel_w %}
-        bank{{ n }}_waddr = waddr_i[i*AW + {{ p.vbank_sel_w }} +: RW];
+{%- if p.w.vaddr > p.w.vbank_sel %}
+        bank{{ n }}_waddr = waddr_i[i*AW + {{ p.w.vbank_sel }} +: RW];
 {%- endif %}
         bank{{ n }}_wdata = wdata_i[i*W +: W];
       end
@@ -105,7 +105,7 @@ module bbs_vmem (
 
   bbs_vbank #(
     .WIDTH(W),
-    .DEPTH({{ p.vbank_depth }}),
+    .DEPTH({{ p.vm.bank_depth }}),
     .ADDR_W(RW),
     .NR(NR),
     .INIT_FILE("vmem_b{{ n }}.hex")
@@ -118,19 +118,19 @@ module bbs_vmem (
     .rdata_o(bank{{ n }}_rdata)
   );
 {% endfor %}
-  // ---- Crossbar: lane g of a run takes bank (first + g) mod {{ p.vbanks }}; load port g
+  // ---- Crossbar: lane g of a run takes bank (first + g) mod {{ p.vm.banks }}; load port g
   // takes the bank its own address names. ----
   generate
-    for (g = 0; g < {{ p.ports_a }}; g = g + 1) begin : g_a
+    for (g = 0; g < {{ p.vm.ports_a }}; g = g + 1) begin : g_a
       reg [W-1:0] run_data;
       reg [W-1:0] load_data;
-{%- if p.vbank_sel_w > 0 %}
-      wire [{{ p.vbank_sel_w - 1 }}:0] run_bank = a_first_bank + g[{{ p.vbank_sel_w - 1 }}:0];
-      wire [{{ p.vbank_sel_w - 1 }}:0] load_bank = a_addr_i[g*AW +: {{ p.vbank_sel_w }}];
+{%- if p.w.vbank_sel > 0 %}
+      wire [{{ p.w.vbank_sel - 1 }}:0] run_bank = a_first_bank + g[{{ p.w.vbank_sel - 1 }}:0];
+      wire [{{ p.w.vbank_sel - 1 }}:0] load_bank = a_addr_i[g*AW +: {{ p.w.vbank_sel }}];
       always @(*) begin
         case (run_bank)
 {%- for n in p.vbank_list %}
-          {{ p.vbank_sel_w }}'d{{ n }}: run_data = bank{{ n }}_rdata[0 +: W];
+          {{ p.w.vbank_sel }}'d{{ n }}: run_data = bank{{ n }}_rdata[0 +: W];
 {%- endfor %}
           default: run_data = {W{1'b0}};
         endcase
@@ -138,7 +138,7 @@ module bbs_vmem (
         if (g < K) begin
           case (load_bank)
 {%- for n in p.vbank_list %}
-            {{ p.vbank_sel_w }}'d{{ n }}: load_data = bank{{ n }}_rdata[((g % K) + 2)*W +: W];
+            {{ p.w.vbank_sel }}'d{{ n }}: load_data = bank{{ n }}_rdata[((g % K) + 2)*W +: W];
 {%- endfor %}
             default: load_data = {W{1'b0}};
           endcase
@@ -152,14 +152,14 @@ module bbs_vmem (
 {%- endif %}
       assign a_data_o[g*W +: W] = a_run_i ? run_data : load_data;
     end
-    for (g = 0; g < {{ p.ports_b }}; g = g + 1) begin : g_b
-{%- if p.vbank_sel_w > 0 %}
+    for (g = 0; g < {{ p.vm.ports_b }}; g = g + 1) begin : g_b
+{%- if p.w.vbank_sel > 0 %}
       reg [W-1:0] run_data;
-      wire [{{ p.vbank_sel_w - 1 }}:0] run_bank = b_first_bank + g[{{ p.vbank_sel_w - 1 }}:0];
+      wire [{{ p.w.vbank_sel - 1 }}:0] run_bank = b_first_bank + g[{{ p.w.vbank_sel - 1 }}:0];
       always @(*) begin
         case (run_bank)
 {%- for n in p.vbank_list %}
-          {{ p.vbank_sel_w }}'d{{ n }}: run_data = bank{{ n }}_rdata[W +: W];
+          {{ p.w.vbank_sel }}'d{{ n }}: run_data = bank{{ n }}_rdata[W +: W];
 {%- endfor %}
           default: run_data = {W{1'b0}};
         endcase

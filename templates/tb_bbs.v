@@ -21,23 +21,23 @@
 module tb_bbs;
 
   localparam integer LINK_LATENCY = {{ p.link_latency }};
-  localparam integer W = {{ p.value_w }};
-  localparam integer BEAT_W = {{ p.beat_w }};
+  localparam integer W = {{ p.w.value }};
+  localparam integer BEAT_W = {{ p.w.beat }};
   localparam integer EPB = {{ p.beat_el }};
-  localparam integer EB = {{ p.elem_bytes }};
+  localparam integer EB = {{ p.w.elem_bytes }};
   localparam integer IN_DEPTH = 65536;
   localparam integer TIMEOUT = 50000000;
 
   reg clk_i = 1'b0;
   reg rst_ni = 1'b0;
   reg reg_we = 1'b0;
-  reg [2:0] reg_addr = 3'd0;
+  reg [{{ p.w.reg_addr - 1 }}:0] reg_addr = {{ p.reg_ctrl }};
   reg [31:0] reg_wdata = 32'd0;
   wire [31:0] reg_rdata;
   reg mat_we = 1'b0;
-  reg [{{ p.pe_sel_w - 1 }}:0] mat_pe = 0;
-  reg [{{ p.mat_addr_w - 1 }}:0] mat_waddr = 0;
-  reg [{{ p.mat_word_w - 1 }}:0] mat_wdata = 0;
+  reg [{{ p.w.pe_sel - 1 }}:0] mat_pe = 0;
+  reg [{{ p.w.mat_addr - 1 }}:0] mat_waddr = 0;
+  reg [{{ p.w.mat_word - 1 }}:0] mat_wdata = 0;
   wire busy;
   wire done;
   wire s_tvalid;
@@ -47,12 +47,12 @@ module tb_bbs;
   wire m_tvalid;
   wire m_tready;
   wire [BEAT_W-1:0] m_tdata;
-  wire [{{ p.beat_bytes - 1 }}:0] m_tkeep;
+  wire [{{ p.w.beat_bytes - 1 }}:0] m_tkeep;
   wire m_tlast;
 
   reg [31:0] run_params [0:4];
   reg [BEAT_W:0] in_mem [0:IN_DEPTH-1];
-  reg [{{ p.mat_word_w - 1 }}:0] mat_buf [0:{{ p.mat_depth - 1 }}];
+  reg [{{ p.w.mat_word - 1 }}:0] mat_buf [0:{{ p.mat_depth - 1 }}];
   integer cycle = 0;
   integer t_start = 0;
   integer t_done = 0;
@@ -75,8 +75,8 @@ module tb_bbs;
     .reg_wdata_i    (reg_wdata),
     .reg_rdata_o    (reg_rdata),
     .imem_we_i      (1'b0),
-    .imem_waddr_i   ({{ p.imem_addr_w }}'d0),
-    .imem_wdata_i   ({{ p.instr_w }}'d0),
+    .imem_waddr_i   ({{ p.w.imem_addr }}'d0),
+    .imem_wdata_i   ({{ p.w.instr }}'d0),
     .mat_we_i       (mat_we),
     .mat_pe_i       (mat_pe),
     .mat_waddr_i    (mat_waddr),
@@ -108,7 +108,7 @@ module tb_bbs;
 
   always @(posedge clk_i) begin
     cycle <= cycle + 1;
-    if (reg_we && reg_addr == 3'd0 && reg_wdata[0]) begin
+    if (reg_we && reg_addr == {{ p.reg_ctrl }} && reg_wdata[0]) begin
       t_start <= cycle;
       armed   <= 1'b1;
     end else if (armed && done) begin
@@ -158,8 +158,8 @@ module tb_bbs;
       for (i = 0; i < run_params[3]; i = i + 1) begin
         @(negedge clk_i);
         mat_we = 1'b1;
-        mat_pe = {{ p.pe_sel_w }}'d{{ pe }};
-        mat_waddr = i[{{ p.mat_addr_w - 1 }}:0];
+        mat_pe = {{ p.w.pe_sel }}'d{{ pe }};
+        mat_waddr = i[{{ p.w.mat_addr - 1 }}:0];
         mat_wdata = mat_buf[i];
       end
 {%- endfor %}
@@ -168,16 +168,16 @@ module tb_bbs;
     end
     @(negedge clk_i);
     reg_we = 1'b1;
-    reg_addr = 3'd2;
+    reg_addr = {{ p.reg_ninstr }};
     reg_wdata = run_params[0];
     for (run = 0; run < runs; run = run + 1) begin
       @(negedge clk_i);
       reg_we = 1'b1;
-      reg_addr = 3'd0;
+      reg_addr = {{ p.reg_ctrl }};
       reg_wdata = 32'd1;
       @(negedge clk_i);
       reg_we = 1'b0;
-      reg_addr = 3'd4;
+      reg_addr = {{ p.reg_cycles }};
       while (armed) @(negedge clk_i);
       @(negedge clk_i);
       if (reg_rdata != t_done - t_start) begin

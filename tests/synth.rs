@@ -20,9 +20,8 @@
 //! Under `CI=true` a missing Yosys fails the test; elsewhere it is skipped
 //! with a message (scripts/test.sh installs it).
 
-use bbs_hdlgen::params::RtlParams;
 use bbs_hdlgen::yosys::{self, SynthReport, Target};
-use bbs_sim::resources::{estimate, rtl_widths, ResourceEstimate};
+use bbs_sim::resources::{estimate, ResourceEstimate};
 use bbs_sim::Config;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,20 +32,6 @@ fn root() -> PathBuf {
 
 fn config(path: &str) -> Config {
     Config::from_file(&root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Every configuration of `dir` (`*.toml`).
-fn configs_in(dir: &Path) -> Vec<Config> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| Config::from_file(p).unwrap())
-        .collect()
 }
 
 /// The estimate within 20% of Yosys (both 0 counts as equal).
@@ -161,49 +146,6 @@ fn small_machines_synthesize_within_20_percent_of_the_estimate() {
         "estimate off by more than 20%:\n{}",
         failures.join("\n")
     );
-}
-
-/// The widths the estimate derives itself (the sim crate cannot use the
-/// generator's) are the generator's, on every reference and synthesis configuration.
-#[test]
-fn estimate_widths_are_the_generators() {
-    let mut configs = configs_in(&root().join("hw/configs"));
-    configs.extend(configs_in(&root().join("hw/synth")));
-    assert!(configs.len() >= 6);
-    for cfg in &configs {
-        let w = rtl_widths(cfg);
-        let p = RtlParams::new(cfg, "");
-        let ours = [
-            w.local_row,
-            w.row_base,
-            w.vec_words,
-            w.vaddr,
-            w.off,
-            w.pc,
-            w.instr,
-            w.ports_a,
-            w.ports_b,
-            w.ports_w,
-            w.act_slope,
-            w.act_step_log2,
-        ];
-        let theirs = [
-            p.local_row_w,
-            p.row_base_w,
-            p.vec_words_w,
-            p.vaddr_w,
-            p.off_w,
-            p.pc_w,
-            p.instr_w,
-            p.ports_a,
-            p.ports_b,
-            p.ports_w,
-            p.act_slope_w,
-            p.act_step_log2,
-        ]
-        .map(|v| v as usize);
-        assert_eq!(ours, theirs, "{}", cfg.name);
-    }
 }
 
 #[test]

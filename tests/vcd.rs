@@ -190,7 +190,8 @@ fn program_trace_matches_verilator_waveform() {
                 &sim.reports,
                 trace::tb_first_start_edge(
                     &cfg,
-                    (load == MatrixLoad::Port).then(|| trace::matrix_words(&cfg, &c.matrices)),
+                    (load == MatrixLoad::Port)
+                        .then(|| bbs_sim::arch::placement::total_words(&cfg, &c.matrices)),
                 ),
             )
             .unwrap_or_else(|e| panic!("{what}: {e}"));

@@ -1,10 +1,65 @@
-//! `$readmemh` export of the CSB matrix memory of a P-PE accelerator.
+//! Words for `$readmemh`: fields packed into a bit vector, printed as hex.
+//! The one bit packer of the project: CSB matrix-memory words
+//! ([`pack_word`]), instruction words and host-link beats (`bbs-sim`'s
+//! `arch::encoding`, `bbs-hdlgen`'s run files) are all built with [`HexWord`].
 
-use std::path::{Path, PathBuf};
+use bitvec::prelude::*;
 
-use crate::csb::Csb;
-use crate::error::{Error, Result};
-use crate::weights::write_bytes_atomic;
+/// A word of a fixed number of bits, filled field by field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HexWord {
+    bits: BitVec<u64, Lsb0>,
+}
+
+impl HexWord {
+    /// `width` zero bits.
+    pub fn new(width: usize) -> HexWord {
+        HexWord {
+            bits: bitvec![u64, Lsb0; 0; width],
+        }
+    }
+
+    /// Bits in the word.
+    pub fn width(&self) -> usize {
+        self.bits.len()
+    }
+
+    /// Write the low `width` (at most 64) bits of `value` at bit `lsb`.
+    /// Bits past the word's end are dropped.
+    pub fn put(&mut self, lsb: usize, width: usize, value: u64) {
+        debug_assert!(width <= 64);
+        let end = (lsb + width).min(self.bits.len());
+        if lsb < end {
+            self.bits[lsb..end].store_le(value & low_mask(end - lsb));
+        }
+    }
+
+    /// Set one bit.
+    pub fn set(&mut self, bit: usize, value: bool) {
+        self.bits.set(bit, value);
+    }
+
+    /// `ceil(width / 4)` lowercase hex digits, most significant first, zero-padded.
+    pub fn to_hex(&self) -> String {
+        let bits = self.bits.as_bitslice();
+        (0..bits.len().div_ceil(4))
+            .rev()
+            .map(|d| {
+                let end = (4 * d + 4).min(bits.len());
+                let nibble: u8 = bits[4 * d..end].load_le();
+                char::from_digit(nibble as u32, 16).expect("a nibble")
+            })
+            .collect()
+    }
+}
+
+fn low_mask(bits: usize) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
 
 /// Packs one CSB word as a lowercase hex line (no newline).
 ///
@@ -16,107 +71,16 @@ use crate::weights::write_bytes_atomic;
 /// 64 (wider fields would only repeat sign or zero bits); the word itself may
 /// be any width (e.g. K = 64, W = 32, IW = 16 gives 3072 bits).
 pub fn pack_word(values: &[i32], indices: &[u16], width: u32, index_width: u32) -> String {
-    let k = values.len().max(indices.len()) as u64;
-    let (w, iw) = (width.min(64) as u64, index_width.min(64) as u64);
-    let total_bits = k * (w + iw);
-    let digits = total_bits.div_ceil(4);
-    let mut bits = vec![0u64; total_bits.div_ceil(64) as usize];
+    let k = values.len().max(indices.len());
+    let (w, iw) = (width.min(64) as usize, index_width.min(64) as usize);
+    let mut word = HexWord::new(k * (w + iw));
     for b in 0..k {
-        let v = values.get(b as usize).copied().unwrap_or(0) as i64 as u64;
-        put_bits(&mut bits, b * w, v, w);
-        let i = indices.get(b as usize).copied().unwrap_or(0) as u64;
-        put_bits(&mut bits, k * w + b * iw, i, iw);
+        let v = values.get(b).copied().unwrap_or(0) as i64 as u64;
+        word.put(b * w, w, v);
+        let i = indices.get(b).copied().unwrap_or(0) as u64;
+        word.put(k * w + b * iw, iw, i);
     }
-    let mut s = String::with_capacity(digits as usize);
-    for d in (0..digits).rev() {
-        let bit = d * 4;
-        let word = bits.get((bit / 64) as usize).copied().unwrap_or(0);
-        // A nibble never straddles two u64s because 64 is a multiple of 4.
-        let nibble = (word >> (bit % 64)) & 0xf;
-        s.push(char::from_digit(nibble as u32, 16).unwrap_or('0'));
-    }
-    s
-}
-
-/// ORs the low `n` (0..=64) bits of `val` in at bit `pos`; may span two u64s.
-fn put_bits(bits: &mut [u64], pos: u64, val: u64, n: u64) {
-    if n == 0 {
-        return;
-    }
-    let val = if n >= 64 {
-        val
-    } else {
-        val & ((1u64 << n) - 1)
-    };
-    let (word, off) = ((pos / 64) as usize, pos % 64);
-    if let Some(slot) = bits.get_mut(word) {
-        *slot |= val << off;
-    }
-    if off != 0 && off + n > 64 {
-        if let Some(slot) = bits.get_mut(word + 1) {
-            *slot |= val >> (64 - off);
-        }
-    }
-}
-
-/// Writes `pe{p}_mat.hex` for `p` in `0..pes` into `dir` (created if missing)
-/// and returns their paths in PE order.
-///
-/// Row `r` lives on PE `r % pes` at local row `r / pes`; PE `p`'s file has
-/// one line per word, line `local_row * slots + slot`. A PE without rows gets
-/// one all-zero line so `$readmemh` still has something to load.
-///
-/// Errors: `pes` is 0, `index_width` cannot hold `bank_size - 1` or is above
-/// 32, the `Csb`
-/// fails [`Csb::validate`], or a file cannot be written.
-pub fn write_matrix_hex(
-    csb: &Csb,
-    pes: usize,
-    index_width: u32,
-    dir: &Path,
-) -> Result<Vec<PathBuf>> {
-    csb.validate().map_err(|msg| Error::param("csb", msg))?;
-    if pes == 0 {
-        return Err(Error::param("pes", "must be at least 1"));
-    }
-    let max_index = (csb.bank_size - 1) as u64;
-    if index_width > 32 {
-        return Err(Error::param(
-            "index_width",
-            format!("{index_width} is above 32 bits (indices are at most 16 bits)"),
-        ));
-    }
-    if max_index >> index_width != 0 {
-        return Err(Error::param(
-            "index_width",
-            format!(
-                "{index_width} bits cannot hold index {max_index} (bank_size {})",
-                csb.bank_size
-            ),
-        ));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create directory", e))?;
-    let width = csb.format.width;
-    let zero_line = pack_word(&vec![0; csb.banks], &vec![0; csb.banks], width, index_width);
-    let mut paths = Vec::with_capacity(pes);
-    for p in 0..pes {
-        let mut text = String::new();
-        for r in (p..csb.rows).step_by(pes) {
-            for s in 0..csb.slots {
-                let (values, indices) = csb.word(r, s);
-                text.push_str(&pack_word(values, indices, width, index_width));
-                text.push('\n');
-            }
-        }
-        if text.is_empty() {
-            text.push_str(&zero_line);
-            text.push('\n');
-        }
-        let path = dir.join(format!("pe{p}_mat.hex"));
-        write_bytes_atomic(&path, text.as_bytes())?;
-        paths.push(path);
-    }
-    Ok(paths)
+    word.to_hex()
 }
 
 #[cfg(test)]
@@ -149,6 +113,15 @@ mod tests {
             let ix: u32 = (0..16).map(|i| bit(64 * 32 + b * 16 + i) << i).sum();
             assert_eq!(ix as u16, indices[b]);
         }
+    }
+
+    #[test]
+    fn fields_past_the_end_are_dropped() {
+        let mut w = HexWord::new(6);
+        w.put(4, 8, 0xff);
+        w.set(0, true);
+        assert_eq!(w.to_hex(), "31");
+        assert_eq!(HexWord::new(0).to_hex(), "");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Bank-balanced sparse (BBS) compression: pruning, the CSB format, weight
-//! readers and writers, and `$readmemh` export.
+//! readers and writers, and the bit packer of `$readmemh` words.
 //!
 //! Typical flow: [`read_matrix`] -> [`prune_bbs`] -> [`Csb::from_pruned`] ->
-//! [`Csb::write`] / [`write_matrix_hex`]. The byte layout of CSB files is in
+//! [`Csb::write`]; `bbs-hdlgen` lays CSB words out in the PEs' matrix
+//! memories. The byte layout of CSB files is in
 //! `docs/csb-format.md`.
 
 pub mod csb;
@@ -19,7 +20,7 @@ pub mod weights;
 pub use csb::{Csb, QuantStats};
 pub use error::{Error, Result};
 pub use fixed::QFormat;
-pub use hex::{pack_word, write_matrix_hex};
+pub use hex::{pack_word, HexWord};
 pub use metrics::{layer_metrics, LayerMetrics};
 pub use patterns::{apply_mask, global_unstructured_masks, prune_mask, Pattern};
 pub use prune::{kept_per_bank, prune_bbs, BbsPruned};

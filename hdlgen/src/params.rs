@@ -1,7 +1,15 @@
-//! Every width and constant of the generated RTL, derived once from the
-//! configuration so the templates only print them.
+//! What the templates print: the machine's contract from `bbs_sim::arch`
+//! (widths, the vector memory, opcodes, states, register addresses, the
+//! instruction fields) and the configuration's own values, plus what only
+//! the Verilog needs (literals, the adder tree's wires, the ACT ROM's lines).
+//! Nothing here derives a width: `arch::Widths` does, once.
 
-use bbs_sim::arith::{ceil_log2, clog2};
+use bbs_sim::act::{self, ActFn, ActTable};
+use bbs_sim::arch::encoding::{self, UNIT_OP_ACT};
+use bbs_sim::arch::{
+    timing, CtrlState, Field, HostReg, Layout, Opcode, SeqState, VectorMemory, Widths,
+};
+use bbs_sim::isa::EwOp;
 use bbs_sim::Config;
 
 pub struct RtlParams {
@@ -10,101 +18,107 @@ pub struct RtlParams {
     pub cfg_name: String,
     /// The configuration, one `key = value` per line, for file headers.
     pub config_lines: Vec<String>,
-    pub pes: u64,
+    /// Every width of the RTL.
+    pub w: Widths,
+    /// The vector memory's banks and ports.
+    pub vm: VectorMemory,
+    // ---- The configuration's values ----
+    pub pes: usize,
     pub pe_list: Vec<usize>,
-    pub banks: u64,
-    pub value_w: u64,
-    pub frac_bits: u64,
-    pub acc_w: u64,
-    pub prod_w: u64,
-    pub tree_w: u64,
-    pub index_w: u64,
-    pub bank_depth: u64,
-    pub mat_word_w: u64,
-    pub mat_depth: u64,
-    pub mat_addr_w: u64,
-    pub rows_per_pe: u64,
-    pub local_row_w: u64,
-    pub rows_w: u64,
-    pub row_base_w: u64,
-    pub slots_w: u64,
-    pub vec_words_w: u64,
-    pub pe_sel_w: u64,
-    pub mult_stages: u64,
-    pub adder_stages: u64,
+    pub banks: usize,
+    pub frac_bits: u32,
+    pub bank_depth: usize,
+    pub mat_depth: usize,
+    pub mult_stages: u32,
+    pub adder_stages: u32,
+    pub lanes: usize,
+    pub ew_latency: u32,
+    /// Whole elements per AXI4-Stream beat.
+    pub beat_el: usize,
+    pub imem_depth: usize,
+    /// The host model's answer time (testbench only).
+    pub link_latency: u32,
+    pub vbank_list: Vec<usize>,
+    // ---- Timing (arch::timing) ----
     /// Pipeline stage (cycles after issue) at which the accumulator adds a word.
     pub acc_stage: u64,
     pub drain_cycles: u64,
-    pub drain_w: u64,
+    // ---- Encodings (arch::encoding, arch::fsm, arch::host) ----
+    /// The instruction word's fields.
+    pub fields: Vec<Field>,
+    /// The `op` field's part-select, e.g. `[2:0]`.
+    pub op_range: String,
+    /// `localparam` lines (joined by a newline and the templates' two-space
+    /// indent): the sequencer's and the controller's states, the opcodes the
+    /// sequencer and the top decode, the register addresses.
+    pub seq_states: String,
+    pub ctrl_states: String,
+    pub seq_ops: String,
+    pub top_ops: String,
+    pub host_regs: String,
+    /// Register addresses as literals, for the testbench.
+    pub reg_ctrl: String,
+    pub reg_ninstr: String,
+    pub reg_cycles: String,
+    /// The EWOP/ACT unit's operations: add, sub, mul, copy, sigmoid, tanh;
+    /// an `act`'s operation is `{act_op_hi, func[0]}`, an `ewop`'s `{ew_op_pad, func}`.
+    pub unit_add: u64,
+    pub unit_sub: u64,
+    pub unit_mul: u64,
+    pub unit_copy: u64,
+    pub unit_sigmoid: u64,
+    pub unit_tanh: u64,
+    pub act_op_hi: String,
+    pub ew_op_pad: String,
+    // ---- Verilog only ----
     /// `2^(F-1)` as an `(A+1)`-bit literal (0 when F = 0).
     pub round_half: String,
     /// The adder tree's wire declarations, one per line.
     pub tree_lines: Vec<String>,
-    // ---- The machine around the PE array ----
-    /// Vector memory depth (elements), address and length widths.
-    pub vmem_depth: u64,
-    pub vaddr_w: u64,
-    pub vlen_w: u64,
-    /// Width of the element offsets the sequencer counts (len + lanes fits).
-    pub off_w: u64,
-    /// EWOP/ACT lanes and pipeline registers.
-    pub lanes: u64,
-    pub ew_latency: u64,
-    /// Host link: whole elements per AXI4-Stream beat, bytes per element, tdata bits.
-    pub beat_el: u64,
-    pub elem_bytes: u64,
-    pub beat_w: u64,
-    pub beat_bytes: u64,
-    /// Vector-memory ports: A (SpMxV load, EWOP a, ACT, store), B (EWOP b), write.
-    pub ports_a: u64,
-    pub ports_b: u64,
-    pub ports_w: u64,
-    /// Instruction buffer: depth, address width, program-counter width (0..=depth).
-    pub imem_depth: u64,
-    pub imem_addr_w: u64,
-    pub pc_w: u64,
-    /// The instruction word's fields (see `crate::program`).
-    pub instr_w: u64,
-    pub fields: Vec<crate::program::Field>,
-    /// ACT tables (PWL, `bbs_sim::act`): first knot, log2 of the segment width,
-    /// slope width, and one `case` line per (function, segment).
+    /// ACT tables (PWL, `bbs_sim::act`): first and last knot as literals,
+    /// segments and range, and one `case` line per (function, segment).
     pub act_x_min: String,
     pub act_x_max: String,
-    pub act_step_log2: u64,
-    pub act_slope_w: u64,
+    pub act_segments: usize,
+    pub act_range: f64,
     pub act_lines: Vec<String>,
-    /// ACT datapath widths: slope * offset product, its rounded shift, the sum with the base.
-    pub act_prod_w: u64,
-    pub act_r_w: u64,
-    pub act_y_w: u64,
     /// `2^(F-1)` literals for the ACT product and the EWOP multiply (F = 0: no rounding).
     pub act_half: String,
     pub mul_half: String,
-    /// Width in which vector-memory addresses are summed before truncation.
-    pub xw: u64,
-    /// The host model's answer time (testbench only).
-    pub link_latency: u64,
-    /// Vector-memory banks (a power of two, at least `ports_w`): element `e`
-    /// lives in bank `e % vbanks`, row `e / vbanks`; bank-select bits (0 for
-    /// one bank), rows per bank and row-address width.
-    pub vbanks: u64,
-    pub vbank_list: Vec<usize>,
-    pub vbank_sel_w: u64,
-    pub vbank_depth: u64,
-    pub vbank_row_w: u64,
+}
+
+/// `localparam [W-1:0] NAME = W'dV;` with the name padded to `pad`.
+fn localparam(width: usize, name: &str, pad: usize, value: u64) -> String {
+    format!(
+        "localparam [{}:0] {name:<pad$} = {width}'d{value};",
+        width - 1
+    )
+}
+
+/// Lines as one block inside a module: joined by a newline and two spaces.
+fn block(lines: impl Iterator<Item = String>) -> String {
+    lines.collect::<Vec<_>>().join("\n  ")
+}
+
+/// `W'dV`.
+fn literal(width: usize, value: u64) -> String {
+    format!("{width}'d{value}")
 }
 
 impl RtlParams {
     pub fn new(cfg: &Config, module_doc: &str) -> RtlParams {
-        let w = |v: usize| v as u64;
-        let prod_w = 2 * cfg.value_width as u64;
-        let levels = ceil_log2(cfg.banks) as u64;
-        let rows_w = clog2(cfg.max_rows + 1) as u64;
-        let rows_per_pe = cfg.rows_per_pe();
+        let w = Widths::new(cfg);
+        let act = act_rom(cfg, &w);
         let frac = cfg.frac_bits as u64;
-        let acc_w = cfg.acc_width as u64;
-        let act = act_rom(cfg);
-        let vbanks = cfg.vector_banks();
+        let layout = Layout::new(cfg);
+        let ops = |list: &[Opcode]| {
+            block(
+                list.iter()
+                    .map(|op| localparam(w.op, op.rtl_name(), 7, op.code())),
+            )
+        };
+        let unit = encoding::ewop_func;
+        let vm = VectorMemory::new(cfg);
         RtlParams {
             module_doc: module_doc.to_string(),
             bbs_version: env!("CARGO_PKG_VERSION"),
@@ -115,82 +129,63 @@ impl RtlParams {
                 .filter(|l| !l.is_empty())
                 .map(str::to_string)
                 .collect(),
-            pes: w(cfg.pes),
+            pes: cfg.pes,
             pe_list: (0..cfg.pes).collect(),
-            banks: w(cfg.banks),
-            value_w: cfg.value_width as u64,
-            frac_bits: frac,
-            acc_w,
-            prod_w,
-            tree_w: prod_w + levels,
-            index_w: cfg.index_width() as u64,
-            bank_depth: w(cfg.bank_depth()),
-            mat_word_w: cfg.matrix_word_width() as u64,
-            mat_depth: w(cfg.matrix_depth()),
-            mat_addr_w: clog2(cfg.matrix_depth()) as u64,
-            rows_per_pe: w(rows_per_pe),
-            local_row_w: clog2(rows_per_pe) as u64,
-            rows_w,
-            // row_base + pes is compared with rows: room for both, plus one bit.
-            row_base_w: (clog2(rows_per_pe * cfg.pes + 1) as u64).max(rows_w + 1),
-            slots_w: clog2(cfg.max_slots + 1) as u64,
-            vec_words_w: cfg.index_width() as u64 + 1,
-            pe_sel_w: clog2(cfg.pes) as u64,
-            mult_stages: cfg.pipeline.mult_stages as u64,
-            adder_stages: cfg.pipeline.adder_stages as u64,
-            acc_stage: 2 + cfg.pipeline.mult_stages as u64 + cfg.pipeline.adder_stages as u64,
-            drain_cycles: cfg.drain_cycles(),
-            drain_w: clog2(cfg.drain_cycles() as usize) as u64,
-            round_half: if frac == 0 {
-                format!("{}'d0", acc_w + 1)
-            } else {
-                format!("{}'d{}", acc_w + 1, 1u64 << (frac - 1))
-            },
-            tree_lines: adder_tree_lines(cfg.banks, prod_w as u32),
-            vmem_depth: w(cfg.memory.vector_words),
-            vaddr_w: clog2(cfg.memory.vector_words) as u64,
-            vlen_w: clog2(cfg.memory.vector_words + 1) as u64,
-            off_w: clog2(cfg.memory.vector_words + cfg.ewop.lanes.max(cfg.beat_elements()) + 1)
-                as u64,
-            lanes: w(cfg.ewop.lanes),
-            ew_latency: cfg.ewop.latency as u64,
-            beat_el: w(cfg.beat_elements()),
-            elem_bytes: cfg.value_width.div_ceil(8) as u64,
-            beat_w: 8 * w(cfg.beat_elements()) * cfg.value_width.div_ceil(8) as u64,
-            beat_bytes: w(cfg.beat_elements()) * cfg.value_width.div_ceil(8) as u64,
-            ports_a: w(cfg.banks.max(cfg.ewop.lanes).max(cfg.beat_elements())),
-            ports_b: w(cfg.ewop.lanes),
-            ports_w: w(cfg.pes.max(cfg.ewop.lanes).max(cfg.beat_elements())),
-            imem_depth: w(cfg.memory.instruction_words),
-            imem_addr_w: clog2(cfg.memory.instruction_words) as u64,
-            pc_w: clog2(cfg.memory.instruction_words + 1) as u64,
-            instr_w: crate::program::Layout::new(cfg).width,
-            fields: crate::program::Layout::new(cfg).fields,
+            banks: cfg.banks,
+            frac_bits: cfg.frac_bits,
+            bank_depth: cfg.bank_depth(),
+            mat_depth: cfg.matrix_depth(),
+            mult_stages: cfg.pipeline.mult_stages,
+            adder_stages: cfg.pipeline.adder_stages,
+            lanes: cfg.ewop.lanes,
+            ew_latency: cfg.ewop.latency,
+            beat_el: cfg.beat_elements(),
+            imem_depth: cfg.memory.instruction_words,
+            link_latency: cfg.host.link_latency,
+            vbank_list: (0..vm.banks).collect(),
+            acc_stage: timing::accumulate_stage(cfg),
+            drain_cycles: timing::drain(cfg),
+            op_range: layout.field("op").range(),
+            fields: layout.fields,
+            seq_states: block(
+                SeqState::ALL
+                    .iter()
+                    .map(|s| localparam(w.seq_state, s.rtl_name(), 9, *s as u64)),
+            ),
+            ctrl_states: block(
+                CtrlState::ALL
+                    .iter()
+                    .map(|s| localparam(w.ctrl_state, s.rtl_name(), 9, *s as u64)),
+            ),
+            seq_ops: ops(&[Opcode::Load, Opcode::Store, Opcode::Spmv]),
+            top_ops: ops(&[Opcode::Load, Opcode::Spmv, Opcode::Ewop, Opcode::Act]),
+            host_regs: block(
+                HostReg::ALL
+                    .iter()
+                    .map(|r| localparam(w.reg_addr, r.rtl_name(), 10, r.addr())),
+            ),
+            reg_ctrl: literal(w.reg_addr, HostReg::Ctrl.addr()),
+            reg_ninstr: literal(w.reg_addr, HostReg::Ninstr.addr()),
+            reg_cycles: literal(w.reg_addr, HostReg::Cycles.addr()),
+            unit_add: unit(EwOp::Add),
+            unit_sub: unit(EwOp::Sub),
+            unit_mul: unit(EwOp::Mul),
+            unit_copy: unit(EwOp::Copy),
+            unit_sigmoid: UNIT_OP_ACT + encoding::act_func(ActFn::Sigmoid),
+            unit_tanh: UNIT_OP_ACT + encoding::act_func(ActFn::Tanh),
+            act_op_hi: format!("{}'b{:b}", w.unit_op - 1, UNIT_OP_ACT >> 1),
+            ew_op_pad: format!("{}'b0", w.unit_op - w.func),
+            round_half: half_literal(w.acc as u64 + 1, frac),
+            tree_lines: adder_tree_lines(cfg.banks, w.prod as u32),
             act_x_min: act.x_min,
             act_x_max: act.x_max,
-            act_step_log2: act.step_log2,
-            act_slope_w: act.slope_w,
+            act_segments: act::SEGMENTS,
+            act_range: act::RANGE,
             act_lines: act.lines,
-            act_prod_w: act.slope_w + act.step_log2 + 1,
-            act_r_w: act.slope_w + act.step_log2 + 2 - frac,
-            act_y_w: (cfg.value_width as u64).max(act.slope_w + act.step_log2 + 2 - frac) + 1,
-            act_half: half_literal(act.slope_w + act.step_log2 + 2, frac),
-            mul_half: half_literal(2 * cfg.value_width as u64 + 1, frac),
-            xw: {
-                let vaddr = clog2(cfg.memory.vector_words) as u64;
-                let off =
-                    clog2(cfg.memory.vector_words + cfg.ewop.lanes.max(cfg.beat_elements()) + 1)
-                        as u64;
-                let col = cfg.index_width() as u64 + 1 + clog2(cfg.banks + 1) as u64;
-                let row = clog2(rows_per_pe) as u64 + clog2(cfg.pes + 1) as u64;
-                vaddr.max(off).max(col).max(row) + 2
-            },
-            link_latency: cfg.host.link_latency as u64,
-            vbanks: vbanks as u64,
-            vbank_list: (0..vbanks).collect(),
-            vbank_sel_w: vbanks.trailing_zeros() as u64,
-            vbank_depth: cfg.memory.vector_words.div_ceil(vbanks) as u64,
-            vbank_row_w: clog2(cfg.memory.vector_words.div_ceil(vbanks)) as u64,
+            act_half: half_literal((w.act_slope + w.act_step_log2 + 2) as u64, frac),
+            mul_half: half_literal(2 * w.value as u64 + 1, frac),
+            w,
+            vm,
         }
     }
 }
@@ -207,26 +202,23 @@ fn half_literal(width: u64, frac: u64) -> String {
 struct ActRom {
     x_min: String,
     x_max: String,
-    step_log2: u64,
-    slope_w: u64,
     lines: Vec<String>,
 }
 
 /// The ACT unit's ROM: `{func, segment}` -> `{slope, base}` for sigmoid
-/// (func 0) and tanh (func 1), the same integers as `bbs_sim::act::ActTable`.
-fn act_rom(cfg: &Config) -> ActRom {
-    use bbs_sim::act::{ActFn, ActTable};
+/// and tanh (their `act` func codes), the same integers as
+/// `bbs_sim::act::ActTable`.
+fn act_rom(cfg: &Config, wd: &Widths) -> ActRom {
     let fmt = cfg.format();
     let tables = [
         ActTable::new(ActFn::Sigmoid, fmt),
         ActTable::new(ActFn::Tanh, fmt),
     ];
-    let slope_w = bbs_sim::act::slope_width(fmt) as u64;
-    let w = cfg.value_width as u64;
-    let seg_w = bbs_sim::act::SEGMENTS.trailing_zeros() as u64;
+    let (slope_w, w, seg_w) = (wd.act_slope, wd.value, wd.act_seg);
     let mut lines = Vec::new();
-    for (f, t) in tables.iter().enumerate() {
-        for s in 0..bbs_sim::act::SEGMENTS {
+    for t in &tables {
+        let f = encoding::act_func(t.func) as usize;
+        for s in 0..act::SEGMENTS {
             let slope = (t.slope[s] as u64) & ((1u64 << slope_w) - 1);
             let base = (t.base[s] as u64) & ((1u64 << w) - 1);
             lines.push(format!(
@@ -242,8 +234,6 @@ fn act_rom(cfg: &Config) -> ActRom {
         x_min: lit(tables[0].x_min),
         // Inputs never exceed the format's maximum: clamp there if the table reaches past it.
         x_max: lit(tables[0].x_max().min(fmt.max())),
-        step_log2: tables[0].step_log2 as u64,
-        slope_w,
         lines,
     }
 }

@@ -5,203 +5,20 @@
 //! run-time load port), the host's input stream (`in.hex`) and the run's
 //! parameters (`run.hex`).
 //!
-//! Instruction fields, least significant first (widths from the configuration):
-//!
-//! | field | bits | load | store | spmv | ewop | act |
-//! |---|---|---|---|---|---|---|
-//! | `op` | 3 | 0 | 1 | 2 | 3 | 4 |
-//! | `func` | 2 | | | | add 0, sub 1, mul 2, copy 3 | sigmoid 0, tanh 1 |
-//! | `a` | vector address | | src base | src base | a base | src base |
-//! | `b` | vector address | | | | b base | |
-//! | `d` | vector address | dst base | | dst base | dst base | dst base |
-//! | `len` | vector length | len | len | src len (columns) | len | len |
-//! | `rows` | rows | | | dst len (rows) | | |
-//! | `slots` | slots | | | nonzeros per bank | | |
-//! | `bank` | bank size | | | columns per bank | | |
-//! | `mat` | matrix address | | | first word in every PE's matrix memory | | |
-//!
-//! Matrices share each PE's matrix memory one after another, in program
-//! order (as `bbs_sim::Machine` checks): matrix `m` starts at the sum of
-//! `ceil(rows / pes) * slots` of the ones before it.
+//! The instruction word is `bbs_sim::arch::encoding`'s; matrices sit in the
+//! PEs' matrix memories where `bbs_sim::arch::placement` puts them.
 
-use bbs_compress::{hex::pack_word, write_bytes_atomic, Csb};
-use bbs_sim::act::ActFn;
-use bbs_sim::arith::clog2;
-use bbs_sim::isa::{EwOp, Instr};
+use bbs_compress::{hex::pack_word, write_bytes_atomic, Csb, HexWord};
+use bbs_sim::arch::placement::{self, VectorMemory};
+use bbs_sim::arch::{InstrFields, Layout};
 use bbs_sim::machine::Program;
 use bbs_sim::Config;
-use bitvec::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// One field of the instruction word.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Field {
-    pub name: &'static str,
-    pub lsb: u64,
-    pub width: u64,
-}
-
-impl Field {
-    /// The Verilog part-select, e.g. `[12:5]`.
-    pub fn range(&self) -> String {
-        format!("[{}:{}]", self.lsb + self.width - 1, self.lsb)
-    }
-}
-
-pub struct Layout {
-    pub fields: Vec<Field>,
-    pub width: u64,
-}
-
-pub const OP_LOAD: u64 = 0;
-pub const OP_STORE: u64 = 1;
-pub const OP_SPMV: u64 = 2;
-pub const OP_EWOP: u64 = 3;
-pub const OP_ACT: u64 = 4;
-
-impl Layout {
-    pub fn new(cfg: &Config) -> Layout {
-        let vaddr = clog2(cfg.memory.vector_words) as u64;
-        let widths = [
-            ("op", 3),
-            ("func", 2),
-            ("a", vaddr),
-            ("b", vaddr),
-            ("d", vaddr),
-            ("len", clog2(cfg.memory.vector_words + 1) as u64),
-            ("rows", clog2(cfg.max_rows + 1) as u64),
-            ("slots", clog2(cfg.max_slots + 1) as u64),
-            ("bank", cfg.index_width() as u64 + 1),
-            ("mat", clog2(cfg.matrix_depth()) as u64),
-        ];
-        let mut lsb = 0;
-        let fields = widths
-            .iter()
-            .map(|&(name, width)| {
-                let f = Field { name, lsb, width };
-                lsb += width;
-                f
-            })
-            .collect();
-        Layout { fields, width: lsb }
-    }
-
-    fn field(&self, name: &str) -> &Field {
-        self.fields
-            .iter()
-            .find(|f| f.name == name)
-            .expect("a known field")
-    }
-
-    /// The instruction as `width` bits, hex, most significant digit first.
-    pub fn encode(&self, instr: &Instr, mats: &[Placement]) -> String {
-        let mut bits = bitvec![u64, Lsb0; 0; self.width as usize];
-        let mut put = |name: &str, v: u64| {
-            let f = self.field(name);
-            debug_assert!(f.width >= 64 || v >> f.width == 0, "{name} = {v} overflows");
-            bits[f.lsb as usize..(f.lsb + f.width) as usize].store_le(v);
-        };
-        match *instr {
-            Instr::Load { dst } => {
-                put("op", OP_LOAD);
-                put("d", dst.base as u64);
-                put("len", dst.len as u64);
-            }
-            Instr::Store { src } => {
-                put("op", OP_STORE);
-                put("a", src.base as u64);
-                put("len", src.len as u64);
-            }
-            Instr::Spmv { matrix, src, dst } => {
-                let m = &mats[matrix];
-                put("op", OP_SPMV);
-                put("a", src.base as u64);
-                put("d", dst.base as u64);
-                put("len", src.len as u64);
-                put("rows", dst.len as u64);
-                put("slots", m.slots as u64);
-                put("bank", m.bank_size as u64);
-                put("mat", m.base as u64);
-            }
-            Instr::Ewop { func, a, b, dst } => {
-                put("op", OP_EWOP);
-                put(
-                    "func",
-                    match func {
-                        EwOp::Add => 0,
-                        EwOp::Sub => 1,
-                        EwOp::Mul => 2,
-                        EwOp::Copy => 3,
-                    },
-                );
-                put("a", a.base as u64);
-                if func != EwOp::Copy {
-                    put("b", b.base as u64);
-                }
-                put("d", dst.base as u64);
-                put("len", dst.len as u64);
-            }
-            Instr::Act { func, src, dst } => {
-                put("op", OP_ACT);
-                put(
-                    "func",
-                    match func {
-                        ActFn::Sigmoid => 0,
-                        ActFn::Tanh => 1,
-                    },
-                );
-                put("a", src.base as u64);
-                put("d", dst.base as u64);
-                put("len", dst.len as u64);
-            }
-        }
-        hex_digits(&bits)
-    }
-}
-
-fn hex_digits(bits: &BitSlice<u64, Lsb0>) -> String {
-    let digits = bits.len().div_ceil(4);
-    (0..digits)
-        .rev()
-        .map(|d| {
-            let end = (4 * d + 4).min(bits.len());
-            let nibble: u8 = bits[4 * d..end].load_le();
-            char::from_digit(nibble as u32, 16).expect("a nibble")
-        })
-        .collect()
-}
-
-/// Where a matrix lives in every PE's matrix memory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Placement {
-    pub base: usize,
-    pub words: usize,
-    pub slots: usize,
-    pub bank_size: usize,
-}
-
-pub fn place(cfg: &Config, matrices: &[Csb]) -> Vec<Placement> {
-    let mut base = 0;
-    matrices
-        .iter()
-        .map(|m| {
-            let words = m.rows.div_ceil(cfg.pes) * m.slots;
-            let p = Placement {
-                base,
-                words,
-                slots: m.slots,
-                bank_size: m.bank_size,
-            };
-            base += words;
-            p
-        })
-        .collect()
-}
-
 /// Each PE's matrix-memory lines: every matrix's rows `p, p + pes, ...`,
-/// padded with zero words to `ceil(rows / pes) * slots` so all PEs agree on
-/// where the next matrix starts. At least one line.
+/// padded with zero words to [`placement::words`] so all PEs agree on where
+/// the next matrix starts. At least one line.
 pub fn matrix_lines(cfg: &Config, matrices: &[Csb]) -> Vec<String> {
     let (k, w, iw) = (cfg.banks, cfg.value_width, cfg.index_width());
     let zero = pack_word(&vec![0; k], &vec![0; k], w, iw);
@@ -209,17 +26,16 @@ pub fn matrix_lines(cfg: &Config, matrices: &[Csb]) -> Vec<String> {
         .map(|p| {
             let mut text = String::new();
             for m in matrices {
-                for local in 0..m.rows.div_ceil(cfg.pes) {
+                for word in 0..placement::words(cfg, m) {
+                    let (local, s) = (word / m.slots, word % m.slots);
                     let r = local * cfg.pes + p;
-                    for s in 0..m.slots {
-                        if r < m.rows {
-                            let (values, indices) = m.word(r, s);
-                            text.push_str(&pack_word(values, indices, w, iw));
-                        } else {
-                            text.push_str(&zero);
-                        }
-                        text.push('\n');
+                    if r < m.rows {
+                        let (values, indices) = m.word(r, s);
+                        text.push_str(&pack_word(values, indices, w, iw));
+                    } else {
+                        text.push_str(&zero);
                     }
+                    text.push('\n');
                 }
             }
             if text.is_empty() {
@@ -259,11 +75,11 @@ impl RunFiles<'_> {
         let cfg = self.cfg;
         std::fs::create_dir_all(dir)
             .map_err(|e| bbs_compress::Error::io(dir, "cannot create directory", e))?;
-        let mats = place(cfg, self.matrices);
+        let mats = placement::place(cfg, self.matrices);
         let layout = Layout::new(cfg);
         let mut program = String::new();
         for i in &self.program.instrs {
-            program.push_str(&layout.encode(i, &mats));
+            program.push_str(&layout.encode(&InstrFields::of(i, &mats)));
             program.push('\n');
         }
         if program.is_empty() {
@@ -278,8 +94,8 @@ impl RunFiles<'_> {
         }
         let digits = cfg.value_width.div_ceil(4) as usize;
         let mask = (1u64 << cfg.value_width) - 1;
-        // Element e is in bank e % banks, row e / banks (templates/bbs_vmem.v).
-        let banks = cfg.vector_banks();
+        // Element e is in bank e % banks, row e / banks (arch::placement).
+        let banks = VectorMemory::new(cfg).banks;
         for b in 0..banks {
             let mut text = String::with_capacity(vmem.len() / banks * (digits + 1) + 8);
             for v in vmem.iter().skip(b).step_by(banks) {
@@ -318,13 +134,12 @@ impl RunFiles<'_> {
         for v in self.inputs {
             let chunks: Vec<&[i64]> = v.chunks(per_beat).collect();
             for (c, chunk) in chunks.iter().enumerate() {
-                let mut bits = bitvec![u64, Lsb0; 0; beat_bits + 1];
+                let mut beat = HexWord::new(beat_bits + 1);
                 for (i, &x) in chunk.iter().enumerate() {
-                    bits[i * elem_bits..i * elem_bits + cfg.value_width as usize]
-                        .store_le((x as u64) & mask);
+                    beat.put(i * elem_bits, cfg.value_width as usize, x as u64);
                 }
-                bits.set(beat_bits, c + 1 == chunks.len());
-                stream.push_str(&hex_digits(&bits));
+                beat.set(beat_bits, c + 1 == chunks.len());
+                stream.push_str(&beat.to_hex());
                 stream.push('\n');
                 beats += 1;
             }
@@ -351,40 +166,85 @@ impl RunFiles<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bbs_sim::isa::Region;
+    use bbs_compress::{prune_bbs, QFormat};
+    use ndarray::Array2;
 
-    #[test]
-    fn fields_tile_the_word() {
-        let cfg = Config::default();
-        let l = Layout::new(&cfg);
-        let mut next = 0;
-        for f in &l.fields {
-            assert_eq!(f.lsb, next, "{}", f.name);
-            next += f.width;
+    fn csb(rows: usize) -> Csb {
+        // Row r has distinct, row-identifying values so misplaced rows show up.
+        let w = Array2::from_shape_fn((rows, 8), |(r, c)| {
+            let v = (r * 8 + c) as f32 / 8.0 - 3.0;
+            if (r + c) % 3 == 0 {
+                0.0
+            } else {
+                v
+            }
+        });
+        let p = prune_bbs(&w.view(), 2, 0.5).unwrap();
+        Csb::from_pruned(&p, QFormat::new(8, 3).unwrap()).0
+    }
+
+    fn cfg(pes: usize) -> Config {
+        Config {
+            pes,
+            banks: 2,
+            value_width: 8,
+            frac_bits: 3,
+            acc_width: 24,
+            max_rows: 16,
+            max_cols: 8,
+            max_slots: 4,
+            ..Config::default()
         }
-        assert_eq!(next, l.width);
-        // default: 16384-word vector memory -> 14-bit addresses, 15-bit lengths.
-        assert_eq!(l.field("a").width, 14);
-        assert_eq!(l.field("len").width, 15);
     }
 
     #[test]
-    fn encodes_fields_where_the_layout_says() {
-        let cfg = Config::default();
-        let l = Layout::new(&cfg);
-        let load = Instr::Load {
-            dst: Region::new(3, 5),
-        };
-        let hex = l.encode(&load, &[]);
-        let v = u128::from_str_radix(&hex, 16).unwrap();
-        let get = |name: &str| {
-            let f = l.field(name);
-            (v >> f.lsb) & ((1u128 << f.width) - 1)
-        };
-        assert_eq!(get("op"), OP_LOAD as u128);
-        assert_eq!(get("d"), 3);
-        assert_eq!(get("len"), 5);
-        assert_eq!(get("a"), 0);
-        assert_eq!(hex.len() as u64, l.width.div_ceil(4));
+    fn rows_go_to_pe_r_mod_p_and_pes_pad_to_the_same_length() {
+        let (c, cfg) = (csb(7), cfg(3));
+        assert_eq!(c.slots, 2);
+        let lines = matrix_lines(&cfg, std::slice::from_ref(&c));
+        assert_eq!(lines.len(), 3);
+        let iw = cfg.index_width();
+        let zero = pack_word(&[0, 0], &[0, 0], 8, iw);
+        for (p, text) in lines.iter().enumerate() {
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(
+                lines.len(),
+                3 * c.slots,
+                "pe {p}: ceil(7 / 3) rows of 2 slots"
+            );
+            for local in 0..3 {
+                let r = local * 3 + p;
+                for s in 0..c.slots {
+                    let line = lines[local * c.slots + s];
+                    if r < c.rows {
+                        let (v, i) = c.word(r, s);
+                        assert_eq!(line, pack_word(v, i, 8, iw), "pe {p} row {r} slot {s}");
+                    } else {
+                        assert_eq!(line, zero, "pe {p} pads its missing row");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_matrix_starts_where_placement_says() {
+        let (a, b, cfg) = (csb(7), csb(2), cfg(3));
+        let lines = matrix_lines(&cfg, &[a.clone(), b.clone()]);
+        let places = placement::place(&cfg, &[a, b.clone()]);
+        let iw = cfg.index_width();
+        let pe0: Vec<&str> = lines[0].lines().collect();
+        let (v, i) = b.word(0, 0);
+        assert_eq!(pe0[places[1].base], pack_word(v, i, 8, iw));
+        assert_eq!(pe0.len(), places[1].base + places[1].words);
+    }
+
+    #[test]
+    fn idle_pes_get_zero_lines() {
+        let lines = matrix_lines(&cfg(4), &[csb(2)]);
+        assert_eq!(lines[3].lines().count(), 2, "one (missing) row of 2 slots");
+        assert!(lines[3].lines().all(|l| l.chars().all(|c| c == '0')));
+        let empty = matrix_lines(&cfg(2), &[]);
+        assert_eq!(empty[0].lines().count(), 1, "never an empty file");
     }
 }

@@ -15,7 +15,7 @@
 //!
 //! Total cycles = 1 (start) + `ceil(C / K)` (vector load: one vector-memory
 //! word of K elements per cycle, BBS's `bank_size`) + compute +
-//! [`Config::drain_cycles`] (after the last word is issued), exactly as
+//! [`crate::arch::timing::drain`] (after the last word is issued), exactly as
 //! [`crate::simulate_spmv`]'s timeline. Compute is the busy time of the
 //! slowest PE.
 //!
@@ -146,7 +146,7 @@ pub struct StallBreakdown {
     pub underfill_slots: u64,
     /// Cycles: 1 (start) + `ceil(C / K)` (vector load).
     pub vector_load: u64,
-    /// Cycles: [`Config::drain_cycles`], the pipeline drain after the last word.
+    /// Cycles: [`crate::arch::timing::drain`], the pipeline drain after the last word.
     pub pipeline: u64,
 }
 
@@ -488,7 +488,7 @@ fn finish(
     let load_imbalance = busy.iter().map(|&b| compute - b).sum();
     let underfill_slots = issued_slots - k * conflict - used;
     let vector_load = 1 + cols.div_ceil(cfg.banks) as u64;
-    let pipeline = cfg.drain_cycles();
+    let pipeline = crate::arch::timing::drain(cfg);
     let cycles = vector_load + compute + pipeline;
     let slots = (p as u64 * k) as f64;
     let matrix_words_per_pe = words.iter().copied().max().unwrap_or(0);

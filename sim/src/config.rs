@@ -197,17 +197,6 @@ impl Config {
         (self.host.link_bytes_per_cycle as usize / self.value_width.div_ceil(8) as usize).max(1)
     }
 
-    /// Banks of the generated vector memory (`templates/bbs_vmem.v`): one per
-    /// write port (PEs, EWOP lanes, DMA beat elements), rounded up to a power
-    /// of two, so every write burst (a run of consecutive elements) touches
-    /// each bank at most once.
-    pub fn vector_banks(&self) -> usize {
-        self.pes
-            .max(self.ewop.lanes)
-            .max(self.beat_elements())
-            .next_power_of_two()
-    }
-
     /// Check that the combination can be built; the first problem found names its field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.name.is_empty()
@@ -370,13 +359,6 @@ impl Config {
         self.banks as u32 * (self.value_width + self.index_width())
     }
 
-    /// Cycles from the last matrix word issued to the result being readable:
-    /// matrix read, vector-bank read, multiplier stages, adder stages,
-    /// accumulate, and the output-buffer write.
-    pub fn drain_cycles(&self) -> u64 {
-        3 + self.pipeline.mult_stages as u64 + self.pipeline.adder_stages as u64
-    }
-
     /// Check that a CSB matrix fits this configuration; errors name the field.
     pub fn check_matrix(&self, csb: &Csb) -> Result<(), ConfigError> {
         if csb.banks != self.banks {
@@ -503,6 +485,5 @@ mod tests {
         assert_eq!(cfg.rows_per_pe(), 128);
         assert_eq!(cfg.matrix_depth(), 2048);
         assert_eq!(cfg.matrix_word_width(), 8 * 22);
-        assert_eq!(cfg.drain_cycles(), 6);
     }
 }

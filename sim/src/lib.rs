@@ -5,6 +5,7 @@
 //! [`simulate_spmv`]'s outputs bit for bit and its cycle count.
 
 pub mod act;
+pub mod arch;
 pub mod arith;
 pub mod baselines;
 pub mod config;

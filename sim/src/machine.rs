@@ -2,31 +2,24 @@
 //! steps through the program, the PE array does SpMxV, the EWOP and ACT
 //! units do element-wise work and activations, the DMA moves vectors to and
 //! from the host. Instructions run one after another (no overlap between
-//! units); each one's cycles are:
-//!
-//! | instruction | cycles |
-//! |---|---|
-//! | `load`, `store` | `1 + link_latency + ceil(len / beat_elements)` |
-//! | `spmv` | as [`simulate_spmv`]: start + vector load + compute + drain; with `memory.matrix = "dram"` the compute phase is at least `ceil(matrix bytes / dram_bytes_per_cycle)` |
-//! | `ewop`, `act` | `1 + ceil(len / ewop.lanes) + ewop.latency` |
-//!
-//! The leading 1 is the cycle in which the controller reads and decodes the
-//! instruction (for `spmv` it is the "start" cycle of the SpMxV schedule).
-//! A DMA beat carries `beat_elements = max(1, link_bytes_per_cycle /
-//! value_bytes)` whole elements ([`Config::beat_elements`]); `link_latency`
-//! is the host's: it answers that many cycles after the accelerator asks
-//! (first input beat of a load, first accepted beat of a store). The
-//! generated RTL (`bbs_seq.v`) has exactly these cycle counts.
+//! units); each one's cycles are [`crate::arch::timing`]'s (a dispatch
+//! cycle, then the unit's work). A DMA beat carries `beat_elements =
+//! max(1, link_bytes_per_cycle / value_bytes)` whole elements
+//! ([`Config::beat_elements`]); `link_latency` is the host's: it answers
+//! that many cycles after the accelerator asks (first input beat of a load,
+//! first accepted beat of a store). The generated RTL (`bbs_seq.v`) has
+//! exactly these cycle counts.
 //!
 //! Element-wise arithmetic (Q(W.F), saturating): add and sub are exact then
 //! saturated; mul rounds half up back to F fraction bits (as the PE output
 //! path); act uses the tables of [`crate::act`].
 
 use crate::act::{ActFn, ActTable};
+use crate::arch::{placement, timing};
 use crate::arith::round_shift_saturate;
-use crate::config::{Config, ConfigError, MatrixStorage};
+use crate::config::{Config, ConfigError};
 use crate::isa::{EwOp, Instr, Region};
-use crate::spmv::{simulate_spmv, spmv_cycles, SimError};
+use crate::spmv::{simulate_spmv, SimError};
 use bbs_compress::Csb;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -123,21 +116,7 @@ impl Machine {
         for m in &matrices {
             cfg.check_matrix(m)?;
         }
-        // All matrices share each PE's matrix memory, one after another.
-        let words: usize = matrices
-            .iter()
-            .map(|m| m.rows.div_ceil(cfg.pes) * m.slots)
-            .sum();
-        if words > cfg.matrix_depth() {
-            return Err(ConfigError::Invalid {
-                field: "max_slots",
-                message: format!(
-                    "the matrices need {words} matrix-memory words per PE, the configuration holds {} (ceil(max_rows / pes) * max_slots)",
-                    cfg.matrix_depth()
-                ),
-            }
-            .into());
-        }
+        placement::check_fits(cfg, &matrices)?;
         Ok(Machine {
             cfg: cfg.clone(),
             sigmoid: ActTable::new(ActFn::Sigmoid, cfg.format()),
@@ -289,37 +268,18 @@ impl Machine {
         }
     }
 
-    fn dma_cycles(&self, len: usize) -> u64 {
-        1 + self.cfg.host.link_latency as u64
-            + (len as u64).div_ceil(self.cfg.beat_elements() as u64)
-    }
-
-    fn ewop_cycles(&self, len: usize) -> u64 {
-        1 + (len as u64).div_ceil(self.cfg.ewop.lanes as u64) + self.cfg.ewop.latency as u64
-    }
-
-    /// The unit an instruction keeps busy and its cycles (the table in the
-    /// module documentation); `instr` must have passed [`Machine::validate`].
+    /// The unit an instruction keeps busy and its cycles
+    /// ([`crate::arch::timing`]); `instr` must have passed [`Machine::validate`].
     pub fn instr_cycles(&self, instr: &Instr) -> (Unit, u64) {
+        let cfg = &self.cfg;
         match *instr {
-            Instr::Load { dst } => (Unit::Dma, self.dma_cycles(dst.len)),
-            Instr::Store { src } => (Unit::Dma, self.dma_cycles(src.len)),
+            Instr::Load { dst } => (Unit::Dma, timing::dma(cfg, dst.len)),
+            Instr::Store { src } => (Unit::Dma, timing::dma(cfg, src.len)),
             Instr::Spmv { matrix, .. } => {
-                let m = &self.matrices[matrix];
-                let c = spmv_cycles(&self.cfg, m);
-                let compute = match self.cfg.memory.matrix {
-                    MatrixStorage::Onchip => c.compute,
-                    MatrixStorage::Dram => {
-                        let word_bytes = (self.cfg.matrix_word_width() as u64).div_ceil(8);
-                        let bytes = (m.rows * m.slots) as u64 * word_bytes;
-                        c.compute
-                            .max(bytes.div_ceil(self.cfg.memory.dram_bytes_per_cycle as u64))
-                    }
-                };
-                (Unit::Pe, c.start + c.load + compute + c.drain)
+                (Unit::Pe, timing::spmv_instr(cfg, &self.matrices[matrix]))
             }
-            Instr::Ewop { dst, .. } => (Unit::Ewop, self.ewop_cycles(dst.len)),
-            Instr::Act { dst, .. } => (Unit::Act, self.ewop_cycles(dst.len)),
+            Instr::Ewop { dst, .. } => (Unit::Ewop, timing::elementwise(cfg, dst.len)),
+            Instr::Act { dst, .. } => (Unit::Act, timing::elementwise(cfg, dst.len)),
         }
     }
 

@@ -578,7 +578,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         .map(|&(instruction, matrix)| {
             let m = &matrices[matrix];
             let total = frame0.timeline[instruction].cycles;
-            let (start, load, drain) = (1, m.bank_size as u64, cfg.drain_cycles());
+            let (start, load, drain) = (1, m.bank_size as u64, crate::arch::timing::drain(cfg));
             let stored_weights = m.rows * m.slots * m.banks;
             SpmvInfo {
                 matrix,

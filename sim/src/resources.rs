@@ -28,16 +28,16 @@
 //! | `instruction` | `bbs_seq.v` `imem_q` | 1 | `memory.instruction_words` | instruction bits | 1 combinational | 1 |
 //! | `vector` | `bbs_vbank.v` (in `bbs_vmem.v`) | N banks | `ceil(memory.vector_words / N)` | W | K + 2 combinational | 1 |
 //!
-//! The vector memory's ports (`hdlgen/src/params.rs`): A = max(K, lanes,
+//! The vector memory's ports ([`crate::arch::VectorMemory`]): A = max(K, lanes,
 //! beat elements) (SpMxV vector load, EWOP a, ACT, store), B = lanes (EWOP b),
 //! write = max(P, lanes, beat elements) (PE results, EWOP results, loads);
-//! N = the write ports rounded up to a power of two
-//! ([`Config::vector_banks`]): element `e` is in bank `e % N`, so every write
+//! N = the write ports rounded up to a power of two: element `e` is in bank `e % N`, so every write
 //! burst touches a bank once and each bank has one write port. The bank
 //! crossbar (each read port picks a bank, each bank picks a write port) is
 //! in the `vector_ports` block.
-//! The instruction word's width is `bbs-hdlgen`'s `program::Layout`
-//! ([`RtlWidths::instr`]).
+//! The instruction word's width is [`crate::arch::Widths::instr`]
+//! ([`crate::arch::encoding::Layout`]); every other width is
+//! [`crate::arch::Widths`]'s.
 //!
 //! Each memory goes to the first of these that can hold it:
 //!
@@ -188,8 +188,7 @@
 //! * Memories: the register-file and distributed-RAM read muxes and write
 //!   logic above.
 
-use crate::act::{ActFn, ActTable};
-use crate::arith::{ceil_log2, clog2};
+use crate::arch::{VectorMemory, Widths};
 use crate::config::{Config, ConfigError};
 use serde::{Deserialize, Serialize};
 
@@ -556,79 +555,18 @@ fn const_bits(v: usize) -> u32 {
     usize::BITS - v.leading_zeros()
 }
 
-/// Widths of the generated RTL that the estimate needs, as `bbs-hdlgen`'s
-/// `params::RtlParams` and `program::Layout` derive them (tests/synth.rs
-/// checks that they agree).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RtlWidths {
-    /// `clog2(rows_per_pe)`.
-    pub local_row: usize,
-    /// The bank-size field of an instruction, `index_width + 1`.
-    pub vec_words: usize,
-    /// Row counter of the controller (room for `rows` and `row_base + P`).
-    pub row_base: usize,
-    /// Controller flip-flops (module doc).
-    pub ctrl_bits: usize,
-    /// Vector-memory address, `clog2(memory.vector_words)`.
-    pub vaddr: usize,
-    /// Sequencer element offset, `clog2(vector_words + max(lanes, beat) + 1)`.
-    pub off: usize,
-    /// Program counter, `clog2(instruction_words + 1)`.
-    pub pc: usize,
-    /// Instruction word: op 3, func 2, a, b, d, len, rows, slots, bank, mat.
-    pub instr: usize,
-    /// Vector-memory read ports A and B and write ports.
-    pub ports_a: usize,
-    pub ports_b: usize,
-    pub ports_w: usize,
-    /// Vector-memory banks, and the row-address width inside a bank.
-    pub vbanks: usize,
-    pub vbank_row: usize,
-    /// ACT table: slope bits, and log2 of the segment width.
-    pub act_slope: usize,
-    pub act_step_log2: usize,
-}
-
-pub fn rtl_widths(cfg: &Config) -> RtlWidths {
-    let rows_per_pe = cfg.rows_per_pe();
-    let local_row = clog2(rows_per_pe) as usize;
-    let rows_w = clog2(cfg.max_rows + 1) as usize;
-    let row_base = (clog2(rows_per_pe * cfg.pes + 1) as usize).max(rows_w + 1);
-    let index_w = cfg.index_width() as usize;
-    let mat_addr = clog2(cfg.matrix_depth()) as usize;
-    let slots_w = clog2(cfg.max_slots + 1) as usize;
-    let ctrl_bits = 3
-        + 2 * index_w
+/// Flip-flops of the SpMxV controller (`bbs_ctrl`): its state, the vector
+/// load's read and write addresses and write enable, the matrix address, the
+/// slot, local-row, row-base and drain counters.
+fn controller_bits(wd: &Widths) -> usize {
+    wd.ctrl_state
+        + 2 * wd.index
         + 1
-        + mat_addr
-        + slots_w
-        + local_row
-        + row_base
-        + clog2(cfg.drain_cycles() as usize) as usize;
-    let words = cfg.memory.vector_words;
-    let vaddr = clog2(words) as usize;
-    let beat = cfg.beat_elements();
-    let lanes = cfg.ewop.lanes;
-    let instr =
-        3 + 2 + 3 * vaddr + clog2(words + 1) as usize + rows_w + slots_w + index_w + 1 + mat_addr;
-    let act_slope = crate::act::slope_width(cfg.format()) as usize;
-    RtlWidths {
-        local_row,
-        vec_words: index_w + 1,
-        row_base,
-        ctrl_bits,
-        vaddr,
-        off: clog2(words + lanes.max(beat) + 1) as usize,
-        pc: clog2(cfg.memory.instruction_words + 1) as usize,
-        instr,
-        ports_a: cfg.banks.max(lanes).max(beat),
-        ports_b: lanes,
-        ports_w: cfg.pes.max(lanes).max(beat),
-        vbanks: cfg.vector_banks(),
-        vbank_row: clog2(words.div_ceil(cfg.vector_banks())) as usize,
-        act_slope,
-        act_step_log2: ActTable::new(ActFn::Sigmoid, cfg.format()).step_log2 as usize,
-    }
+        + wd.mat_addr
+        + wd.slots
+        + wd.local_row
+        + wd.row_base
+        + wd.drain
 }
 
 /// The resources of `cfg` on `device`; an invalid configuration errors,
@@ -636,7 +574,8 @@ pub fn rtl_widths(cfg: &Config) -> RtlWidths {
 pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, ConfigError> {
     cfg.validate()?;
     let (p, k, w) = (cfg.pes, cfg.banks, cfg.value_width);
-    let wd = rtl_widths(cfg);
+    let wd = Widths::new(cfg);
+    let vm = VectorMemory::new(cfg);
     let memories = vec![
         memory(
             device,
@@ -677,15 +616,15 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
                 name: "vector",
                 // One bank per write port (bbs_vmem.v): each has one write
                 // port, and a read port per run (a, b) and per SpMxV-load address.
-                instances: wd.vbanks,
-                depth: cfg.memory.vector_words.div_ceil(wd.vbanks),
+                instances: vm.banks,
+                depth: vm.bank_depth,
                 width: w,
                 read_ports: k + 2,
                 read: Read::Combinational,
             },
         ),
     ];
-    let blocks = blocks(cfg, device, &wd);
+    let blocks = blocks(cfg, device, &wd, &vm);
     let block_rams = memories.iter().map(|m| m.blocks).sum();
     let lutram_luts = memories.iter().map(|m| m.lutram_luts).sum();
     let small_blocks = memories.iter().filter(|m| m.small).map(|m| m.blocks).sum();
@@ -696,7 +635,7 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
     Ok(ResourceEstimate {
         device,
         multipliers: p * k,
-        dsp_blocks: dsps(cfg, device, &wd),
+        dsp_blocks: dsps(cfg, device, &wd, &vm),
         block_rams,
         lutram_luts,
         small_blocks,
@@ -712,7 +651,7 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
 /// multiply apart, on Intel one multiplier shared by both. With a one-LSB
 /// segment (`act_step_log2` 0) the offset is the constant 0 and there is no
 /// ACT multiply.
-fn ewop_lane_dsp(device: Device, w: u32, wd: &RtlWidths) -> (usize, usize) {
+fn ewop_lane_dsp(device: Device, w: u32, wd: &Widths) -> (usize, usize) {
     let (slope, offset) = (wd.act_slope as u32, wd.act_step_log2 as u32 + 1);
     let act = wd.act_step_log2 > 0;
     match device {
@@ -743,7 +682,7 @@ fn ewop_lane_dsp(device: Device, w: u32, wd: &RtlWidths) -> (usize, usize) {
 /// of two into shifts and gives the others to `mul2dsp` like any multiply
 /// ([`dsp_cost`]): e.g. `3 * bank` takes a DSP48 once the bank-size field has
 /// 7 bits. (A vendor tool would build these from adders.)
-fn address_dsp(cfg: &Config, device: Device, wd: &RtlWidths) -> (usize, usize) {
+fn address_dsp(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> (usize, usize) {
     let mut units = 0;
     let mut count = 0;
     let mut add = |operand: usize, constant: usize| {
@@ -753,20 +692,20 @@ fn address_dsp(cfg: &Config, device: Device, wd: &RtlWidths) -> (usize, usize) {
             count += usize::from(c > 0);
         }
     };
-    for g in 0..wd.ports_a {
+    for g in 0..vm.ports_a {
         add(wd.vec_words, g);
     }
-    for _ in 0..cfg.pes.min(wd.ports_w) {
+    for _ in 0..cfg.pes.min(vm.ports_w) {
         add(wd.local_row, cfg.pes);
     }
     (units, count)
 }
 
-fn dsps(cfg: &Config, device: Device, wd: &RtlWidths) -> usize {
+fn dsps(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> usize {
     let w = cfg.value_width;
     let units = cfg.pes * cfg.banks * dsp_cost(device, w, w)
         + cfg.ewop.lanes * ewop_lane_dsp(device, w, wd).0
-        + address_dsp(cfg, device, wd).0;
+        + address_dsp(cfg, device, wd, vm).0;
     match device {
         Device::XilinxRamb36 => units,
         Device::IntelM20k => units.div_ceil(2),
@@ -774,7 +713,7 @@ fn dsps(cfg: &Config, device: Device, wd: &RtlWidths) -> usize {
 }
 
 /// The logic blocks' LUTs, flip-flops and multipliers (module doc).
-fn blocks(cfg: &Config, device: Device, wd: &RtlWidths) -> Vec<BlockEstimate> {
+fn blocks(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> Vec<BlockEstimate> {
     let (p, k) = (cfg.pes, cfg.banks);
     let (w, a) = (cfg.value_width as usize, cfg.acc_width as usize);
     let (mult, adder) = (
@@ -795,7 +734,7 @@ fn blocks(cfg: &Config, device: Device, wd: &RtlWidths) -> Vec<BlockEstimate> {
         (mult, k * w)
     };
     let stages = 2 + mult + adder;
-    let tree_w = 2 * w + ceil_log2(k) as usize;
+    let tree_w = wd.tree;
     let common = (wd.local_row + 3) * stages + wd.local_row;
     let pe_regs = stages + weight + k * 2 * w * fabric_mult + tree_w * adder + a + 1;
     let array_regs = if xilinx {
@@ -812,7 +751,7 @@ fn blocks(cfg: &Config, device: Device, wd: &RtlWidths) -> Vec<BlockEstimate> {
     }
     let pe_luts = tree + a + (a + 1) + w + wd.row_base;
 
-    let seq_regs = 4 + wd.pc + wd.instr + wd.off + if latency > 0 { 5 } else { 0 };
+    let seq_regs = wd.seq_state + wd.pc + wd.instr + wd.off + if latency > 0 { wd.wait } else { 0 };
     vec![
         BlockEstimate {
             name: "pe_array",
@@ -822,8 +761,8 @@ fn blocks(cfg: &Config, device: Device, wd: &RtlWidths) -> Vec<BlockEstimate> {
         },
         BlockEstimate {
             name: "controller",
-            luts: (3 * wd.ctrl_bits).div_ceil(2),
-            registers: wd.ctrl_bits,
+            luts: (3 * controller_bits(wd)).div_ceil(2),
+            registers: controller_bits(wd),
             multipliers: 0,
         },
         BlockEstimate {
@@ -846,21 +785,21 @@ fn blocks(cfg: &Config, device: Device, wd: &RtlWidths) -> Vec<BlockEstimate> {
         },
         BlockEstimate {
             name: "vector_ports",
-            luts: wd.ports_a * 6 * wd.vaddr
-                + wd.ports_b * wd.vaddr
-                + wd.ports_w * (4 * wd.vaddr + w)
+            luts: vm.ports_a * 6 * wd.vaddr
+                + vm.ports_b * wd.vaddr
+                + vm.ports_w * (4 * wd.vaddr + w)
                 // bbs_vmem's bank crossbar: every run lane (A and B) and
                 // every load port picks one of the banks' outputs, an A port
                 // then picks run or load; every bank picks its write port.
-                + (wd.ports_a + wd.ports_b + k) * w * mux_luts(device, wd.vbanks)
-                + wd.ports_a * w * mux_luts(device, 2)
-                + if wd.vbanks > 1 {
-                    wd.vbanks * (wd.vbank_row + w + 1) * mux_luts(device, wd.ports_w)
+                + (vm.ports_a + vm.ports_b + k) * w * mux_luts(device, vm.banks)
+                + vm.ports_a * w * mux_luts(device, 2)
+                + if vm.banks > 1 {
+                    vm.banks * (wd.vbank_row + w + 1) * mux_luts(device, vm.ports_w)
                 } else {
                     0
                 },
             registers: k * w,
-            multipliers: address_dsp(cfg, device, wd).1,
+            multipliers: address_dsp(cfg, device, wd, vm).1,
         },
     ]
 }

@@ -1,18 +1,15 @@
 //! Cycle-approximate simulation of one SpMxV, y = W x, on the BBS accelerator.
 //!
-//! The timeline (identical to the generated RTL, see `docs/architecture.md`):
-//!
-//! | phase   | cycles                     | what happens |
-//! |---------|----------------------------|--------------|
-//! | start   | 1                          | the controller sees `start_i` and leaves IDLE |
-//! | load    | `bank_size`                | one vector-memory word (one element per bank) is copied into every PE's private banks per cycle |
-//! | compute | `ceil(rows / pes) * slots` | every PE issues one CSB word per cycle; rows are interleaved, row r on PE r % pes |
-//! | drain   | `3 + mult + adder stages`  | matrix read, vector-bank read, multiplier and adder stages, accumulate, output write |
+//! The timeline is [`crate::arch::timing::spmv`] (identical to the generated
+//! RTL, see `docs/architecture.md`): start, vector load, compute, drain.
 //!
 //! All PEs run in lockstep, so a PE whose last local row does not exist idles
 //! for that row: that, the load and the drain are the only utilization losses of
 //! BBS. There are no bank conflicts by construction.
 
+/// The timeline of one SpMxV without computing it: what [`simulate_spmv`]
+/// reports, for design-space exploration and timing-only runs.
+pub use crate::arch::timing::{spmv as spmv_cycles, CycleBreakdown};
 use crate::arith::{round_shift_saturate, wrap};
 use crate::config::{Config, ConfigError};
 use bbs_compress::Csb;
@@ -34,27 +31,6 @@ pub enum SimError {
         width: u32,
         frac: u32,
     },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CycleBreakdown {
-    pub start: u64,
-    pub load: u64,
-    pub compute: u64,
-    pub drain: u64,
-    pub total: u64,
-}
-
-impl CycleBreakdown {
-    pub fn new(start: u64, load: u64, compute: u64, drain: u64) -> Self {
-        CycleBreakdown {
-            start,
-            load,
-            compute,
-            drain,
-            total: start + load + compute + drain,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -93,18 +69,6 @@ pub struct SpmvRun {
     /// Fixed-point outputs, Q(value_width.frac_bits), one per matrix row.
     pub output: Vec<i64>,
     pub report: SimReport,
-}
-
-/// The timeline of one SpMxV without computing it: what [`simulate_spmv`]
-/// reports, for design-space exploration and timing-only runs. The caller
-/// has checked the matrix against the configuration.
-pub fn spmv_cycles(cfg: &Config, csb: &Csb) -> CycleBreakdown {
-    CycleBreakdown::new(
-        1,
-        csb.bank_size as u64,
-        (csb.rows.div_ceil(cfg.pes) * csb.slots) as u64,
-        cfg.drain_cycles(),
-    )
 }
 
 /// Simulate y = W x. `x` holds fixed-point inputs in the configuration's format.

@@ -59,7 +59,7 @@ fn assert_accounted(cfg: &Config, r: &SchemeReport) {
     assert_eq!(r.per_pe_busy.len(), cfg.pes);
     assert_eq!(r.compute_cycles, *r.per_pe_busy.iter().max().unwrap());
     assert_eq!(s.vector_load, 1 + r.cols.div_ceil(cfg.banks) as u64);
-    assert_eq!(s.pipeline, cfg.drain_cycles());
+    assert_eq!(s.pipeline, bbs_sim::arch::timing::drain(&cfg));
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn bbs_without_remainder_rows_has_no_imbalance() {
     assert_eq!(r.stalls.load_imbalance, 0);
     assert_eq!(r.stalls.underfill_slots, 0);
     assert_eq!(r.per_pe_busy, vec![4 * 2; 4]);
-    assert_eq!(r.cycles, 1 + 8 + 4 * 2 + cfg.drain_cycles());
+    assert_eq!(r.cycles, 1 + 8 + 4 * 2 + bbs_sim::arch::timing::drain(&cfg));
 }
 
 fn mask_from_rows(cols: usize, rows: &[&[usize]]) -> Array2<bool> {
@@ -157,7 +157,7 @@ fn dense_is_rows_per_pe_times_words_without_conflicts() {
         assert_eq!(r.compute_cycles, compute);
         assert_eq!(
             r.cycles,
-            1 + cols.div_ceil(banks) as u64 + compute + cfg.drain_cycles()
+            1 + cols.div_ceil(banks) as u64 + compute + bbs_sim::arch::timing::drain(&cfg)
         );
         assert_eq!(r.stalls.bank_conflict, 0);
         assert_eq!(r.nnz, rows * cols);

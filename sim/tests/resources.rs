@@ -2,9 +2,10 @@
 //! the formulas come from are in docs/synthesis.md; tests/synth.rs checks the
 //! estimate against Yosys itself.
 
+use bbs_sim::arch::{VectorMemory, Widths};
 use bbs_sim::resources::{
-    check_budget, dsp_blocks, estimate, memory_blocks, mux_luts, rtl_widths, Budget, Device,
-    ResourceEstimate, ARRIA10_GX1150, XCKU060,
+    check_budget, dsp_blocks, estimate, memory_blocks, mux_luts, Budget, Device, ResourceEstimate,
+    ARRIA10_GX1150, XCKU060,
 };
 use bbs_sim::Config;
 use std::path::Path;
@@ -53,12 +54,12 @@ fn tiny_config_by_hand() {
     // 1 element per beat, 2048 vector words, 32 instructions.
     // bank_depth 128, index 7 bits, matrix 512 * 128 = 65536 words of 2 * (8 + 7) = 30 bits.
     let cfg = hw_config("tiny");
-    let wd = rtl_widths(&cfg);
+    let (wd, vm) = (Widths::new(&cfg), VectorMemory::new(&cfg));
     // Instruction: op 3 + func 2 + a, b, d 3 * 11 + len 12 + rows 10 + slots 8
     // + bank 8 + mat 16 = 92 bits. Vector-memory ports: A = max(2, 1, 1),
     // B = 1, write = max(1, 1, 1): one write port, so distributed RAM.
     assert_eq!(wd.instr, 92);
-    assert_eq!((wd.ports_a, wd.ports_b, wd.ports_w), (2, 1, 1));
+    assert_eq!((vm.ports_a, vm.ports_b, vm.ports_w), (2, 1, 1));
     assert_eq!((wd.vaddr, wd.off, wd.pc), (11, 12, 6));
     // Q8.5 ACT table: segments of 4 LSBs (step_log2 2), slopes up to 7 bits.
     assert_eq!((wd.act_slope, wd.act_step_log2), (7, 2));
@@ -191,9 +192,9 @@ fn mode_choice() {
 fn default_config_estimate() {
     let cfg = Config::default();
     assert_eq!(cfg, hw_config("default"));
-    let wd = rtl_widths(&cfg);
+    let (wd, vm) = (Widths::new(&cfg), VectorMemory::new(&cfg));
     // 16-bit values, 16 bytes per beat: 8 elements; 8 banks, 8 lanes, 8 PEs.
-    assert_eq!((wd.ports_a, wd.ports_b, wd.ports_w), (8, 8, 8));
+    assert_eq!((vm.ports_a, vm.ports_b, vm.ports_w), (8, 8, 8));
     assert_eq!(wd.instr, 96);
     let m20k = estimate(&cfg, Device::IntelM20k).unwrap();
     assert_eq!(
@@ -427,7 +428,7 @@ fn vector_memory_banks_are_distributed_ram() {
 fn ewop_and_address_dsps() {
     // Default (Q16.12): per lane a 16 x 16 mul and a 13 x 10 ACT multiply.
     let cfg = Config::default();
-    let wd = rtl_widths(&cfg);
+    let wd = Widths::new(&cfg);
     assert_eq!((wd.act_slope, wd.act_step_log2), (13, 9));
     let ewop = |cfg: &Config, device| {
         let est = estimate(cfg, device).unwrap();
@@ -448,7 +449,7 @@ fn ewop_and_address_dsps() {
         acc_width: 2 * 8 + 3 + 2,
         ..Config::default()
     };
-    assert_eq!(rtl_widths(&coarse).act_step_log2, 0);
+    assert_eq!(Widths::new(&coarse).act_step_log2, 0);
     assert_eq!(ewop(&coarse, Device::XilinxRamb36), 8);
     // Address constants: A ports 0..8 of the default multiply a 7-bit bank
     // size by 3, 5, 6, 7: four DSP48s (9- and 10-bit products); none on
@@ -469,7 +470,7 @@ fn ewop_and_address_dsps() {
         max_rows: 384,
         ..Config::default()
     };
-    assert_eq!(rtl_widths(&three).local_row, 7);
+    assert_eq!(Widths::new(&three).local_row, 7);
     assert_eq!(address(&three, Device::XilinxRamb36), 4 + 3);
     // tiny: A ports 0 and 1 only.
     assert_eq!(address(&hw_config("tiny"), Device::XilinxRamb36), 0);

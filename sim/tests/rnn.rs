@@ -74,7 +74,7 @@ fn ese_lstm_frame_latency_within_its_bound() {
     let overhead: u64 = net
         .matrices()
         .iter()
-        .map(|m| 1 + m.bank_size as u64 + cfg.drain_cycles() + m.slots as u64)
+        .map(|m| 1 + m.bank_size as u64 + bbs_sim::arch::timing::drain(&cfg) + m.slots as u64)
         .sum();
     assert!(
         (r.units.pe as f64) <= bound + overhead as f64,

@@ -66,7 +66,7 @@ proptest! {
         let bound = (rows.div_ceil(pes) * csb.slots) as u64;
         prop_assert_eq!(c.total, c.start + c.load + c.compute + c.drain);
         prop_assert_eq!(c.compute, bound);
-        prop_assert!(c.total <= bound + 1 + csb.bank_size as u64 + cfg.drain_cycles());
+        prop_assert!(c.total <= bound + 1 + csb.bank_size as u64 + bbs_sim::arch::timing::drain(&cfg));
         prop_assert!(run.report.utilization > 0.0 && run.report.utilization <= 1.0);
     }
 }

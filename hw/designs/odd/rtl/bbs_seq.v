@@ -41,7 +41,7 @@
 //   ewop/act  ceil(len / 8) issue cycles of 8 lane(s), then 3 cycle(s)
 //             for the last results to be written.
 // After the last instruction (pc + 1 == n_instr_i) the sequencer is DONE.
-// Instruction fields (hdlgen/src/program.rs):
+// Instruction fields (bbs_sim::arch::encoding):
 //   op[2:0]
 //   func[4:3]
 //   a[18:5]
