@@ -459,6 +459,7 @@ impl WorkloadReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use approx::abs_diff_eq;
 
     #[test]
     fn bbs_baseline_equals_the_simulated_frame_on_chip() {
@@ -493,7 +494,10 @@ mod tests {
                 + s.underfill
                 + s.vector_load
                 + s.pipeline;
-            assert!((sum - f.spmv_cycles as f64).abs() < 1e-6, "{f:?}");
+            assert!(
+                abs_diff_eq!(sum, f.spmv_cycles as f64, epsilon = 1e-6),
+                "{f:?}"
+            );
         }
         // Without baselines the CSV has the same bbs rows.
         let plain = run_workload(
