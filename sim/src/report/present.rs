@@ -183,6 +183,78 @@ fn block_ram_label(device: Device) -> &'static str {
     }
 }
 
+/// One Markdown table row, `| a | b |`; an empty cell is `| |`.
+fn table_row<S: AsRef<str>>(t: &mut String, cells: &[S]) {
+    for c in cells {
+        match c.as_ref() {
+            "" => t.push_str("| "),
+            c => {
+                let _ = write!(t, "| {c} ");
+            }
+        }
+    }
+    t.push_str("|\n");
+}
+
+/// The Markdown table of schemes: each scheme's cycles, microseconds,
+/// utilization and resources, the compute bound, and the published figure
+/// when there is one. `per_frame`: a workload's table, each scheme's SpMxV
+/// cycles beside its frame's; else a model's, all layers run once.
+fn schemes_table(b: &Baselines, mhz: u32, device: Device, per_frame: bool) -> String {
+    let (cycles, us): (&[&str], String) = if per_frame {
+        (
+            &["SpMxV cycles", "cycles per frame"],
+            format!("us per frame at {mhz} MHz"),
+        )
+    } else {
+        (&["cycles, all layers"], format!("us at {mhz} MHz"))
+    };
+    let mut t = String::new();
+    let mut head = vec!["scheme"];
+    head.extend(cycles);
+    head.extend([
+        us.as_str(),
+        "multiplier utilization",
+        "DSP blocks",
+        block_ram_label(device),
+        "fits matrix memory",
+    ]);
+    table_row(&mut t, &head);
+    let _ = writeln!(t, "|---|{}---|", "---:|".repeat(head.len() - 2));
+    for f in &b.frame {
+        let mut row = vec![b.label(f.scheme)];
+        if per_frame {
+            row.push(f.spmv_cycles.to_string());
+        }
+        row.extend([
+            f.cycles.to_string(),
+            format!("{:.2}", f.microseconds),
+            pct(f.utilization),
+            f.dsp_blocks.to_string(),
+            f.block_rams.to_string(),
+            (if f.fits_matrix_memory { "yes" } else { "no" }).to_string(),
+        ]);
+        table_row(&mut t, &row);
+    }
+    // The bound has SpMxV cycles only: no frame cycles.
+    let cycles_cell = format!("{:.0}", b.compute_bound_cycles);
+    let mut bound = vec!["compute bound nnz / (P K)", &cycles_cell];
+    if per_frame {
+        bound.push("");
+    }
+    let us_cell = format!("{:.2}", b.compute_bound_microseconds);
+    bound.extend([us_cell.as_str(), "100.0%", "", "", ""]);
+    table_row(&mut t, &bound);
+    if let Some(p) = &b.published {
+        let mut row = vec![p.source.to_string()];
+        row.extend(cycles.iter().map(|_| String::new()));
+        row.push(format!("{:.1}", p.microseconds));
+        row.extend(["", "", "", ""].map(String::from));
+        table_row(&mut t, &row);
+    }
+    t
+}
+
 impl WorkloadReport {
     /// `layers.csv`: one row per SpMxV per scheme (only `bbs` without baselines).
     pub fn to_csv(&self) -> String {
@@ -250,38 +322,10 @@ impl WorkloadReport {
     /// microseconds, utilization and resources, the compute bound, and the
     /// published reference when there is one.
     pub fn baseline_table(&self) -> Option<String> {
-        let b = self.baselines.as_ref()?;
-        let mhz = self.config.host.clock_mhz;
-        let brams = block_ram_label(self.resources.device);
-        let mut t = String::new();
-        let _ = writeln!(
-            t,
-            "| scheme | SpMxV cycles | cycles per frame | us per frame at {mhz} MHz | multiplier utilization | DSP blocks | {brams} | fits matrix memory |"
-        );
-        let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|---|");
-        for f in &b.frame {
-            let label = b.label(f.scheme);
-            let _ = writeln!(
-                t,
-                "| {label} | {} | {} | {:.2} | {} | {} | {} | {} |",
-                f.spmv_cycles,
-                f.cycles,
-                f.microseconds,
-                pct(f.utilization),
-                f.dsp_blocks,
-                f.block_rams,
-                if f.fits_matrix_memory { "yes" } else { "no" }
-            );
-        }
-        let _ = writeln!(
-            t,
-            "| compute bound nnz / (P K) | {:.0} | | {:.2} | 100.0% | | | |",
-            b.compute_bound_cycles, b.compute_bound_microseconds
-        );
-        if let Some(p) = &b.published {
-            let _ = writeln!(t, "| {} | | | {:.1} | | | | |", p.source, p.microseconds);
-        }
-        Some(t)
+        let (mhz, device) = (self.config.host.clock_mhz, self.resources.device);
+        self.baselines
+            .as_ref()
+            .map(|b| schemes_table(b, mhz, device, true))
     }
 }
 
@@ -342,34 +386,10 @@ impl ModelReport {
     /// The Markdown table of schemes (with baselines): cycles and
     /// microseconds of all layers run once, utilization and resources.
     pub fn baseline_table(&self) -> Option<String> {
-        let b = self.baselines.as_ref()?;
-        let mhz = self.config.host.clock_mhz;
-        let brams = block_ram_label(self.resources.device);
-        let mut t = String::new();
-        let _ = writeln!(
-            t,
-            "| scheme | cycles, all layers | us at {mhz} MHz | multiplier utilization | DSP blocks | {brams} | fits matrix memory |"
-        );
-        let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---|");
-        for f in &b.frame {
-            let _ = writeln!(
-                t,
-                "| {} | {} | {:.2} | {} | {} | {} | {} |",
-                b.label(f.scheme),
-                f.cycles,
-                f.microseconds,
-                pct(f.utilization),
-                f.dsp_blocks,
-                f.block_rams,
-                if f.fits_matrix_memory { "yes" } else { "no" }
-            );
-        }
-        let _ = writeln!(
-            t,
-            "| compute bound nnz / (P K) | {:.0} | {:.2} | 100.0% | | | |",
-            b.compute_bound_cycles, b.compute_bound_microseconds
-        );
-        Some(t)
+        let (mhz, device) = (self.config.host.clock_mhz, self.resources.device);
+        self.baselines
+            .as_ref()
+            .map(|b| schemes_table(b, mhz, device, false))
     }
 }
 
