@@ -9,7 +9,7 @@
 //! Every listed matrix of a model is pruned with the same pattern and sparsity;
 //! everything else stays dense and in float.
 
-use crate::model_prune::nm_for;
+use crate::patterns::{eval_patterns, family};
 use anyhow::{Context, Result};
 use bbs_compress::patterns::{apply_mask, prune_mask, Pattern};
 use bbs_eval::{g2p, silero};
@@ -18,33 +18,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt::Write as _;
 
-pub const SPARSITIES: [f64; 4] = [0.25, 0.5, 0.75, 0.875];
-/// Columns per bank for BBS in the table (16 columns per bank: 16 banks for g2p's 256 columns, 8 for silero's 128).
-pub const BANK_SIZE: usize = 16;
-
-/// The patterns compared at one sparsity (`None` is the dense model).
-pub fn patterns_at(sparsity: f64, cols: usize) -> Vec<Pattern> {
-    let mut v = vec![
-        Pattern::Bbs {
-            banks: cols / BANK_SIZE,
-        },
-        Pattern::Unstructured,
-    ];
-    v.extend(nm_for(sparsity));
-    v.push(Pattern::Block { size: 4 });
-    v
-}
-
-/// Family name of a pattern, the same for every layer.
-pub fn family(p: &Pattern) -> &'static str {
-    match p {
-        Pattern::Bbs { .. } => "BBS",
-        Pattern::Unstructured => "unstructured",
-        Pattern::NM { .. } => "N:M",
-        Pattern::Block { .. } => "block 4x4",
-        Pattern::RowBalanced => "row-balanced",
-    }
-}
+// The table's sparsities and bank size live with the other comparison sets
+// (`crate::patterns`); these names are the ones `bbs eval` uses.
+pub use crate::patterns::{EVAL_BANK_SIZE as BANK_SIZE, EVAL_SPARSITIES as SPARSITIES};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct AccuracyRow {
@@ -91,7 +67,7 @@ fn table<M: Sync>(
     let cols = matrices[0].1.ncols();
     let mut jobs: Vec<(f64, Option<Pattern>)> = vec![(0.0, None)];
     for &s in sparsities {
-        jobs.extend(patterns_at(s, cols).into_iter().map(|p| (s, Some(p))));
+        jobs.extend(eval_patterns(s, cols).into_iter().map(|p| (s, Some(p))));
     }
     jobs.par_iter()
         .map(|(s, p)| {
@@ -101,7 +77,7 @@ fn table<M: Sync>(
             };
             Ok(AccuracyRow {
                 model: model_name.to_string(),
-                pattern: p.as_ref().map_or("dense", family).to_string(),
+                pattern: p.as_ref().map_or_else(|| "dense".to_string(), family),
                 detail: p.as_ref().map_or("dense".to_string(), Pattern::label),
                 sparsity: *s,
                 metrics,

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod flow;
 pub mod layers;
 pub mod model_prune;
+pub mod patterns;
 pub mod report;
 pub mod sim_cmd;
 pub mod staging;

@@ -3,6 +3,7 @@
 //! and a report (JSON and Markdown) of what each pattern costs.
 
 use crate::layers::{LayerRules, LayerSettings};
+use crate::patterns::comparison_patterns;
 use crate::report::{self, LayerReport, PatternReport, Report};
 use crate::staging::Staging;
 use anyhow::{Context, Result};
@@ -76,29 +77,6 @@ struct LayerResult {
     csb: Option<Vec<u8>>,
     manifest: Option<ManifestEntry>,
     report: LayerReport,
-}
-
-/// The comparison set at a sparsity: BBS, unstructured, the N:M closest to
-/// the sparsity, 4x4 blocks and row-balanced.
-pub fn comparison_patterns(banks: usize, sparsity: f64) -> Vec<Pattern> {
-    let mut v = vec![Pattern::Bbs { banks }, Pattern::Unstructured];
-    if let Some(nm) = nm_for(sparsity) {
-        v.push(nm);
-    }
-    v.push(Pattern::Block { size: 4 });
-    v.push(Pattern::RowBalanced);
-    v
-}
-
-/// N:M with the smallest M in {4, 8, 16, 32} that realizes `sparsity` exactly.
-pub fn nm_for(sparsity: f64) -> Option<Pattern> {
-    [4usize, 8, 16, 32].into_iter().find_map(|m| {
-        let n = (1.0 - sparsity) * m as f64;
-        (n >= 1.0 && (n - n.round()).abs() < 1e-9).then(|| Pattern::NM {
-            n: n.round() as usize,
-            m,
-        })
-    })
 }
 
 fn file_stem_for(name: &str, used: &mut BTreeSet<String>) -> String {

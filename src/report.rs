@@ -2,10 +2,10 @@
 //! Markdown), and an error-against-sparsity sweep plotted as SVG.
 
 use crate::layers::LayerSettings;
-use crate::model_prune::nm_for;
+use crate::patterns::{comparison_patterns, family, COMPARISON_FAMILIES, SWEEP_SPARSITIES};
 use anyhow::Result;
 use bbs_compress::metrics::{layer_metrics, LayerMetrics};
-use bbs_compress::patterns::{prune_mask, Pattern};
+use bbs_compress::patterns::prune_mask;
 use bbs_compress::{NamedMatrix, QFormat};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -15,9 +15,6 @@ use std::path::Path;
 
 /// Version of the report layout; bump on any change of its fields.
 pub const REPORT_VERSION: u32 = 1;
-
-/// Sparsities of the sweep behind the plot.
-pub const SWEEP_SPARSITIES: [f64; 6] = [0.25, 0.5, 0.625, 0.75, 0.875, 0.9375];
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PatternReport {
@@ -68,15 +65,6 @@ pub struct Report {
     pub totals: Vec<Total>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Vec<SweepPoint>>,
-}
-
-/// A pattern's family, the same for every layer (BBS banks may differ per layer).
-fn family(p: &Pattern) -> String {
-    match p {
-        Pattern::Bbs { .. } => "BBS".into(),
-        Pattern::NM { .. } => "N:M".into(),
-        other => other.label(),
-    }
 }
 
 impl Report {
@@ -220,14 +208,14 @@ impl Report {
     }
 }
 
-/// Prune every non-skipped layer with every pattern family at each sweep
-/// sparsity; the whole-model relative error per (family, sparsity).
+/// Prune every non-skipped layer with every pattern of the comparison set
+/// at each sweep sparsity; the whole-model relative error per (family,
+/// sparsity).
 pub fn sweep(
     layers: &[NamedMatrix],
     settings: &[LayerSettings],
     pb: &ProgressBar,
 ) -> Result<Vec<SweepPoint>> {
-    let families = ["BBS", "unstructured", "N:M", "block 4x4", "row-balanced"];
     // per layer: for each (family, sparsity), squared error
     let per_layer: Vec<Vec<(String, f64, f64)>> = layers
         .par_iter()
@@ -236,11 +224,7 @@ pub fn sweep(
         .map(|(l, s)| {
             let mut out = Vec::new();
             for &sp in &SWEEP_SPARSITIES {
-                let mut patterns = vec![Pattern::Bbs { banks: s.banks }, Pattern::Unstructured];
-                patterns.extend(nm_for(sp));
-                patterns.push(Pattern::Block { size: 4 });
-                patterns.push(Pattern::RowBalanced);
-                for p in patterns {
+                for p in comparison_patterns(s.banks, sp) {
                     let mask = prune_mask(&l.matrix.view(), &p, sp)?;
                     let m = layer_metrics(&l.matrix.view(), &mask, &p, 2);
                     let norm2: f64 = l.matrix.iter().map(|&v| (v as f64).powi(2)).sum();
@@ -258,7 +242,7 @@ pub fn sweep(
         .map(|(l, _)| l.matrix.iter().map(|&v| (v as f64).powi(2)).sum::<f64>())
         .sum();
     let mut points = Vec::new();
-    for fam in families {
+    for fam in COMPARISON_FAMILIES {
         for &sp in &SWEEP_SPARSITIES {
             let errs: Vec<f64> = per_layer
                 .iter()

@@ -502,20 +502,10 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or(String::new(), |v| v.to_string())
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// `sweep.csv`: a header of [`CSV_COLUMNS`], then one row per point.
 pub fn to_csv(points: &[Point]) -> String {
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
-    for p in points {
-        let row = [
+    let rows = points.iter().map(|p| {
+        [
             p.name.clone(),
             p.pes.to_string(),
             p.banks.to_string(),
@@ -534,12 +524,10 @@ pub fn to_csv(points: &[Point]) -> String {
             p.fits_budget.to_string(),
             p.feasible.to_string(),
             p.pareto.to_string(),
-            csv_field(p.reason.as_deref().unwrap_or("")),
-        ];
-        out.push_str(&row.join(","));
-        out.push('\n');
-    }
-    out
+            p.reason.clone().unwrap_or_default(),
+        ]
+    });
+    bbs_sim::report::csv_string(&CSV_COLUMNS, rows)
 }
 
 #[derive(Serialize)]

@@ -3,6 +3,7 @@
 //! fail with one `error:` line naming the option or field, exit code 1, and
 //! no output directory.
 
+use approx::assert_abs_diff_eq;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -333,7 +334,7 @@ fn model_form_runs_every_pruned_layer_like_one_spmv() {
     }
     assert_eq!(r["total"]["cycles"], total);
     let us = r["total"]["microseconds"].as_f64().unwrap();
-    assert!((us - total as f64 / cfg.host.clock_mhz as f64).abs() < 1e-9);
+    assert_abs_diff_eq!(us, total as f64 / cfg.host.clock_mhz as f64, epsilon = 1e-9);
     // With on-chip matrices the bbs baseline is the simulated time.
     assert_eq!(r["baselines"]["frame"][0]["scheme"], "bbs");
     assert_eq!(r["baselines"]["frame"][0]["cycles"], total);

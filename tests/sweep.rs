@@ -2,6 +2,7 @@
 //! and order, latency against PEs, the Pareto front, determinism, recorded
 //! (non-fatal) infeasible points, and clean refusals of bad options.
 
+use approx::abs_diff_eq;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -133,7 +134,10 @@ fn csv_has_one_row_per_point_in_order_with_fixed_columns() {
         assert_eq!(num::<usize>(r, "dsp_blocks"), (p * k + 8).div_ceil(2));
         let cycles: u64 = num(r, "cycles");
         let us: f64 = num(r, "latency_us");
-        assert!((us - cycles as f64 / 200.0).abs() < 1e-3, "{r:?}");
+        assert!(
+            abs_diff_eq!(us, cycles as f64 / 200.0, epsilon = 1e-3),
+            "{r:?}"
+        );
         let u: f64 = num(r, "multiplier_utilization");
         assert!(u > 0.0 && u <= 1.0, "{r:?}");
         // small-lstm's gate matrix is 512 x 192: the default's 1024 x 512 already holds it.
@@ -235,7 +239,7 @@ fn pareto_front_is_exactly_the_non_dominated_feasible_points() {
         assert_eq!(r["feasible"], fits.to_string(), "{r:?}");
         let share: f64 = num(r, "resource_share");
         let exact = (d as f64 / bd as f64).max(b as f64 / bb as f64);
-        assert!((share - exact).abs() < 1e-6, "{r:?}");
+        assert!(abs_diff_eq!(share, exact, epsilon = 1e-6), "{r:?}");
         if fits {
             feasible.push((
                 r["sparsity"].clone(),

@@ -23,7 +23,7 @@
 use bbs_hdlgen::yosys::{self, SynthReport, Target};
 use bbs_sim::resources::{estimate, ResourceEstimate};
 use bbs_sim::Config;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {

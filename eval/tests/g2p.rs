@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use approx::abs_diff_eq;
 use bbs_eval::g2p::{evaluate, load_cmudict, sample, Entry, Error, G2p, G2pScore, GRU_MATRICES};
 use ndarray::Array2;
 
@@ -81,7 +82,7 @@ fn dense_accuracy_on_the_2000_word_sample() {
     println!("dense g2p on {} words: {s:?}", s.words);
     assert_eq!(s.words, SAMPLE_WORDS);
     assert!(
-        (s.word_accuracy - DENSE_WORD_ACCURACY).abs() <= 0.03,
+        abs_diff_eq!(s.word_accuracy, DENSE_WORD_ACCURACY, epsilon = 0.03),
         "word accuracy {} is not within 3 points of {DENSE_WORD_ACCURACY}",
         s.word_accuracy
     );

@@ -2,6 +2,7 @@
 //! unstructured, dense and block schedules follow their documented rules, and
 //! every multiplier-slot is accounted for.
 
+use approx::assert_abs_diff_eq;
 use bbs_compress::{prune_bbs, prune_mask, Csb, Pattern};
 use bbs_sim::baselines::{compare, schedule, schedule_block, Scheme, SchemeReport};
 use bbs_sim::{simulate_spmv, Config, Pipeline};
@@ -141,7 +142,7 @@ fn hand_built_unstructured_example() {
     assert_eq!(r.stalls.pipeline, 4);
     assert_eq!(r.cycles, 1 + 3 + 4 + 4);
     assert_eq!(r.matrix_words_per_pe, 2);
-    assert!((r.utilization - 9.0 / (8.0 * 12.0)).abs() < 1e-12);
+    assert_abs_diff_eq!(r.utilization, 9.0 / (8.0 * 12.0), epsilon = 1e-12);
     assert_accounted(&cfg, &r);
 }
 
