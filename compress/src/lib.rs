@@ -10,7 +10,7 @@ pub mod error;
 pub mod fixed;
 pub mod hex;
 pub mod metrics;
-pub mod onnx;
+mod output;
 pub mod patterns;
 pub mod prune;
 pub mod schedule;
@@ -21,9 +21,12 @@ pub use error::{Error, Result};
 pub use fixed::QFormat;
 pub use hex::{pack_word, write_matrix_hex};
 pub use metrics::{layer_metrics, LayerMetrics};
+// The ONNX module (its `data_type` codes and the test `fixture`) keeps its
+// old public path.
 pub use patterns::{apply_mask, global_unstructured_masks, prune_mask, Pattern};
 pub use prune::{kept_per_bank, prune_bbs, BbsPruned};
 pub use schedule::Schedule;
+pub use weights::onnx;
 pub use weights::{
     glob_match, list_tensors, read_matrices, read_matrix, read_matrix_data,
     read_matrix_data_deferred, read_vector, write_bytes_atomic, write_like, write_masks,
