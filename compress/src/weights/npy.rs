@@ -8,6 +8,8 @@ use std::path::Path;
 
 use crate::error::{one_line, Result};
 
+use super::file::{file_stem, offset_in};
+use super::select::{cand_of, Cand};
 use super::tensor::{tensor_err, Dt, TensorRef};
 
 const NPY_MAGIC: &[u8] = b"\x93NUMPY";
@@ -81,6 +83,14 @@ pub(crate) fn parse_npy<'a>(bytes: &'a [u8], path: &Path, name: &str) -> Result<
         fortran: header.layout.is_fortran(),
         data: Cow::Borrowed(data),
     })
+}
+
+/// The file's one tensor, named after the file stem, as a candidate;
+/// `offset` is where its data starts in the file.
+pub(crate) fn candidates<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<Cand<'a>>> {
+    let t = parse_npy(bytes, path, &file_stem(path))?;
+    let offset = offset_in(bytes, &t.data);
+    Ok(vec![cand_of(t, path, 0, offset)])
 }
 
 /// Maps a NumPy type string such as `<f4` to a dtype and byte order.

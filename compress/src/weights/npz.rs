@@ -10,6 +10,9 @@ use std::path::Path;
 
 use crate::error::{one_line, Error, Result};
 
+use super::file::offset_in;
+use super::npy::parse_npy;
+use super::select::{cand_of, Cand};
 use super::tensor::tensor_err;
 
 /// (name without ".npy", name inside the archive), sorted by name.
@@ -70,6 +73,26 @@ pub(crate) fn npz_all(bytes: &[u8], path: &Path) -> Result<Vec<(String, String, 
         out.push((name, full, member));
     }
     Ok(out)
+}
+
+/// The members read by [`npz_all`] as candidates: `unit` is the member's
+/// index, `offset` where its data starts in the member. A member that is
+/// not a valid `.npy` fails reading them all.
+pub(crate) fn candidates<'a>(
+    members: &'a [(String, String, Vec<u8>)],
+    path: &Path,
+) -> Vec<Cand<'a>> {
+    members
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _, b))| match parse_npy(b, path, name) {
+            Ok(t) => {
+                let offset = offset_in(b, &t.data);
+                cand_of(t, path, i, offset)
+            }
+            Err(e) => Cand::err(name, e, true),
+        })
+        .collect()
 }
 
 /// The archive with the members named in `changed` (by their name in the

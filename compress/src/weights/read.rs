@@ -16,8 +16,9 @@ use super::npy::parse_npy;
 use super::npz::{npz_all, npz_members, open_npz, read_npz_member};
 use super::onnx::{self, open_onnx};
 use super::safetensors::{open_safetensors, sorted_names, st_tensor};
-use super::select::{cand_of, pick, select_matrices, Cand};
+use super::select::{pick, select_matrices};
 use super::tensor::{not_found, shape_str, tensor_err, NamedMatrix, Vector};
+use super::{npy, npz, safetensors};
 
 /// Reads one 2-D weight matrix as f32.
 ///
@@ -283,25 +284,12 @@ pub fn read_matrices(path: &Path, select: &[String]) -> Result<Vec<NamedMatrix>>
     let bytes = read_file(path)?;
     match ext.as_str() {
         "npy" => {
-            let t = parse_npy(&bytes, path, &file_stem(path))?;
-            let offset = offset_in(&bytes, &t.data);
-            let cands = vec![cand_of(t, path, 0, offset)];
+            let cands = npy::candidates(&bytes, path)?;
             select_matrices(path, cands, select, bytes.mapped_file())
         }
         "npz" => {
             let members = npz_all(&bytes, path)?;
-            let cands = members
-                .iter()
-                .enumerate()
-                .map(|(i, (name, _, b))| match parse_npy(b, path, name) {
-                    Ok(t) => {
-                        let offset = offset_in(b, &t.data);
-                        cand_of(t, path, i, offset)
-                    }
-                    Err(e) => Cand::err(name, e, true),
-                })
-                .collect();
-            select_matrices(path, cands, select, None)
+            select_matrices(path, npz::candidates(&members, path), select, None)
         }
         "onnx" => {
             let model = open_onnx(&bytes, path)?;
@@ -309,13 +297,7 @@ pub fn read_matrices(path: &Path, select: &[String]) -> Result<Vec<NamedMatrix>>
             select_matrices(path, cands, select, None)
         }
         _ => {
-            let st = open_safetensors(&bytes, path)?;
-            let mut cands = Vec::new();
-            for name in sorted_names(&st) {
-                let t = st_tensor(&st, path, &name)?;
-                let offset = offset_in(&bytes, &t.data);
-                cands.push(cand_of(t, path, 0, offset));
-            }
+            let cands = safetensors::candidates(&bytes, path)?;
             select_matrices(path, cands, select, bytes.mapped_file())
         }
     }

@@ -19,14 +19,13 @@ use crate::error::{one_line, Error, Result};
 use crate::output::{write_atomic_with, write_bytes_atomic};
 
 use super::decode::{elem_to_f32, f32_to_elem, is_native_f32};
-use super::file::{extension, file_stem, offset_in, read_at, read_file};
-use super::npy::parse_npy;
+use super::file::{extension, read_at, read_file, FileBytes};
 use super::npz::{npz_all, rewrite_npz};
 use super::onnx::{self, open_onnx};
 use super::read::check_extension;
-use super::safetensors::{open_safetensors, sorted_names, st_tensor};
-use super::select::{cand_of, usable_names, Cand, Src};
+use super::select::{usable_names, Cand, Src};
 use super::tensor::{not_found, shape_str, tensor_err, Dt, TensorRef};
+use super::{npy, npz, safetensors};
 
 /// The checks [`encode_like`] makes before looking at any value: the shape,
 /// a floating-point dtype, and the data length. Returns the dtype.
@@ -201,43 +200,13 @@ pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]
     let bytes = read_file(input)?;
     let out = match ext.as_str() {
         "npy" => {
-            let t = parse_npy(&bytes, input, &file_stem(input))?;
-            let offset = offset_in(&bytes, &t.data);
-            let srcs = sources(input, vec![cand_of(t, input, 0, offset)], replace)?;
-            if let Some(file) = bytes.mapped_file() {
-                if streamable(&srcs, input) {
-                    return write_patched(input, file, output, &srcs);
-                }
-            }
-            let mut patches = Vec::new();
-            for (src, m) in srcs {
-                patches.push((src.offset, encode_like(&src.tref, input, m)?));
-            }
-            let mut out = bytes.to_vec();
-            for (offset, new) in patches {
-                out[offset..offset + new.len()].copy_from_slice(&new);
-            }
-            out
+            let cands = npy::candidates(&bytes, input)?;
+            return write_in_place(input, output, &bytes, cands, replace);
         }
         "npz" => {
             let mut members = npz_all(&bytes, input)?;
-            let mut patches = Vec::new();
-            {
-                let cands: Vec<Cand> = members
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (name, _, b))| match parse_npy(b, input, name) {
-                        Ok(t) => {
-                            let offset = offset_in(b, &t.data);
-                            cand_of(t, input, i, offset)
-                        }
-                        Err(e) => Cand::err(name, e, true),
-                    })
-                    .collect();
-                for (src, m) in sources(input, cands, replace)? {
-                    patches.push((src.unit, src.offset, encode_like(&src.tref, input, m)?));
-                }
-            }
+            let cands = npz::candidates(&members, input);
+            let patches = encode_all(input, sources(input, cands, replace)?)?;
             let mut changed = BTreeMap::new();
             for (unit, offset, new) in patches {
                 let member = &mut members[unit];
@@ -249,37 +218,50 @@ pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]
         "onnx" => {
             let model = open_onnx(&bytes, input)?;
             let cands = onnx::candidates(&model, &bytes, input);
-            let mut patches = Vec::new();
-            for (src, m) in sources(input, cands, replace)? {
-                patches.push((src.unit, src.offset, encode_like(&src.tref, input, m)?));
-            }
+            let patches = encode_all(input, sources(input, cands, replace)?)?;
             onnx::patch(&bytes, &model, &patches)
         }
         _ => {
-            let st = open_safetensors(&bytes, input)?;
-            let mut cands = Vec::new();
-            for name in sorted_names(&st) {
-                let t = st_tensor(&st, input, &name)?;
-                let offset = offset_in(&bytes, &t.data);
-                cands.push(cand_of(t, input, 0, offset));
-            }
-            let srcs = sources(input, cands, replace)?;
-            if let Some(file) = bytes.mapped_file() {
-                if streamable(&srcs, input) {
-                    return write_patched(input, file, output, &srcs);
-                }
-            }
-            let mut patches = Vec::new();
-            for (src, m) in srcs {
-                patches.push((src.offset, encode_like(&src.tref, input, m)?));
-            }
-            let mut out = bytes.to_vec();
-            for (offset, new) in patches {
-                out[offset..offset + new.len()].copy_from_slice(&new);
-            }
-            out
+            let cands = safetensors::candidates(&bytes, input)?;
+            return write_in_place(input, output, &bytes, cands, replace);
         }
     };
+    write_bytes_atomic(output, &out)
+}
+
+/// Each replacement encoded like the tensor it replaces, as `(unit, offset,
+/// bytes)` for the format to splice in; the first error stops it.
+fn encode_all(
+    input: &Path,
+    srcs: Vec<(Src, &Array2<f32>)>,
+) -> Result<Vec<(usize, usize, Vec<u8>)>> {
+    srcs.into_iter()
+        .map(|(src, m)| Ok((src.unit, src.offset, encode_like(&src.tref, input, m)?)))
+        .collect()
+}
+
+/// [`write_like`] for the formats whose tensors' data lie in the file as
+/// they are (`.npy`, `.safetensors`): the replaced bytes are overwritten in
+/// a copy of the file, streamed file to file when the input is mapped and
+/// every value can be encoded, else in memory.
+fn write_in_place(
+    input: &Path,
+    output: &Path,
+    bytes: &FileBytes,
+    cands: Vec<Cand>,
+    replace: &[(String, Array2<f32>)],
+) -> Result<()> {
+    let srcs = sources(input, cands, replace)?;
+    if let Some(file) = bytes.mapped_file() {
+        if streamable(&srcs, input) {
+            return write_patched(input, file, output, &srcs);
+        }
+    }
+    let patches = encode_all(input, srcs)?;
+    let mut out = bytes.to_vec();
+    for (_, offset, new) in patches {
+        out[offset..offset + new.len()].copy_from_slice(&new);
+    }
     write_bytes_atomic(output, &out)
 }
 

@@ -9,6 +9,8 @@ use ::safetensors::{Dtype as StDtype, SafeTensors};
 
 use crate::error::{one_line, Error, Result};
 
+use super::file::offset_in;
+use super::select::{cand_of, Cand};
 use super::tensor::{not_found, Dt, TensorRef};
 
 pub(crate) fn open_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>> {
@@ -56,4 +58,17 @@ pub(crate) fn sorted_names(st: &SafeTensors) -> Vec<String> {
     let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
     names.sort();
     names
+}
+
+/// Every tensor as a candidate, sorted by name; `offset` is where its data
+/// starts in the file.
+pub(crate) fn candidates<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<Cand<'a>>> {
+    let st = open_safetensors(bytes, path)?;
+    let mut cands = Vec::new();
+    for name in sorted_names(&st) {
+        let t = st_tensor(&st, path, &name)?;
+        let offset = offset_in(bytes, &t.data);
+        cands.push(cand_of(t, path, 0, offset));
+    }
+    Ok(cands)
 }
