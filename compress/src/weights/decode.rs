@@ -48,18 +48,7 @@ pub(crate) fn decode(t: &TensorRef, path: &Path, floats_only: bool) -> Result<De
             ))
         }
     };
-    let numel = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    if numel.and_then(|n| n.checked_mul(dt.size())) != Some(t.data.len()) {
-        return Err(tensor_err(
-            path,
-            &t.name,
-            format!(
-                "holds {} data bytes, which does not match shape {} of {dt:?}",
-                t.data.len(),
-                shape_str(&t.shape)
-            ),
-        ));
-    }
+    check_length(t, path, dt)?;
     let big = t.big_endian;
     let chunks = t.data.chunks_exact(dt.size());
     macro_rules! num {
@@ -95,6 +84,24 @@ pub(crate) fn decode(t: &TensorRef, path: &Path, floats_only: bool) -> Result<De
         };
     }
     Ok(out)
+}
+
+/// Checks that `t`'s data holds exactly the elements its shape calls for,
+/// as `dt`.
+pub(crate) fn check_length(t: &TensorRef, path: &Path, dt: Dt) -> Result<()> {
+    let numel = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if numel.and_then(|n| n.checked_mul(dt.size())) != Some(t.data.len()) {
+        return Err(tensor_err(
+            path,
+            &t.name,
+            format!(
+                "holds {} data bytes, which does not match shape {} of {dt:?}",
+                t.data.len(),
+                shape_str(&t.shape)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn fortran_to_c<T: Clone>(v: Vec<T>, shape: &[usize], path: &Path, name: &str) -> Result<Vec<T>> {

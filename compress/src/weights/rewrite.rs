@@ -18,7 +18,7 @@ use ndarray::Array2;
 use crate::error::{one_line, Error, Result};
 use crate::output::{write_atomic_with, write_bytes_atomic};
 
-use super::decode::{elem_to_f32, f32_to_elem, is_native_f32};
+use super::decode::{check_length, elem_to_f32, f32_to_elem, is_native_f32};
 use super::file::{extension, read_at, read_file, FileBytes};
 use super::npz::{npz_all, rewrite_npz};
 use super::onnx::{self, open_onnx};
@@ -45,18 +45,8 @@ fn encode_check(t: &TensorRef, path: &Path, new: &Array2<f32>) -> Result<Dt> {
     let Ok(dt) = t.dtype else {
         return Err(tensor_err(path, &t.name, "is not floating point"));
     };
-    let size = dt.size();
-    if rows.checked_mul(cols).and_then(|n| n.checked_mul(size)) != Some(t.data.len()) {
-        return Err(tensor_err(
-            path,
-            &t.name,
-            format!(
-                "holds {} data bytes, which does not match shape {} of {dt:?}",
-                t.data.len(),
-                shape_str(&t.shape)
-            ),
-        ));
-    }
+    // `t` is a candidate matrix: its shape is `[rows, cols]`.
+    check_length(t, path, dt)?;
     Ok(dt)
 }
 
