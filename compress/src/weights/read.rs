@@ -275,7 +275,7 @@ pub fn read_vector(path: &Path) -> Result<Vector> {
 /// ONNX: initializers used as MatMul/Gemm A or B, LSTM/GRU W and R, and any
 /// other 2-D float initializer not used as a bias or state of those ops.
 /// LSTM/GRU W `[dirs, gates*hidden, in]` and R `[dirs, gates*hidden, hidden]`
-/// come back per direction as `<name>[d]` with [`GateInfo`]; the exact name
+/// come back per direction as `<name>[d]` with [`GateInfo`](crate::GateInfo); the exact name
 /// `<name>` selects all directions. Subgraphs are searched for nodes too.
 /// Initializers in external data files are refused.
 pub fn read_matrices(path: &Path, select: &[String]) -> Result<Vec<NamedMatrix>> {
