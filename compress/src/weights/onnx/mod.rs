@@ -18,23 +18,12 @@ use crate::error::{Error, Result};
 use super::select::{cand_of, Cand, Src};
 use super::tensor::{tensor_err, Dt, GateInfo, TensorRef};
 
+pub mod data_type;
 pub mod fixture;
 mod proto;
 
 pub(crate) use proto::{patch, Model};
 use proto::{Init, Msg};
-
-/// ONNX `TensorProto.DataType` values this crate reads, and a few others.
-pub mod data_type {
-    pub const FLOAT: i32 = 1;
-    pub const UINT8: i32 = 2;
-    pub const INT8: i32 = 3;
-    pub const INT32: i32 = 6;
-    pub const INT64: i32 = 7;
-    pub const FLOAT16: i32 = 10;
-    pub const DOUBLE: i32 = 11;
-    pub const BFLOAT16: i32 = 16;
-}
 
 /// The ONNX name of a `TensorProto.DataType` value.
 pub fn data_type_name(t: i32) -> String {
