@@ -15,7 +15,7 @@
 //! | `file`                                  | a file's bytes, mapped or read; reads at an offset      |
 //! | `decode`                                | element decoding and encoding; what makes a usable matrix |
 //! | `select`                                | candidate matrices; choosing them by name or glob       |
-//! | `npy`, `npz`, `safetensors`, [`onnx`]   | one format each: parsing, its candidates, patching      |
+//! | `npy`, `npz`, `safetensors`, [`onnx`]   | one format each: parsing, its candidates (and rewriting, for npz and onnx) |
 //! | `read`                                  | the readers: dispatch on the extension to a format      |
 //! | `rewrite`                               | [`write_like`]: a model written back with tensors replaced |
 //! | `masks`                                 | [`write_masks`]                                         |

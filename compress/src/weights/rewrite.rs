@@ -1,8 +1,9 @@
 //! [`write_like`]: a model written back in its own format and dtypes with
 //! some tensors' data replaced, every other byte kept where the format
-//! allows. Each format's module says how its bytes are patched; this module
-//! encodes the new values like the originals and checks them first, so that
-//! on any error nothing is written.
+//! allows. This module encodes the new values like the originals and checks
+//! them all first, so that on any error nothing is written; `.npz` and
+//! `.onnx` splice them in through their own modules, while `.npy` and
+//! `.safetensors` data is overwritten where it lies ([`write_in_place`]).
 //!
 //! Big files are not copied through memory: a mapped `.npy` or
 //! `.safetensors` input is copied file to file and the replaced tensors are
