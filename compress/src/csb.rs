@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use crate::error::one_line;
 use crate::error::{Error, Result};
 use crate::fixed::QFormat;
+use crate::output::write_atomic;
 use crate::prune::{BbsPruned, MAX_BANK_SIZE};
-use crate::weights::write_atomic;
 
 /// First 8 bytes of every CSB file. The `\0\x1a` tail stops text tools early
 /// and catches newline translation, like PNG's magic.

@@ -11,7 +11,7 @@ pub mod error;
 pub mod fixed;
 pub mod hex;
 pub mod metrics;
-pub mod onnx;
+mod output;
 pub mod patterns;
 pub mod prune;
 pub mod schedule;
@@ -22,11 +22,15 @@ pub use error::{Error, Result};
 pub use fixed::QFormat;
 pub use hex::{pack_word, HexWord};
 pub use metrics::{layer_metrics, LayerMetrics};
+pub use output::{write_bytes_atomic, write_npy_atomic};
 pub use patterns::{apply_mask, global_unstructured_masks, prune_mask, Pattern};
 pub use prune::{kept_per_bank, prune_bbs, BbsPruned};
 pub use schedule::Schedule;
+// The ONNX module (its `data_type` codes and the test `fixture`) keeps its
+// old public path.
+pub use weights::onnx;
 pub use weights::{
     glob_match, list_tensors, read_matrices, read_matrix, read_matrix_data,
-    read_matrix_data_deferred, read_vector, write_bytes_atomic, write_like, write_masks,
-    write_npy_atomic, DType, GateInfo, MatrixData, NamedMatrix, Vector,
+    read_matrix_data_deferred, read_vector, write_like, write_masks, DType, GateInfo, MatrixData,
+    NamedMatrix, Vector,
 };

@@ -404,6 +404,7 @@ fn prune_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use approx::assert_abs_diff_eq;
     use ndarray::{array, Array2};
 
     #[test]
@@ -488,6 +489,6 @@ mod tests {
         let p = prune_bbs(&w.view(), 2, 0.5).unwrap();
         assert_eq!(p.slots, 2);
         assert_eq!(p.mask(), array![[0u8, 1, 1, 1, 1]]);
-        assert!((p.achieved_sparsity() - 0.2).abs() < 1e-12);
+        assert_abs_diff_eq!(p.achieved_sparsity(), 0.2, epsilon = 1e-12);
     }
 }

@@ -1,10 +1,12 @@
 //! Whole-model reading and writing: read_matrices, write_like, write_masks on
-//! .npy/.npz/.safetensors/.onnx files built in a temp directory.
+//! .npy/.npz/.safetensors/.onnx files built in a temp directory, and on real
+//! trained weights (see "real weights" below).
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
+use approx::{assert_abs_diff_eq, assert_relative_eq};
 use bbs_compress::onnx::data_type as dt;
 use bbs_compress::onnx::fixture::{Data, Graph, Node, Tensor};
 use bbs_compress::{
@@ -913,73 +915,207 @@ fn masks_are_u8_safetensors_and_deterministic() {
     assert!(e.contains("tensor 'x' is given twice"), "{e}");
 }
 
-// ------------------------------------------------------- real silero files ----
+// ------------------------------------------------------------- real weights ----
+//
+// Trained weights rather than made-up ones: silero-vad's LSTM from the
+// committed `data/silero-vad/silero_vad_16k.safetensors`, also put into an
+// ONNX model built here, and g2p-en's GRU checkpoint, which
+// `scripts/fetch-data.sh` (run by `scripts/test.sh`) puts in `data/cache/`.
+// Pinned values were computed from the raw bytes with Python's standard
+// library (struct, json, zipfile), independently of these readers.
 
-const SILERO: &str = "/tmp/wts/silero/silero_vad/data";
+/// `rel` in the repository (the workspace root, one above this crate).
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate is inside the workspace")
+        .join(rel)
+}
 
-#[test]
-fn silero_onnx_files_when_present() {
-    let dir = Path::new(SILERO);
-    let op15 = dir.join("silero_vad_16k_op15.onnx");
-    if !op15.exists() {
-        eprintln!("skipped: {} not present", op15.display());
-        return;
+/// A file that `scripts/fetch-data.sh` fetches into `data/cache/`, or
+/// `None` after printing SKIPPED when it has not run; under `CI=true` a
+/// missing file fails the test, so CI never passes without checking.
+fn fetched(rel: &str) -> Option<PathBuf> {
+    let p = repo_file("data/cache").join(rel);
+    if p.is_file() {
+        return Some(p);
     }
-    let ms = read_matrices(&op15, &[]).unwrap();
-    assert_eq!(
-        names(&ms),
-        ["model.decoder.rnn.weight_hh", "model.decoder.rnn.weight_ih"]
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} missing under CI; run scripts/fetch-data.sh first",
+            p.display()
+        );
+    }
+    println!(
+        "SKIPPED: {} missing; run scripts/fetch-data.sh",
+        p.display()
     );
+    None
+}
+
+const SILERO: &str = "data/silero-vad/silero_vad_16k.safetensors";
+
+/// silero-vad's LSTM weights, `[weight_hh, weight_ih]`, after checking them
+/// against the values pinned from the file's bytes.
+fn silero_lstm() -> Vec<NamedMatrix> {
+    let ms = read_matrices(&repo_file(SILERO), &s(&["lstm_cell.weight_*"])).unwrap();
+    assert_eq!(names(&ms), ["lstm_cell.weight_hh", "lstm_cell.weight_ih"]);
     assert!(ms
         .iter()
         .all(|m| m.matrix.dim() == (512, 128) && m.dtype == DType::F32));
-    // Values as onnx.numpy_helper.to_array gives them (onnx 1.23.2).
-    let w = &get(&ms, "model.decoder.rnn.weight_ih").matrix;
-    let first = [
-        -0.05701574f32,
-        -0.20125891,
-        -0.06743498,
-        0.20294966,
-        -0.07532871,
+    let first_ih = [
+        -0.03884525f32,
+        -0.12794992,
+        -0.16813071,
+        0.18689056,
+        -0.109257534,
     ];
-    for (c, want) in first.iter().enumerate() {
-        assert!(
-            (w[(0, c)] - want).abs() < 1e-7,
-            "({c}) {} vs {want}",
-            w[(0, c)]
-        );
+    let first_hh = [
+        0.061375894f32,
+        0.18134257,
+        0.04792845,
+        -0.395547,
+        0.50151366,
+    ];
+    for (m, first, sum) in [
+        (&ms[1].matrix, first_ih, 670.1897309952063),
+        (&ms[0].matrix, first_hh, -251.09834341293003),
+    ] {
+        for (c, want) in first.iter().enumerate() {
+            assert_relative_eq!(m[(0, c)], want, max_relative = 1e-7);
+        }
+        let got: f64 = m.iter().map(|&v| f64::from(v)).sum();
+        assert_abs_diff_eq!(got, sum, epsilon = 1e-9);
     }
-    let sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
-    assert!((sum - 553.3027).abs() < 1e-2, "{sum}");
-    // Prune one matrix and write the model back: only its bytes change.
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = out_dir.path().join("pruned.onnx");
+    ms
+}
+
+#[test]
+fn silero_safetensors_rewrite_changes_only_the_pruned_tensor() {
+    let input = repo_file(SILERO);
+    let ms = silero_lstm();
+    let w = &ms[1].matrix;
     let pruned = w.mapv(|v| if v.abs() < 0.05 { 0.0 } else { v });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pruned.safetensors");
     write_like(
-        &op15,
+        &input,
         &out,
-        &[("model.decoder.rnn.weight_ih".into(), pruned.clone())],
+        &[("lstm_cell.weight_ih".into(), pruned.clone())],
     )
     .unwrap();
-    let orig = std::fs::read(&op15).unwrap();
+    let orig = std::fs::read(&input).unwrap();
     let bytes = std::fs::read(&out).unwrap();
+    // weight_ih's data starts at byte 710848 (header length + its offset).
     let at = find(&orig, &le_f32(w)[..4096]);
+    assert_eq!(at, 710_848);
+    let (lo, hi) = diff_span(&orig, &bytes).unwrap();
+    assert!(lo >= at && hi <= at + 512 * 128 * 4, "{lo}..{hi}");
+    let back = read_matrices(&out, &s(&["lstm_cell.weight_*"])).unwrap();
+    assert_eq!(back[1].matrix, pruned);
+    assert_eq!(back[0].matrix, ms[0].matrix);
+}
+
+#[test]
+fn silero_weights_in_an_onnx_model() {
+    // The LSTM cell as an exporter writes it out of MatMul/Gemm (as silero's
+    // own ONNX export does): weight_ih and weight_hh as [4*hidden, in]
+    // initializers of Gemms with transB=1, the biases as their C inputs.
+    let ms = silero_lstm();
+    let (w_hh, w_ih) = (&ms[0].matrix, &ms[1].matrix);
+    let (ih, hh) = ("model.decoder.rnn.weight_ih", "model.decoder.rnn.weight_hh");
+    let g = Graph {
+        nodes: vec![
+            Node::new("Gemm", "/rnn/ih", &["x", ih, "b_ih"]).int("transB", 1),
+            Node::new("Gemm", "/rnn/hh", &["h", hh, "b_hh"]).int("transB", 1),
+        ],
+        initializers: vec![
+            Tensor::f32(ih, &[512, 128], &vals(w_ih)),
+            Tensor::f32(hh, &[512, 128], &vals(w_hh)),
+            Tensor::f32("b_ih", &[512], &[0.0; 512]),
+            Tensor::f32("b_hh", &[512], &[0.0; 512]),
+        ],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model = onnx_file(dir.path(), "silero_lstm.onnx", &g);
+    let read = read_matrices(&model, &[]).unwrap();
+    assert_eq!(names(&read), [hh, ih]);
+    assert_eq!(&get(&read, ih).matrix, w_ih);
+    assert_eq!(&get(&read, hh).matrix, w_hh);
+    assert_eq!(
+        get(&read, ih).role.as_deref(),
+        Some("Gemm '/rnn/ih' input 1 (B, transB=1, [out, in])")
+    );
+    // Prune one matrix and write the model back: only its bytes change.
+    let out = dir.path().join("pruned.onnx");
+    let pruned = w_ih.mapv(|v| if v.abs() < 0.05 { 0.0 } else { v });
+    write_like(&model, &out, &[(ih.into(), pruned.clone())]).unwrap();
+    let orig = std::fs::read(&model).unwrap();
+    let bytes = std::fs::read(&out).unwrap();
+    let at = find(&orig, &le_f32(w_ih)[..4096]);
     let (lo, hi) = diff_span(&orig, &bytes).unwrap();
     assert!(lo >= at && hi <= at + 512 * 128 * 4, "{lo}..{hi}");
     let back = read_matrices(&out, &s(&["*weight_ih", "*weight_hh"])).unwrap();
     assert_eq!(back[1].matrix, pruned);
-    assert_eq!(
-        back[0].matrix,
-        get(&ms, "model.decoder.rnn.weight_hh").matrix
-    );
+    assert_eq!(&back[0].matrix, w_hh);
+}
 
-    let half = dir.join("silero_vad_half.onnx");
-    if half.exists() {
-        let ms = read_matrices(&half, &[]).unwrap();
-        eprintln!(
-            "silero_vad_half.onnx: {:?}",
-            ms.iter().map(|m| (&m.name, m.dtype)).collect::<Vec<_>>()
+#[test]
+fn g2p_npz_checkpoint_when_fetched() {
+    let Some(input) = fetched("g2p_en/checkpoint20.npz") else {
+        return;
+    };
+    let ms = read_matrices(&input, &[]).unwrap();
+    // The biases (1-D) are skipped; the embeddings are 2-D float tensors too.
+    assert_eq!(
+        names(&ms),
+        ["dec_emb", "dec_w_hh", "dec_w_ih", "enc_emb", "enc_w_hh", "enc_w_ih", "fc_w"]
+    );
+    for name in ["dec_w_hh", "dec_w_ih", "enc_w_hh", "enc_w_ih"] {
+        let m = get(&ms, name);
+        assert_eq!(
+            (m.matrix.dim(), m.dtype),
+            ((768, 256), DType::F32),
+            "{name}"
         );
-        assert_eq!(ms.len(), 2);
     }
+    let first = [
+        -0.013355609f32,
+        -0.047157045,
+        -0.06251084,
+        -0.06566623,
+        -0.009392965,
+    ];
+    let w = &get(&ms, "enc_w_ih").matrix;
+    for (c, want) in first.iter().enumerate() {
+        assert_relative_eq!(w[(0, c)], want, max_relative = 1e-7);
+    }
+    let sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
+    assert_abs_diff_eq!(sum, -117.55227316235144, epsilon = 1e-9);
+    // Prune two matrices and write the archive back: the other members are
+    // copied as they are, the pruned ones read back as written.
+    let pruned: Vec<(String, Array2<f32>)> = ["enc_w_ih", "dec_w_hh"]
+        .iter()
+        .map(|&n| {
+            let m = &get(&ms, n).matrix;
+            (
+                n.to_string(),
+                m.mapv(|v| if v.abs() < 0.05 { 0.0 } else { v }),
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pruned.npz");
+    write_like(&input, &out, &pruned).unwrap();
+    let (before, after) = (npz_members(&input), npz_members(&out));
+    assert_eq!(before.len(), after.len());
+    for (member, bytes) in &before {
+        let replaced = pruned.iter().any(|(n, _)| format!("{n}.npy") == *member);
+        assert_eq!(after[member] == *bytes, !replaced, "{member}");
+    }
+    let back = read_matrices(&out, &[]).unwrap();
+    for (n, m) in &pruned {
+        assert_eq!(&get(&back, n).matrix, m);
+    }
+    assert_eq!(get(&back, "enc_w_hh").matrix, get(&ms, "enc_w_hh").matrix);
 }

@@ -2,6 +2,7 @@
 //! exact counts, agreement with `prune_bbs`, tie rules, hand-computed
 //! metrics, parse errors and properties over random shapes.
 
+use approx::{abs_diff_eq, assert_abs_diff_eq};
 use bbs_compress::{
     apply_mask, global_unstructured_masks, kept_per_bank, layer_metrics, prune_bbs, prune_mask,
     Error, Pattern, Schedule,
@@ -258,9 +259,8 @@ fn apply_mask_zeroes_pruned_entries() {
     );
 }
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-12
-}
+/// Tolerance for metrics computed in f64 from a few small exact values.
+const EPS: f64 = 1e-12;
 
 #[test]
 fn metrics_hand_computed_2x4() {
@@ -276,18 +276,22 @@ fn metrics_hand_computed_2x4() {
         array![[true, true, false, false], [true, false, true, false]]
     );
     let m = layer_metrics(&v, &mask, &p, 2);
-    assert!(close(m.achieved_sparsity, 0.5));
-    assert!(close(m.relative_frobenius_error, (2.0f64 / 35.0).sqrt()));
-    assert!(close(m.retained_magnitude_share, 11.0 / 13.0));
+    assert_abs_diff_eq!(m.achieved_sparsity, 0.5, epsilon = EPS);
+    assert_abs_diff_eq!(
+        m.relative_frobenius_error,
+        (2.0f64 / 35.0).sqrt(),
+        epsilon = EPS
+    );
+    assert_abs_diff_eq!(m.retained_magnitude_share, 11.0 / 13.0, epsilon = EPS);
     assert_eq!(m.dense_bytes, 16);
     // 4 values * 2 B + 4 indices * 2 bits = 1 B, no row pointers.
     assert_eq!((m.sparse_bytes, m.index_bytes), (9, 1));
-    assert!(close(m.index_overhead, 1.0 / 8.0));
+    assert_abs_diff_eq!(m.index_overhead, 1.0 / 8.0, epsilon = EPS);
 
     // The same mask stored as CSR: + (2 + 1) 32-bit row pointers.
     let m = layer_metrics(&v, &mask, &Pattern::Unstructured, 2);
     assert_eq!((m.sparse_bytes, m.index_bytes), (21, 13));
-    assert!(close(m.index_overhead, 13.0 / 8.0));
+    assert_abs_diff_eq!(m.index_overhead, 13.0 / 8.0, epsilon = EPS);
 
     // 2:4: 2 groups-of-4 slots per row -> 4 values, 2-bit indices.
     let p = Pattern::NM { n: 2, m: 4 };
@@ -303,9 +307,13 @@ fn metrics_hand_computed_2x4() {
         array![[true, false, false, true], [true, false, true, false]]
     );
     let m = layer_metrics(&v, &mask, &p, 2);
-    assert!(close(m.achieved_sparsity, 0.5));
-    assert!(close(m.relative_frobenius_error, (10.0f64 / 35.0).sqrt()));
-    assert!(close(m.retained_magnitude_share, 9.0 / 13.0));
+    assert_abs_diff_eq!(m.achieved_sparsity, 0.5, epsilon = EPS);
+    assert_abs_diff_eq!(
+        m.relative_frobenius_error,
+        (10.0f64 / 35.0).sqrt(),
+        epsilon = EPS
+    );
+    assert_abs_diff_eq!(m.retained_magnitude_share, 9.0 / 13.0, epsilon = EPS);
     // 2 rows * 1 slot * 2 banks = 4 values (8 B), 4 one-bit indices -> 1 B.
     assert_eq!((m.dense_bytes, m.sparse_bytes, m.index_bytes), (16, 9, 1));
 
@@ -317,11 +325,15 @@ fn metrics_hand_computed_2x4() {
         array![[true, true, false, false], [true, true, false, false]]
     );
     let m = layer_metrics(&v, &mask, &p, 2);
-    assert!(close(m.relative_frobenius_error, (6.0f64 / 35.0).sqrt()));
-    assert!(close(m.retained_magnitude_share, 9.0 / 13.0));
+    assert_abs_diff_eq!(
+        m.relative_frobenius_error,
+        (6.0f64 / 35.0).sqrt(),
+        epsilon = EPS
+    );
+    assert_abs_diff_eq!(m.retained_magnitude_share, 9.0 / 13.0, epsilon = EPS);
     // 1 block * 4 values * 2 B; one 1-bit block index (1 B) + 2 pointers (8 B).
     assert_eq!((m.sparse_bytes, m.index_bytes), (17, 9));
-    assert!(close(m.index_overhead, 9.0 / 8.0));
+    assert_abs_diff_eq!(m.index_overhead, 9.0 / 8.0, epsilon = EPS);
 }
 
 #[test]
@@ -368,8 +380,8 @@ fn schedule_cubic() {
     }
     // s_t = final + (initial - final) * (1 - t/steps)^3.
     let s = Schedule::new(0.0, 0.8, 4).unwrap();
-    assert!(close(s.sparsity_at(2), 0.8 - 0.8 * 0.125));
-    assert!(close(s.sparsity_at(1), 0.8 - 0.8 * 0.421875));
+    assert_abs_diff_eq!(s.sparsity_at(2), 0.8 - 0.8 * 0.125, epsilon = EPS);
+    assert_abs_diff_eq!(s.sparsity_at(1), 0.8 - 0.8 * 0.421875, epsilon = EPS);
     // Constant and single-step schedules.
     let c = Schedule::new(0.5, 0.5, 3).unwrap();
     assert!((0..5).all(|t| c.sparsity_at(t) == 0.5));
@@ -540,7 +552,7 @@ fn check_pattern(w: &ArrayView2<f32>, p: &Pattern, s: f64, mask: &Array2<bool>) 
     };
     match *p {
         Pattern::Unstructured => {
-            assert!((achieved - s).abs() <= 0.5 / total as f64 + 1e-9);
+            assert_abs_diff_eq!(achieved, s, epsilon = 0.5 / total as f64 + 1e-9);
             let g: Vec<_> = w
                 .iter()
                 .zip(mask.iter())
@@ -552,7 +564,7 @@ fn check_pattern(w: &ArrayView2<f32>, p: &Pattern, s: f64, mask: &Array2<bool>) 
         Pattern::RowBalanced => {
             for row in mask.rows() {
                 let d = row.iter().filter(|&&k| k).count() as f64 / cols as f64;
-                assert!(((1.0 - d) - s).abs() <= 0.5 / cols as f64 + 1e-9);
+                assert_abs_diff_eq!(1.0 - d, s, epsilon = 0.5 / cols as f64 + 1e-9);
             }
             row_groups(cols);
         }
@@ -598,7 +610,11 @@ fn check_pattern(w: &ArrayView2<f32>, p: &Pattern, s: f64, mask: &Array2<bool>) 
             }
             let kept_blocks = g.iter().filter(|e| e.2).count() as f64;
             let nblocks = (br * bc) as f64;
-            assert!(((1.0 - kept_blocks / nblocks) - s).abs() <= 0.5 / nblocks + 1e-9);
+            assert_abs_diff_eq!(
+                1.0 - kept_blocks / nblocks,
+                s,
+                epsilon = 0.5 / nblocks + 1e-9
+            );
             assert_ranked(&g, "blocks");
         }
     }
@@ -638,7 +654,7 @@ proptest! {
         prop_assert_eq!(mask.dim(), w.dim());
         check_pattern(&w.view(), &p, s, &mask);
         let m = layer_metrics(&w.view(), &mask, &p, 2);
-        prop_assert!((m.achieved_sparsity - (1.0 - count(&mask) as f64 / w.len() as f64)).abs() < 1e-12);
+        prop_assert!(abs_diff_eq!(m.achieved_sparsity, 1.0 - count(&mask) as f64 / w.len() as f64, epsilon = EPS));
         prop_assert!((0.0..=1.0 + 1e-12).contains(&m.relative_frobenius_error));
         prop_assert!((0.0..=1.0 + 1e-12).contains(&m.retained_magnitude_share));
         prop_assert_eq!(m.sparse_bytes - m.index_bytes >= 2 * count(&mask), true);

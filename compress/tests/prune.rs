@@ -1,6 +1,7 @@
 //! Pruning: the slide example, per-bank counts, brute-force top-n, ties,
 //! padding, and parameter errors.
 
+use approx::assert_abs_diff_eq;
 use bbs_compress::{kept_per_bank, prune_bbs, Csb, Error, QFormat};
 use ndarray::{array, Array2};
 
@@ -163,7 +164,7 @@ fn parameter_errors() {
 fn achieved_sparsity_counts_zeros() {
     let w = weights(4, 32, 99).mapv(|x| if x == 0.0 { 0.25 } else { x });
     let p = prune_bbs(&w.view(), 4, 0.75).unwrap();
-    assert!((p.achieved_sparsity() - 0.75).abs() < 1e-12);
+    assert_abs_diff_eq!(p.achieved_sparsity(), 0.75, epsilon = 1e-12);
     assert_eq!(p.mask().iter().filter(|&&m| m == 1).count(), 4 * 32 / 4);
 }
 
