@@ -37,14 +37,6 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn parse(s: &str) -> Result<Target, String> {
-        match s {
-            "xilinx" => Ok(Target::Xilinx),
-            "intel" => Ok(Target::Intel),
-            other => Err(format!("--target: '{other}' is not one of xilinx, intel")),
-        }
-    }
-
     pub fn name(&self) -> &'static str {
         match self {
             Target::Xilinx => "xilinx",
