@@ -530,6 +530,26 @@ fn usage_errors_are_one_line_naming_the_option() {
             &["verify", "m.csb", "x.npy", "--frames", "2", "-o", "d"],
             &["error: --frames: only with --workload"],
         ),
+        (
+            &["verify", "m.csb", "x.npy", "--workload", "small-gru", "-o", "d"],
+            &["error: --workload: runs a built-in workload; it takes no CSB matrix"],
+        ),
+        (
+            &["sim", "--workload", "small-lstm", "-o", "y.npy"],
+            &["error: -o/--output: only for one SpMxV", "with --workload"],
+        ),
+        (
+            &["sim", "--model", "m", "-o", "y.npy"],
+            &["error: -o/--output: only for one SpMxV", "with --model"],
+        ),
+        (
+            &["sim", "m.csb", "x.npy", "--model", "m"],
+            &["error: --model: runs every layer of a pruned model; it takes no CSB matrix"],
+        ),
+        (
+            &["sim", "--model", "m", "--bram-trace", "b.csv"],
+            &["error: --bram-trace: traces one SpMxV", "not a model"],
+        ),
     ];
     for (args, needles) in cases {
         let o = run(args);
