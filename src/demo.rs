@@ -9,8 +9,9 @@ use bbs_hdlgen::verilator;
 use bbs_sim::{simulate_spmv, Config};
 use std::path::Path;
 
-/// The shipped weights, embedded so the demo runs from any directory.
-const SILERO_VAD: &[u8] = include_bytes!("../data/silero-vad/silero_vad_16k.safetensors");
+/// The shipped weights, embedded (once, in bbs-eval) so the demo runs from
+/// any directory and from an installed binary.
+const SILERO_VAD: &[u8] = bbs_eval::data::SILERO_WEIGHTS;
 pub const DEMO_TENSOR: &str = "lstm_cell.weight_hh";
 pub const DEMO_SPARSITY: f64 = 0.75;
 

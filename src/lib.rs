@@ -3,6 +3,7 @@
 //! Verilator co-simulation.
 
 pub mod accuracy;
+pub mod cli;
 pub mod demo;
 pub mod flow;
 pub mod layers;

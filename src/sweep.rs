@@ -8,9 +8,9 @@
 //! `sweep.csv`, `sweep.json` and `pareto.svg` (latency against the combined
 //! resource share, per sparsity, with the Pareto front); see `docs/sweep.md`.
 
+use crate::cli::{self, DeviceName, Workload};
 use anyhow::{bail, Result};
 use bbs_sim::arith::ceil_log2;
-use bbs_sim::resources::{ARRIA10_GX1150, XCKU060};
 use bbs_sim::rnn::{run_sequence, Network};
 use bbs_sim::{check_budget, estimate, workloads, Budget, Config, Device};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -56,9 +56,9 @@ pub struct SweepArgs {
     /// takes its format, pipeline, EWOP, memory and host settings.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Named workload (ese-lstm, small-lstm, small-gru, stacked-lstm).
-    #[arg(long, value_name = "NAME", default_value = "ese-lstm")]
-    pub workload: String,
+    /// Named workload.
+    #[arg(long, value_name = "NAME", value_enum, default_value_t = Workload::EseLstm)]
+    pub workload: Workload,
     /// PEs per point, comma-separated.
     #[arg(
         long,
@@ -83,17 +83,18 @@ pub struct SweepArgs {
         allow_hyphen_values = true
     )]
     pub sparsity: String,
-    /// Device family for the resource estimate: intel-m20k or xilinx-ramb36.
-    #[arg(long, value_name = "DEVICE", default_value = "intel-m20k")]
-    pub device: String,
+    /// Device family for the resource estimate.
+    #[arg(long, value_name = "DEVICE", value_enum, default_value_t = DeviceName::IntelM20k)]
+    pub device: DeviceName,
     /// DSP budget (default: Arria 10 GX1150's 1518 for intel-m20k, XCKU060's 2760 for xilinx-ramb36).
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub budget_dsp: Option<String>,
+    #[arg(long, value_name = "N", value_parser = cli::at_least_1, allow_negative_numbers = true)]
+    pub budget_dsp: Option<usize>,
     /// Block-RAM budget (default: 2713 M20K for intel-m20k, 1080 RAMB36 for xilinx-ramb36).
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub budget_bram: Option<String>,
+    #[arg(long, value_name = "N", value_parser = cli::at_least_1, allow_negative_numbers = true)]
+    pub budget_bram: Option<usize>,
     /// Seed of the workload's random weights and input frame.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = cli::count,
+          allow_negative_numbers = true)]
     pub seed: u64,
     /// Output directory: sweep.csv, sweep.json, pareto.svg.
     #[arg(short, long, value_name = "DIR")]
@@ -135,17 +136,18 @@ fn parse_list<T>(
 }
 
 fn parse_count(item: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
-    let v: usize = item
+    // Wider than usize, so a negative number is a range error.
+    let v: i128 = item
         .parse()
         .map_err(|_| format!("'{item}' is not a whole number"))?;
-    if !range.contains(&v) {
+    if !(*range.start() as i128..=*range.end() as i128).contains(&v) {
         return Err(format!(
             "{v} is outside {}..={}",
             range.start(),
             range.end()
         ));
     }
-    Ok(v)
+    Ok(v as usize)
 }
 
 fn parse_sparsity(item: &str) -> Result<f64, String> {
@@ -159,32 +161,9 @@ fn parse_sparsity(item: &str) -> Result<f64, String> {
     Ok(if v == 0.0 { 0.0 } else { v })
 }
 
-fn parse_budget(option: &str, text: &Option<String>, default: usize) -> Result<usize> {
-    match text {
-        None => Ok(default),
-        Some(t) => {
-            let v: usize = t
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--{option}: '{t}' is not a whole number"))?;
-            if v == 0 {
-                bail!("--{option}: must be at least 1");
-            }
-            Ok(v)
-        }
-    }
-}
-
 impl Plan {
     /// Check every option; errors name the option.
     pub fn from_args(args: &SweepArgs) -> Result<Plan> {
-        if !workloads::NAMES.contains(&args.workload.as_str()) {
-            bail!(
-                "--workload: '{}' is not one of {}",
-                args.workload,
-                workloads::NAMES.join(", ")
-            );
-        }
         let mut pes = parse_list("pes", &args.pes, |s| parse_count(s, 1..=256))?;
         let mut banks = parse_list("banks", &args.banks, |s| parse_count(s, 1..=64))?;
         let mut sparsity = parse_list("sparsity", &args.sparsity, parse_sparsity)?;
@@ -194,14 +173,11 @@ impl Plan {
         banks.dedup();
         sparsity.sort_by(f64::total_cmp);
         sparsity.dedup();
-        let (device, device_name, default_budget) = match args.device.as_str() {
-            "intel-m20k" => (Device::IntelM20k, "intel-m20k", ARRIA10_GX1150),
-            "xilinx-ramb36" => (Device::XilinxRamb36, "xilinx-ramb36", XCKU060),
-            other => bail!("--device: '{other}' is not one of intel-m20k, xilinx-ramb36"),
-        };
+        let device = args.device.device();
+        let (_, default_budget) = bbs_sim::report::device_budget(device);
         let budget = Budget {
-            dsp_blocks: parse_budget("budget-dsp", &args.budget_dsp, default_budget.dsp_blocks)?,
-            block_rams: parse_budget("budget-bram", &args.budget_bram, default_budget.block_rams)?,
+            dsp_blocks: args.budget_dsp.unwrap_or(default_budget.dsp_blocks),
+            block_rams: args.budget_bram.unwrap_or(default_budget.block_rams),
         };
         let base = match &args.config {
             Some(p) => Config::from_file(p).map_err(|e| anyhow::anyhow!("--config: {e}"))?,
@@ -209,12 +185,12 @@ impl Plan {
         };
         Ok(Plan {
             base,
-            workload: args.workload.clone(),
+            workload: args.workload.name().to_string(),
             pes,
             banks,
             sparsity,
             device,
-            device_name,
+            device_name: args.device.name(),
             budget,
             seed: args.seed,
         })
@@ -347,7 +323,7 @@ fn derive(base: &Config, needs: &Needs, pes: usize, banks: usize, sparsity: f64)
     let words: usize = needs
         .matrices
         .iter()
-        .map(|&(r, s)| r.div_ceil(pes) * s)
+        .map(|&(rows, slots)| bbs_sim::arch::placement::matrix_words(pes, rows, slots))
         .sum();
     if cfg.rows_per_pe() * cfg.max_slots < words {
         cfg.max_slots = cfg

