@@ -48,6 +48,7 @@ pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<Array2<f32>> {
             let mut found = select_matrices(path, cands, &select, None)?;
             match found.len() {
                 1 => Ok(found.remove(0).matrix),
+                0 => Err(Error::file(path, "holds no 2-D floating-point tensor")),
                 _ => Err(not_found(path, None, found.iter().map(|m| &m.name))),
             }
         }
