@@ -206,8 +206,8 @@ fn zip(members: &[(&str, u16, u32, u32, &[u8])]) -> Vec<u8> {
 }
 
 /// Raw deflate (one fixed-Huffman block) of `prefix` followed by `zeros`
-/// zero bytes (a multiple of 258, at least 258): literals for the prefix and
-/// a zero, then matches of 258 bytes at distance 1. About 160:1.
+/// (at least 1) zero bytes: literals for the prefix and a zero, then
+/// matches of 258 bytes at distance 1. About 160:1.
 fn deflate_bomb(prefix: &[u8], zeros: usize) -> Vec<u8> {
     struct Bits {
         out: Vec<u8>,
@@ -238,7 +238,7 @@ fn deflate_bomb(prefix: &[u8], zeros: usize) -> Vec<u8> {
             }
         }
     }
-    assert!(zeros >= 258 && zeros % 258 == 0);
+    assert!(zeros >= 1);
     let mut w = Bits {
         out: Vec::new(),
         acc: 0,
@@ -277,8 +277,7 @@ fn bomb_npz(dir: &Path, gib: usize) -> PathBuf {
             .collect::<Vec<_>>(),
     );
     let head = npy_with_header(&f32_header("(8, 8)"), &[]);
-    let zeros = (gib << 30) / 258 * 258;
-    let bomb = deflate_bomb(&head, zeros);
+    let bomb = deflate_bomb(&head, gib << 30);
     // Sizes and CRC of the bomb are lies; nothing should read far enough to notice.
     let bytes = zip(&[
         ("a.npy", 0, crc32(&good), good.len() as u32, &good),
@@ -295,7 +294,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 == 1 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
