@@ -362,7 +362,7 @@ fn a_deeply_nested_npy_header_is_refused_at_once() {
                 s(&nested),
             ]),
             &["nested.npy", "nested"],
-            &[&hdl.join("run")],
+            &[&hdl],
         );
     }
 }

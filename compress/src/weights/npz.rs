@@ -67,7 +67,8 @@ pub(crate) struct Member {
 /// when `whole`, its data, streaming, up to the size the header declares
 /// plus [`TRAILING_SLACK`]. A member that inflates further is an error at
 /// that point. A member whose header is unusable is read no further than
-/// it; the member comes back with its parsed header, or the header's error.
+/// it; the member comes back with its parsed header, or the error that
+/// makes it unusable (its header's, or that it inflates past its cap).
 pub(crate) fn read_npz_member(
     archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
     path: &Path,
@@ -84,10 +85,7 @@ pub(crate) fn read_npz_member(
         tensor_err(path, name, format!("cannot be read: {}{hint}", one_line(e)))
     };
     let file = archive.by_name(full).map_err(|e| member_err(&e))?;
-    let (bytes, head) = read_capped(file, path, name, whole).map_err(|e| match e {
-        Capped::Io(e) => member_err(&e),
-        Capped::Over(e) => e,
-    })?;
+    let (bytes, head) = read_capped(file, path, name, whole).map_err(|e| member_err(&e))?;
     let member = Member {
         name: name.to_string(),
         full: full.to_string(),
@@ -97,34 +95,24 @@ pub(crate) fn read_npz_member(
     Ok((member, head))
 }
 
-/// Why [`read_capped`] stopped.
-pub(crate) enum Capped {
-    Io(std::io::Error),
-    /// The member inflates past its cap.
-    Over(Error),
-}
-
 /// The streaming read of [`read_npz_member`] from any reader: the `.npy`
 /// image's first 12 bytes, its header (at most its declared length, itself
 /// bounded by [`super::npy::MAX_HEADER_LEN`]), then, when `whole` and the
 /// header is usable, its data: at most the declared length plus
-/// [`TRAILING_SLACK`] bytes, and one more to know that there are more.
-/// Nothing is allocated ahead of the bytes that arrive.
+/// [`TRAILING_SLACK`] bytes, and one more to know that there are more: a
+/// member with more is an error (in place of its header, whose bytes alone
+/// are kept). Nothing is allocated ahead of the bytes that arrive.
 pub(crate) fn read_capped(
     mut r: impl Read,
     path: &Path,
     name: &str,
     whole: bool,
-) -> std::result::Result<(Vec<u8>, Result<NpyHead>), Capped> {
+) -> std::io::Result<(Vec<u8>, Result<NpyHead>)> {
     let mut buf = Vec::new();
     // Reads until `buf` holds `upto` bytes or the member ends.
     let mut fill = |buf: &mut Vec<u8>, upto: usize| {
         let more = upto.saturating_sub(buf.len()) as u64;
-        (&mut r)
-            .take(more)
-            .read_to_end(buf)
-            .map(drop)
-            .map_err(Capped::Io)
+        (&mut r).take(more).read_to_end(buf).map(drop)
     };
     fill(&mut buf, 12)?;
     if let Some(end) = header_end(&buf) {
@@ -137,14 +125,17 @@ pub(crate) fn read_capped(
             let cap = total.saturating_add(TRAILING_SLACK);
             fill(&mut buf, cap.saturating_add(1))?;
             if buf.len() > cap {
-                return Err(Capped::Over(tensor_err(
+                buf.truncate(h.data_start);
+                buf.shrink_to_fit();
+                let over = tensor_err(
                     path,
                     name,
                     format!(
                         "inflates past the {total} bytes its .npy header declares \
                          (reading stopped after {cap})"
                     ),
-                )));
+                );
+                return Ok((buf, Err(over)));
             }
         }
     }
@@ -276,13 +267,12 @@ mod tests {
             inner: r,
             count: &count,
         };
-        let got = match read_capped(r, Path::new("m.npz"), "w", whole) {
-            Ok((bytes, head)) => {
-                head.unwrap_or_else(|e| panic!("{e}"));
-                Ok(bytes)
+        let got = match read_capped(r, Path::new("m.npz"), "w", whole).unwrap() {
+            (bytes, Ok(_)) => Ok(bytes),
+            (bytes, Err(e)) => {
+                assert_eq!(bytes.len(), head_len);
+                Err(e.to_string())
             }
-            Err(Capped::Over(e)) => Err(e.to_string()),
-            Err(Capped::Io(e)) => Err(e.to_string()),
         };
         (got, count.get(), head_len)
     }
