@@ -180,7 +180,9 @@ fn valid_csb() -> Vec<u8> {
         ((r * 7 + c * 3) % 11) as f32 * 0.25 - 1.25
     });
     let p = prune_bbs(&w.view(), 4, 0.4).unwrap();
-    Csb::from_pruned(&p, QFormat::new(12, 6).unwrap()).0.to_bytes()
+    Csb::from_pruned(&p, QFormat::new(12, 6).unwrap())
+        .0
+        .to_bytes()
 }
 
 // ------------------------------------------------------------ the checker ----
@@ -931,7 +933,9 @@ impl Piece {
 
 fn piece() -> impl Strategy<Value = Piece> {
     let text = prop::collection::vec(
-        prop::sample::select(vec!['a', ' ', '[', ']', '(', ')', '{', '}', ',', ':', 'N', 'b', '<']),
+        prop::sample::select(vec![
+            'a', ' ', '[', ']', '(', ')', '{', '}', ',', ':', 'N', 'b', '<',
+        ]),
         1..6,
     )
     .prop_map(|v| Piece::Text(v.into_iter().collect()));
@@ -1019,46 +1023,54 @@ fn fuzz_npy_header_nesting() {
     let d = dir.path();
     let (tried, deep) = (AtomicUsize::new(0), AtomicUsize::new(0));
     runner(3000)
-        .run(&(py(), any::<bool>(), any::<bool>()), |(value, as_shape, npz)| {
-            let (header, depth) = header_of(&value, as_shape);
-            tried.fetch_add(1, Ordering::Relaxed);
-            let image = {
-                let mut h = header.clone();
-                h.push('\n');
-                let mut out = b"\x93NUMPY\x01\x00".to_vec();
-                out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-                out.extend_from_slice(h.as_bytes());
-                out
-            };
-            let p = if npz {
-                use std::io::Write;
-                let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-                w.start_file("w.npy", zip::write::SimpleFileOptions::default())
-                    .unwrap();
-                w.write_all(&image).unwrap();
-                let p = d.join("h.npz");
-                std::fs::write(&p, w.finish().unwrap().into_inner()).unwrap();
-                p
-            } else {
-                let p = d.join("h.npy");
-                std::fs::write(&p, &image).unwrap();
-                p
-            };
-            let e = read_matrices(&p, &[]).map(|_| ()).map_err(|e| e.to_string());
-            let nested = e.as_ref().err().is_some_and(|m| m.contains("nested more than"));
-            prop_assert_eq!(
-                nested,
-                depth > 4 && header.len() < 10_000,
-                "depth {} header {} gave {:?}",
-                depth,
-                header,
-                e
-            );
-            if nested {
-                deep.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(())
-        })
+        .run(
+            &(py(), any::<bool>(), any::<bool>()),
+            |(value, as_shape, npz)| {
+                let (header, depth) = header_of(&value, as_shape);
+                tried.fetch_add(1, Ordering::Relaxed);
+                let image = {
+                    let mut h = header.clone();
+                    h.push('\n');
+                    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+                    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+                    out.extend_from_slice(h.as_bytes());
+                    out
+                };
+                let p = if npz {
+                    use std::io::Write;
+                    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+                    w.start_file("w.npy", zip::write::SimpleFileOptions::default())
+                        .unwrap();
+                    w.write_all(&image).unwrap();
+                    let p = d.join("h.npz");
+                    std::fs::write(&p, w.finish().unwrap().into_inner()).unwrap();
+                    p
+                } else {
+                    let p = d.join("h.npy");
+                    std::fs::write(&p, &image).unwrap();
+                    p
+                };
+                let e = read_matrices(&p, &[])
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                let nested = e
+                    .as_ref()
+                    .err()
+                    .is_some_and(|m| m.contains("nested more than"));
+                prop_assert_eq!(
+                    nested,
+                    depth > 4 && header.len() < 10_000,
+                    "depth {} header {} gave {:?}",
+                    depth,
+                    header,
+                    e
+                );
+                if nested {
+                    deep.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            },
+        )
         .unwrap();
     let (n, deep) = (tried.into_inner(), deep.into_inner());
     eprintln!("fuzz npy headers: {n} headers, {deep} of them nested too deep");
@@ -1100,7 +1112,10 @@ fn materialize(dir: &Path, ext: &str, kind: Kind, bytes: &[u8]) -> std::path::Pa
             symlink(&target, &p).unwrap();
         }
         Kind::Fifo => {
-            let st = std::process::Command::new("mkfifo").arg(&p).status().unwrap();
+            let st = std::process::Command::new("mkfifo")
+                .arg(&p)
+                .status()
+                .unwrap();
             assert!(st.success());
         }
         Kind::DevZero => symlink("/dev/zero", &p).unwrap(),
@@ -1115,16 +1130,23 @@ fn materialize(dir: &Path, ext: &str, kind: Kind, bytes: &[u8]) -> std::path::Pa
 fn read_all(p: &Path, ext: &str) -> Vec<String> {
     let generic = |r: String| r.replace(&p.display().to_string(), "<path>");
     if ext == "csb" {
-        return vec![generic(format!("{:?}", Csb::read(p).map_err(|e| e.to_string())))];
+        return vec![generic(format!(
+            "{:?}",
+            Csb::read(p).map_err(|e| e.to_string())
+        ))];
     }
     let mut out = vec![
         generic(format!(
             "{:?}",
-            read_matrices(p, &[]).map(|m| m.len()).map_err(|e| e.to_string())
+            read_matrices(p, &[])
+                .map(|m| m.len())
+                .map_err(|e| e.to_string())
         )),
         generic(format!(
             "{:?}",
-            read_matrix(p, None).map(|m| m.dim()).map_err(|e| e.to_string())
+            read_matrix(p, None)
+                .map(|m| m.dim())
+                .map_err(|e| e.to_string())
         )),
         generic(format!(
             "{:?}",
@@ -1134,7 +1156,9 @@ fn read_all(p: &Path, ext: &str) -> Vec<String> {
     if ext == "npy" {
         out.push(generic(format!(
             "{:?}",
-            bbs_compress::read_vector(p).map(|v| v.len()).map_err(|e| e.to_string())
+            bbs_compress::read_vector(p)
+                .map(|v| v.len())
+                .map_err(|e| e.to_string())
         )));
     }
     out
@@ -1251,7 +1275,11 @@ fn fuzz_npz_members_inflating_past_their_header() {
     let slack = 64 << 10;
     runner(150)
         .run(
-            &(1usize..40, 1usize..40, prop_oneof![0usize..8, 0usize..(64 << 20)]),
+            &(
+                1usize..40,
+                1usize..40,
+                prop_oneof![0usize..8, 0usize..(64 << 20)],
+            ),
             |(rows, cols, extra)| {
                 tried.fetch_add(1, Ordering::Relaxed);
                 let head = npy("<f4", &format!("({rows}, {cols})"), &[]);
@@ -1272,7 +1300,9 @@ fn fuzz_npz_members_inflating_past_their_header() {
                 let bomb = deflate_zeros(&head, zeros);
                 let p = d.join("b.npz");
                 std::fs::write(&p, rezip_deflated(&stored, &bomb, head.len() + zeros)).unwrap();
-                let got = read_matrix(&p, Some("w")).map(|m| m.dim()).map_err(|e| e.to_string());
+                let got = read_matrix(&p, Some("w"))
+                    .map(|m| m.dim())
+                    .map_err(|e| e.to_string());
                 match extra {
                     0 => {
                         // The CRC is wrong: the end of the member is reached.
@@ -1281,7 +1311,11 @@ fn fuzz_npz_members_inflating_past_their_header() {
                     }
                     x if x <= slack => {
                         let e = got.unwrap_err();
-                        prop_assert!(e.contains("checksum") || e.contains("unexpected bytes"), "{}", e);
+                        prop_assert!(
+                            e.contains("checksum") || e.contains("unexpected bytes"),
+                            "{}",
+                            e
+                        );
                     }
                     _ => {
                         let e = got.unwrap_err();

@@ -46,7 +46,11 @@ pub fn check(ext: &str, data: &[u8]) {
             (Ok(a), Ok(b)) => {
                 assert_eq!(a, b);
                 assert!(a.rows * a.cols <= bbs_compress::csb::MAX_DENSE);
-                assert_eq!(a.to_bytes(), data, "a CSB file that reads writes back the same");
+                assert_eq!(
+                    a.to_bytes(),
+                    data,
+                    "a CSB file that reads writes back the same"
+                );
             }
             (Err(a), Err(b)) => {
                 assert_eq!(a.to_string(), b.to_string());

@@ -57,8 +57,16 @@ fn main() {
         ("h.npy", npy("<f2", "(2, 2)", &f16)),
         ("b.npy", npy("<f4", "(3,)", &f32s(3))),
     ];
-    put("npz", "stored", npz(&members, zip::CompressionMethod::Stored));
-    put("npz", "deflated", npz(&members, zip::CompressionMethod::Deflated));
+    put(
+        "npz",
+        "stored",
+        npz(&members, zip::CompressionMethod::Stored),
+    );
+    put(
+        "npz",
+        "deflated",
+        npz(&members, zip::CompressionMethod::Deflated),
+    );
     {
         use safetensors::{tensor::TensorView, Dtype};
         let (a, b) = (f32s(6), f32s(3));
@@ -67,7 +75,11 @@ fn main() {
             ("h", TensorView::new(Dtype::F16, vec![2, 2], &f16).unwrap()),
             ("b", TensorView::new(Dtype::F32, vec![3], &b).unwrap()),
         ];
-        put("safetensors", "st", safetensors::serialize(views, None).unwrap());
+        put(
+            "safetensors",
+            "st",
+            safetensors::serialize(views, None).unwrap(),
+        );
     }
     let g = Graph {
         nodes: vec![
