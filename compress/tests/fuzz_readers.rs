@@ -393,7 +393,7 @@ fn apply(valid: &[u8], muts: &[Mutation]) -> Vec<u8> {
                 };
                 let mut run = vec![*open; *depth];
                 if *closed {
-                    run.extend(std::iter::repeat(close).take(*depth));
+                    run.resize(2 * *depth, close);
                 }
                 // Mostly where a .npy header is.
                 let i = i % (b.len().min(128) + 1);
