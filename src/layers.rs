@@ -71,7 +71,7 @@ impl LayerRules {
     }
 
     pub fn from_file(path: &Path, cli_defaults: LayerSettings) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
+        let text = bbs_compress::input::read_text(path)
             .with_context(|| format!("{}: cannot read", path.display()))?;
         let file: LayerFile = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;

@@ -356,7 +356,7 @@ struct ManifestLayer {
 /// checked against each other. Errors name the file.
 pub fn load_model(dir: &Path) -> Result<Vec<ModelLayerInput>> {
     let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
+    let text = bbs_compress::input::read_text(&path).with_context(|| {
         format!(
             "{}: cannot read (--model takes a `bbs prune --out-dir` output)",
             path.display()

@@ -1,7 +1,7 @@
 //! CSB ("Compressed Sparse Banks"): the on-disk and in-memory form of a
 //! bank-balanced sparse matrix. See `docs/csb-format.md` for the byte layout.
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use ndarray::Array2;
@@ -24,6 +24,12 @@ pub const HEADER_LEN: usize = 40;
 const CRC_OFFSET: usize = 36;
 /// Bytes per stored index (u16).
 const INDEX_BYTES: usize = 2;
+/// The largest matrix a CSB file may hold: `rows * cols` at most 2^28
+/// (268,435,456) weights, 1 GiB as dense f32. A file stores at least one
+/// entry per bank of 65536 columns, so without a bound a file of a few
+/// hundred KB could expand to many GiB (1 x 4294967295: 16 GiB); the reader
+/// refuses such a header before reading the rest, and the writer such a matrix.
+pub const MAX_DENSE: usize = 1 << 28;
 
 /// A bank-balanced sparse matrix in slot-major CSB order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -330,73 +336,29 @@ impl Csb {
 
     /// Parses CSB version 1. `path` is used only in error messages.
     ///
-    /// Checks, in order: magic, version, header length and element sizes, the
-    /// exact file length (computed with checked arithmetic before any
-    /// allocation), the CRC32, then every rule of [`Csb::validate`].
+    /// Checks, in order: magic, version, header length and element sizes,
+    /// the matrix size ([`MAX_DENSE`]), the exact file length (computed with
+    /// checked arithmetic before any allocation), the CRC32, then every rule
+    /// of [`Csb::validate`].
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Csb> {
         let p = path.to_path_buf();
-        let prefix = bytes.len().min(MAGIC.len());
-        if bytes[..prefix] != MAGIC[..prefix] {
-            return Err(Error::BadMagic { path: p });
-        }
-        if bytes.len() < HEADER_LEN {
-            return Err(Error::Truncated {
-                path: p,
-                expected: HEADER_LEN as u64,
-                actual: bytes.len() as u64,
-            });
-        }
-        let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
-        let u32_at =
-            |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
-        let version = u16_at(8);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { path: p, version });
-        }
+        let Header {
+            rows,
+            cols,
+            banks,
+            bank_size,
+            slots,
+            format,
+            vb,
+            n,
+            ..
+        } = Header::parse(bytes, bytes.len() as u64, path)?;
         let invalid = |msg: String| Error::InvalidCsb {
             path: path.to_path_buf(),
             msg,
         };
-        let header_len = u16_at(10) as usize;
-        if header_len != HEADER_LEN {
-            return Err(invalid(format!(
-                "header_len is {header_len}, version 1 needs {HEADER_LEN}"
-            )));
-        }
-        let [rows, cols, banks, bank_size, slots] =
-            [12, 16, 20, 24, 28].map(|o| u32_at(o) as usize);
-        let (width, frac, vb, ib) = (bytes[32], bytes[33], bytes[34] as usize, bytes[35] as usize);
-        let format = QFormat::new(width as u32, frac as u32).map_err(|e| invalid(e.to_string()))?;
-        if vb != value_bytes(format.width) {
-            return Err(invalid(format!(
-                "value_bytes is {vb}, value_width {width} needs {}",
-                value_bytes(format.width)
-            )));
-        }
-        if ib != INDEX_BYTES {
-            return Err(invalid(format!("index_bytes is {ib}, must be 2")));
-        }
-        let n = rows.checked_mul(slots).and_then(|x| x.checked_mul(banks));
-        let total = n.and_then(|n| n.checked_mul(vb + ib)?.checked_add(HEADER_LEN));
-        let Some(total) = total else {
-            return Err(invalid(format!(
-                "rows {rows} x slots {slots} x banks {banks} is too large"
-            )));
-        };
-        if bytes.len() < total {
-            return Err(Error::Truncated {
-                path: p,
-                expected: total as u64,
-                actual: bytes.len() as u64,
-            });
-        }
-        if bytes.len() > total {
-            return Err(Error::TrailingBytes {
-                path: p,
-                expected: total as u64,
-                extra: (bytes.len() - total) as u64,
-            });
-        }
+        let u32_at =
+            |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
         let stored = u32_at(CRC_OFFSET);
         let mut h = crc32fast::Hasher::new();
         h.update(&bytes[..CRC_OFFSET]);
@@ -406,7 +368,6 @@ impl Csb {
             return Err(Error::ChecksumMismatch { path: p });
         }
         // Lengths are now backed by real bytes, so allocating them is safe.
-        let n = n.unwrap_or(0);
         let (vals, idxs) = bytes[HEADER_LEN..].split_at(n * vb);
         let values = vals.chunks_exact(vb).map(sign_extend).collect();
         let indices = idxs
@@ -436,9 +397,25 @@ impl Csb {
         write_atomic(path, |f| self.write_to(f).map_err(one_line))
     }
 
-    /// Reads and fully checks a CSB file.
+    /// Reads and fully checks a CSB file: [`Csb::from_bytes`] on its bytes.
+    /// Only a regular file is read ([`crate::input`]), and only once its
+    /// header has passed the checks up to the file length: nothing is
+    /// allocated for a file whose header fails them.
     pub fn read(path: &Path) -> Result<Csb> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        let cannot = |e| Error::io(path, "cannot read", e);
+        let (file, len) = crate::input::open_regular(path).map_err(cannot)?;
+        let mut bytes = Vec::with_capacity(HEADER_LEN);
+        (&file)
+            .take(HEADER_LEN as u64)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+        // The file's length is now known to be the one the header describes.
+        let total = Header::parse(&bytes, len, path)?.total;
+        bytes.reserve_exact(total - bytes.len());
+        file.take((total - bytes.len()) as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+        // A file that changed size while it was read is checked as it was read.
         Csb::from_bytes(&bytes, path)
     }
 
@@ -494,9 +471,7 @@ impl Csb {
             return Err(format!("slots {slots} exceeds bank_size {bank_size}"));
         }
         format.check().map_err(|e| e.to_string())?;
-        if dense_len(rows, cols, 8).is_none() {
-            return Err(format!("shape [{rows}, {cols}] is too large to expand"));
-        }
+        check_dense(rows, cols)?;
         let n = rows
             .checked_mul(slots)
             .and_then(|x| x.checked_mul(banks))
@@ -582,6 +557,117 @@ impl Csb {
             prev_word = idxs;
         }
         Ok(())
+    }
+}
+
+/// The header fields of a CSB file, checked up to the file length.
+struct Header {
+    rows: usize,
+    cols: usize,
+    banks: usize,
+    bank_size: usize,
+    slots: usize,
+    format: QFormat,
+    /// Bytes per value.
+    vb: usize,
+    /// Stored entries, `rows * slots * banks`.
+    n: usize,
+    /// The file length the header calls for.
+    total: usize,
+}
+
+impl Header {
+    /// Checks the header at the start of `bytes` (at least its first
+    /// [`HEADER_LEN`] bytes, or the whole file when it is shorter) against a
+    /// file of `file_len` bytes: magic, version, header length and element
+    /// sizes, the matrix size ([`MAX_DENSE`]), then the exact file length.
+    fn parse(bytes: &[u8], file_len: u64, path: &Path) -> Result<Header> {
+        let p = path.to_path_buf();
+        let prefix = bytes.len().min(MAGIC.len());
+        if bytes[..prefix] != MAGIC[..prefix] {
+            return Err(Error::BadMagic { path: p });
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(Error::Truncated {
+                path: p,
+                expected: HEADER_LEN as u64,
+                actual: file_len,
+            });
+        }
+        let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
+        let u32_at =
+            |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let version = u16_at(8);
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion { path: p, version });
+        }
+        let invalid = |msg: String| Error::InvalidCsb {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let header_len = u16_at(10) as usize;
+        if header_len != HEADER_LEN {
+            return Err(invalid(format!(
+                "header_len is {header_len}, version 1 needs {HEADER_LEN}"
+            )));
+        }
+        let [rows, cols, banks, bank_size, slots] =
+            [12, 16, 20, 24, 28].map(|o| u32_at(o) as usize);
+        let (width, frac, vb, ib) = (bytes[32], bytes[33], bytes[34] as usize, bytes[35] as usize);
+        let format = QFormat::new(width as u32, frac as u32).map_err(|e| invalid(e.to_string()))?;
+        if vb != value_bytes(format.width) {
+            return Err(invalid(format!(
+                "value_bytes is {vb}, value_width {width} needs {}",
+                value_bytes(format.width)
+            )));
+        }
+        if ib != INDEX_BYTES {
+            return Err(invalid(format!("index_bytes is {ib}, must be 2")));
+        }
+        check_dense(rows, cols).map_err(invalid)?;
+        let n = rows.checked_mul(slots).and_then(|x| x.checked_mul(banks));
+        let total = n.and_then(|n| n.checked_mul(vb + ib)?.checked_add(HEADER_LEN));
+        let (Some(n), Some(total)) = (n, total) else {
+            return Err(invalid(format!(
+                "rows {rows} x slots {slots} x banks {banks} is too large"
+            )));
+        };
+        if file_len < total as u64 {
+            return Err(Error::Truncated {
+                path: p,
+                expected: total as u64,
+                actual: file_len,
+            });
+        }
+        if file_len > total as u64 {
+            return Err(Error::TrailingBytes {
+                path: p,
+                expected: total as u64,
+                extra: file_len - total as u64,
+            });
+        }
+        Ok(Header {
+            rows,
+            cols,
+            banks,
+            bank_size,
+            slots,
+            format,
+            vb,
+            n,
+            total,
+        })
+    }
+}
+
+/// The bound on the matrix size: `rows * cols` at most [`MAX_DENSE`].
+fn check_dense(rows: usize, cols: usize) -> std::result::Result<(), String> {
+    match rows.checked_mul(cols) {
+        Some(n) if n <= MAX_DENSE => Ok(()),
+        _ => Err(format!(
+            "shape [{rows}, {cols}] has {} weights, more than the {MAX_DENSE} (2^28) a CSB matrix may have",
+            rows as u128 * cols as u128
+        )),
     }
 }
 

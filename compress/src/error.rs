@@ -35,8 +35,9 @@ pub enum Error {
         msg: String,
     },
 
-    /// A tensor name was not given and could not be inferred, or does not exist.
-    #[error("{}: {}; available: {}", path.display(), describe_missing(wanted), list_names(available))]
+    /// A tensor name was not given and could not be inferred, or does not
+    /// exist; or the file holds no tensor at all.
+    #[error("{}: {}", path.display(), describe_missing(wanted, available))]
     TensorNotFound {
         path: PathBuf,
         wanted: Option<String>,
@@ -79,10 +80,17 @@ pub enum Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
-fn describe_missing(wanted: &Option<String>) -> String {
+fn describe_missing(wanted: &Option<String>, available: &[String]) -> String {
     match wanted {
-        Some(name) => format!("no tensor named '{name}'"),
-        None => "holds several tensors; name the one to use".to_string(),
+        Some(name) => format!(
+            "no tensor named '{name}'; available: {}",
+            list_names(available)
+        ),
+        None if available.is_empty() => "holds no tensors".to_string(),
+        None => format!(
+            "holds several tensors; name the one to use; available: {}",
+            list_names(available)
+        ),
     }
 }
 
@@ -168,6 +176,21 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "m.npz: holds several tensors; name the one to use; available: a, b"
+        );
+        let e = Error::TensorNotFound {
+            path: "m.npz".into(),
+            wanted: None,
+            available: vec![],
+        };
+        assert_eq!(e.to_string(), "m.npz: holds no tensors");
+        let e = Error::TensorNotFound {
+            path: "m.npz".into(),
+            wanted: Some("w".into()),
+            available: vec![],
+        };
+        assert_eq!(
+            e.to_string(),
+            "m.npz: no tensor named 'w'; available: (none)"
         );
         let e = Error::tensor(
             Path::new("weights.npy"),

@@ -10,6 +10,7 @@ pub mod csb;
 pub mod error;
 pub mod fixed;
 pub mod hex;
+pub mod input;
 pub mod metrics;
 mod output;
 pub mod patterns;

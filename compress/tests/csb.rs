@@ -303,3 +303,97 @@ fn dense_views() {
         assert_eq!(*x, v as f32 / 64.0);
     }
 }
+
+/// A matrix of `rows x cols` with one zero entry per bank of 65536 columns:
+/// the smallest file that claims that shape.
+fn wide(rows: usize, cols: usize) -> Csb {
+    let banks = cols.div_ceil(65536);
+    Csb {
+        rows,
+        cols,
+        banks,
+        bank_size: cols.div_ceil(banks),
+        slots: 1,
+        format: QFormat::new(16, 12).unwrap(),
+        values: vec![0; rows * banks],
+        indices: vec![0; rows * banks],
+    }
+}
+
+#[test]
+fn the_matrix_size_is_bounded() {
+    use bbs_compress::csb::MAX_DENSE;
+    // 262 KB that would expand to 16 GiB as f32.
+    let big = wide(1, u32::MAX as usize);
+    let b = big.to_bytes();
+    assert_eq!(b.len(), 262_184);
+    let e = read(&b).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "m.csb: inconsistent CSB: shape [1, 4294967295] has 4294967295 weights, \
+         more than the 268435456 (2^28) a CSB matrix may have"
+    );
+    // Refused from the header, before the length: a truncated file says the same.
+    assert_eq!(read(&b[..40]).unwrap_err().to_string(), e);
+    assert_eq!(
+        big.validate().unwrap_err(),
+        e["m.csb: inconsistent CSB: ".len()..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    assert!(big.write(&dir.path().join("big.csb")).is_err());
+    // The bound is inclusive.
+    let edge = wide(1, MAX_DENSE);
+    edge.validate().unwrap();
+    let p = dir.path().join("edge.csb");
+    edge.write(&p).unwrap();
+    assert_eq!(Csb::read(&p).unwrap(), edge);
+    let over = wide(2, MAX_DENSE / 2 + 1);
+    assert!(over
+        .validate()
+        .unwrap_err()
+        .contains("more than the 268435456"));
+}
+
+#[test]
+fn reading_a_file_checks_like_reading_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(P);
+    let b = sample().to_bytes();
+    // Every truncation, and trailing bytes, give the errors of from_bytes
+    // (with the file's name).
+    let mut cases: Vec<Vec<u8>> = (0..b.len()).map(|n| b[..n].to_vec()).collect();
+    cases.push([&b[..], &[0; 5]].concat());
+    cases.push(b.clone());
+    for bytes in cases {
+        std::fs::write(&p, &bytes).unwrap();
+        let from_file = Csb::read(&p).map_err(|e| e.to_string());
+        let from_bytes = Csb::from_bytes(&bytes, &p).map_err(|e| e.to_string());
+        assert_eq!(from_file, from_bytes, "{} bytes", bytes.len());
+    }
+    // A file far longer than its header says is refused from the header
+    // and its size, without being read.
+    let f = std::fs::File::create(&p).unwrap();
+    f.set_len(1 << 30).unwrap();
+    drop(f);
+    let mut f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+    std::io::Write::write_all(&mut f, &b).unwrap();
+    drop(f);
+    let e = Csb::read(&p).unwrap_err();
+    assert!(
+        matches!(e, Error::TrailingBytes { extra, .. } if extra == (1 << 30) - b.len() as u64),
+        "{e}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("z.csb");
+    std::os::unix::fs::symlink("/dev/zero", &z).unwrap();
+    let e = Csb::read(&z).unwrap_err().to_string();
+    assert!(
+        e.contains("z.csb: cannot read: not a regular file (a character device)"),
+        "{e}"
+    );
+}

@@ -1,11 +1,20 @@
 //! Fuzzing the model readers: for .npy, .npz, .safetensors and .onnx, a valid
 //! small file is truncated at every length, mutated at random (single bytes,
-//! several bytes, inserted and deleted runs) and replaced by random bytes
-//! after the format's magic prefix; ONNX also gets random but well-formed
-//! models. `read_matrices` and `read_matrix` must return Ok or Err, never
-//! panic, and never make a huge allocation (a counting allocator records the
-//! largest request). Whenever a file reads, `write_like` with the matrices
-//! read must succeed and read back the same.
+//! several bytes, inserted and deleted runs, runs of nested brackets) and
+//! replaced by random bytes after the format's magic prefix; ONNX also gets
+//! random but well-formed models. `read_matrices` and `read_matrix` must
+//! return Ok or Err, never panic, and never make a huge allocation (a
+//! counting allocator records the largest request). Whenever a file reads,
+//! `write_like` with the matrices read must succeed and read back the same.
+//!
+//! CSB files get the same mutations (`Csb::read` must agree with
+//! `Csb::from_bytes`); `.npy` headers get random Python literals nested at
+//! random depths, with strings that hide brackets and quotes (the nesting
+//! bound must hold exactly); npz members inflate past their header; and
+//! every format is also given as a special file (a FIFO, /dev/zero, a
+//! directory, a symlink), which must be refused, or read like its target.
+//!
+//! `PROPTEST_CASES` raises every case count (for a long campaign).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
@@ -13,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bbs_compress::onnx::data_type as dt;
 use bbs_compress::onnx::fixture::{self, Data, Graph, Node, Tensor};
-use bbs_compress::{read_matrices, read_matrix, write_like, NamedMatrix};
+use bbs_compress::{prune_bbs, read_matrices, read_matrix, write_like, Csb, NamedMatrix, QFormat};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -166,6 +175,16 @@ fn valid_onnx() -> Vec<u8> {
     fixture::model(&g)
 }
 
+fn valid_csb() -> Vec<u8> {
+    let w = ndarray::Array2::from_shape_fn((3, 10), |(r, c)| {
+        ((r * 7 + c * 3) % 11) as f32 * 0.25 - 1.25
+    });
+    let p = prune_bbs(&w.view(), 4, 0.4).unwrap();
+    Csb::from_pruned(&p, QFormat::new(12, 6).unwrap())
+        .0
+        .to_bytes()
+}
+
 // ------------------------------------------------------------ the checker ----
 
 struct Format {
@@ -182,6 +201,11 @@ fn formats(ext: &str) -> Format {
         "npy" => (valid_npy(), b"\x93NUMPY\x01\x00".to_vec(), 1),
         "npz" => (valid_npz(), b"PK\x03\x04".to_vec(), 2),
         "safetensors" => (valid_safetensors(), Vec::new(), 3),
+        "csb" => {
+            let v = valid_csb();
+            let magic = v[..10].to_vec();
+            (v, magic, 1)
+        }
         _ => {
             let v = valid_onnx();
             let magic = v[..4].to_vec();
@@ -193,6 +217,7 @@ fn formats(ext: &str) -> Format {
             "npy" => "npy",
             "npz" => "npz",
             "safetensors" => "safetensors",
+            "csb" => "csb",
             _ => "onnx",
         },
         valid,
@@ -274,6 +299,34 @@ fn check(dir: &Path, ext: &str, bytes: &[u8], round_trips: &AtomicUsize) -> bool
     true
 }
 
+/// Reads `bytes` as a CSB file and as bytes: the two must agree, an error
+/// must be one line naming the file. Returns whether the file reads.
+fn check_csb(dir: &Path, bytes: &[u8]) -> bool {
+    let p = dir.join("in.csb");
+    std::fs::write(&p, bytes).unwrap();
+    let from_file = Csb::read(&p);
+    let from_bytes = Csb::from_bytes(bytes, &p);
+    match (&from_file, &from_bytes) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!("Csb::read {from_file:?}, Csb::from_bytes {from_bytes:?}"),
+    }
+    match from_file {
+        Ok(c) => {
+            assert!(c.rows * c.cols <= bbs_compress::csb::MAX_DENSE);
+            // Whatever reads writes back to the same bytes.
+            assert_eq!(c.to_bytes(), bytes);
+            true
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "one line: {msg}");
+            assert!(msg.starts_with(&p.display().to_string()), "{msg}");
+            false
+        }
+    }
+}
+
 /// A scratch directory, on tmpfs when there is one: `write_like` syncs its
 /// output to disk, which on a real disk costs more than the parsing.
 fn scratch() -> tempfile::TempDir {
@@ -287,6 +340,10 @@ fn scratch() -> tempfile::TempDir {
 }
 
 fn runner(cases: u32) -> TestRunner {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(cases, |n: u32| n.max(cases));
     TestRunner::new(Config {
         cases,
         failure_persistence: None,
@@ -301,6 +358,9 @@ enum Mutation {
     Set(usize, u8),
     Insert(usize, Vec<u8>),
     Delete(usize, usize),
+    /// `depth` opening brackets of one kind, then as many closing ones
+    /// (or none).
+    Nest(usize, usize, u8, bool),
 }
 
 fn apply(valid: &[u8], muts: &[Mutation]) -> Vec<u8> {
@@ -325,6 +385,20 @@ fn apply(valid: &[u8], muts: &[Mutation]) -> Vec<u8> {
                     b.drain(i..end);
                 }
             }
+            Mutation::Nest(i, depth, open, closed) => {
+                let close = match open {
+                    b'[' => b']',
+                    b'(' => b')',
+                    _ => b'}',
+                };
+                let mut run = vec![*open; *depth];
+                if *closed {
+                    run.resize(2 * *depth, close);
+                }
+                // Mostly where a .npy header is.
+                let i = i % (b.len().min(128) + 1);
+                b.splice(i..i, run);
+            }
         }
     }
     b
@@ -345,6 +419,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         6 => (any::<usize>(), byte()).prop_map(|(i, v)| Mutation::Set(i, v)),
         1 => (any::<usize>(), prop::collection::vec(byte(), 1..9)).prop_map(|(i, v)| Mutation::Insert(i, v)),
         1 => (any::<usize>(), 1usize..17).prop_map(|(i, n)| Mutation::Delete(i, n)),
+        1 => (any::<usize>(), 1usize..40, prop::sample::select(vec![b'[', b'(', b'{']), any::<bool>())
+            .prop_map(|(i, d, o, c)| Mutation::Nest(i, d, o, c)),
     ]
 }
 
@@ -362,7 +438,12 @@ fn fuzz_format(ext: &str) -> usize {
     let trips = AtomicUsize::new(ROUND_TRIPS);
     let check = |b: &[u8]| {
         tried.fetch_add(1, Ordering::Relaxed);
-        if check(d, f.ext, b, &trips) {
+        let ok = if f.ext == "csb" {
+            check_csb(d, b)
+        } else {
+            check(d, f.ext, b, &trips)
+        };
+        if ok {
             readable.fetch_add(1, Ordering::Relaxed);
         }
     };
@@ -370,7 +451,11 @@ fn fuzz_format(ext: &str) -> usize {
     // The valid file reads, with the expected number of matrices.
     let p = d.join(format!("valid.{}", f.ext));
     std::fs::write(&p, &f.valid).unwrap();
-    assert_eq!(read_matrices(&p, &[]).unwrap().len(), f.matrices, "{ext}");
+    if f.ext == "csb" {
+        Csb::read(&p).unwrap();
+    } else {
+        assert_eq!(read_matrices(&p, &[]).unwrap().len(), f.matrices, "{ext}");
+    }
     check(&f.valid);
 
     // (a) Every truncation.
@@ -433,6 +518,11 @@ fn fuzz_npy() {
 #[test]
 fn fuzz_npz() {
     assert!(fuzz_format("npz") > 6000);
+}
+
+#[test]
+fn fuzz_csb() {
+    assert!(fuzz_format("csb") > 6000);
 }
 
 #[test]
@@ -712,4 +802,562 @@ fn deeply_nested_onnx_subgraphs_are_refused() {
     std::fs::write(&p, fixture::model(&g)).unwrap();
     let e = read_matrices(&p, &[]).unwrap_err().to_string();
     assert!(e.contains("nested more than"), "{e}");
+}
+
+// ------------------------------------------------- nested .npy headers ----
+
+/// A Python literal as `.npy` header values are written, for the header
+/// parser: nested lists, tuples, dicts and sets of numbers, booleans, None,
+/// strings and bytes. Strings hold brackets, quotes, escapes and `\N{...}`
+/// escapes with quotes inside, so a nesting check that misreads where a
+/// string ends is caught.
+#[derive(Clone, Debug)]
+enum Py {
+    Int(i64),
+    Float(f64),
+    Word(&'static str),
+    Str(Vec<Piece>, u8),
+    Bytes(Vec<Piece>),
+    List(Vec<Py>),
+    Tuple(Vec<Py>),
+    Dict(Vec<(Py, Py)>),
+    Set(Vec<Py>),
+}
+
+/// One piece of a string or bytes literal.
+#[derive(Clone, Debug)]
+enum Piece {
+    /// Characters written as they are (none a quote, backslash or newline).
+    Text(String),
+    /// `\'`, `\"` or `\\`.
+    Escaped(u8),
+    /// `\N{...}` with any characters but `}` (strings only; in bytes, `\N`
+    /// is an unknown escape of two characters and `{` a plain one).
+    Named(String),
+}
+
+impl Py {
+    /// Bracket depth as the parser sees it.
+    fn depth(&self) -> usize {
+        let max = |v: &[Py]| v.iter().map(Py::depth).max().unwrap_or(0);
+        match self {
+            Py::List(v) | Py::Tuple(v) | Py::Set(v) => 1 + max(v),
+            Py::Dict(kv) => {
+                1 + kv
+                    .iter()
+                    .map(|(k, v)| k.depth().max(v.depth()))
+                    .max()
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        let seq = |out: &mut String, v: &[Py], open: &str, close: &str, trailing: bool| {
+            out.push_str(open);
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                x.write(out);
+            }
+            if trailing {
+                out.push(',');
+            }
+            out.push_str(close);
+        };
+        match self {
+            Py::Int(i) => out.push_str(&i.to_string()),
+            Py::Float(f) => out.push_str(&format!("{f:?}")),
+            Py::Word(w) => out.push_str(w),
+            Py::Str(pieces, q) => {
+                out.push(*q as char);
+                for p in pieces {
+                    p.write(out, false);
+                }
+                out.push(*q as char);
+            }
+            Py::Bytes(pieces) => {
+                out.push_str("b'");
+                for p in pieces {
+                    p.write(out, true);
+                }
+                out.push('\'');
+            }
+            Py::List(v) => seq(out, v, "[", "]", false),
+            Py::Tuple(v) => seq(out, v, "(", ")", v.len() == 1),
+            Py::Set(v) => seq(out, v, "{", "}", false),
+            Py::Dict(kv) => {
+                out.push('{');
+                for (i, (k, v)) in kv.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    k.write(out);
+                    out.push_str(": ");
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+impl Piece {
+    fn write(&self, out: &mut String, bytes: bool) {
+        match self {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Escaped(c) => {
+                out.push('\\');
+                out.push(*c as char);
+            }
+            Piece::Named(n) if bytes => {
+                // `\N` and `{`, then the name with its quotes escaped.
+                out.push_str("\\N{");
+                for c in n.chars() {
+                    if c == '\'' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+            }
+            Piece::Named(n) => {
+                out.push_str("\\N{");
+                out.push_str(n);
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn piece() -> impl Strategy<Value = Piece> {
+    let text = prop::collection::vec(
+        prop::sample::select(vec![
+            'a', ' ', '[', ']', '(', ')', '{', '}', ',', ':', 'N', 'b', '<',
+        ]),
+        1..6,
+    )
+    .prop_map(|v| Piece::Text(v.into_iter().collect()));
+    let named = prop::collection::vec(
+        prop::sample::select(vec!['A', ' ', '\'', '"', '[', '(', '{', ']', '\\']),
+        0..5,
+    )
+    .prop_map(|v| Piece::Named(v.into_iter().collect()));
+    prop_oneof![
+        4 => text,
+        2 => prop::sample::select(vec![b'\'', b'"', b'\\']).prop_map(Piece::Escaped),
+        2 => named,
+    ]
+}
+
+fn leaf() -> impl Strategy<Value = Py> {
+    prop_oneof![
+        (0i64..5000).prop_map(Py::Int),
+        (-4.0f64..4.0).prop_map(Py::Float),
+        prop::sample::select(vec!["True", "False", "None"]).prop_map(Py::Word),
+        (
+            prop::collection::vec(piece(), 0..4),
+            prop::sample::select(vec![b'\'', b'"'])
+        )
+            .prop_map(|(p, q)| Py::Str(p, q)),
+        prop::collection::vec(piece(), 0..4).prop_map(Py::Bytes),
+    ]
+}
+
+/// Random trees (mostly shallow), and chains of containers of every kind
+/// with leaves beside them, 0 to 11 deep: deep enough to pass the bound
+/// often, shallow enough that a misjudged header still parses in a moment.
+fn py() -> impl Strategy<Value = Py> {
+    let tree = leaf().prop_recursive(6, 48, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Py::List),
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Py::Tuple),
+            prop::collection::vec(inner.clone(), 1..4).prop_map(Py::Set),
+            prop::collection::vec((inner.clone(), inner), 0..3).prop_map(Py::Dict),
+        ]
+    });
+    let level = (0u8..4, prop::collection::vec(leaf(), 0..3), any::<bool>());
+    let chain = (prop::collection::vec(level, 0..12), leaf()).prop_map(|(levels, core)| {
+        let mut v = core;
+        for (kind, mut items, last) in levels.into_iter().rev() {
+            if kind == 3 {
+                let mut kv: Vec<(Py, Py)> = items.into_iter().map(|x| (x.clone(), x)).collect();
+                let at = if last { kv.len() } else { 0 };
+                kv.insert(at, (Py::Int(0), v));
+                v = Py::Dict(kv);
+                continue;
+            }
+            let at = if last { items.len() } else { 0 };
+            items.insert(at, v);
+            v = match kind {
+                0 => Py::List(items),
+                1 => Py::Tuple(items),
+                _ => Py::Set(items),
+            };
+        }
+        v
+    });
+    prop_oneof![tree, chain]
+}
+
+/// Escapes what a Python string escapes: in the generator, quotes and
+/// backslashes of `Str` text only ever come from `Escaped` pieces, and
+/// `Named` pieces keep their quotes (the parser reads `\N{...}` whole).
+fn header_of(value: &Py, as_shape: bool) -> (String, usize) {
+    let mut v = String::new();
+    value.write(&mut v);
+    if as_shape {
+        (
+            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {v}, }}"),
+            1 + value.depth(),
+        )
+    } else {
+        (v, value.depth())
+    }
+}
+
+#[test]
+fn fuzz_npy_header_nesting() {
+    let dir = scratch();
+    let d = dir.path();
+    let (tried, deep) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    runner(3000)
+        .run(
+            &(py(), any::<bool>(), any::<bool>()),
+            |(value, as_shape, npz)| {
+                let (header, depth) = header_of(&value, as_shape);
+                tried.fetch_add(1, Ordering::Relaxed);
+                let image = {
+                    let mut h = header.clone();
+                    h.push('\n');
+                    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+                    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+                    out.extend_from_slice(h.as_bytes());
+                    out
+                };
+                let p = if npz {
+                    use std::io::Write;
+                    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+                    w.start_file("w.npy", zip::write::SimpleFileOptions::default())
+                        .unwrap();
+                    w.write_all(&image).unwrap();
+                    let p = d.join("h.npz");
+                    std::fs::write(&p, w.finish().unwrap().into_inner()).unwrap();
+                    p
+                } else {
+                    let p = d.join("h.npy");
+                    std::fs::write(&p, &image).unwrap();
+                    p
+                };
+                let e = read_matrices(&p, &[])
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                let nested = e
+                    .as_ref()
+                    .err()
+                    .is_some_and(|m| m.contains("nested more than"));
+                prop_assert_eq!(
+                    nested,
+                    depth > 4 && header.len() < 10_000,
+                    "depth {} header {} gave {:?}",
+                    depth,
+                    header,
+                    e
+                );
+                if nested {
+                    deep.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    let (n, deep) = (tried.into_inner(), deep.into_inner());
+    eprintln!("fuzz npy headers: {n} headers, {deep} of them nested too deep");
+    assert!(deep > n / 10 && deep < n * 9 / 10, "{deep} of {n}");
+    assert_no_huge_allocation("npy headers");
+}
+
+// ------------------------------------------------------- special files ----
+
+/// What an input path is.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Regular,
+    /// A symlink to a regular file: read like the file.
+    Symlink,
+    Fifo,
+    /// A symlink to /dev/zero.
+    DevZero,
+    /// /dev/null itself, through a symlink.
+    DevNull,
+    Directory,
+    /// A symlink to nothing.
+    Dangling,
+}
+
+#[cfg(unix)]
+fn materialize(dir: &Path, ext: &str, kind: Kind, bytes: &[u8]) -> std::path::PathBuf {
+    use std::os::unix::fs::symlink;
+    let p = dir.join(format!("k.{ext}"));
+    let target = dir.join(format!("target.{ext}"));
+    for q in [&p, &target] {
+        let _ = std::fs::remove_file(q);
+        let _ = std::fs::remove_dir(q);
+    }
+    match kind {
+        Kind::Regular => std::fs::write(&p, bytes).unwrap(),
+        Kind::Symlink => {
+            std::fs::write(&target, bytes).unwrap();
+            symlink(&target, &p).unwrap();
+        }
+        Kind::Fifo => {
+            let st = std::process::Command::new("mkfifo")
+                .arg(&p)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        Kind::DevZero => symlink("/dev/zero", &p).unwrap(),
+        Kind::DevNull => symlink("/dev/null", &p).unwrap(),
+        Kind::Directory => std::fs::create_dir(&p).unwrap(),
+        Kind::Dangling => symlink(dir.join("nowhere"), &p).unwrap(),
+    }
+    p
+}
+
+/// Every reader on `p`: results as strings, with the path made generic.
+fn read_all(p: &Path, ext: &str) -> Vec<String> {
+    let generic = |r: String| r.replace(&p.display().to_string(), "<path>");
+    if ext == "csb" {
+        return vec![generic(format!(
+            "{:?}",
+            Csb::read(p).map_err(|e| e.to_string())
+        ))];
+    }
+    let mut out = vec![
+        generic(format!(
+            "{:?}",
+            read_matrices(p, &[])
+                .map(|m| m.len())
+                .map_err(|e| e.to_string())
+        )),
+        generic(format!(
+            "{:?}",
+            read_matrix(p, None)
+                .map(|m| m.dim())
+                .map_err(|e| e.to_string())
+        )),
+        generic(format!(
+            "{:?}",
+            bbs_compress::list_tensors(p).map_err(|e| e.to_string())
+        )),
+    ];
+    if ext == "npy" {
+        out.push(generic(format!(
+            "{:?}",
+            bbs_compress::read_vector(p)
+                .map(|v| v.len())
+                .map_err(|e| e.to_string())
+        )));
+    }
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn fuzz_file_kinds() {
+    let dir = scratch();
+    let d = dir.path();
+    let exts = ["npy", "npz", "safetensors", "onnx", "csb"];
+    let kind = prop::sample::select(vec![
+        Kind::Regular,
+        Kind::Symlink,
+        Kind::Symlink,
+        Kind::Fifo,
+        Kind::DevZero,
+        Kind::DevNull,
+        Kind::Directory,
+        Kind::Dangling,
+    ]);
+    let tried = AtomicUsize::new(0);
+    runner(400)
+        .run(
+            &(
+                prop::sample::select(exts.to_vec()),
+                kind,
+                prop::collection::vec(mutation(), 0..3),
+            ),
+            |(ext, kind, muts)| {
+                tried.fetch_add(1, Ordering::Relaxed);
+                let f = formats(ext);
+                let bytes = apply(&f.valid, &muts);
+                let p = materialize(d, ext, kind, &bytes);
+                let got = read_all(&p, ext);
+                match kind {
+                    Kind::Regular | Kind::Symlink => {
+                        let plain = materialize(d, ext, Kind::Regular, &bytes);
+                        prop_assert_eq!(&got, &read_all(&plain, ext));
+                    }
+                    _ => {
+                        let why = match kind {
+                            Kind::Fifo => "not a regular file (a FIFO)",
+                            Kind::DevZero | Kind::DevNull => {
+                                "not a regular file (a character device)"
+                            }
+                            Kind::Directory => "Is a directory",
+                            _ => "No such file or directory",
+                        };
+                        for r in &got {
+                            prop_assert!(r.starts_with("Err(\"<path>: cannot read: "), "{}", r);
+                            prop_assert!(r.contains(why), "{:?}: {}", kind, r);
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    eprintln!("fuzz file kinds: {} inputs", tried.into_inner());
+    assert_no_huge_allocation("file kinds");
+}
+
+// --------------------------------------------- npz members that inflate ----
+
+/// Raw deflate (one fixed-Huffman block) of `prefix`, then `zeros` (at
+/// least 1) zero bytes: literals, then matches of 258 at distance 1.
+fn deflate_zeros(prefix: &[u8], zeros: usize) -> Vec<u8> {
+    let (mut out, mut acc, mut n) = (Vec::new(), 0u64, 0u32);
+    let mut put = |v: u32, len: u32, out: &mut Vec<u8>| {
+        acc |= u64::from(v) << n;
+        n += len;
+        while n >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            n -= 8;
+        }
+    };
+    // Huffman codes go most significant bit first.
+    let code = |c: u32, len: u32| (c.reverse_bits() >> (32 - len), len);
+    let literal = |b: u8| {
+        if b < 144 {
+            code(0x30 + u32::from(b), 8)
+        } else {
+            code(0x190 + u32::from(b) - 144, 9)
+        }
+    };
+    put(1, 1, &mut out);
+    put(1, 2, &mut out);
+    for &b in prefix.iter().chain(&[0]) {
+        let (v, l) = literal(b);
+        put(v, l, &mut out);
+    }
+    for _ in 0..(zeros - 1) / 258 {
+        let (v, l) = code(0b1100_0101, 8);
+        put(v, l, &mut out);
+        put(0, 5, &mut out);
+    }
+    for _ in 0..(zeros - 1) % 258 {
+        let (v, l) = literal(0);
+        put(v, l, &mut out);
+    }
+    let (v, l) = code(0, 7);
+    put(v, l, &mut out);
+    put(0, 7, &mut out); // flush the last partial byte
+    out
+}
+
+#[test]
+fn fuzz_npz_members_inflating_past_their_header() {
+    let dir = scratch();
+    let d = dir.path();
+    let tried = AtomicUsize::new(0);
+    let slack = 64 << 10;
+    runner(150)
+        .run(
+            &(
+                1usize..40,
+                1usize..40,
+                prop_oneof![0usize..8, 0usize..(64 << 20)],
+            ),
+            |(rows, cols, extra)| {
+                tried.fetch_add(1, Ordering::Relaxed);
+                let head = npy("<f4", &format!("({rows}, {cols})"), &[]);
+                let zeros = rows * cols * 4 + extra;
+                // A deflated member of the declared data plus `extra` bytes,
+                // its zip sizes and CRC taken from a stored copy's header
+                // (they are lies for the deflated data; nothing reads that far).
+                use std::io::Write;
+                let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+                w.start_file(
+                    "w.npy",
+                    zip::write::SimpleFileOptions::default()
+                        .compression_method(zip::CompressionMethod::Stored),
+                )
+                .unwrap();
+                w.write_all(&head).unwrap();
+                let stored = w.finish().unwrap().into_inner();
+                let bomb = deflate_zeros(&head, zeros);
+                let p = d.join("b.npz");
+                std::fs::write(&p, rezip_deflated(&stored, &bomb, head.len() + zeros)).unwrap();
+                let got = read_matrix(&p, Some("w"))
+                    .map(|m| m.dim())
+                    .map_err(|e| e.to_string());
+                match extra {
+                    0 => {
+                        // The CRC is wrong: the end of the member is reached.
+                        let e = got.unwrap_err();
+                        prop_assert!(e.contains("checksum"), "{}", e);
+                    }
+                    x if x <= slack => {
+                        let e = got.unwrap_err();
+                        prop_assert!(
+                            e.contains("checksum") || e.contains("unexpected bytes"),
+                            "{}",
+                            e
+                        );
+                    }
+                    _ => {
+                        let e = got.unwrap_err();
+                        prop_assert!(e.contains("inflates past"), "{}", e);
+                    }
+                }
+                // Listing reads no data at all.
+                let listed = bbs_compress::list_tensors(&p).map_err(|e| e.to_string());
+                prop_assert_eq!(listed, Ok(vec![("w".to_string(), vec![rows, cols])]));
+                Ok(())
+            },
+        )
+        .unwrap();
+    eprintln!("fuzz npz inflation: {} archives", tried.into_inner());
+    assert_no_huge_allocation("npz inflation");
+}
+
+/// `stored`, a one-member zip archive written stored, with the member's
+/// data replaced by the raw deflate stream `deflated` (method 8) of
+/// `size` bytes; sizes patched, the CRC left as it was.
+fn rezip_deflated(stored: &[u8], deflated: &[u8], size: usize) -> Vec<u8> {
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+    // Local header: 30 bytes, the name, the extra field, then the data.
+    let (name_len, extra_len) = (u16_at(stored, 26), u16_at(stored, 28));
+    let data_at = 30 + name_len + extra_len;
+    let old_len = u32_at(stored, 18);
+    let mut local = stored[..data_at].to_vec();
+    local[8..10].copy_from_slice(&8u16.to_le_bytes());
+    local[18..22].copy_from_slice(&(deflated.len() as u32).to_le_bytes());
+    local[22..26].copy_from_slice(&(size as u32).to_le_bytes());
+    let mut out = local;
+    out.extend_from_slice(deflated);
+    let cd_at = out.len();
+    let mut central = stored[data_at + old_len..].to_vec();
+    // Central directory entry, then the end record.
+    central[10..12].copy_from_slice(&8u16.to_le_bytes());
+    central[20..24].copy_from_slice(&(deflated.len() as u32).to_le_bytes());
+    central[24..28].copy_from_slice(&(size as u32).to_le_bytes());
+    let entry_len = 46 + u16_at(&central, 28) + u16_at(&central, 30) + u16_at(&central, 32);
+    let end = entry_len;
+    central[end + 16..end + 20].copy_from_slice(&(cd_at as u32).to_le_bytes());
+    out.extend_from_slice(&central);
+    out
 }

@@ -179,8 +179,10 @@ impl Config {
         Ok(cfg)
     }
 
+    /// [`Config::from_toml_str`] on a file: a regular file of at most 16 MiB
+    /// ([`bbs_compress::input::read_text`]).
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let text = bbs_compress::input::read_text(path).map_err(|source| ConfigError::Io {
             path: path.display().to_string(),
             source,
         })?;

@@ -1,11 +1,13 @@
 //! A weight file's bytes, and the little that every format needs from its
 //! path (extension, stem).
 //!
-//! Files are memory-mapped (or read whole into memory when they cannot be
-//! mapped) and every format checks each size the file claims against the
-//! bytes actually present before anything is allocated from it, so a corrupt
-//! header gives an error, never a huge allocation or a panic. Like any reader
-//! that maps its input, this assumes a file is not truncated while it is read.
+//! Files are opened through [`crate::input`] (regular files only: a FIFO or
+//! a device is refused), memory-mapped (or read into memory, up to the size
+//! the file system reports, when they cannot be mapped), and every format
+//! checks each size the file claims against the bytes actually present
+//! before anything is allocated from it, so a corrupt header gives an error,
+//! never a huge allocation or a panic. Like any reader that maps its input,
+//! this assumes a file is not truncated while it is read.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -15,7 +17,7 @@ use crate::error::{Error, Result};
 
 /// A whole file's bytes: memory-mapped, so only the pages looked at are
 /// read (and none copied), or read into memory when the file cannot be
-/// mapped (a pipe, say).
+/// mapped.
 pub(crate) struct FileBytes {
     file: File,
     data: FileData,
@@ -30,7 +32,7 @@ enum FileData {
 impl FileBytes {
     pub(crate) fn open(path: &Path) -> Result<FileBytes> {
         let cannot = |e| Error::io(path, "cannot read", e);
-        let mut file = File::open(path).map_err(cannot)?;
+        let (file, len) = crate::input::open_regular(path).map_err(cannot)?;
         // SAFETY: the mapping is read-only. Its contents change only if the
         // file is modified while it is mapped (and a truncation would raise
         // SIGBUS), which the module documentation rules out, as every
@@ -39,7 +41,7 @@ impl FileBytes {
             Ok(map) => FileData::Mapped(map),
             Err(_) => {
                 let mut buf = Vec::new();
-                file.read_to_end(&mut buf).map_err(cannot)?;
+                (&file).take(len).read_to_end(&mut buf).map_err(cannot)?;
                 FileData::Read(buf)
             }
         };

@@ -2,9 +2,13 @@
 //! and `.onnx` files, writing pruned ones back in the input's own format
 //! ([`write_like`]), and saving masks ([`write_masks`]).
 //!
-//! Files are memory-mapped and every size a file claims is checked against
-//! the bytes present before anything is allocated from it, so a corrupt file
-//! gives an error, never a huge allocation or a panic.
+//! Files are opened through [`crate::input`] (regular files only: never a
+//! FIFO or a device), memory-mapped, and every size a file claims is checked
+//! against the bytes present before anything is allocated from it, so a
+//! corrupt file gives an error, never a huge allocation or a panic. A
+//! `.npy` header is bounded in length and nesting before it is parsed
+//! (`npy`), and an `.npz` member is never inflated past the size its header
+//! declares (`npz`), nor past its header when it is not used.
 //!
 //! One concept per module. Each uses only modules above it in this table,
 //! never one below, so there is no cycle:
@@ -12,7 +16,7 @@
 //! | module                                  | holds                                                   |
 //! |-----------------------------------------|---------------------------------------------------------|
 //! | `tensor`                                | tensor types (element types, an undecoded tensor, the public results); tensor names in errors |
-//! | `file`                                  | a file's bytes, mapped or read; reads at an offset      |
+//! | `file`                                  | a file's bytes (opened by [`crate::input`]), mapped or read; reads at an offset |
 //! | `decode`                                | element decoding and encoding; what makes a usable matrix |
 //! | `select`                                | candidate matrices; choosing them by name or glob       |
 //! | `npy`, `npz`, `safetensors`, [`onnx`]   | one format each: parsing, its candidates (and rewriting, for npz and onnx) |

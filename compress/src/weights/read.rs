@@ -12,11 +12,11 @@ use super::decode::{
     check_finite, decode, f64_hint, is_native_f32, matrix_check, to_matrix, Decoded,
 };
 use super::file::{extension, file_stem, offset_in, read_file, FileBytes};
-use super::npy::parse_npy;
-use super::npz::{npz_all, npz_members, open_npz, read_npz_member};
+use super::npy::{npy_tensor, parse_npy};
+use super::npz::{npz_members, npz_read, open_npz, read_npz_member};
 use super::onnx::{self, open_onnx};
 use super::safetensors::{open_safetensors, sorted_names, st_tensor};
-use super::select::{pick, select_matrices};
+use super::select::{pick, select_matrices, selected};
 use super::tensor::{not_found, shape_str, tensor_err, NamedMatrix, Vector};
 use super::{npy, npz, safetensors};
 
@@ -38,8 +38,8 @@ pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<Array2<f32>> {
             let mut archive = open_npz(&bytes, path)?;
             let members = npz_members(&archive);
             let (name, full) = pick(path, tensor, &members)?;
-            let member = read_npz_member(&mut archive, path, &name, &full)?;
-            to_matrix(&parse_npy(&member, path, &name)?, path)
+            let (member, head) = read_npz_member(&mut archive, path, &name, &full, true)?;
+            to_matrix(&npy_tensor(&member.bytes, head?, path, &name)?, path)
         }
         "onnx" => {
             let model = open_onnx(&bytes, path)?;
@@ -48,6 +48,7 @@ pub fn read_matrix(path: &Path, tensor: Option<&str>) -> Result<Array2<f32>> {
             let mut found = select_matrices(path, cands, &select, None)?;
             match found.len() {
                 1 => Ok(found.remove(0).matrix),
+                0 => Err(Error::file(path, "holds no 2-D floating-point tensor")),
                 _ => Err(not_found(path, None, found.iter().map(|m| &m.name))),
             }
         }
@@ -181,6 +182,9 @@ pub(crate) fn check_extension(path: &Path, ext: &str) -> Result<()> {
 
 /// Lists `(name, shape)` of every tensor, sorted by name. A `.npy` file gives
 /// one entry named after the file stem; an `.onnx` file lists its initializers.
+/// Only headers are read where the format allows it (`.npz` members are not
+/// inflated past their `.npy` header), so a tensor's data is checked only
+/// when it is read.
 pub fn list_tensors(path: &Path) -> Result<Vec<(String, Vec<usize>)>> {
     let ext = extension(path);
     check_extension(path, &ext)?;
@@ -191,12 +195,10 @@ pub fn list_tensors(path: &Path) -> Result<Vec<(String, Vec<usize>)>> {
             vec![(t.name, t.shape)]
         }
         "npz" => {
-            let mut archive = open_npz(&bytes, path)?;
+            let (members, heads) = npz_read(&bytes, path, |_| false)?;
             let mut out = Vec::new();
-            for (name, full) in npz_members(&archive) {
-                let member = read_npz_member(&mut archive, path, &name, &full)?;
-                let t = parse_npy(&member, path, &name)?;
-                out.push((name, t.shape));
+            for (m, head) in members.into_iter().zip(heads) {
+                out.push((m.name, head?.shape));
             }
             out
         }
@@ -288,8 +290,9 @@ pub fn read_matrices(path: &Path, select: &[String]) -> Result<Vec<NamedMatrix>>
             select_matrices(path, cands, select, bytes.mapped_file())
         }
         "npz" => {
-            let members = npz_all(&bytes, path)?;
-            select_matrices(path, npz::candidates(&members, path), select, None)
+            // Only the members `select` names are inflated past their header.
+            let (members, heads) = npz_read(&bytes, path, |name| selected(select, name))?;
+            select_matrices(path, npz::candidates(&members, heads, path), select, None)
         }
         "onnx" => {
             let model = open_onnx(&bytes, path)?;

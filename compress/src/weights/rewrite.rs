@@ -21,7 +21,7 @@ use crate::output::{write_atomic_with, write_bytes_atomic};
 
 use super::decode::{check_length, elem_to_f32, f32_to_elem, is_native_f32};
 use super::file::{extension, read_at, read_file, FileBytes};
-use super::npz::{npz_all, rewrite_npz};
+use super::npz::{npz_read, rewrite_npz};
 use super::onnx::{self, open_onnx};
 use super::read::check_extension;
 use super::select::{usable_names, Cand, Src};
@@ -195,14 +195,17 @@ pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]
             return write_in_place(input, output, &bytes, cands, replace);
         }
         "npz" => {
-            let mut members = npz_all(&bytes, input)?;
-            let cands = npz::candidates(&members, input);
+            // Only the replaced members are inflated past their header;
+            // the others are copied raw.
+            let (mut members, heads) =
+                npz_read(&bytes, input, |name| replace.iter().any(|(n, _)| n == name))?;
+            let cands = npz::candidates(&members, heads, input);
             let patches = encode_all(input, sources(input, cands, replace)?)?;
             let mut changed = BTreeMap::new();
             for (unit, offset, new) in patches {
                 let member = &mut members[unit];
-                member.2[offset..offset + new.len()].copy_from_slice(&new);
-                changed.insert(member.1.clone(), std::mem::take(&mut member.2));
+                member.bytes[offset..offset + new.len()].copy_from_slice(&new);
+                changed.insert(member.full.clone(), std::mem::take(&mut member.bytes));
             }
             rewrite_npz(&bytes, input, &changed)?
         }

@@ -86,6 +86,14 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// Whether [`select_matrices`] may choose the tensor `name` by `select`:
+/// every tensor when `select` is empty, else those an entry names or matches.
+/// (What is chosen also depends on the tensor: this is all a reader needs
+/// to know which tensors' data to read.)
+pub(crate) fn selected(select: &[String], name: &str) -> bool {
+    select.is_empty() || select.iter().any(|p| glob_match(p, name))
+}
+
 fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?'])
 }
