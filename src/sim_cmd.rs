@@ -469,7 +469,7 @@ fn unit_color(unit: Unit) -> plotters::style::RGBColor {
 /// below zero), and the frame's mean (dashed line).
 pub fn utilization_svg(report: &WorkloadReport) -> Result<String> {
     use plotters::prelude::*;
-    let frame = &report.frames[0];
+    let frame = report.frames.first().expect("a report has a frame");
     let total = frame.cycles.max(1) as f64;
     let mut svg = String::new();
     {
