@@ -12,5 +12,4 @@ pub mod patterns;
 pub mod print;
 pub mod report;
 pub mod sim_cmd;
-pub mod staging;
 pub mod sweep;
