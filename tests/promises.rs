@@ -10,7 +10,9 @@
 //! `/dev/full` (`mknod`) and their own `/dev/stdout` (a symlink to
 //! `/proc/self/fd/1`) in a temporary directory, which a program that
 //! renames over its output could replace; as another user they use the
-//! system's, which such a program cannot replace (it fails instead).
+//! system's, which such a program cannot replace (it fails instead). The
+//! system's `/dev/null` and `/dev/stdout` are used as root too, but only
+//! once a device of the test's own has survived the same command.
 
 use bbs_compress::write_npy_atomic;
 use ndarray::{Array1, Array2};
@@ -455,6 +457,13 @@ fn devices_and_pipes_are_written_in_place() {
         s(&null),
     ]));
     assert!(is_char_device(&null));
+    // The system's own, now that a device of ours survived (a program that
+    // renames over its output has failed above, before it could replace it).
+    ok(&bbs(&["decode", s(&csb), "-o", "/dev/null"]));
+    assert!(
+        is_char_device(Path::new("/dev/null")),
+        "/dev/null was replaced"
+    );
 
     // stdout (a pipe here).
     let stdout = if is_root() {
@@ -468,6 +477,13 @@ fn devices_and_pipes_are_written_in_place() {
     ok(&o);
     assert!(o.stdout.starts_with(b"\x93NUMPY"), "{:?}", &o.stdout[..16]);
     assert!(std::fs::symlink_metadata(&stdout)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let o = bbs(&["decode", s(&csb), "-o", "/dev/stdout"]);
+    ok(&o);
+    assert!(o.stdout.starts_with(b"\x93NUMPY"));
+    assert!(std::fs::symlink_metadata("/dev/stdout")
         .unwrap()
         .file_type()
         .is_symlink());
