@@ -127,6 +127,28 @@ pub fn at_least_1(text: &str) -> Result<usize, String> {
     usize::try_from(v).map_err(|_| format!("{v} is too large"))
 }
 
+/// A frame count: at least 1, at most [`bbs_sim::workloads::MAX_FRAMES`].
+pub fn frames(text: &str) -> Result<usize, String> {
+    let v = at_least_1(text).map_err(|e| {
+        if e.ends_with("is too large") {
+            format!(
+                "{} is more than {} (the most one run simulates)",
+                text.trim(),
+                bbs_sim::workloads::MAX_FRAMES
+            )
+        } else {
+            e
+        }
+    })?;
+    if v > bbs_sim::workloads::MAX_FRAMES {
+        return Err(format!(
+            "{v} is more than {} (the most one run simulates)",
+            bbs_sim::workloads::MAX_FRAMES
+        ));
+    }
+    Ok(v)
+}
+
 /// A number (range checks are the command's).
 pub fn number(text: &str) -> Result<f64, String> {
     text.trim()
@@ -460,6 +482,12 @@ mod tests {
         assert_eq!(sparsity("-0.5"), Err("-0.5 is outside [0, 1)".into()));
         assert_eq!(sparsity("NaN"), Err("NaN is outside [0, 1)".into()));
         assert_eq!(sparsity("0.5"), Ok(0.5));
+        assert_eq!(frames("1000000"), Ok(1_000_000));
+        assert_eq!(
+            frames("1000000000000"),
+            Err("1000000000000 is more than 1000000 (the most one run simulates)".into())
+        );
+        assert_eq!(frames("0"), Err("0 must be at least 1".into()));
     }
 
     #[test]

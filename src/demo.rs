@@ -3,8 +3,9 @@
 //! in `data/silero-vad/`) on the default configuration.
 
 use crate::flow;
+use crate::say;
 use anyhow::{Context, Result};
-use bbs_compress::write_npy_atomic;
+use bbs_compress::OutputPlan;
 use bbs_hdlgen::verilator;
 use bbs_sim::{simulate_spmv, Config};
 use std::path::Path;
@@ -22,41 +23,58 @@ pub fn demo_input(len: usize) -> ndarray::Array1<f32> {
 
 pub fn run(out: &Path) -> Result<()> {
     let cfg = Config::default();
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    let weights = out.join("silero_vad_16k.safetensors");
-    bbs_compress::write_bytes_atomic(&weights, SILERO_VAD)?;
+    // Everything but Verilator's build is staged and published together.
+    let mut plan = OutputPlan::new();
+    let dir = plan.dir("-o", out)?;
+    plan.owned(dir, "hdl/obj_dir");
+    plan.check()?;
+    let weights = plan.staged_path_in(dir, "silero_vad_16k.safetensors")?;
+    std::fs::write(&weights, SILERO_VAD)
+        .with_context(|| format!("{}: cannot write", out.display()))?;
 
     // 1. prune
-    let csb_path = out.join("lstm_weight_hh.csb");
     let pruned = flow::prune_to_csb(&flow::PruneRequest {
         weights: &weights,
         tensor: Some(DEMO_TENSOR),
         sparsity: DEMO_SPARSITY,
         banks: cfg.banks,
         format: cfg.format(),
-        output: &csb_path,
-        pruned_out: Some(&out.join("lstm_weight_hh_pruned.npy")),
-        mask_out: Some(&out.join("lstm_weight_hh_mask.npy")),
+        keep_pruned: true,
     })?;
     let csb = pruned.csb;
+    let p = pruned.pruned.as_ref().expect("kept");
+    csb.write_into(plan.dest_in(dir, "lstm_weight_hh.csb"))?;
+    plan.dest_in(dir, "lstm_weight_hh_pruned.npy")
+        .write_npy(&p.pruned())?;
+    plan.dest_in(dir, "lstm_weight_hh_mask.npy")
+        .write_npy(&p.mask())?;
 
     // 2. simulate
-    let x_path = out.join("x.npy");
-    write_npy_atomic(&x_path, &demo_input(csb.cols))?;
-    let x = flow::fixed_vector(&bbs_compress::read_vector(&x_path)?, &cfg).0;
+    let x_in = demo_input(csb.cols);
+    plan.dest_in(dir, "x.npy").write_npy(&x_in)?;
+    let x = flow::fixed_vector(&bbs_compress::Vector::Float(x_in), &cfg).0;
     let sim = simulate_spmv(&cfg, &csb, &x)?;
     let y = ndarray::Array1::from_iter(sim.output.iter().map(|&v| v as i32));
-    write_npy_atomic(&out.join("y_sim.npy"), &y)?;
+    plan.dest_in(dir, "y_sim.npy").write_npy(&y)?;
     let report = serde_json::to_string_pretty(&sim.report)?;
-    bbs_compress::write_bytes_atomic(&out.join("sim.json"), format!("{report}\n").as_bytes())?;
+    plan.write_in(dir, "sim.json", format!("{report}\n").as_bytes())?;
 
-    // 3. generate, 4. verify
+    // 3. generate
     let hdl_dir = out.join("hdl");
     let design = bbs_hdlgen::generate(&cfg)?;
-    bbs_hdlgen::write_design(&design, &hdl_dir)?;
+    for f in &design.files {
+        plan.write_in(
+            dir,
+            &format!("hdl/{}", f.path.to_string_lossy()),
+            f.contents.as_bytes(),
+        )?;
+    }
+    plan.publish()?;
+
+    // 4. verify, in hdl/ (Verilator's build in hdl/obj_dir, the run in hdl/run)
     let verdict = match verilator::version() {
         Some(version) => {
-            let build = flow::build_rtl(&cfg, &hdl_dir)?;
+            let build = flow::build_design(&design, &hdl_dir, false)?;
             let (_, v) = flow::cosimulate(&cfg, &build, &csb, &x, &hdl_dir.join("run"))?;
             Some((version, v))
         }
@@ -64,38 +82,40 @@ pub fn run(out: &Path) -> Result<()> {
     };
 
     let r = &sim.report;
-    println!(
+    say!(
         "bbs demo: silero-vad {DEMO_TENSOR} ({}x{}) on configuration '{}'",
-        csb.rows, csb.cols, cfg.name
-    );
-    println!(
+        csb.rows,
+        csb.cols,
+        cfg.name
+    )?;
+    say!(
         "  pruned    {} banks x {} kept of {}: sparsity {:.1}%",
         csb.banks,
         csb.slots,
         csb.bank_size,
         pruned.achieved_sparsity * 100.0
-    );
-    println!(
+    )?;
+    say!(
         "  simulated {} PEs x {} multipliers: {} cycles (compute bound {:.0}), utilization {:.1}%",
         cfg.pes,
         cfg.banks,
         r.cycles.total,
         r.compute_bound,
         r.utilization * 100.0
-    );
+    )?;
     match &verdict {
-        Some((version, v)) => println!(
+        Some((version, v)) => say!(
             "  verified  {version}: program load x; spmv; store y: bit-exact {}, RTL {} cycles vs simulator {} ({:.2}% error)",
             if v.bit_exact { "yes" } else { "NO" },
             v.rtl_cycles,
             v.sim_cycles,
             v.cycle_error_pct
-        ),
-        None => println!(
+        )?,
+        None => say!(
             "  verified  skipped: Verilator is not installed (apt-get install verilator, or run the README's test command)"
-        ),
+        )?,
     }
-    println!("  files     {}", out.display());
+    say!("  files     {}", bbs_compress::shown_path(out))?;
     if let Some((_, v)) = verdict {
         anyhow::ensure!(
             v.bit_exact,

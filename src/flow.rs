@@ -93,16 +93,25 @@ pub fn build_rtl(cfg: &Config, dir: &Path) -> Result<RtlBuild> {
 /// [`build_rtl`], optionally with `--trace` (the testbench dumps `dump.vcd` under `+vcd`).
 pub fn build_rtl_with(cfg: &Config, dir: &Path, trace: bool) -> Result<RtlBuild> {
     let design = bbs_hdlgen::generate(cfg)?;
+    bbs_hdlgen::write_design(&design, dir)?;
+    build_design(&design, dir, trace)
+}
+
+/// Lint and build a design already written to `dir` (`dir/obj_dir` gets the build).
+pub fn build_design(design: &bbs_hdlgen::Design, dir: &Path, trace: bool) -> Result<RtlBuild> {
     // The binary runs in its run directory: give it a path that works from there.
     let dir = &std::path::absolute(dir).with_context(|| dir.display().to_string())?;
-    bbs_hdlgen::write_design(&design, dir)?;
-    verilator::lint(&design, dir)?;
-    let binary = verilator::build_with(&design, dir, &dir.join("obj_dir"), trace)?;
+    verilator::lint(design, dir)?;
+    let binary = verilator::build_with(design, dir, &dir.join("obj_dir"), trace)?;
     Ok(RtlBuild {
         design_dir: dir.to_path_buf(),
         binary,
     })
 }
+
+/// The subdirectories of a work directory (`verify -o`, the demo's `hdl/`)
+/// that are the program's and Verilator's: no input may lie inside them.
+pub const WORK_SUBDIRS: [&str; 4] = ["rtl", "tb", "run", "obj_dir"];
 
 /// What the simulator did with a program: everything stored, all runs' cycles.
 #[derive(Clone, Debug)]
@@ -207,9 +216,9 @@ pub struct PruneRequest<'a> {
     pub sparsity: f64,
     pub banks: usize,
     pub format: bbs_compress::QFormat,
-    pub output: &'a Path,
-    pub pruned_out: Option<&'a Path>,
-    pub mask_out: Option<&'a Path>,
+    /// Keep the pruning (for `--pruned` and `--mask`); without it the CSB
+    /// takes over the pruning's memory.
+    pub keep_pruned: bool,
 }
 
 pub struct PruneSummary {
@@ -217,10 +226,12 @@ pub struct PruneSummary {
     pub achieved_sparsity: f64,
     /// Kept weights that did not fit the fixed-point format.
     pub saturated: usize,
+    /// The pruning, when asked for ([`PruneRequest::keep_pruned`]).
+    pub pruned: Option<bbs_compress::BbsPruned>,
 }
 
-/// Read, prune, quantize and write the CSB (and optionally the pruned
-/// matrix and the mask). Every file is written atomically.
+/// Read, prune and quantize one matrix; nothing is written (the caller
+/// stages the CSB, and the pruned matrix and mask, in its output plan).
 pub fn prune_to_csb(req: &PruneRequest) -> Result<PruneSummary> {
     // A little-endian f32 .npy is pruned straight from the mapped file, and
     // checked for NaN/Inf by the pruning's own pass over it: only when that
@@ -235,26 +246,44 @@ pub fn prune_to_csb(req: &PruneRequest) -> Result<PruneSummary> {
     };
     drop(w);
     let achieved_sparsity = pruned.achieved_sparsity();
-    // Without --pruned or --mask the CSB takes over the pruning's memory.
-    let (csb, stats, pruned) = if req.pruned_out.is_some() || req.mask_out.is_some() {
+    let (csb, stats, pruned) = if req.keep_pruned {
         let (csb, stats) = Csb::from_pruned(&pruned, req.format);
         (csb, stats, Some(pruned))
     } else {
         let (csb, stats) = Csb::from_pruned_owned(pruned, req.format);
         (csb, stats, None)
     };
-    csb.write(req.output)?;
-    if let (Some(path), Some(p)) = (req.pruned_out, &pruned) {
-        bbs_compress::write_npy_atomic(path, &p.pruned())?;
-    }
-    if let (Some(path), Some(p)) = (req.mask_out, &pruned) {
-        bbs_compress::write_npy_atomic(path, &p.mask())?;
-    }
     Ok(PruneSummary {
         achieved_sparsity,
         saturated: stats.saturated,
         csb,
+        pruned,
     })
+}
+
+/// One SpMxV checked before it runs, each mismatch blamed where it lies:
+/// a matrix that does not fit the configuration names the CSB file and the
+/// configuration's field; a vector of the wrong length or range names the
+/// vector's file.
+pub fn check_spmv(
+    cfg: &Config,
+    config: Option<&Path>,
+    csb_path: &Path,
+    csb: &Csb,
+    input: &Path,
+    x: &[i64],
+) -> Result<bbs_sim::SpmvRun> {
+    cfg.check_matrix(csb).with_context(|| {
+        format!(
+            "{}: does not fit the configuration {}",
+            csb_path.display(),
+            match config {
+                Some(p) => p.display().to_string(),
+                None => format!("'{}' (built in)", cfg.name),
+            }
+        )
+    })?;
+    bbs_sim::simulate_spmv(cfg, csb, x).with_context(|| input.display().to_string())
 }
 
 /// The configuration at `path`, or the built-in default; errors name the file or the field.
@@ -271,12 +300,12 @@ pub fn load_vector(path: &Path, cfg: &Config) -> Result<Vec<i64>> {
     let v = bbs_compress::read_vector(path)?;
     let (x, saturated) = fixed_vector(&v, cfg);
     if saturated > 0 {
-        eprintln!(
+        crate::print::warn(&format!(
             "warning: {}: {saturated} element(s) saturated to Q{}.{}",
             path.display(),
             cfg.value_width,
             cfg.frac_bits
-        );
+        ));
     }
     Ok(x)
 }

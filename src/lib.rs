@@ -9,7 +9,7 @@ pub mod flow;
 pub mod layers;
 pub mod model_prune;
 pub mod patterns;
+pub mod print;
 pub mod report;
 pub mod sim_cmd;
-pub mod staging;
 pub mod sweep;

@@ -1,14 +1,14 @@
 //! `bbs`: prune trained weights into bank-balanced sparsity, simulate the
 //! accelerator, generate its Verilog and verify it in Verilator.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use bbs::cli;
 use bbs::flow;
 use bbs::layers::{LayerRules, LayerSettings};
 use bbs::model_prune;
+use bbs::{print, say};
 use bbs_compress::schedule::Schedule;
-use bbs_compress::{write_bytes_atomic, write_npy_atomic, Csb};
-use bbs_sim::simulate_spmv;
+use bbs_compress::{Csb, OutputPlan};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -121,7 +121,7 @@ enum Command {
         /// A built-in workload run for --frames frames, the state carried.
         #[arg(long, value_enum, conflicts_with_all = ["csb", "input"])]
         workload: Option<cli::Workload>,
-        #[arg(long, default_value_t = 3, value_parser = cli::at_least_1,
+        #[arg(long, default_value_t = 3, value_parser = cli::frames,
               allow_negative_numbers = true, conflicts_with_all = ["csb", "input"])]
         frames: usize,
         /// BBS sparsity of the workload's random weights.
@@ -191,19 +191,34 @@ fn read_csb(path: &Path) -> Result<Csb> {
     Ok(Csb::read(path)?)
 }
 
-fn print_prune(s: &flow::PruneSummary, output: &Path) {
+fn print_prune(s: &flow::PruneSummary, output: &Path) -> Result<()> {
     let c = &s.csb;
-    println!(
+    say!(
         "pruned {}x{} into {} banks of {} columns, {} kept per bank: sparsity {:.4}",
-        c.rows, c.cols, c.banks, c.bank_size, c.slots, s.achieved_sparsity
-    );
+        c.rows,
+        c.cols,
+        c.banks,
+        c.bank_size,
+        c.slots,
+        s.achieved_sparsity
+    )?;
     if s.saturated > 0 {
-        println!(
+        say!(
             "warning: {} weight(s) saturated to Q{}.{}",
-            s.saturated, c.format.width, c.format.frac
-        );
+            s.saturated,
+            c.format.width,
+            c.format.frac
+        )?;
     }
-    println!("wrote {}", output.display());
+    print::wrote(output)?;
+    Ok(())
+}
+
+/// The configuration file, when one is given, as an input of `plan`.
+fn config_input(plan: &mut OutputPlan, config: &Option<PathBuf>) {
+    if let Some(c) = config {
+        plan.input("--config", c);
+    }
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -227,6 +242,7 @@ fn run(cli: Cli) -> Result<()> {
             plot,
             quiet,
         } => {
+            print::stdout_is_output(false);
             let cfg = flow::load_config(config.as_deref())?;
             let schedule = |target: f64| -> Result<f64> {
                 Ok(match (schedule_from, schedule_steps, step) {
@@ -241,23 +257,45 @@ fn run(cli: Cli) -> Result<()> {
                 banks: banks.unwrap_or(cfg.banks),
                 skip: false,
             };
+            let mut plan = OutputPlan::new();
+            plan.input("WEIGHTS", &weights);
+            config_input(&mut plan, &config);
+            if let Some(l) = &layers {
+                plan.input("--layers", l);
+            }
             match (output, out_dir) {
                 (Some(output), None) => {
                     // clap refuses --layers with -o; the tensor count and the pattern are values.
                     if tensors.len() > 1 || pattern != model_prune::Product::Bbs {
                         bail!("-o writes one matrix as CSB (one --tensor, pattern bbs); use --out-dir for whole models and other patterns");
                     }
+                    let csb_out = plan.file("-o", &output)?;
+                    let pruned_out = pruned
+                        .as_deref()
+                        .map(|p| plan.file("--pruned", p))
+                        .transpose()?;
+                    let mask_out = mask
+                        .as_deref()
+                        .map(|p| plan.file("--mask", p))
+                        .transpose()?;
+                    plan.check()?;
                     let s = flow::prune_to_csb(&flow::PruneRequest {
                         weights: &weights,
                         tensor: tensors.first().map(String::as_str),
                         sparsity: defaults.sparsity,
                         banks: defaults.banks,
                         format: cfg.format(),
-                        output: &output,
-                        pruned_out: pruned.as_deref(),
-                        mask_out: mask.as_deref(),
+                        keep_pruned: pruned_out.is_some() || mask_out.is_some(),
                     })?;
-                    print_prune(&s, &output);
+                    s.csb.write_into(plan.dest(csb_out))?;
+                    if let (Some(out), Some(p)) = (pruned_out, &s.pruned) {
+                        plan.dest(out).write_npy(&p.pruned())?;
+                    }
+                    if let (Some(out), Some(p)) = (mask_out, &s.pruned) {
+                        plan.dest(out).write_npy(&p.mask())?;
+                    }
+                    plan.publish()?;
+                    print_prune(&s, &output)?;
                 }
                 (None, Some(out_dir)) => {
                     let mut rules = match &layers {
@@ -267,32 +305,48 @@ fn run(cli: Cli) -> Result<()> {
                     if schedule_from.is_some() {
                         rules.map_sparsity(schedule)?;
                     }
-                    let report = model_prune::prune_model(&model_prune::ModelPruneRequest {
+                    let dir = plan.dir("--out-dir", &out_dir)?;
+                    let req = model_prune::ModelPruneRequest {
                         weights: &weights,
                         select: &tensors,
                         rules: &rules,
                         product: pattern,
                         format: cfg.format(),
-                        out_dir: &out_dir,
                         compare,
                         plot,
                         quiet,
-                    })?;
-                    print!("{}", report.to_markdown());
-                    println!("\nwrote {}", out_dir.display());
+                    };
+                    model_prune::declare_outputs(&req, &mut plan, dir);
+                    plan.check()?;
+                    let report = model_prune::prune_model(&req, &mut plan, dir)?;
+                    plan.publish()?;
+                    print::out(&report.to_markdown())?;
+                    say!()?;
+                    print::wrote(&out_dir)?;
                 }
                 _ => unreachable!("clap requires exactly one of -o and --out-dir"),
             }
         }
         Command::Decode { csb, output, fixed } => {
+            print::stdout_is_output(false);
+            let mut plan = OutputPlan::new();
+            plan.input("CSB", &csb);
+            let out = plan.file("-o", &output)?;
+            plan.check()?;
             let c = read_csb(&csb)?;
             if fixed {
                 let dense = c.to_dense_fixed().mapv(|v| v as i32);
-                write_npy_atomic(&output, &dense)?;
+                plan.dest(out).write_npy(&dense)?;
             } else {
-                write_npy_atomic(&output, &c.to_dense_f32())?;
+                plan.dest(out).write_npy(&c.to_dense_f32())?;
             }
-            println!("wrote {} ({}x{})", output.display(), c.rows, c.cols);
+            plan.publish()?;
+            say!(
+                "wrote {} ({}x{})",
+                bbs_compress::shown_path(&output),
+                c.rows,
+                c.cols
+            )?;
         }
         Command::Sim(args) => bbs::sim_cmd::run(&args)?,
         Command::Hdl {
@@ -301,6 +355,16 @@ fn run(cli: Cli) -> Result<()> {
             csb,
             input,
         } => {
+            print::stdout_is_output(false);
+            let mut plan = OutputPlan::new();
+            config_input(&mut plan, &config);
+            for (role, p) in [("--csb", &csb), ("--input", &input)] {
+                if let Some(p) = p {
+                    plan.input(role, p);
+                }
+            }
+            let dir = plan.dir("-o", &output)?;
+            plan.check()?;
             let cfg = flow::load_config(config.as_deref())?;
             let design = bbs_hdlgen::generate(&cfg)?;
             // Check the matrix and vector before writing anything.
@@ -308,24 +372,33 @@ fn run(cli: Cli) -> Result<()> {
                 (Some(csb), Some(input)) => {
                     let c = read_csb(&csb)?;
                     let x = flow::load_vector(&input, &cfg)?;
-                    simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
+                    flow::check_spmv(&cfg, config.as_deref(), &csb, &c, &input, &x)?;
                     Some((c, x))
                 }
                 _ => None,
             };
-            let files = bbs_hdlgen::write_design(&design, &output)?;
-            for f in &files {
-                println!("wrote {}", f.display());
+            design.stage(&mut plan, dir)?;
+            if let Some((c, x)) = &run_inputs {
+                let program = bbs_hdlgen::memfiles::spmv_program(c);
+                bbs_hdlgen::program::RunFiles {
+                    cfg: &cfg,
+                    matrices: std::slice::from_ref(c),
+                    program: &program,
+                    inputs: std::slice::from_ref(x),
+                    runs: 1,
+                    matrix_load: bbs_hdlgen::program::MatrixLoad::Init,
+                }
+                .stage(&mut plan, dir, "run")?;
             }
-            if let Some((c, x)) = run_inputs {
-                let run_dir = output.join("run");
-                std::fs::create_dir_all(&run_dir)
-                    .with_context(|| format!("{}: cannot create", run_dir.display()))?;
-                bbs_hdlgen::memfiles::write_run_files(&cfg, &c, &x, &run_dir)?;
-                println!(
+            plan.publish()?;
+            for f in &design.files {
+                print::wrote(&output.join(&f.path))?;
+            }
+            if run_inputs.is_some() {
+                say!(
                     "wrote the testbench's memory files to {}",
-                    run_dir.display()
-                );
+                    bbs_compress::shown_path(&output.join("run"))
+                )?;
             }
         }
         Command::Verify {
@@ -337,12 +410,26 @@ fn run(cli: Cli) -> Result<()> {
             config,
             output,
         } => {
+            // The comparison printed is the result; the directory is Verilator's work.
+            let mut plan = OutputPlan::new();
+            config_input(&mut plan, &config);
+            for (role, p) in [("CSB", &csb), ("INPUT", &input)] {
+                if let Some(p) = p {
+                    plan.input(role, p);
+                }
+            }
+            let dir = plan.dir("-o", &output)?;
+            for sub in flow::WORK_SUBDIRS {
+                plan.owned(dir, sub);
+            }
+            plan.check()?;
+            drop(plan);
             let cfg = flow::load_config(config.as_deref())?;
             let v = match (csb, input, workload) {
                 (Some(csb), Some(input), None) => {
                     let c = read_csb(&csb)?;
                     let x = flow::load_vector(&input, &cfg)?;
-                    simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
+                    flow::check_spmv(&cfg, config.as_deref(), &csb, &c, &input, &x)?;
                     let build = flow::build_rtl(&cfg, &output)?;
                     flow::cosimulate(&cfg, &build, &c, &x, &output.join("run"))?.1
                 }
@@ -368,7 +455,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 _ => unreachable!("clap requires M.csb X.npy or --workload"),
             };
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            say!("{}", serde_json::to_string_pretty(&v)?)?;
             if !v.bit_exact {
                 bail!(
                     "RTL and simulator differ on {} of {} stored values",
@@ -386,8 +473,26 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             use bbs::accuracy;
             use bbs::cli::EvalModel;
+            let g2p = matches!(model, EvalModel::G2p | EvalModel::All);
+            let mut plan = OutputPlan::new();
+            if g2p {
+                if let Ok((dir, _)) = bbs_eval::data::g2p_dir(data.as_deref()) {
+                    plan.input("g2p data", &dir.join(bbs_eval::data::G2P_CHECKPOINT));
+                    plan.input("g2p data", &dir.join(bbs_eval::data::CMUDICT));
+                }
+            }
+            let md_out = markdown
+                .as_deref()
+                .map(|p| plan.file("--markdown", p))
+                .transpose()?;
+            let json_out = json
+                .as_deref()
+                .map(|p| plan.file("--json", p))
+                .transpose()?;
+            plan.check()?;
+            print::stdout_is_output(md_out.is_none() && json_out.is_none());
             let mut rows = Vec::new();
-            if matches!(model, EvalModel::G2p | EvalModel::All) {
+            if g2p {
                 rows.extend(accuracy::g2p_table(
                     data.as_deref(),
                     words,
@@ -398,19 +503,26 @@ fn run(cli: Cli) -> Result<()> {
                 rows.extend(accuracy::silero_table(&accuracy::SPARSITIES)?);
             }
             let md = accuracy::to_markdown(&rows);
-            print!("{md}");
-            if let Some(p) = markdown {
-                write_bytes_atomic(&p, md.as_bytes())?;
+            if let Some(out) = md_out {
+                plan.write(out, md.as_bytes())?;
             }
-            if let Some(p) = json {
-                write_bytes_atomic(
-                    &p,
+            if let Some(out) = json_out {
+                plan.write(
+                    out,
                     format!("{}\n", serde_json::to_string_pretty(&rows)?).as_bytes(),
                 )?;
             }
+            print::out(&md)?;
+            plan.publish()?;
         }
-        Command::Demo { output } => bbs::demo::run(&output)?,
-        Command::Sweep(args) => bbs::sweep::run(&args)?,
+        Command::Demo { output } => {
+            print::stdout_is_output(false);
+            bbs::demo::run(&output)?
+        }
+        Command::Sweep(args) => {
+            print::stdout_is_output(false);
+            bbs::sweep::run(&args)?
+        }
         Command::Synth {
             config,
             target,
@@ -418,30 +530,46 @@ fn run(cli: Cli) -> Result<()> {
             timeout,
         } => {
             use bbs_hdlgen::yosys;
+            let mut plan = OutputPlan::new();
+            config_input(&mut plan, &config);
+            let out = output.as_deref().map(|p| plan.file("-o", p)).transpose()?;
+            plan.check()?;
+            print::stdout_is_output(out.is_none());
             let cfg = flow::load_config(config.as_deref())?;
             let target = target.target();
             let est = bbs_sim::resources::estimate(&cfg, target.device())?;
-            eprintln!(
+            print::warn(&format!(
                 "synthesizing '{}' with `{}` ...",
                 cfg.name,
                 target.command("bbs_top")
-            );
+            ));
             let report =
                 yosys::synthesize_config(&cfg, target, std::time::Duration::from_secs(timeout))?;
-            println!(
-                "{} ({}), configuration '{}'\n",
-                report.tool, report.target, cfg.name
-            );
-            print!("{}", yosys::comparison_table(&report, &est));
-            if let Some(p) = output {
+            if let (Some(out), Some(p)) = (out, &output) {
                 let mut v = serde_json::to_value(&report)?;
                 v["config"] = serde_json::Value::String(cfg.name.clone());
                 v["estimate"] = serde_json::to_value(&est)?;
-                write_bytes_atomic(
-                    &p,
+                plan.write(
+                    out,
                     format!("{}\n", serde_json::to_string_pretty(&v)?).as_bytes(),
                 )?;
-                println!("wrote {}", p.display());
+                say!(
+                    "{} ({}), configuration '{}'\n",
+                    report.tool,
+                    report.target,
+                    cfg.name
+                )?;
+                print::out(&yosys::comparison_table(&report, &est))?;
+                plan.publish()?;
+                print::wrote(p)?;
+            } else {
+                say!(
+                    "{} ({}), configuration '{}'\n",
+                    report.tool,
+                    report.target,
+                    cfg.name
+                )?;
+                print::out(&yosys::comparison_table(&report, &est))?;
             }
         }
     }
@@ -460,15 +588,18 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
             }
-            let command = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-            eprintln!("{}", bbs::cli::one_line(&e, command.as_deref()));
+            let command = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .find(|a| !a.starts_with('-'));
+            print::warn(&bbs::cli::one_line(&e, command.as_deref()));
             return ExitCode::from(1);
         }
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            print::error(&e);
             ExitCode::from(1)
         }
     }

@@ -5,11 +5,10 @@
 use crate::layers::{LayerRules, LayerSettings};
 use crate::patterns::comparison_patterns;
 use crate::report::{self, LayerReport, PatternReport, Report};
-use crate::staging::Staging;
 use anyhow::{Context, Result};
 use bbs_compress::metrics::layer_metrics;
 use bbs_compress::patterns::{global_unstructured_masks, prune_mask, Pattern};
-use bbs_compress::{prune_bbs, read_matrices, Csb, NamedMatrix, QFormat};
+use bbs_compress::{prune_bbs, read_matrices, Csb, NamedMatrix, Out, OutputPlan, QFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -48,7 +47,6 @@ pub struct ModelPruneRequest<'a> {
     pub rules: &'a LayerRules,
     pub product: Product,
     pub format: QFormat,
-    pub out_dir: &'a Path,
     /// Also measure the comparison patterns at each layer's sparsity.
     pub compare: bool,
     /// Sweep sparsities for every pattern and plot error against sparsity.
@@ -126,8 +124,35 @@ fn progress(len: usize, quiet: bool, what: &str) -> ProgressBar {
     pb
 }
 
-/// Run the whole-model pruning; returns the report (also written to the directory).
-pub fn prune_model(req: &ModelPruneRequest) -> Result<Report> {
+/// The pruned model's file name: `pruned.<the input's extension>`.
+fn pruned_name(req: &ModelPruneRequest) -> String {
+    let ext = req
+        .weights
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("bin");
+    format!("pruned.{ext}")
+}
+
+/// Declare the files of directory output `dir` known before pruning (the
+/// CSB files are named after the tensors, so they are checked when written).
+pub fn declare_outputs(req: &ModelPruneRequest, plan: &mut OutputPlan, dir: Out) {
+    let mut parts = vec![pruned_name(req), "masks.safetensors".into()];
+    parts.extend(["report.json", "report.md"].map(String::from));
+    if req.product == Product::Bbs {
+        parts.push("manifest.json".into());
+    }
+    if req.plot {
+        parts.push("error-vs-sparsity.svg".into());
+    }
+    for p in &parts {
+        plan.part(dir, p);
+    }
+}
+
+/// Run the whole-model pruning and stage everything into directory output
+/// `dir` of `plan` (the caller publishes it); returns the report.
+pub fn prune_model(req: &ModelPruneRequest, plan: &mut OutputPlan, dir: Out) -> Result<Report> {
     let layers = read_matrices(req.weights, req.select)?;
     anyhow::ensure!(
         !layers.is_empty(),
@@ -218,7 +243,7 @@ pub fn prune_model(req: &ModelPruneRequest) -> Result<Report> {
         results.iter().map(|r| r.report.clone()).collect(),
         sweep,
     );
-    write_outputs(req, results, &report)?;
+    write_outputs(req, results, &report, plan, dir)?;
     Ok(report)
 }
 
@@ -327,17 +352,14 @@ fn prune_layer(
     })
 }
 
-/// Everything goes to a staging directory first and is moved into
-/// `out_dir` only when all of it was written.
+/// Stage every file into directory output `dir` of `plan`.
 fn write_outputs(
     req: &ModelPruneRequest,
     results: Vec<LayerResult>,
     report: &Report,
+    plan: &mut OutputPlan,
+    dir: Out,
 ) -> Result<()> {
-    let staging = Staging::new(req.out_dir)?;
-    let st = staging.path();
-    let write = |name: &str, bytes: &[u8]| staging.write(name, bytes);
-
     let mut used = BTreeSet::new();
     let mut manifest = Vec::new();
     let mut replace = Vec::new();
@@ -345,7 +367,7 @@ fn write_outputs(
     for r in results {
         if let (Some(bytes), Some(mut entry)) = (r.csb, r.manifest) {
             let file = format!("csb/{}.csb", file_stem_for(&r.name, &mut used));
-            write(&file, &bytes)?;
+            plan.write_in(dir, &file, &bytes)?;
             entry.csb = Some(file);
             manifest.push(entry);
         }
@@ -353,27 +375,27 @@ fn write_outputs(
         masks.push((r.name, r.mask));
     }
     if !manifest.is_empty() {
-        write(
+        plan.write_in(
+            dir,
             "manifest.json",
             format!("{}\n", serde_json::to_string_pretty(&manifest)?).as_bytes(),
         )?;
     }
-    let ext = req
-        .weights
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("bin");
-    bbs_compress::write_like(req.weights, &st.join(format!("pruned.{ext}")), &replace)?;
+    bbs_compress::write_like_to(req.weights, plan.dest_in(dir, &pruned_name(req)), &replace)?;
     drop(replace);
-    bbs_compress::write_masks(&st.join("masks.safetensors"), &masks)?;
-    write(
+    bbs_compress::write_masks_to(plan.dest_in(dir, "masks.safetensors"), &masks)?;
+    plan.write_in(
+        dir,
         "report.json",
         format!("{}\n", serde_json::to_string_pretty(report)?).as_bytes(),
     )?;
-    write("report.md", report.to_markdown().as_bytes())?;
+    plan.write_in(dir, "report.md", report.to_markdown().as_bytes())?;
     if let Some(sweep) = &report.sweep {
-        write("error-vs-sparsity.svg", report::plot_svg(sweep)?.as_bytes())?;
+        plan.write_in(
+            dir,
+            "error-vs-sparsity.svg",
+            report::plot_svg(sweep)?.as_bytes(),
+        )?;
     }
-
-    staging.commit()
+    Ok(())
 }

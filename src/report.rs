@@ -6,7 +6,7 @@ use crate::patterns::{comparison_patterns, family, COMPARISON_FAMILIES, SWEEP_SP
 use anyhow::Result;
 use bbs_compress::metrics::{layer_metrics, LayerMetrics};
 use bbs_compress::patterns::prune_mask;
-use bbs_compress::{NamedMatrix, QFormat};
+use bbs_compress::{shown, NamedMatrix, QFormat};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -131,7 +131,7 @@ impl Report {
 
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
-        let _ = writeln!(md, "# Pruning report: {}\n", self.input);
+        let _ = writeln!(md, "# Pruning report: {}\n", shown(&self.input));
         let _ = writeln!(
             md,
             "bbs {}, values {}. Errors are relative Frobenius norms ||W - W_p|| / ||W||; \
@@ -170,7 +170,9 @@ impl Report {
                 let _ = writeln!(
                     md,
                     "| {} | {}x{} | skipped (dense) | | | | | | |",
-                    l.name, l.shape[0], l.shape[1]
+                    shown(&l.name),
+                    l.shape[0],
+                    l.shape[1]
                 );
                 continue;
             }
@@ -179,7 +181,7 @@ impl Report {
                 let _ = writeln!(
                     md,
                     "| {} | {}x{} | {} | {:.4} | {:.4} | {:.4} | {} | {} | {:.3} |",
-                    l.name,
+                    shown(&l.name),
                     l.shape[0],
                     l.shape[1],
                     p.pattern,

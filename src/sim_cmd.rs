@@ -23,10 +23,10 @@
 //! See `docs/simulator.md`.
 
 use crate::cli::{self, device_name, DeviceName, Workload};
-use crate::flow::{load_config, load_vector, simulate_program};
-use crate::staging::write_dir_atomic;
+use crate::flow::{check_spmv, load_config, load_vector, simulate_program};
+use crate::{print, say};
 use anyhow::{bail, Context, Result};
-use bbs_compress::{write_bytes_atomic, write_npy_atomic, Csb};
+use bbs_compress::{Csb, Out, OutputPlan};
 use bbs_hdlgen::memfiles::spmv_program;
 use bbs_sim::machine::{Program, RunReport, Unit};
 use bbs_sim::report::{
@@ -35,7 +35,7 @@ use bbs_sim::report::{
 };
 use bbs_sim::resources::Device;
 use bbs_sim::trace;
-use bbs_sim::{simulate_spmv, workloads};
+use bbs_sim::workloads;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +86,7 @@ pub struct SimArgs {
           allow_negative_numbers = true, conflicts_with_all = ["csb", "input", "model"])]
     pub sparsity: f64,
     /// Workload: frames of the sequence.
-    #[arg(long, default_value_t = DEFAULT_FRAMES, value_parser = cli::at_least_1,
+    #[arg(long, default_value_t = DEFAULT_FRAMES, value_parser = cli::frames,
           allow_negative_numbers = true, conflicts_with_all = ["csb", "input", "model"])]
     pub frames: usize,
     /// Workload: seed of the weights and inputs; model: seed of the input vector.
@@ -147,17 +147,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
     match (args.workload, &args.model, &args.csb, &args.input) {
         (Some(workload), None, None, None) => run_workload_form(args, workload),
         (None, Some(dir), None, None) => run_model_form(args, dir),
-        (None, None, Some(csb), Some(input)) => run_spmv(
-            csb,
-            input,
-            args.config.as_deref(),
-            args.output.as_deref(),
-            args.json.as_deref(),
-            TraceFiles {
-                vcd: args.vcd.as_deref(),
-                bram: args.bram_trace.as_deref(),
-            },
-        ),
+        (None, None, Some(csb), Some(input)) => run_spmv(args, csb, input),
         _ => bail!(
             "give M.csb X.npy (one SpMxV), --workload NAME (one of {}) or --model DIR (a `bbs prune --out-dir` output)",
             workloads::NAMES.join(", ")
@@ -208,20 +198,108 @@ pub fn render_traces(
     Ok(out)
 }
 
+/// The output files of a `bbs sim` run, planned: `-o`, `--json`, `--vcd`,
+/// `--bram-trace` and `--out-dir` (with its files), checked against the
+/// inputs before anything runs.
+struct SimOutputs {
+    plan: OutputPlan,
+    output: Option<Out>,
+    json: Option<Out>,
+    vcd: Option<Out>,
+    bram: Option<Out>,
+    out_dir: Option<Out>,
+}
+
+impl SimOutputs {
+    fn plan(args: &SimArgs, inputs: &[(&str, &Path)], dir_files: &[&str]) -> Result<SimOutputs> {
+        let mut plan = OutputPlan::new();
+        for (role, p) in inputs {
+            plan.input(role, p);
+        }
+        if let Some(c) = &args.config {
+            plan.input("--config", c);
+        }
+        let mut file = |option: &str, p: &Option<PathBuf>| -> Result<Option<Out>> {
+            Ok(match p {
+                Some(p) => Some(plan.file(option, p)?),
+                None => None,
+            })
+        };
+        let output = file("-o", &args.output)?;
+        let json = file("--json", &args.json)?;
+        let vcd = file("--vcd", &args.vcd)?;
+        let bram = file("--bram-trace", &args.bram_trace)?;
+        let out_dir = match &args.out_dir {
+            Some(d) => {
+                let dir = plan.dir("--out-dir", d)?;
+                for f in dir_files {
+                    plan.part(dir, f);
+                }
+                Some(dir)
+            }
+            None => None,
+        };
+        plan.check()?;
+        // Printed text is the output when no file is.
+        print::stdout_is_output(
+            output.is_none()
+                && json.is_none()
+                && vcd.is_none()
+                && bram.is_none()
+                && out_dir.is_none(),
+        );
+        Ok(SimOutputs {
+            plan,
+            output,
+            json,
+            vcd,
+            bram,
+            out_dir,
+        })
+    }
+
+    /// Stage the rendered traces.
+    fn traces(&mut self, traces: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+        let mut outs = [self.vcd, self.bram].into_iter().flatten();
+        for (_, bytes) in traces {
+            let out = outs.next().expect("one trace rendered per trace file");
+            self.plan.write(out, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Publish everything, then say what was written, in the order of the options.
+    fn publish(self, args: &SimArgs) -> Result<()> {
+        self.plan.publish()?;
+        for p in [
+            &args.out_dir,
+            &args.output,
+            &args.json,
+            &args.vcd,
+            &args.bram_trace,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            print::wrote(p)?;
+        }
+        Ok(())
+    }
+}
+
 /// One SpMxV: print the cycle report, optionally write the output, the JSON
 /// and the traces of the program `load x; spmv; store y`.
-fn run_spmv(
-    csb: &Path,
-    input: &Path,
-    config: Option<&Path>,
-    output: Option<&Path>,
-    json: Option<&Path>,
-    traces: TraceFiles,
-) -> Result<()> {
+fn run_spmv(args: &SimArgs, csb: &Path, input: &Path) -> Result<()> {
+    let mut outs = SimOutputs::plan(args, &[("CSB", csb), ("INPUT", input)], &[])?;
+    let config = args.config.as_deref();
     let cfg = load_config(config)?;
     let c = Csb::read(csb)?;
     let x = load_vector(input, &cfg)?;
-    let run = simulate_spmv(&cfg, &c, &x).with_context(|| input.display().to_string())?;
+    let run = check_spmv(&cfg, config, csb, &c, input, &x)?;
+    let traces = TraceFiles {
+        vcd: args.vcd.as_deref(),
+        bram: args.bram_trace.as_deref(),
+    };
     // The traces are rendered before anything is written.
     let trace_files = if traces.wanted() {
         let program = spmv_program(&c);
@@ -233,36 +311,31 @@ fn run_spmv(
         Vec::new()
     };
     let r = &run.report;
-    println!(
+    say!(
         "{}x{} on '{}' ({} PEs x {} banks): {} cycles (start {}, load {}, compute {}, drain {}), compute bound {:.1}, utilization {:.1}%",
         r.rows, r.cols, r.config, r.pes, r.banks, r.cycles.total, r.cycles.start, r.cycles.load,
         r.cycles.compute, r.cycles.drain, r.compute_bound, r.utilization * 100.0
-    );
+    )?;
     for pe in &r.pe {
-        println!(
+        say!(
             "  PE {:>3}: {:>5} rows, {:>7} busy cycles, utilization {:.1}%",
             pe.pe,
             pe.rows,
             pe.busy_cycles,
             pe.utilization * 100.0
-        );
+        )?;
     }
     let report = serde_json::to_string_pretty(r)?;
-    println!("{report}");
-    if let Some(p) = output {
+    say!("{report}")?;
+    if let Some(out) = outs.output {
         let y = ndarray::Array1::from_iter(run.output.iter().map(|&v| v as i32));
-        write_npy_atomic(p, &y)?;
-        println!("wrote {}", p.display());
+        outs.plan.dest(out).write_npy(&y)?;
     }
-    if let Some(p) = json {
-        write_bytes_atomic(p, format!("{report}\n").as_bytes())?;
-        println!("wrote {}", p.display());
+    if let Some(out) = outs.json {
+        outs.plan.write(out, format!("{report}\n").as_bytes())?;
     }
-    for (p, bytes) in &trace_files {
-        write_bytes_atomic(p, bytes)?;
-        println!("wrote {}", p.display());
-    }
-    Ok(())
+    outs.traces(&trace_files)?;
+    outs.publish(args)
 }
 
 /// The workload options (clap has checked each).
@@ -278,6 +351,7 @@ pub fn workload_options(args: &SimArgs, workload: Workload) -> WorkloadOptions {
 }
 
 fn run_workload_form(args: &SimArgs, workload: Workload) -> Result<()> {
+    let mut outs = SimOutputs::plan(args, &[], &OUT_FILES)?;
     let opts = workload_options(args, workload);
     let cfg = load_config(args.config.as_deref())?;
     if !args.no_budget {
@@ -297,34 +371,30 @@ fn run_workload_form(args: &SimArgs, workload: Workload) -> Result<()> {
     } else {
         Vec::new()
     };
-    let json = format!("{}\n", serde_json::to_string_pretty(report)?);
-    let files: Vec<(&str, String)> = match &args.out_dir {
-        Some(_) => vec![
-            (OUT_FILES[0], json.clone()),
-            (OUT_FILES[1], report.to_csv()),
-            (OUT_FILES[2], utilization_svg(report)?),
-            (OUT_FILES[3], stalls_svg(report)?),
-        ],
-        None => Vec::new(),
+    // The report lists every frame: it is serialized as it is written.
+    let json = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *w, report)?;
+        w.write_all(b"\n")
     };
-    print!("{}", report.summary());
+    if let Some(dir) = outs.out_dir {
+        outs.plan.dest_in(dir, OUT_FILES[0]).write_with(json)?;
+        outs.plan
+            .write_in(dir, OUT_FILES[1], report.to_csv().as_bytes())?;
+        outs.plan
+            .write_in(dir, OUT_FILES[2], utilization_svg(report)?.as_bytes())?;
+        outs.plan
+            .write_in(dir, OUT_FILES[3], stalls_svg(report)?.as_bytes())?;
+    }
+    if let Some(out) = outs.json {
+        outs.plan.dest(out).write_with(json)?;
+    }
+    outs.traces(&trace_files)?;
+    print::out(&report.summary())?;
     if let Some(table) = report.baseline_table() {
-        println!();
-        print!("{table}");
+        say!()?;
+        print::out(&table)?;
     }
-    if let Some(dir) = &args.out_dir {
-        write_dir_atomic(dir, &files)?;
-        println!("wrote {}", dir.display());
-    }
-    if let Some(p) = &args.json {
-        write_bytes_atomic(p, json.as_bytes())?;
-        println!("wrote {}", p.display());
-    }
-    for (p, bytes) in &trace_files {
-        write_bytes_atomic(p, bytes)?;
-        println!("wrote {}", p.display());
-    }
-    Ok(())
+    outs.publish(args)
 }
 
 /// The traces of a workload's program over its frames: the same network,
@@ -403,9 +473,15 @@ pub fn load_model(dir: &Path) -> Result<Vec<ModelLayerInput>> {
 }
 
 fn run_model_form(args: &SimArgs, dir: &Path) -> Result<()> {
+    let manifest = dir.join("manifest.json");
+    let mut outs = SimOutputs::plan(args, &[("--model", &manifest)], &MODEL_OUT_FILES)?;
     let device = args.device.device();
     let cfg = load_config(args.config.as_deref())?;
     let layers = load_model(dir)?;
+    for l in &layers {
+        outs.plan.input("--model", &dir.join(&l.csb_file));
+    }
+    outs.plan.check()?;
     if !args.no_budget {
         check_device_budget(&cfg, device)?;
     }
@@ -434,24 +510,21 @@ fn run_model_form(args: &SimArgs, dir: &Path) -> Result<()> {
     let report = &run.report;
     // Everything is rendered before anything is written.
     let json = format!("{}\n", serde_json::to_string_pretty(report)?);
-    print!("{}", report.summary());
+    if let Some(out) = outs.out_dir {
+        outs.plan
+            .write_in(out, MODEL_OUT_FILES[0], json.as_bytes())?;
+        outs.plan
+            .write_in(out, MODEL_OUT_FILES[1], report.to_csv().as_bytes())?;
+    }
+    if let Some(out) = outs.json {
+        outs.plan.write(out, json.as_bytes())?;
+    }
+    print::out(&report.summary())?;
     if let Some(table) = report.baseline_table() {
-        println!();
-        print!("{table}");
+        say!()?;
+        print::out(&table)?;
     }
-    if let Some(out) = &args.out_dir {
-        let files = [
-            (MODEL_OUT_FILES[0], json.clone()),
-            (MODEL_OUT_FILES[1], report.to_csv()),
-        ];
-        write_dir_atomic(out, &files)?;
-        println!("wrote {}", out.display());
-    }
-    if let Some(p) = &args.json {
-        write_bytes_atomic(p, json.as_bytes())?;
-        println!("wrote {}", p.display());
-    }
-    Ok(())
+    outs.publish(args)
 }
 
 fn unit_color(unit: Unit) -> plotters::style::RGBColor {
@@ -469,7 +542,7 @@ fn unit_color(unit: Unit) -> plotters::style::RGBColor {
 /// below zero), and the frame's mean (dashed line).
 pub fn utilization_svg(report: &WorkloadReport) -> Result<String> {
     use plotters::prelude::*;
-    let frame = &report.frames[0];
+    let frame = report.frames.first().expect("a report has a frame");
     let total = frame.cycles.max(1) as f64;
     let mut svg = String::new();
     {

@@ -723,17 +723,32 @@ pub fn summary(plan: &Plan, points: &[Point]) -> String {
 
 /// `bbs sweep`.
 pub fn run(args: &SweepArgs) -> Result<()> {
+    let mut outputs = bbs_compress::OutputPlan::new();
+    if let Some(c) = &args.config {
+        outputs.input("--config", c);
+    }
+    let dir = outputs.dir("-o", &args.output)?;
+    for f in OUT_FILES {
+        outputs.part(dir, f);
+    }
+    outputs.check()?;
     let plan = Plan::from_args(args)?;
     let pb = progress(plan.points(), args.quiet);
     let points = sweep(&plan, &pb);
     pb.finish_and_clear();
     let files = [
-        ("sweep.csv", to_csv(&points)),
-        ("sweep.json", to_json(&plan, &points)?),
-        ("pareto.svg", plot_svg(&plan, &points)?),
+        to_csv(&points),
+        to_json(&plan, &points)?,
+        plot_svg(&plan, &points)?,
     ];
-    crate::staging::write_dir_atomic(&args.output, &files)?;
-    print!("{}", summary(&plan, &points));
-    println!("wrote {}", args.output.display());
+    for (name, text) in OUT_FILES.iter().zip(&files) {
+        outputs.write_in(dir, name, text.as_bytes())?;
+    }
+    outputs.publish()?;
+    crate::print::out(&summary(&plan, &points))?;
+    crate::print::wrote(&args.output)?;
     Ok(())
 }
+
+/// The files `-o DIR` gets.
+pub const OUT_FILES: [&str; 3] = ["sweep.csv", "sweep.json", "pareto.svg"];

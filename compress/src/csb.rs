@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::error::one_line;
 use crate::error::{Error, Result};
 use crate::fixed::QFormat;
-use crate::output::write_atomic;
+use crate::output::Dest;
 use crate::prune::{BbsPruned, MAX_BANK_SIZE};
 
 /// First 8 bytes of every CSB file. The `\0\x1a` tail stops text tools early
@@ -390,11 +390,21 @@ impl Csb {
 
     /// Validates, then writes atomically (the bytes of [`Csb::to_bytes`]).
     pub fn write(&self, path: &Path) -> Result<()> {
+        self.write_into(Dest::path(path))
+    }
+
+    /// [`Csb::write`] to a destination: a path alone, or an output of a
+    /// command's [`OutputPlan`](crate::OutputPlan).
+    pub fn write_into(&self, dest: Dest) -> Result<()> {
+        let path = dest.shown();
         self.validate().map_err(|msg| Error::InvalidCsb {
-            path: path.to_path_buf(),
+            path: path.clone(),
             msg,
         })?;
-        write_atomic(path, |f| self.write_to(f).map_err(one_line))
+        dest.fill(|f| {
+            self.write_to(f)
+                .map_err(|e| Error::file(&path, format!("cannot write: {}", one_line(e))))
+        })
     }
 
     /// Reads and fully checks a CSB file: [`Csb::from_bytes`] on its bytes.

@@ -1,6 +1,7 @@
 //! The crate's error type. Every message is one line that names the file
 //! and/or the field or tensor, then the problem, so a CLI can print it as is.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// All failures of this crate.
@@ -72,6 +73,11 @@ pub enum Error {
     #[error("{}: checksum mismatch (file is corrupted)", path.display())]
     ChecksumMismatch { path: PathBuf },
 
+    /// An output refused or not written as planned (`crate::output`): the
+    /// message names the option and the file.
+    #[error("{0}")]
+    Output(String),
+
     /// A CSB header or payload that fails a consistency rule.
     #[error("{}: inconsistent CSB: {msg}", path.display())]
     InvalidCsb { path: PathBuf, msg: String },
@@ -100,6 +106,35 @@ fn list_names(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// How a name from outside the program (a path, a tensor, layer or
+/// configuration name) appears in a message or a status line: control
+/// characters (a newline, an ANSI escape) are escaped (`\n`, `\u{1b}`), so
+/// a message stays one line and nothing reaches the terminal as a command.
+/// Everything else is kept as it is. Every name the program echoes goes
+/// through here (or through [`shown_path`]).
+pub fn shown(name: &str) -> Cow<'_, str> {
+    if name.chars().any(char::is_control) {
+        Cow::Owned(
+            name.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// [`shown`] for a path (lossy where it is not UTF-8, like `Path::display`).
+pub fn shown_path(path: &Path) -> String {
+    shown(&path.to_string_lossy()).into_owned()
 }
 
 /// Longest message kept from another library: parsers may echo a whole
@@ -164,6 +199,17 @@ mod tests {
         let long = one_line("x".repeat(10_000));
         assert_eq!(long.len(), MAX_MSG_CHARS + 3);
         assert!(long.ends_with("..."));
+    }
+
+    #[test]
+    fn shown_escapes_control_characters_only() {
+        assert_eq!(shown("plain name/x.npy"), "plain name/x.npy");
+        assert_eq!(shown("a\nerror: b"), "a\\nerror: b");
+        assert_eq!(shown("\u{1b}[31mred"), "\\u{1b}[31mred");
+        assert_eq!(shown("tab\there"), "tab\\there");
+        assert_eq!(shown_path(Path::new("d/a\rb")), "d/a\\rb");
+        // Escaping twice changes nothing more.
+        assert_eq!(shown(&shown("a\nb")), shown("a\nb"));
     }
 
     #[test]

@@ -12,18 +12,19 @@ pub mod fixed;
 pub mod hex;
 pub mod input;
 pub mod metrics;
-mod output;
+pub mod output;
 pub mod patterns;
 pub mod prune;
 pub mod schedule;
 pub mod weights;
 
 pub use csb::{Csb, QuantStats};
+pub use error::{shown, shown_path};
 pub use error::{Error, Result};
 pub use fixed::QFormat;
 pub use hex::{pack_word, HexWord};
 pub use metrics::{layer_metrics, LayerMetrics};
-pub use output::{write_bytes_atomic, write_npy_atomic};
+pub use output::{write_bytes_atomic, write_npy_atomic, Dest, Out, OutputPlan};
 pub use patterns::{apply_mask, global_unstructured_masks, prune_mask, Pattern};
 pub use prune::{kept_per_bank, prune_bbs, BbsPruned};
 pub use schedule::Schedule;
@@ -32,6 +33,6 @@ pub use schedule::Schedule;
 pub use weights::onnx;
 pub use weights::{
     glob_match, list_tensors, read_matrices, read_matrix, read_matrix_data,
-    read_matrix_data_deferred, read_vector, write_like, write_masks, DType, GateInfo, MatrixData,
-    NamedMatrix, Vector,
+    read_matrix_data_deferred, read_vector, write_like, write_like_to, write_masks, write_masks_to,
+    DType, GateInfo, MatrixData, NamedMatrix, Vector,
 };

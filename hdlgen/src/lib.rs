@@ -4,7 +4,7 @@
 //! The flow is Calyx-like: [`generate`] validates the configuration, derives
 //! every width once ([`params::RtlParams`]) and renders one askama template per
 //! module (one module per file). [`write_design`] writes the whole set
-//! atomically. [`memfiles`] writes the `$readmemh` inputs of one run, and
+//! all or nothing. [`memfiles`] writes the `$readmemh` inputs of one run, and
 //! [`verilator`] lints, builds and runs the design.
 
 pub mod memfiles;
@@ -47,11 +47,9 @@ pub enum HdlError {
         name: &'static str,
         source: askama::Error,
     },
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// Writing the design's files failed (the message names the file).
+    #[error(transparent)]
+    Output(#[from] bbs_compress::Error),
 }
 
 macro_rules! module_template {
@@ -181,36 +179,30 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
     })
 }
 
-/// Write a design under `out_dir` (as `out_dir/rtl/*.v`, `out_dir/tb/*.v`).
-/// Files go to a temporary directory beside `out_dir` first and are renamed
-/// into place, so a failure never leaves a partial design.
+impl Design {
+    /// Stage the design's files (`rtl/*.v`, `tb/*.v`) into directory output
+    /// `dir` of `plan`; they are written when the plan is published.
+    pub fn stage(
+        &self,
+        plan: &mut bbs_compress::OutputPlan,
+        dir: bbs_compress::Out,
+    ) -> Result<(), HdlError> {
+        for f in &self.files {
+            let rel = f.path.to_string_lossy();
+            plan.write_in(dir, &rel, f.contents.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Write a design under `out_dir` (as `out_dir/rtl/*.v`, `out_dir/tb/*.v`),
+/// all or nothing, through [`bbs_compress::OutputPlan`]: each file replaces
+/// the file of its name; other files in `out_dir` (and in its `rtl/` and
+/// `tb/`) are left as they are. Returns the files written.
 pub fn write_design(design: &Design, out_dir: &Path) -> Result<Vec<PathBuf>, HdlError> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| HdlError::Io { path, source }
-    };
-    std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".bbs-hdl-")
-        .tempdir_in(out_dir)
-        .map_err(io(out_dir))?;
-    let mut written = Vec::new();
-    for f in &design.files {
-        let path = staging.path().join(&f.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        std::fs::write(&path, &f.contents).map_err(io(&path))?;
-    }
-    for sub in ["rtl", "tb"] {
-        let target = out_dir.join(sub);
-        if target.exists() {
-            std::fs::remove_dir_all(&target).map_err(io(&target))?;
-        }
-        std::fs::rename(staging.path().join(sub), &target).map_err(io(&target))?;
-    }
-    for f in &design.files {
-        written.push(out_dir.join(&f.path));
-    }
-    Ok(written)
+    let mut plan = bbs_compress::OutputPlan::new();
+    let dir = plan.dir("", out_dir)?;
+    design.stage(&mut plan, dir)?;
+    plan.publish()?;
+    Ok(design.files.iter().map(|f| out_dir.join(&f.path)).collect())
 }

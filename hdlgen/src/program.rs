@@ -8,7 +8,7 @@
 //! The instruction word is `bbs_sim::arch::encoding`'s; matrices sit in the
 //! PEs' matrix memories where `bbs_sim::arch::placement` puts them.
 
-use bbs_compress::{hex::pack_word, write_bytes_atomic, Csb, HexWord};
+use bbs_compress::{hex::pack_word, Csb, HexWord, Out, OutputPlan};
 use bbs_sim::arch::placement::{self, VectorMemory};
 use bbs_sim::arch::{InstrFields, Layout};
 use bbs_sim::machine::Program;
@@ -70,11 +70,38 @@ pub struct RunFiles<'a> {
 }
 
 impl RunFiles<'_> {
-    /// Write the files into `dir` (created if missing).
+    /// Write the files into `dir` (created if missing), all or nothing
+    /// ([`OutputPlan`]); other files in `dir` are left as they are.
     pub fn write(&self, dir: &Path) -> Result<(), bbs_compress::Error> {
+        let mut plan = OutputPlan::new();
+        let out = plan.dir("", dir)?;
+        self.stage(&mut plan, out, "")?;
+        plan.publish()
+    }
+
+    /// Stage the files into directory output `out` of `plan`, under `sub`
+    /// (`""`, or a subdirectory such as `"run"`).
+    pub fn stage(
+        &self,
+        plan: &mut OutputPlan,
+        out: Out,
+        sub: &str,
+    ) -> Result<(), bbs_compress::Error> {
+        for (name, text) in self.files() {
+            let rel = if sub.is_empty() {
+                name
+            } else {
+                format!("{sub}/{name}")
+            };
+            plan.write_in(out, &rel, text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Every file of the run: (name, contents).
+    pub fn files(&self) -> Vec<(String, String)> {
         let cfg = self.cfg;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| bbs_compress::Error::io(dir, "cannot create directory", e))?;
+        let mut files = Vec::new();
         let mats = placement::place(cfg, self.matrices);
         let layout = Layout::new(cfg);
         let mut program = String::new();
@@ -86,7 +113,7 @@ impl RunFiles<'_> {
             program.push_str(&"0".repeat(layout.width.div_ceil(4) as usize));
             program.push('\n');
         }
-        write_bytes_atomic(&dir.join("program.hex"), program.as_bytes())?;
+        files.push(("program.hex".to_string(), program));
 
         let mut vmem = vec![0i64; cfg.memory.vector_words];
         for (r, data) in &self.program.preloaded {
@@ -104,7 +131,7 @@ impl RunFiles<'_> {
             if text.is_empty() {
                 writeln!(text, "{:0digits$x}", 0).expect("writing to a String");
             }
-            write_bytes_atomic(&dir.join(format!("vmem_b{b}.hex")), text.as_bytes())?;
+            files.push((format!("vmem_b{b}.hex"), text));
         }
 
         let lines = matrix_lines(cfg, self.matrices);
@@ -118,9 +145,9 @@ impl RunFiles<'_> {
                 MatrixLoad::Init => (text.as_str(), None),
                 MatrixLoad::Port => (zeros.as_str(), Some(text.as_str())),
             };
-            write_bytes_atomic(&dir.join(format!("pe{p}_mat.hex")), init.as_bytes())?;
+            files.push((format!("pe{p}_mat.hex"), init.to_string()));
             if let Some(load) = load {
-                write_bytes_atomic(&dir.join(format!("pe{p}_load.hex")), load.as_bytes())?;
+                files.push((format!("pe{p}_load.hex"), load.to_string()));
             }
         }
 
@@ -147,7 +174,7 @@ impl RunFiles<'_> {
         if stream.is_empty() {
             stream.push_str("0\n");
         }
-        write_bytes_atomic(&dir.join("in.hex"), stream.as_bytes())?;
+        files.push(("in.hex".to_string(), stream));
 
         let mut run = String::new();
         for v in [
@@ -159,7 +186,8 @@ impl RunFiles<'_> {
         ] {
             writeln!(run, "{v:08x}").expect("writing to a String");
         }
-        write_bytes_atomic(&dir.join("run.hex"), run.as_bytes())
+        files.push(("run.hex".to_string(), run));
+        files
     }
 }
 

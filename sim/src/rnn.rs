@@ -353,16 +353,12 @@ pub fn run_sequence(
     net: &Network,
     frames: &[Vec<i64>],
 ) -> Result<SequenceRun, NetworkError> {
-    let program = net.program(cfg)?;
-    let mut machine = Machine::new(cfg, net.matrices())?;
-    machine.validate(&program)?;
-    machine.preload(&program);
-    let mut inputs: VecDeque<Vec<i64>> = frames.iter().cloned().collect();
+    let mut runner = SequenceRunner::new(cfg, net)?;
     let mut outputs = Vec::with_capacity(frames.len());
     let mut reports = Vec::with_capacity(frames.len());
-    for _ in frames {
-        let mut r = machine.run(&program, &mut inputs)?;
-        outputs.push(r.outputs.pop().expect("the program stores one vector"));
+    for frame in frames {
+        let (out, r) = runner.step(frame.clone())?;
+        outputs.push(out);
         reports.push(r);
     }
     Ok(SequenceRun {
@@ -371,38 +367,96 @@ pub fn run_sequence(
     })
 }
 
+/// The accelerator running a network one frame at a time, its state
+/// carried: [`run_sequence`] for a stream of frames, in memory that does
+/// not grow with their number.
+pub struct SequenceRunner {
+    program: Program,
+    machine: Machine,
+    inputs: VecDeque<Vec<i64>>,
+}
+
+impl SequenceRunner {
+    pub fn new(cfg: &Config, net: &Network) -> Result<SequenceRunner, NetworkError> {
+        let program = net.program(cfg)?;
+        let mut machine = Machine::new(cfg, net.matrices())?;
+        machine.validate(&program)?;
+        machine.preload(&program);
+        Ok(SequenceRunner {
+            program,
+            machine,
+            inputs: VecDeque::new(),
+        })
+    }
+
+    /// Run one frame: the last layer's output and the frame's report.
+    pub fn step(&mut self, frame: Vec<i64>) -> Result<(Vec<i64>, RunReport), NetworkError> {
+        self.inputs.push_back(frame);
+        let mut r = self.machine.run(&self.program, &mut self.inputs)?;
+        let out = r.outputs.pop().expect("the program stores one vector");
+        Ok((out, r))
+    }
+}
+
 /// The plain fixed-point reference: dense loops over the same arithmetic,
 /// no instruction stream, no vector memory.
 pub fn reference_sequence(cfg: &Config, net: &Network, frames: &[Vec<i64>]) -> Vec<Vec<i64>> {
-    let fmt = cfg.format();
-    let sig = ActTable::new(ActFn::Sigmoid, fmt);
-    let tanh = ActTable::new(ActFn::Tanh, fmt);
-    let sat = |v: i64| v.clamp(fmt.min(), fmt.max());
-    let mul = |a: i64, b: i64| round_shift_saturate(a * b, fmt.frac, fmt.width);
-    let dense: Vec<Vec<ndarray::Array2<i64>>> = net
-        .layers
-        .iter()
-        .map(|l| match l {
-            Layer::Lstm(l) => std::iter::once(&l.w)
-                .chain(l.proj.as_ref())
-                .map(Csb::to_dense_fixed)
+    let mut r = ReferenceState::new(cfg, net);
+    frames.iter().map(|f| r.step(f)).collect()
+}
+
+/// [`reference_sequence`] one frame at a time, its state carried.
+pub struct ReferenceState<'a> {
+    cfg: &'a Config,
+    net: &'a Network,
+    sig: ActTable,
+    tanh: ActTable,
+    dense: Vec<Vec<ndarray::Array2<i64>>>,
+    h: Vec<Vec<i64>>,
+    c: Vec<Vec<i64>>,
+}
+
+impl<'a> ReferenceState<'a> {
+    pub fn new(cfg: &'a Config, net: &'a Network) -> ReferenceState<'a> {
+        let fmt = cfg.format();
+        let dense = net
+            .layers
+            .iter()
+            .map(|l| match l {
+                Layer::Lstm(l) => std::iter::once(&l.w)
+                    .chain(l.proj.as_ref())
+                    .map(Csb::to_dense_fixed)
+                    .collect(),
+                Layer::Gru(g) => vec![g.w_ih.to_dense_fixed(), g.w_hh.to_dense_fixed()],
+            })
+            .collect();
+        ReferenceState {
+            cfg,
+            net,
+            sig: ActTable::new(ActFn::Sigmoid, fmt),
+            tanh: ActTable::new(ActFn::Tanh, fmt),
+            dense,
+            h: net.layers.iter().map(|l| vec![0; l.output()]).collect(),
+            c: net
+                .layers
+                .iter()
+                .map(|l| match l {
+                    Layer::Lstm(l) => vec![0; l.hidden],
+                    Layer::Gru(_) => vec![],
+                })
                 .collect(),
-            Layer::Gru(g) => vec![g.w_ih.to_dense_fixed(), g.w_hh.to_dense_fixed()],
-        })
-        .collect();
-    let mut h: Vec<Vec<i64>> = net.layers.iter().map(|l| vec![0; l.output()]).collect();
-    let mut c: Vec<Vec<i64>> = net
-        .layers
-        .iter()
-        .map(|l| match l {
-            Layer::Lstm(l) => vec![0; l.hidden],
-            Layer::Gru(_) => vec![],
-        })
-        .collect();
-    let mut out = Vec::new();
-    for frame in frames {
-        let mut x = frame.clone();
-        for (li, layer) in net.layers.iter().enumerate() {
+        }
+    }
+
+    /// The last layer's output for the next frame.
+    pub fn step(&mut self, frame: &[i64]) -> Vec<i64> {
+        let (cfg, fmt) = (self.cfg, self.cfg.format());
+        let (sig, tanh) = (&self.sig, &self.tanh);
+        let sat = |v: i64| v.clamp(fmt.min(), fmt.max());
+        let mul = |a: i64, b: i64| round_shift_saturate(a * b, fmt.frac, fmt.width);
+        let (dense, h, c) = (&self.dense, &mut self.h, &mut self.c);
+        let mut x = frame.to_vec();
+        for (li, layer) in self.net.layers.iter().enumerate() {
             match layer {
                 Layer::Lstm(l) => {
                     let n = l.hidden;
@@ -443,42 +497,79 @@ pub fn reference_sequence(cfg: &Config, net: &Network, frames: &[Vec<i64>]) -> V
             }
             x = h[li].clone();
         }
-        out.push(x);
+        x
     }
-    out
 }
 
 /// The float reference (f64) on the dequantized weights, biases and inputs.
 pub fn float_sequence(cfg: &Config, net: &Network, frames: &[Vec<i64>]) -> Vec<Vec<f64>> {
-    let one = (1i64 << cfg.frac_bits) as f64;
-    let deq = |v: &[i64]| -> Vec<f64> { v.iter().map(|&x| x as f64 / one).collect() };
-    let mv = |m: &Csb, x: &[f64]| -> Vec<f64> {
-        let d = m.to_dense_f32();
-        d.rows()
-            .into_iter()
-            .map(|r| r.iter().zip(x).map(|(&w, &v)| w as f64 * v).sum())
-            .collect()
-    };
-    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-    let mut h: Vec<Vec<f64>> = net.layers.iter().map(|l| vec![0.0; l.output()]).collect();
-    let mut c: Vec<Vec<f64>> = net
-        .layers
-        .iter()
-        .map(|l| match l {
-            Layer::Lstm(l) => vec![0.0; l.hidden],
-            Layer::Gru(_) => vec![],
-        })
-        .collect();
-    let mut out = Vec::new();
-    for frame in frames {
+    let mut r = FloatState::new(cfg, net);
+    frames.iter().map(|f| r.step(f)).collect()
+}
+
+/// [`float_sequence`] one frame at a time, its state carried.
+pub struct FloatState<'a> {
+    net: &'a Network,
+    one: f64,
+    /// Each layer's matrices dequantized (as `Csb::to_dense_f32`).
+    dense: Vec<Vec<ndarray::Array2<f32>>>,
+    h: Vec<Vec<f64>>,
+    c: Vec<Vec<f64>>,
+}
+
+impl<'a> FloatState<'a> {
+    pub fn new(cfg: &Config, net: &'a Network) -> FloatState<'a> {
+        let dense = net
+            .layers
+            .iter()
+            .map(|l| match l {
+                Layer::Lstm(l) => std::iter::once(&l.w)
+                    .chain(l.proj.as_ref())
+                    .map(Csb::to_dense_f32)
+                    .collect(),
+                Layer::Gru(g) => vec![g.w_ih.to_dense_f32(), g.w_hh.to_dense_f32()],
+            })
+            .collect();
+        FloatState {
+            net,
+            one: (1i64 << cfg.frac_bits) as f64,
+            dense,
+            h: net.layers.iter().map(|l| vec![0.0; l.output()]).collect(),
+            c: net
+                .layers
+                .iter()
+                .map(|l| match l {
+                    Layer::Lstm(l) => vec![0.0; l.hidden],
+                    Layer::Gru(_) => vec![],
+                })
+                .collect(),
+        }
+    }
+
+    /// The last layer's output for the next frame.
+    pub fn step(&mut self, frame: &[i64]) -> Vec<f64> {
+        let one = self.one;
+        let deq = |v: &[i64]| -> Vec<f64> { v.iter().map(|&x| x as f64 / one).collect() };
+        let mv = |d: &ndarray::Array2<f32>, x: &[f64]| -> Vec<f64> {
+            d.rows()
+                .into_iter()
+                .map(|r| r.iter().zip(x).map(|(&w, &v)| w as f64 * v).sum())
+                .collect()
+        };
+        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let (dense, h, c) = (&self.dense, &mut self.h, &mut self.c);
         let mut x = deq(frame);
-        for (li, layer) in net.layers.iter().enumerate() {
+        for (li, layer) in self.net.layers.iter().enumerate() {
             match layer {
                 Layer::Lstm(l) => {
                     let n = l.hidden;
                     let xh: Vec<f64> = x.iter().chain(&h[li]).copied().collect();
                     let b = deq(&l.bias);
-                    let pre: Vec<f64> = mv(&l.w, &xh).iter().zip(&b).map(|(a, b)| a + b).collect();
+                    let pre: Vec<f64> = mv(&dense[li][0], &xh)
+                        .iter()
+                        .zip(&b)
+                        .map(|(a, b)| a + b)
+                        .collect();
                     let mut hfull = vec![0.0; n];
                     for j in 0..n {
                         let (i, f, g, o) = (
@@ -492,17 +583,17 @@ pub fn float_sequence(cfg: &Config, net: &Network, frames: &[Vec<i64>]) -> Vec<V
                     }
                     h[li] = match &l.proj {
                         None => hfull,
-                        Some(p) => mv(p, &hfull),
+                        Some(_) => mv(&dense[li][1], &hfull),
                     };
                 }
                 Layer::Gru(g) => {
                     let n = g.hidden;
-                    let gi: Vec<f64> = mv(&g.w_ih, &x)
+                    let gi: Vec<f64> = mv(&dense[li][0], &x)
                         .iter()
                         .zip(deq(&g.b_ih))
                         .map(|(a, b)| a + b)
                         .collect();
-                    let gh: Vec<f64> = mv(&g.w_hh, &h[li])
+                    let gh: Vec<f64> = mv(&dense[li][1], &h[li])
                         .iter()
                         .zip(deq(&g.b_hh))
                         .map(|(a, b)| a + b)
@@ -517,7 +608,6 @@ pub fn float_sequence(cfg: &Config, net: &Network, frames: &[Vec<i64>]) -> Vec<V
             }
             x = h[li].clone();
         }
-        out.push(x);
+        x
     }
-    out
 }

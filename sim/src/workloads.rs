@@ -24,6 +24,11 @@ use rand_distr::{Distribution, Normal};
 
 pub const NAMES: [&str; 4] = ["ese-lstm", "small-lstm", "small-gru", "stacked-lstm"];
 
+/// The most frames one run simulates (`--frames`): frames stream through
+/// the simulator in constant memory, but each takes time and a line of the
+/// report.
+pub const MAX_FRAMES: usize = 1_000_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
     #[error("workload: '{0}' is not one of {names}", names = NAMES.join(", "))]
@@ -173,18 +178,22 @@ pub fn network_with_weights(
 
 /// `frames` random input frames in (-1, 1), quantized, from `seed`.
 pub fn frames(cfg: &Config, input: usize, frames: usize, seed: u64) -> Vec<Vec<i64>> {
+    frame_stream(cfg, input, seed).take(frames).collect()
+}
+
+/// The frames of [`frames`], one at a time and without end: the first `n`
+/// are `frames(cfg, input, n, seed)`.
+pub fn frame_stream(cfg: &Config, input: usize, seed: u64) -> impl Iterator<Item = Vec<i64>> + '_ {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed),
     };
-    (0..frames)
-        .map(|_| {
-            quantize(
-                cfg,
-                &g.vector(input, 0.5)
-                    .iter()
-                    .map(|v| v.clamp(-0.99, 0.99))
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect()
+    std::iter::repeat_with(move || {
+        quantize(
+            cfg,
+            &g.vector(input, 0.5)
+                .iter()
+                .map(|v| v.clamp(-0.99, 0.99))
+                .collect::<Vec<_>>(),
+        )
+    })
 }

@@ -10,7 +10,7 @@ use ::safetensors::Dtype as StDtype;
 use ndarray::Array2;
 
 use crate::error::{one_line, Error, Result};
-use crate::output::write_bytes_atomic;
+use crate::output::Dest;
 
 use super::tensor::tensor_err;
 
@@ -39,6 +39,13 @@ impl safetensors::View for MaskView<'_> {
 /// (1 = kept, 0 = pruned) per name, without metadata, atomically. Names must
 /// be distinct. The bytes depend only on the masks.
 pub fn write_masks(output: &Path, masks: &[(String, Array2<bool>)]) -> Result<()> {
+    write_masks_to(Dest::path(output), masks)
+}
+
+/// [`write_masks`] to a destination: a path alone, or an output of a
+/// command's [`OutputPlan`](crate::OutputPlan).
+pub fn write_masks_to(dest: Dest, masks: &[(String, Array2<bool>)]) -> Result<()> {
+    let output = &dest.shown();
     let mut seen = std::collections::BTreeSet::new();
     for (name, _) in masks {
         if !seen.insert(name) {
@@ -61,5 +68,5 @@ pub fn write_masks(output: &Path, masks: &[(String, Array2<bool>)]) -> Result<()
     });
     let bytes = safetensors::serialize(views, None)
         .map_err(|e| Error::file(output, format!("cannot encode masks: {}", one_line(e))))?;
-    write_bytes_atomic(output, &bytes)
+    dest.write_bytes(&bytes)
 }

@@ -17,7 +17,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 use crate::error::{one_line, Error, Result};
-use crate::output::{write_atomic_with, write_bytes_atomic};
+use crate::output::Dest;
 
 use super::decode::{check_length, elem_to_f32, f32_to_elem, is_native_f32};
 use super::file::{extension, read_at, read_file, FileBytes};
@@ -172,13 +172,20 @@ fn sources<'a, 'r>(
 /// Names are those [`read_matrices`](crate::read_matrices) gives (ONNX `W[0]` replaces direction 0
 /// of `W`); shapes must match. f16/bf16 values are rounded to nearest; a
 /// value that overflows the tensor's dtype is an error. `output` must have the
-/// input's extension. On any error nothing is written.
+/// input's extension, and must not be the input. On any error nothing is written.
 pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]) -> Result<()> {
+    write_like_to(input, Dest::path_from(output, input), replace)
+}
+
+/// [`write_like`] to a destination: a path alone, or an output of a
+/// command's [`OutputPlan`](crate::OutputPlan).
+pub fn write_like_to(input: &Path, dest: Dest, replace: &[(String, Array2<f32>)]) -> Result<()> {
+    let output = dest.shown();
     let ext = extension(input);
     check_extension(input, &ext)?;
-    if extension(output) != ext {
+    if extension(&output) != ext {
         return Err(Error::file(
-            output,
+            &output,
             format!("output must have the input's extension '.{ext}'"),
         ));
     }
@@ -192,7 +199,7 @@ pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]
     let out = match ext.as_str() {
         "npy" => {
             let cands = npy::candidates(&bytes, input)?;
-            return write_in_place(input, output, &bytes, cands, replace);
+            return write_in_place(input, dest, &bytes, cands, replace);
         }
         "npz" => {
             // Only the replaced members are inflated past their header;
@@ -217,10 +224,10 @@ pub fn write_like(input: &Path, output: &Path, replace: &[(String, Array2<f32>)]
         }
         _ => {
             let cands = safetensors::candidates(&bytes, input)?;
-            return write_in_place(input, output, &bytes, cands, replace);
+            return write_in_place(input, dest, &bytes, cands, replace);
         }
     };
-    write_bytes_atomic(output, &out)
+    dest.write_bytes(&out)
 }
 
 /// Each replacement encoded like the tensor it replaces, as `(unit, offset,
@@ -240,7 +247,7 @@ fn encode_all(
 /// every value can be encoded, else in memory.
 fn write_in_place(
     input: &Path,
-    output: &Path,
+    output: Dest,
     bytes: &FileBytes,
     cands: Vec<Cand>,
     replace: &[(String, Array2<f32>)],
@@ -256,7 +263,7 @@ fn write_in_place(
     for (_, offset, new) in patches {
         out[offset..offset + new.len()].copy_from_slice(&new);
     }
-    write_bytes_atomic(output, &out)
+    output.write_bytes(&out)
 }
 
 /// Whether every replacement passes [`encode_check`] and can be encoded
@@ -274,12 +281,13 @@ fn streamable(srcs: &[(Src, &Array2<f32>)], input: &Path) -> bool {
 fn write_patched(
     input: &Path,
     file: &File,
-    output: &Path,
+    output: Dest,
     srcs: &[(Src, &Array2<f32>)],
 ) -> Result<()> {
+    let shown = output.shown();
     let cannot_write =
-        |e: std::io::Error| Error::file(output, format!("cannot write: {}", one_line(e)));
-    write_atomic_with(output, |out| {
+        |e: std::io::Error| Error::file(&shown, format!("cannot write: {}", one_line(e)));
+    output.fill(|out| {
         let mut from = file;
         from.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(input, "cannot read", e))?;

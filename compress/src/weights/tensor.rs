@@ -10,7 +10,7 @@ use std::path::Path;
 
 use ndarray::{Array1, Array2};
 
-use crate::error::Error;
+use crate::error::{shown, Error};
 
 /// Element types this crate can decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,25 +51,9 @@ pub(crate) struct TensorRef<'a> {
     pub data: Cow<'a, [u8]>,
 }
 
-/// Tensor names come from files and may hold control characters (a newline
-/// in an npz member name, say); they are escaped in messages, which are one line.
-fn shown(name: &str) -> Cow<'_, str> {
-    if name.chars().any(char::is_control) {
-        Cow::Owned(
-            name.chars()
-                .map(|c| {
-                    if c.is_control() {
-                        c.escape_default().to_string()
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(name)
-    }
-}
+// Tensor names come from files and may hold control characters (a newline
+// in an npz member name, say); they are escaped in messages, which are one
+// line, by `shown`, the one escaping function of every name the program shows.
 
 /// [`Error::tensor`] with the name made printable.
 pub(crate) fn tensor_err(path: &Path, name: &str, msg: impl std::fmt::Display) -> Error {

@@ -32,7 +32,7 @@ pub use schemes::{
     csb_mask, Baselines, MatrixBaselines, SchemeFrame, SchemeRow, StallCycles, BLOCK_SIZE,
 };
 pub use workload::{
-    run_workload, Accuracy, FrameReport, LayerInfo, SpmvInfo, TimelineEntry, WorkloadInfo,
+    run_workload, Accuracy, FrameReport, Frames, LayerInfo, SpmvInfo, TimelineEntry, WorkloadInfo,
     WorkloadOptions, WorkloadReport, WorkloadRun, REPORT_VERSION,
 };
 

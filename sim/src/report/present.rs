@@ -12,6 +12,7 @@ use super::schemes::{Baselines, SchemeRow};
 use super::workload::WorkloadReport;
 use crate::resources::Device;
 use crate::spmv::CycleBreakdown;
+use bbs_compress::shown;
 use std::fmt::Write as _;
 
 /// Columns of `layers.csv`.
@@ -161,7 +162,7 @@ fn spmv_line(
     let _ = writeln!(
         s,
         "  {} {}x{}: {} banks x {} slots, {} cycles (start {}, load {}, compute {}, drain {}), utilization {}",
-        name,
+        shown(name),
         rows,
         cols,
         banks,
@@ -271,7 +272,7 @@ impl WorkloadReport {
     /// The short human summary printed by `bbs sim --workload`.
     pub fn summary(&self) -> String {
         let c = &self.config;
-        let f = &self.frames[0];
+        let f = self.frames.first().expect("a report has a frame");
         let w = &self.workload;
         let mut s = String::new();
         let _ = writeln!(
@@ -351,7 +352,7 @@ impl ModelReport {
         let _ = writeln!(
             s,
             "model '{}' on '{}' ({} PEs x {} multipliers, {} MHz): {} of {} layer(s) simulated, {} skipped; input seed {}",
-            m.name, c.name, c.pes, c.banks, c.host.clock_mhz, m.simulated, m.layers, m.skipped, m.seed
+            shown(&m.name), c.name, c.pes, c.banks, c.host.clock_mhz, m.simulated, m.layers, m.skipped, m.seed
         );
         let _ = writeln!(
             s,
@@ -377,7 +378,7 @@ impl ModelReport {
             );
         }
         for k in &self.skipped {
-            let _ = writeln!(s, "  skipped {}: {}", k.name, k.reason);
+            let _ = writeln!(s, "  skipped {}: {}", shown(&k.name), shown(&k.reason));
         }
         s.push_str(&resources_line(&self.resources));
         s

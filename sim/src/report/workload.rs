@@ -18,10 +18,11 @@ use crate::config::Config;
 use crate::isa::Instr;
 use crate::machine::{Unit, UnitCycles};
 use crate::resources::Device;
-use crate::rnn::{float_sequence, reference_sequence, run_sequence, Layer};
+use crate::rnn::{FloatState, Layer, ReferenceState, SequenceRunner};
 use crate::spmv::{spmv_cycles, CycleBreakdown};
 use crate::workloads::{self, WorkloadError};
 use ndarray::{Array2, CowArray};
+use serde::ser::SerializeSeq;
 use serde::Serialize;
 
 /// Version of the workload report's layout; bump on any change of its fields.
@@ -132,6 +133,67 @@ pub struct FrameReport {
     pub multiplier_utilization: f64,
 }
 
+/// Every frame's report, kept as runs of consecutive frames whose reports
+/// are the same but for their number (every frame runs the same program, so
+/// there is one run): serialized as the list of every frame, in memory that
+/// does not grow with the frames.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Frames {
+    /// (first frame, frames, the first frame's report).
+    runs: Vec<(usize, usize, FrameReport)>,
+    len: usize,
+}
+
+impl Frames {
+    /// Frames reported.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Frame 0's report.
+    pub fn first(&self) -> Option<&FrameReport> {
+        self.runs.first().map(|r| &r.2)
+    }
+
+    /// Every frame's report, in order.
+    pub fn iter(&self) -> impl Iterator<Item = FrameReport> + '_ {
+        self.runs.iter().flat_map(|(start, n, r)| {
+            (*start..start + n).map(move |frame| FrameReport { frame, ..r.clone() })
+        })
+    }
+
+    /// Add the next frame's report (its `frame` is the next number).
+    pub fn push(&mut self, r: FrameReport) {
+        debug_assert_eq!(r.frame, self.len);
+        match self.runs.last_mut() {
+            Some((_, n, last))
+                if FrameReport {
+                    frame: r.frame,
+                    ..last.clone()
+                } == r =>
+            {
+                *n += 1
+            }
+            _ => self.runs.push((r.frame, 1, r)),
+        }
+        self.len += 1;
+    }
+}
+
+impl Serialize for Frames {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.len))?;
+        for f in self.iter() {
+            seq.serialize_element(&f)?;
+        }
+        seq.end()
+    }
+}
+
 /// One instruction of frame 0.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimelineEntry {
@@ -152,7 +214,7 @@ pub struct Accuracy {
     pub bit_exact: bool,
     /// Output values compared (frames x output).
     pub values: usize,
-    /// `max |fixed / 2^F - float|` against [`float_sequence`].
+    /// `max |fixed / 2^F - float|` against [`crate::rnn::float_sequence`].
     pub max_abs_error: f64,
     /// Mean of `|fixed / 2^F - float|`.
     pub mean_abs_error: f64,
@@ -170,7 +232,7 @@ pub struct WorkloadReport {
     pub workload: WorkloadInfo,
     pub layers: Vec<LayerInfo>,
     /// Every frame (each runs the same program, so the same cycles).
-    pub frames: Vec<FrameReport>,
+    pub frames: Frames,
     /// `sum stored_weights / (pes * banks)`: SpMxV cycles per frame at full utilization.
     pub compute_bound_cycles: f64,
     /// Frame 0, instruction by instruction.
@@ -184,11 +246,12 @@ pub struct WorkloadReport {
     pub bbs_rows: Vec<SchemeRow>,
 }
 
-/// A report and the accelerator's fixed-point outputs, per frame.
+/// A report and the accelerator's fixed-point output of the last frame
+/// (frames stream through the run: each is checked, then dropped).
 #[derive(Clone, Debug)]
 pub struct WorkloadRun {
     pub report: WorkloadReport,
-    pub outputs: Vec<Vec<i64>>,
+    pub last_output: Vec<i64>,
 }
 
 fn check_options(opts: &WorkloadOptions) -> Result<(), ReportError> {
@@ -204,6 +267,16 @@ fn check_options(opts: &WorkloadOptions) -> Result<(), ReportError> {
     if opts.frames == 0 {
         return Err(option("frames", "0 must be at least 1".into()));
     }
+    if opts.frames > workloads::MAX_FRAMES {
+        return Err(option(
+            "frames",
+            format!(
+                "{} is more than {} (the most one run simulates)",
+                opts.frames,
+                workloads::MAX_FRAMES
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -216,13 +289,23 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
     let (net, dense) =
         workloads::network_with_weights(&opts.workload, cfg, opts.sparsity, opts.seed)?;
     let program = net.program(cfg)?;
-    let frames = workloads::frames(cfg, net.input(), opts.frames, opts.seed);
-    let run = run_sequence(cfg, &net, &frames)?;
-
-    // Bit-exact against the plain fixed-point reference.
-    let reference = reference_sequence(cfg, &net, &frames);
-    for (frame, (got, want)) in run.outputs.iter().zip(&reference).enumerate() {
-        if let Some((index, (&g, &w))) = got.iter().zip(want).enumerate().find(|(_, (g, w))| g != w)
+    // Frame by frame, in constant memory: the accelerator, checked bit for
+    // bit against the plain fixed-point reference, then against float.
+    let mhz = cfg.host.clock_mhz as f64;
+    let lsb = 1.0 / (1i64 << cfg.frac_bits) as f64;
+    let mut runner = SequenceRunner::new(cfg, &net)?;
+    let mut reference = ReferenceState::new(cfg, &net);
+    let mut float = FloatState::new(cfg, &net);
+    let (mut values, mut max_abs_error, mut sum_abs_error) = (0usize, 0.0f64, 0.0f64);
+    let mut frames_report = Frames::default();
+    let mut first = None;
+    let mut last_output = Vec::new();
+    let inputs = workloads::frame_stream(cfg, net.input(), opts.seed).take(opts.frames);
+    for (frame, input) in inputs.enumerate() {
+        let (got, r) = runner.step(input.clone())?;
+        let want = reference.step(&input);
+        if let Some((index, (&g, &w))) =
+            got.iter().zip(&want).enumerate().find(|(_, (g, w))| g != w)
         {
             return Err(ReportError::Mismatch {
                 frame,
@@ -231,26 +314,34 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
                 expected: w,
             });
         }
+        for (&q, &f) in got.iter().zip(&float.step(&input)) {
+            let e = (q as f64 * lsb - f).abs();
+            max_abs_error = max_abs_error.max(e);
+            sum_abs_error += e;
+            values += 1;
+        }
+        frames_report.push(FrameReport {
+            frame,
+            cycles: r.cycles,
+            microseconds: r.cycles as f64 / mhz,
+            units: r.units.clone(),
+            macs: r.macs,
+            multiplier_utilization: r.multiplier_utilization,
+        });
+        if frame == 0 {
+            first = Some(r);
+        }
+        last_output = got;
     }
-    let float = float_sequence(cfg, &net, &frames);
-    let lsb = 1.0 / (1i64 << cfg.frac_bits) as f64;
-    let errors: Vec<f64> = run
-        .outputs
-        .iter()
-        .flatten()
-        .zip(float.iter().flatten())
-        .map(|(&q, &f)| (q as f64 * lsb - f).abs())
-        .collect();
     let accuracy = Accuracy {
         bit_exact: true,
-        values: errors.len(),
-        max_abs_error: errors.iter().copied().fold(0.0, f64::max),
-        mean_abs_error: errors.iter().sum::<f64>() / errors.len().max(1) as f64,
+        values,
+        max_abs_error,
+        mean_abs_error: sum_abs_error / values.max(1) as f64,
         lsb,
     };
 
     let slots = (cfg.pes * cfg.banks) as f64;
-    let mhz = cfg.host.clock_mhz as f64;
     let matrices = net.matrices();
     // The spmv instruction of each matrix.
     let spmv_of: Vec<(usize, usize)> = program
@@ -262,7 +353,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
             _ => None,
         })
         .collect();
-    let frame0 = &run.frames[0];
+    let frame0 = &first.expect("at least one frame (checked)");
     let masks: Vec<Array2<bool>> = matrices.iter().map(csb_mask).collect();
     let bbs: Vec<SchemeReport> = masks
         .iter()
@@ -350,19 +441,6 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         stored_weights,
     };
 
-    let frames_report: Vec<FrameReport> = run
-        .frames
-        .iter()
-        .enumerate()
-        .map(|(frame, r)| FrameReport {
-            frame,
-            cycles: r.cycles,
-            microseconds: r.cycles as f64 / mhz,
-            units: r.units.clone(),
-            macs: r.macs,
-            multiplier_utilization: r.multiplier_utilization,
-        })
-        .collect();
     let matrix_of: std::collections::BTreeMap<usize, usize> = spmv_of.iter().copied().collect();
     let timeline = frame0
         .timeline
@@ -426,7 +504,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
     };
     Ok(WorkloadRun {
         report,
-        outputs: run.outputs,
+        last_output,
     })
 }
 
@@ -452,7 +530,7 @@ impl WorkloadReport {
 
     /// Cycles per frame (every frame runs the same program).
     pub fn frame_cycles(&self) -> u64 {
-        self.frames[0].cycles
+        self.frames.first().map_or(0, |f| f.cycles)
     }
 }
 
@@ -518,6 +596,38 @@ mod tests {
     }
 
     #[test]
+    fn frames_are_kept_as_runs_and_listed_whole() {
+        let cfg = Config::default();
+        let opts = WorkloadOptions {
+            workload: "small-gru".into(),
+            frames: 30,
+            ..WorkloadOptions::default()
+        };
+        let r = run_workload(&cfg, &opts).unwrap().report;
+        // Every frame runs the same program: one run, whatever the frames.
+        assert_eq!(r.frames.runs.len(), 1);
+        assert_eq!(r.frames.len(), 30);
+        let listed: Vec<FrameReport> = r.frames.iter().collect();
+        assert!(listed.iter().enumerate().all(|(i, f)| f.frame == i));
+        assert_eq!(
+            serde_json::to_value(&r.frames).unwrap(),
+            serde_json::to_value(&listed).unwrap()
+        );
+        // A frame that differs starts a run of its own.
+        let mut frames = Frames::default();
+        for (i, cycles) in [5, 5, 6, 5].into_iter().enumerate() {
+            frames.push(FrameReport {
+                frame: i,
+                cycles,
+                ..listed[0].clone()
+            });
+        }
+        assert_eq!(frames.runs.len(), 3);
+        let cycles: Vec<u64> = frames.iter().map(|f| f.cycles).collect();
+        assert_eq!(cycles, [5, 5, 6, 5]);
+    }
+
+    #[test]
     fn options_are_checked() {
         let cfg = Config::default();
         for (opts, needle) in [
@@ -531,6 +641,13 @@ mod tests {
             (
                 WorkloadOptions {
                     frames: 0,
+                    ..WorkloadOptions::default()
+                },
+                "frames",
+            ),
+            (
+                WorkloadOptions {
+                    frames: workloads::MAX_FRAMES + 1,
                     ..WorkloadOptions::default()
                 },
                 "frames",
