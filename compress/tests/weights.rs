@@ -5,7 +5,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use bbs_compress::{
-    list_tensors, read_matrix, read_vector, write_bytes_atomic, write_npy_atomic, Error, Vector,
+    list_tensors, read_matrix, read_npz_vector, read_vector, write_bytes_atomic, write_npy_atomic,
+    Error, Vector,
 };
 use ndarray::{array, Array1, Array2, Array3};
 use ndarray_npy::{write_npy, NpzWriter};
@@ -339,4 +340,27 @@ fn compressed_npz_reads_like_stored() {
     let all = bbs_compress::read_matrices(&path, &[]).unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].matrix, a);
+}
+
+/// A 1-D member of an npz (the g2p checkpoint's biases) through the bounded
+/// npz reader: its values; a missing member names those there.
+#[test]
+fn npz_vectors_are_read_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.npz");
+    let mut w = NpzWriter::new(File::create(&path).unwrap());
+    w.add_array("b", &array![1.5f32, -2.0, 0.25]).unwrap();
+    w.add_array("w", &Array2::<f32>::zeros((2, 2))).unwrap();
+    w.finish().unwrap();
+    match read_npz_vector(&path, "b").unwrap() {
+        Vector::Float(v) => assert_eq!(v, array![1.5f32, -2.0, 0.25]),
+        Vector::Fixed(_) => panic!("floats expected"),
+    }
+    let e = read_npz_vector(&path, "c").unwrap_err().to_string();
+    assert!(
+        e.contains("'c'") && e.contains('b') && !e.contains('\n'),
+        "{e}"
+    );
+    let e = read_npz_vector(&path, "w").unwrap_err().to_string();
+    assert!(e.contains("a vector"), "{e}");
 }

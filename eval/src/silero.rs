@@ -116,8 +116,9 @@ fn format_err(path: &Path, msg: impl Into<String>) -> Error {
     }
 }
 
+/// Model and clip files: regular files of at most 256 MiB.
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::Io {
+    bbs_compress::input::read_bounded(path, 256 << 20).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -228,6 +228,36 @@ pub fn read_vector(path: &Path) -> Result<Vector> {
     }
     let bytes = read_file(path)?;
     let t = parse_npy(&bytes, path, &file_stem(path))?;
+    vector_of(&t, path)
+}
+
+/// Reads member `name` of an `.npz` file as a vector, with the bounds of
+/// every npz read (its header checked before it is parsed, its data
+/// inflated no further than the header declares, the other members read no
+/// further than their headers).
+pub fn read_npz_vector(path: &Path, name: &str) -> Result<Vector> {
+    let ext = extension(path);
+    check_extension(path, &ext)?;
+    if ext != "npz" {
+        return Err(Error::file(
+            path,
+            format!("unsupported file type '.{ext}'; expected an .npz archive"),
+        ));
+    }
+    let bytes = read_file(path)?;
+    let (members, heads) = npz_read(&bytes, path, |n| n == name)?;
+    let Some(i) = members.iter().position(|m| m.name == name) else {
+        let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+        return Err(not_found(path, Some(name), &names));
+    };
+    let head = heads.into_iter().nth(i).expect("a head per member")?;
+    let t = npy_tensor(&members[i].bytes, head, path, name)?;
+    vector_of(&t, path)
+}
+
+/// A parsed tensor as a vector: shape `[n]`, `[n, 1]` or `[1, n]`, not
+/// empty, finite.
+fn vector_of(t: &super::tensor::TensorRef, path: &Path) -> Result<Vector> {
     let n = match t.shape.as_slice() {
         [n] | [n, 1] | [1, n] => *n,
         s => {
@@ -249,13 +279,13 @@ pub fn read_vector(path: &Path) -> Result<Vector> {
             format!("is empty (shape {})", shape_str(&t.shape)),
         ));
     }
-    match decode(&t, path, false)? {
+    match decode(t, path, false)? {
         Decoded::Float(v) => {
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {
                 return Err(tensor_err(
                     path,
                     &t.name,
-                    format!("has non-finite value {} at index {i}{}", v[i], f64_hint(&t)),
+                    format!("has non-finite value {} at index {i}{}", v[i], f64_hint(t)),
                 ));
             }
             Ok(Vector::Float(Array1::from_vec(v)))
