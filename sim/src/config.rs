@@ -50,6 +50,64 @@ pub struct Config {
     /// The host link (PCIe DMA) and the clock.
     #[serde(default)]
     pub host: Host,
+    /// Which units run concurrently (docs/architecture.md, "The overlapped
+    /// machine"); all off is the serialized machine, and is not written out.
+    #[serde(default, skip_serializing_if = "Overlap::is_serialized")]
+    pub overlap: Overlap,
+}
+
+/// The overlap techniques, one switch each, so that every step of the
+/// ablation (serialized, then each technique added) stays reachable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overlap {
+    /// The units (DMA in, DMA out, vector load, PE array, EWOP/ACT) each
+    /// follow their own instructions and start one as soon as its unit is
+    /// free and its waits are met, instead of one instruction at a time.
+    #[serde(default)]
+    pub units: bool,
+    /// Copies of the PEs' private vector banks: with 2, the next SpMxV's
+    /// vector loads while the current one computes.
+    #[serde(default = "one")]
+    pub vector_buffers: usize,
+    /// A consumer starts on the elements its producer has already written
+    /// (element by element), instead of after the producer's last write.
+    #[serde(default)]
+    pub chaining: bool,
+    /// LSTM gates as `W_x x + b` and `W_h h` in two SpMxVs (pruned apart), so
+    /// the input part of the next frame runs while this frame finishes.
+    #[serde(default)]
+    pub split_input: bool,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for Overlap {
+    fn default() -> Self {
+        Overlap {
+            units: false,
+            vector_buffers: 1,
+            chaining: false,
+            split_input: false,
+        }
+    }
+}
+
+impl Overlap {
+    /// Every technique on: the machine `bbs` recommends.
+    pub fn all() -> Overlap {
+        Overlap {
+            units: true,
+            vector_buffers: 2,
+            chaining: true,
+            split_input: true,
+        }
+    }
+    pub fn is_serialized(&self) -> bool {
+        *self == Overlap::default()
+    }
 }
 
 /// EWOP and ACT: `lanes` elements per cycle, `latency` cycles of pipeline.
@@ -164,6 +222,7 @@ impl Default for Config {
             ewop: Ewop::default(),
             memory: Memory::default(),
             host: Host::default(),
+            overlap: Overlap::default(),
         }
     }
 }
@@ -316,6 +375,33 @@ impl Config {
                 "host.link_bytes_per_cycle"
             };
             return Err(invalid(field, "must be at least 1".into()));
+        }
+        let o = &self.overlap;
+        if !(1..=2).contains(&o.vector_buffers) {
+            return Err(invalid(
+                "overlap.vector_buffers",
+                format!("{} is not 1 or 2", o.vector_buffers),
+            ));
+        }
+        if !o.units {
+            let needs_units = [
+                (o.vector_buffers == 2, "overlap.vector_buffers"),
+                (o.chaining, "overlap.chaining"),
+                (o.split_input, "overlap.split_input"),
+            ];
+            if let Some((_, field)) = needs_units.iter().find(|(on, _)| *on) {
+                return Err(invalid(
+                    field,
+                    "needs overlap.units = true (units that run concurrently)".into(),
+                ));
+            }
+        }
+        if o.units && self.memory.matrix == MatrixStorage::Dram {
+            return Err(invalid(
+                "overlap.units",
+                "the overlapped machine keeps its matrices on chip (memory.matrix = \"onchip\")"
+                    .into(),
+            ));
         }
         if self.host.link_bytes_per_cycle > 256 {
             return Err(invalid(

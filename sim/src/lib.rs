@@ -11,6 +11,7 @@ pub mod baselines;
 pub mod config;
 pub mod isa;
 pub mod machine;
+pub mod overlap;
 pub mod reference;
 pub mod report;
 pub mod resources;
@@ -22,7 +23,7 @@ pub mod workloads;
 pub use baselines::{
     compare, schedule, schedule_block, BaselineError, Scheme, SchemeReport, StallBreakdown,
 };
-pub use config::{Config, ConfigError, Ewop, Host, MatrixStorage, Memory, Pipeline};
+pub use config::{Config, ConfigError, Ewop, Host, MatrixStorage, Memory, Overlap, Pipeline};
 pub use resources::{
     check_budget, estimate, Budget, BudgetError, Device, MemoryEstimate, ResourceEstimate,
 };

@@ -1,9 +1,13 @@
 //! The whole accelerator running an instruction stream: the controller
 //! steps through the program, the PE array does SpMxV, the EWOP and ACT
 //! units do element-wise work and activations, the DMA moves vectors to and
-//! from the host. Instructions run one after another (no overlap between
-//! units); each one's cycles are [`crate::arch::timing`]'s (a dispatch
-//! cycle, then the unit's work). A DMA beat carries `beat_elements =
+//! from the host. In the serialized machine (`overlap.units = false`)
+//! instructions run one after another; each one's cycles are
+//! [`crate::arch::timing`]'s (a dispatch cycle, then the unit's work). In the
+//! overlapped machine the units run concurrently and [`crate::overlap`]
+//! places every instruction in time; the values are the same either way,
+//! because the validator admits only programs whose waits keep every read
+//! after its write. A DMA beat carries `beat_elements =
 //! max(1, link_bytes_per_cycle / value_bytes)` whole elements
 //! ([`Config::beat_elements`]); `link_latency` is the host's: it answers
 //! that many cycles after the accelerator asks (first input beat of a load,
@@ -19,6 +23,9 @@ use crate::arch::{placement, timing};
 use crate::arith::round_shift_saturate;
 use crate::config::{Config, ConfigError};
 use crate::isa::{EwOp, Instr, Region};
+use crate::overlap::access::{access, Access};
+use crate::overlap::schedule::{self, FrameTimes, UnitClock};
+use crate::overlap::Wait;
 use crate::spmv::{simulate_spmv, SimError};
 use bbs_compress::Csb;
 use serde::Serialize;
@@ -30,6 +37,10 @@ use std::collections::VecDeque;
 pub struct Program {
     pub instrs: Vec<Instr>,
     pub preloaded: Vec<(Region, Vec<i64>)>,
+    /// Per instruction, what the overlapped machine's issue stage waits for
+    /// ([`crate::overlap::waits::derive`] writes them); empty for the
+    /// serialized machine, which ignores them.
+    pub waits: Vec<Vec<Wait>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +77,14 @@ pub struct InstrTiming {
     pub index: usize,
     pub op: &'static str,
     pub unit: Unit,
+    /// The dispatch cycle, from the frame's first (for `spmv`, of its vector load).
     pub start: u64,
+    /// From `start` to the instruction's end.
     pub cycles: u64,
+    /// `spmv`: the first cycle the PE array issues its words (in the
+    /// serialized machine `start + 1 + bank_size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compute_start: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -81,6 +98,10 @@ pub struct UnitCycles {
 /// One pass of a program.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunReport {
+    /// The frame's cycles: in the serialized machine from start to done; in
+    /// the overlapped one from the end of the frame before to this frame's
+    /// end (the first frame: from the start), which in steady state is the
+    /// interval between frames.
     pub cycles: u64,
     pub units: UnitCycles,
     /// Multiply-accumulates done on stored CSB weights.
@@ -98,6 +119,18 @@ pub struct Machine {
     vmem: Vec<i64>,
     sigmoid: ActTable,
     tanh: ActTable,
+    /// The overlapped machine's clock, carried from frame to frame.
+    overlap: Option<OverlapClock>,
+}
+
+/// The overlapped machine between frames: the program it runs (to notice a
+/// different one), its accesses, when each unit is free, and the last frame's times.
+struct OverlapClock {
+    instrs: Vec<Instr>,
+    waits: Vec<Vec<Wait>>,
+    acc: Vec<Access>,
+    clock: UnitClock,
+    last: Option<FrameTimes>,
 }
 
 fn invalid(index: usize, instr: &Instr, field: &'static str, message: String) -> ProgramError {
@@ -123,6 +156,7 @@ impl Machine {
             tanh: ActTable::new(ActFn::Tanh, cfg.format()),
             vmem: vec![0; cfg.memory.vector_words],
             matrices,
+            overlap: None,
         })
     }
 
@@ -258,7 +292,89 @@ impl Machine {
                 written[d.base..d.end()].iter_mut().for_each(|w| *w = true);
             }
         }
+        if self.cfg.overlap.units {
+            schedule::check(
+                &p.instrs,
+                &self.accesses(p),
+                &p.waits,
+                self.cfg.overlap.vector_buffers,
+                words,
+            )?;
+        }
         Ok(())
+    }
+
+    /// When each instruction of a validated program touches each element.
+    pub fn accesses(&self, p: &Program) -> Vec<Access> {
+        p.instrs
+            .iter()
+            .map(|i| access(&self.cfg, &self.matrices, i))
+            .collect()
+    }
+
+    /// The cycles of `frames` consecutive frames of a validated program,
+    /// without computing any data: what [`Machine::run`] reports frame by
+    /// frame, at a fraction of the cost.
+    pub fn frame_cycles(&self, p: &Program, frames: usize) -> Vec<u64> {
+        let acc = self.accesses(p);
+        if !self.cfg.overlap.units {
+            let one = schedule::serialized(&acc).completion() as u64;
+            return vec![one; frames];
+        }
+        let mut clock = UnitClock::default();
+        let mut last: Option<FrameTimes> = None;
+        let mut done = 0i64;
+        (0..frames)
+            .map(|_| {
+                let t = schedule::frame(
+                    &acc,
+                    &p.waits,
+                    self.cfg.overlap.vector_buffers,
+                    last.as_ref(),
+                    &mut clock,
+                );
+                let c = t.completion();
+                let cycles = (c - done) as u64;
+                done = c;
+                last = Some(t);
+                cycles
+            })
+            .collect()
+    }
+
+    /// This frame's times, and the cycles it adds: the serialized machine
+    /// from 0; the overlapped one after the frames it already ran.
+    fn place_frame(&mut self, p: &Program) -> (FrameTimes, u64) {
+        if !self.cfg.overlap.units {
+            let t = schedule::serialized(&self.accesses(p));
+            let c = t.completion() as u64;
+            return (t, c);
+        }
+        let fresh = self
+            .overlap
+            .as_ref()
+            .map_or(true, |o| o.instrs != p.instrs || o.waits != p.waits);
+        if fresh {
+            self.overlap = Some(OverlapClock {
+                instrs: p.instrs.clone(),
+                waits: p.waits.clone(),
+                acc: self.accesses(p),
+                clock: UnitClock::default(),
+                last: None,
+            });
+        }
+        let buffers = self.cfg.overlap.vector_buffers;
+        let o = self.overlap.as_mut().expect("set above");
+        let before = o.last.as_ref().map_or(0, FrameTimes::completion);
+        let t = schedule::frame(&o.acc, &o.waits, buffers, o.last.as_ref(), &mut o.clock);
+        let cycles = (t.completion() - before) as u64;
+        o.last = Some(t.clone());
+        (t, cycles)
+    }
+
+    /// Start the overlapped machine's frame loop again from cycle 0.
+    pub fn restart(&mut self) {
+        self.overlap = None;
     }
 
     /// Write the program's preloaded regions (biases, initial states).
@@ -283,21 +399,25 @@ impl Machine {
         }
     }
 
-    /// The cycles of one pass of a validated program, without computing any
-    /// data: what [`Machine::run`] reports, at a fraction of the cost.
+    /// The cycles of one pass of a validated program on the serialized
+    /// machine, without computing any data.
     pub fn program_cycles(&self, p: &Program) -> u64 {
         p.instrs.iter().map(|i| self.instr_cycles(i).1).sum()
     }
 
     /// Run the program once (validate it first). `Load`s take vectors from
-    /// `inputs` in order; `Store`d vectors are returned in the report.
+    /// `inputs` in order; `Store`d vectors are returned in the report. The
+    /// overlapped machine runs its frames back to back: each call is the
+    /// next frame of the same frame loop, until [`Machine::restart`].
     pub fn run(
         &mut self,
         p: &Program,
         inputs: &mut VecDeque<Vec<i64>>,
     ) -> Result<RunReport, ProgramError> {
         let fmt = self.cfg.format();
-        let (mut cycle, mut macs) = (0u64, 0u64);
+        let mut macs = 0u64;
+        let (times, cycle) = self.place_frame(p);
+        let origin = times.origin();
         let mut units = UnitCycles::default();
         let mut timeline = Vec::with_capacity(p.instrs.len());
         let mut outputs = Vec::new();
@@ -388,14 +508,18 @@ impl Machine {
                 Unit::Ewop => units.ewop += cycles,
                 Unit::Act => units.act += cycles,
             }
+            debug_assert!(
+                self.cfg.overlap.units || times.end[index] - times.read_at[index] == cycles as i64
+            );
             timeline.push(InstrTiming {
                 index,
                 op: instr.name(),
                 unit,
-                start: cycle,
-                cycles,
+                start: (times.read_at[index] - origin) as u64,
+                cycles: (times.end[index] - times.read_at[index]) as u64,
+                compute_start: matches!(instr, Instr::Spmv { .. })
+                    .then(|| (times.write_at[index] - origin) as u64),
             });
-            cycle += cycles;
         }
         let slots = (self.cfg.pes * self.cfg.banks) as f64 * cycle.max(1) as f64;
         Ok(RunReport {

@@ -99,6 +99,7 @@ fn programs_that_read_before_writing_or_do_not_fit_are_refused() {
         m.validate(&Program {
             instrs,
             preloaded: vec![],
+            waits: vec![],
         })
         .unwrap_err()
         .to_string()

@@ -1,0 +1,265 @@
+//! The cycle model of the overlapped machine, and the validator's race check.
+//!
+//! Each unit (DMA in, DMA out, vector load, PE array, element-wise) takes
+//! its own instructions in program order and starts one in the first cycle
+//! that (1) the unit is free, (2) every wait of the instruction is met, and,
+//! for an `spmv`'s vector load, (3) the private vector copy it fills is no
+//! longer read by the SpMxV before last that used it (`overlap.vector_buffers`
+//! copies, used in turn). An `spmv`'s compute starts when its vector is
+//! loaded, the PE array has issued the previous SpMxV's last word and its
+//! write waits are met; its drain overlaps the next SpMxV's words. The
+//! element-wise unit issues the next instruction while the last one's
+//! `ewop.latency` stages drain. Frames follow one another without a gap:
+//! the program is the body of a frame loop, and waits may name an
+//! instruction of the previous frame.
+
+use super::access::{Access, Lane};
+use super::{Hazard, Wait};
+use crate::isa::Instr;
+use crate::machine::ProgramError;
+
+/// When each instruction of one frame ran, in cycles since the machine started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameTimes {
+    /// Read anchor: dispatch (for `spmv`, of its vector load).
+    pub read_at: Vec<i64>,
+    /// Write anchor: dispatch (for `spmv`, its first compute cycle).
+    pub write_at: Vec<i64>,
+    /// The cycle after the instruction's last write (last read for a `store`).
+    pub end: Vec<i64>,
+}
+
+impl FrameTimes {
+    /// The cycle after the frame's last instruction ends.
+    pub fn completion(&self) -> i64 {
+        self.end.iter().copied().max().unwrap_or(0)
+    }
+    /// The cycle the frame's first instruction starts.
+    pub fn origin(&self) -> i64 {
+        self.read_at.iter().copied().min().unwrap_or(0)
+    }
+}
+
+/// When each unit is next free; carried from frame to frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UnitClock {
+    dma_in: i64,
+    dma_out: i64,
+    vector_load: i64,
+    pe: i64,
+    elementwise: i64,
+    /// When each private vector copy is last read by its SpMxV.
+    buffers: [i64; 2],
+    spmvs: usize,
+}
+
+/// Place one frame of the program in time after `prev` (the frame before,
+/// `None` for the first), moving `clock` on.
+pub fn frame(
+    acc: &[Access],
+    waits: &[Vec<Wait>],
+    vector_buffers: usize,
+    prev: Option<&FrameTimes>,
+    clock: &mut UnitClock,
+) -> FrameTimes {
+    let n = acc.len();
+    let mut t = FrameTimes {
+        read_at: vec![0; n],
+        write_at: vec![0; n],
+        end: vec![0; n],
+    };
+    for (i, a) in acc.iter().enumerate() {
+        let (mut read_lb, mut write_lb) = (0i64, 0i64);
+        for w in waits.get(i).map_or(&[][..], Vec::as_slice) {
+            let of = if w.previous_frame {
+                match prev {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                &t
+            };
+            match w.hazard {
+                Hazard::Raw => read_lb = read_lb.max(of.write_at[w.instr] + w.after),
+                Hazard::War => write_lb = write_lb.max(of.read_at[w.instr] + w.after),
+                Hazard::Waw => write_lb = write_lb.max(of.write_at[w.instr] + w.after),
+            }
+        }
+        let busy = a.busy as i64;
+        let (ra, wa) = match a.lane {
+            Lane::VectorLoad => {
+                let buf = clock.spmvs % vector_buffers;
+                let ra = read_lb.max(clock.vector_load).max(clock.buffers[buf]);
+                clock.vector_load = ra + busy;
+                let wa = (ra + busy).max(clock.pe).max(write_lb);
+                clock.pe = wa + a.pe_busy as i64;
+                clock.buffers[buf] = clock.pe;
+                clock.spmvs += 1;
+                (ra, wa)
+            }
+            lane => {
+                let unit = match lane {
+                    Lane::DmaIn => &mut clock.dma_in,
+                    Lane::DmaOut => &mut clock.dma_out,
+                    Lane::Pe => &mut clock.pe,
+                    _ => &mut clock.elementwise,
+                };
+                let s = read_lb.max(write_lb).max(*unit);
+                *unit = s + busy;
+                (s, s)
+            }
+        };
+        t.read_at[i] = ra;
+        t.write_at[i] = wa;
+        t.end[i] = wa + a.end as i64;
+    }
+    t
+}
+
+/// The serialized machine: one instruction after another from cycle 0.
+pub fn serialized(acc: &[Access]) -> FrameTimes {
+    let n = acc.len();
+    let mut t = FrameTimes {
+        read_at: vec![0; n],
+        write_at: vec![0; n],
+        end: vec![0; n],
+    };
+    let mut now = 0i64;
+    for (i, a) in acc.iter().enumerate() {
+        t.read_at[i] = now;
+        t.write_at[i] = if a.is_spmv() {
+            now + a.busy as i64
+        } else {
+            now
+        };
+        t.end[i] = t.write_at[i] + a.end as i64;
+        debug_assert_eq!(t.end[i], now + a.serial as i64);
+        now = t.end[i];
+    }
+    t
+}
+
+/// Frames the validator places in time before it trusts the waits: the
+/// first frame, the one that meets it, and the steady state.
+pub const CHECKED_FRAMES: usize = 4;
+
+/// Check that the waits of a program order every read after its write and
+/// every write after the earlier reads and writes of its elements, over
+/// [`CHECKED_FRAMES`] frames; `preloaded` marks the elements written before
+/// the machine starts. The error names the instruction, its field, the
+/// element, the cycles and the instruction it races with.
+pub fn check(
+    instrs: &[Instr],
+    acc: &[Access],
+    waits: &[Vec<Wait>],
+    vector_buffers: usize,
+    vector_words: usize,
+) -> Result<Vec<FrameTimes>, ProgramError> {
+    let n = acc.len();
+    let invalid = |index: usize, field: &'static str, message: String| ProgramError::Invalid {
+        index,
+        name: instrs[index].name(),
+        field,
+        message,
+    };
+    if !waits.is_empty() && waits.len() != n {
+        return Err(ProgramError::Program(format!(
+            "the program has {n} instructions and wait lists for {}",
+            waits.len()
+        )));
+    }
+    for (i, ws) in waits.iter().enumerate() {
+        for w in ws {
+            if w.instr >= n || (!w.previous_frame && w.instr >= i) {
+                return Err(invalid(
+                    i,
+                    "wait",
+                    format!(
+                        "waits for instruction {}{}, which is not an earlier one",
+                        w.instr,
+                        if w.previous_frame {
+                            " of the previous frame"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    let mut clock = UnitClock::default();
+    let mut frames: Vec<FrameTimes> = Vec::with_capacity(CHECKED_FRAMES);
+    for _ in 0..CHECKED_FRAMES {
+        let f = frame(acc, waits, vector_buffers, frames.last(), &mut clock);
+        frames.push(f);
+    }
+    // Per element: the last write (cycle, frame, instruction) and the latest read.
+    let mut written: Vec<Option<(i64, usize, usize)>> = vec![None; vector_words];
+    let mut read: Vec<Option<(i64, usize, usize)>> = vec![None; vector_words];
+    let who = |cur: usize, (_, f, j): (i64, usize, usize)| {
+        let when = match cur - f {
+            0 => "",
+            1 => " of the previous frame",
+            _ => " of an earlier frame",
+        };
+        format!("instruction {j} ({}){when}", instrs[j].name())
+    };
+    for (f, t) in frames.iter().enumerate() {
+        for (i, a) in acc.iter().enumerate() {
+            for (field, touches) in &a.reads {
+                for tc in touches {
+                    let e = tc.element as usize;
+                    let at = t.read_at[i] + tc.offset as i64;
+                    if let Some(w) = written[e] {
+                        if at <= w.0 {
+                            return Err(invalid(
+                                i,
+                                field,
+                                format!(
+                                    "frame {f}: reads element {e} in cycle {at}, before {} writes it in cycle {}: its waits let the read overtake the write",
+                                    who(f, w),
+                                    w.0
+                                ),
+                            ));
+                        }
+                    }
+                    if read[e].map_or(true, |r| at > r.0) {
+                        read[e] = Some((at, f, i));
+                    }
+                }
+            }
+            for tc in &a.writes {
+                let e = tc.element as usize;
+                let at = t.write_at[i] + tc.offset as i64;
+                if let Some(w) = written[e] {
+                    if at <= w.0 {
+                        return Err(invalid(
+                            i,
+                            "dst",
+                            format!(
+                                "frame {f}: writes element {e} in cycle {at}, while {} still writes it (cycle {}): two writers of one region in flight",
+                                who(f, w),
+                                w.0
+                            ),
+                        ));
+                    }
+                }
+                if let Some(r) = read[e] {
+                    if at <= r.0 && !(r.1 == f && r.2 == i) {
+                        return Err(invalid(
+                            i,
+                            "dst",
+                            format!(
+                                "frame {f}: writes element {e} in cycle {at}, before {} reads it in cycle {}: the read would see the new value",
+                                who(f, r),
+                                r.0
+                            ),
+                        ));
+                    }
+                }
+                written[e] = Some((at, f, i));
+            }
+        }
+    }
+    Ok(frames)
+}
