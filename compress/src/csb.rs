@@ -203,6 +203,38 @@ impl Csb {
     }
 
     /// Stored (value, index) pairs: `rows * slots * banks`.
+    /// The matrix of rows `order[0], order[1], ...` of this one (a row
+    /// permutation, or a subset): bank-balanced rows stay bank-balanced, so
+    /// this is exact. `order` must name existing rows.
+    pub fn select_rows(&self, order: &[usize]) -> Csb {
+        let word = self.slots * self.banks;
+        let mut values = Vec::with_capacity(order.len() * word);
+        let mut indices = Vec::with_capacity(order.len() * word);
+        for &r in order {
+            values.extend_from_slice(&self.values[r * word..(r + 1) * word]);
+            indices.extend_from_slice(&self.indices[r * word..(r + 1) * word]);
+        }
+        Csb {
+            rows: order.len(),
+            values,
+            indices,
+            ..self.clone_header()
+        }
+    }
+
+    fn clone_header(&self) -> Csb {
+        Csb {
+            rows: 0,
+            cols: self.cols,
+            banks: self.banks,
+            bank_size: self.bank_size,
+            slots: self.slots,
+            format: self.format,
+            values: Vec::new(),
+            indices: Vec::new(),
+        }
+    }
+
     pub fn nnz_slots(&self) -> usize {
         self.rows
             .saturating_mul(self.slots)

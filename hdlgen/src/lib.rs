@@ -97,6 +97,13 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
         }
         .into());
     }
+    if cfg.overlap.units {
+        return Err(ConfigError::Invalid {
+            field: "overlap.units",
+            message: "the overlapped machine is simulated only so far: the generator builds the serialized machine (set overlap.units = false)".into(),
+        }
+        .into());
+    }
     let mut files = Vec::new();
     let mut add = |dir: &str,
                    name: &'static str,

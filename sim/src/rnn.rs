@@ -15,6 +15,7 @@ use crate::arith::round_shift_saturate;
 use crate::config::Config;
 use crate::isa::{EwOp, Instr, Region};
 use crate::machine::{Machine, Program, ProgramError, RunReport};
+pub use crate::overlap::compile::Compiled;
 use crate::reference::reference_spmv;
 use bbs_compress::Csb;
 use std::collections::VecDeque;
@@ -53,6 +54,13 @@ pub struct GruLayer {
 pub enum Layer {
     Lstm(LstmLayer),
     Gru(GruLayer),
+}
+
+fn hidden(l: &Layer) -> usize {
+    match l {
+        Layer::Lstm(l) => l.hidden,
+        Layer::Gru(g) => g.hidden,
+    }
 }
 
 impl Layer {
@@ -201,7 +209,23 @@ impl Network {
         v
     }
 
-    /// The program of one frame: load the input, run every layer, store the output.
+    /// The program and the matrices the machine of `cfg` runs: the
+    /// serialized program ([`Network::program`]) and [`Network::matrices`],
+    /// or, with `overlap.units`, the overlapped machine's
+    /// ([`crate::overlap::compile`]).
+    pub fn compile(&self, cfg: &Config) -> Result<Compiled, NetworkError> {
+        if cfg.overlap.units {
+            return crate::overlap::compile::compile(self, cfg);
+        }
+        Ok(Compiled {
+            program: self.program(cfg)?,
+            matrices: self.matrices(),
+            block: self.layers.iter().map(hidden).max().unwrap_or(0),
+        })
+    }
+
+    /// The serialized machine's program of one frame: load the input, run
+    /// every layer, store the output.
     pub fn program(&self, cfg: &Config) -> Result<Program, NetworkError> {
         self.check()?;
         let mut a = Alloc(0);
@@ -378,8 +402,10 @@ pub struct SequenceRunner {
 
 impl SequenceRunner {
     pub fn new(cfg: &Config, net: &Network) -> Result<SequenceRunner, NetworkError> {
-        let program = net.program(cfg)?;
-        let mut machine = Machine::new(cfg, net.matrices())?;
+        let Compiled {
+            program, matrices, ..
+        } = net.compile(cfg)?;
+        let mut machine = Machine::new(cfg, matrices)?;
         machine.validate(&program)?;
         machine.preload(&program);
         Ok(SequenceRunner {

@@ -12,6 +12,7 @@
 //! serialized one, instruction after instruction.
 
 pub mod access;
+pub mod compile;
 pub mod schedule;
 pub mod waits;
 

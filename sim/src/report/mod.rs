@@ -14,6 +14,7 @@
 //! documented in `docs/simulator.md`. Everything is re-exported here, so
 //! callers name `bbs_sim::report::X` and never the file an item lives in.
 
+pub mod ablation;
 pub mod device;
 pub mod model;
 pub mod present;

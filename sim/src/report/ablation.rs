@@ -1,0 +1,128 @@
+//! The overlap ablation: one workload's steady-state frame on the serialized
+//! machine, then with each overlap technique added in turn, the way the
+//! BBS and ESE papers read their ablations (docs/architecture.md).
+
+use super::ReportError;
+use crate::config::{Config, Overlap};
+use crate::isa::Instr;
+use crate::machine::Machine;
+use crate::workloads;
+use serde::Serialize;
+
+/// Frames the cycle model runs before it reads the steady-state frame.
+pub const STEADY_FRAMES: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AblationRow {
+    /// What this row adds to the one before.
+    pub step: &'static str,
+    pub overlap: Overlap,
+    /// Cycles of one steady-state frame (the interval between frames).
+    pub cycles: u64,
+    pub microseconds: f64,
+    /// Multiply-accumulates of a frame over `pes * banks * cycles`.
+    pub multipliers_busy: f64,
+    /// Instructions of the frame program.
+    pub instructions: usize,
+}
+
+/// The steps of the ablation, each adding one technique to the one before.
+pub fn steps() -> Vec<(&'static str, Overlap)> {
+    let mut o = Overlap::default();
+    let mut v = vec![("serialized", o.clone())];
+    o.units = true;
+    v.push(("+ concurrent units (DMA beside compute)", o.clone()));
+    o.vector_buffers = 2;
+    v.push(("+ double-buffered private vector banks", o.clone()));
+    o.chaining = true;
+    v.push(("+ chaining (gate rows in cell blocks)", o.clone()));
+    v
+}
+
+/// The steady-state frame of `workload` on `cfg` with `overlap`.
+pub fn steady_frame(
+    cfg: &Config,
+    overlap: &Overlap,
+    workload: &str,
+    sparsity: f64,
+    seed: u64,
+) -> Result<AblationRow, ReportError> {
+    let mut cfg = cfg.clone();
+    cfg.overlap = overlap.clone();
+    cfg.validate()?;
+    let net = workloads::network(workload, &cfg, sparsity, seed)?;
+    let compiled = net.compile(&cfg)?;
+    let machine =
+        Machine::new(&cfg, compiled.matrices.clone()).map_err(crate::rnn::NetworkError::from)?;
+    machine
+        .validate(&compiled.program)
+        .map_err(crate::rnn::NetworkError::from)?;
+    let cycles = *machine
+        .frame_cycles(&compiled.program, STEADY_FRAMES)
+        .last()
+        .expect("frames run");
+    let macs: usize = compiled
+        .program
+        .instrs
+        .iter()
+        .filter_map(|i| match i {
+            Instr::Spmv { matrix, .. } => {
+                let m = &compiled.matrices[*matrix];
+                Some(m.rows * m.slots * m.banks)
+            }
+            _ => None,
+        })
+        .sum();
+    Ok(AblationRow {
+        step: "",
+        overlap: overlap.clone(),
+        cycles,
+        microseconds: cycles as f64 / cfg.host.clock_mhz as f64,
+        multipliers_busy: macs as f64 / ((cfg.pes * cfg.banks) as f64 * cycles.max(1) as f64),
+        instructions: compiled.program.instrs.len(),
+    })
+}
+
+/// Every step of [`steps`] for one workload.
+pub fn ablation(
+    cfg: &Config,
+    workload: &str,
+    sparsity: f64,
+    seed: u64,
+) -> Result<Vec<AblationRow>, ReportError> {
+    steps()
+        .into_iter()
+        .map(|(step, o)| {
+            let mut row = steady_frame(cfg, &o, workload, sparsity, seed)?;
+            row.step = step;
+            Ok(row)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each technique shortens the ESE frame, or at worst keeps it.
+    #[test]
+    fn every_step_of_the_ese_ablation_is_at_least_as_fast_as_the_one_before() {
+        let cfg = Config::from_file(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../hw/configs/ese-a10.toml"
+        )))
+        .unwrap();
+        let rows = ablation(&cfg, "ese-lstm", 0.875, 1).unwrap();
+        assert_eq!(rows[0].cycles, 1035, "the serialized frame of the issue");
+        for w in rows.windows(2) {
+            assert!(
+                w[1].cycles <= w[0].cycles,
+                "{} then {}",
+                w[0].step,
+                w[1].step
+            );
+        }
+        let last = rows.last().unwrap();
+        assert!(last.cycles < 700, "{}", last.cycles);
+    }
+}
