@@ -9,8 +9,9 @@
 //!   [--vcd T.vcd] [--bram-trace B.csv]`: a named workload
 //!   ([`bbs_sim::workloads`]) over T frames, checked bit for bit against the
 //!   fixed-point reference, reported as [`bbs_sim::report::WorkloadReport`];
-//!   `--out-dir` gets `report.json`, `layers.csv`, `utilization.svg` and
-//!   `stalls.svg` (all or nothing); the traces cover every frame.
+//!   `--out-dir` gets `report.json`, `layers.csv`, `utilization.svg`,
+//!   `stalls.svg` and `timeline.svg` (all or nothing); the traces cover every
+//!   frame.
 //! * `bbs sim --model DIR [--config C] [--seed S] [--baselines] [--device D]
 //!   [--skip-unfit] [--out-dir OUT] [--json R.json]`: every layer of a `bbs
 //!   prune --out-dir DIR` output (its `manifest.json`) as one SpMxV, reported
@@ -30,7 +31,7 @@ use bbs_compress::{Csb, Out, OutputPlan};
 use bbs_hdlgen::memfiles::spmv_program;
 use bbs_sim::machine::{Program, RunReport, Unit};
 use bbs_sim::report::{
-    resources, run_model, run_workload, ModelLayerInput, ModelOptions, ReportError,
+    render_svg, resources, run_model, run_workload, ModelLayerInput, ModelOptions, ReportError,
     WorkloadOptions, WorkloadReport,
 };
 use bbs_sim::resources::Device;
@@ -45,7 +46,13 @@ pub const DEFAULT_FRAMES: usize = 4;
 pub const DEFAULT_SEED: u64 = 1;
 
 /// The files `--out-dir` gets.
-pub const OUT_FILES: [&str; 4] = ["report.json", "layers.csv", "utilization.svg", "stalls.svg"];
+pub const OUT_FILES: [&str; 5] = [
+    "report.json",
+    "layers.csv",
+    "utilization.svg",
+    "stalls.svg",
+    "timeline.svg",
+];
 
 /// The files `--out-dir` gets in the model form.
 pub const MODEL_OUT_FILES: [&str; 2] = ["report.json", "layers.csv"];
@@ -100,7 +107,8 @@ pub struct SimArgs {
     #[arg(long, value_enum, default_value_t = DeviceName::IntelM20k,
           conflicts_with_all = ["csb", "input"])]
     pub device: DeviceName,
-    /// Workload: write report.json, layers.csv, utilization.svg and stalls.svg here; model: report.json and layers.csv.
+    /// Workload: write report.json, layers.csv, utilization.svg, stalls.svg and timeline.svg here;
+    /// model: report.json and layers.csv.
     #[arg(long, conflicts_with_all = ["csb", "input"])]
     pub out_dir: Option<PathBuf>,
     /// Run every layer of a pruned model instead: a `bbs prune --out-dir` directory (its manifest.json).
@@ -208,6 +216,8 @@ struct SimOutputs {
     vcd: Option<Out>,
     bram: Option<Out>,
     out_dir: Option<Out>,
+    /// The files `out_dir` gets.
+    dir_files: Vec<String>,
 }
 
 impl SimOutputs {
@@ -255,6 +265,7 @@ impl SimOutputs {
             vcd,
             bram,
             out_dir,
+            dir_files: dir_files.iter().map(|f| f.to_string()).collect(),
         })
     }
 
@@ -268,18 +279,18 @@ impl SimOutputs {
         Ok(())
     }
 
-    /// Publish everything, then say what was written, in the order of the options.
+    /// Publish everything, then say what was written, in the order of the
+    /// options (`--out-dir`: each of its files).
     fn publish(self, args: &SimArgs) -> Result<()> {
         self.plan.publish()?;
-        for p in [
-            &args.out_dir,
-            &args.output,
-            &args.json,
-            &args.vcd,
-            &args.bram_trace,
-        ]
-        .into_iter()
-        .flatten()
+        if let Some(d) = &args.out_dir {
+            for f in &self.dir_files {
+                print::wrote(&d.join(f))?;
+            }
+        }
+        for p in [&args.output, &args.json, &args.vcd, &args.bram_trace]
+            .into_iter()
+            .flatten()
         {
             print::wrote(p)?;
         }
@@ -384,6 +395,8 @@ fn run_workload_form(args: &SimArgs, workload: Workload) -> Result<()> {
             .write_in(dir, OUT_FILES[2], utilization_svg(report)?.as_bytes())?;
         outs.plan
             .write_in(dir, OUT_FILES[3], stalls_svg(report)?.as_bytes())?;
+        outs.plan
+            .write_in(dir, OUT_FILES[4], render_svg(&report.gantt).as_bytes())?;
     }
     if let Some(out) = outs.json {
         outs.plan.dest(out).write_with(json)?;

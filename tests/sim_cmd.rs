@@ -7,6 +7,15 @@ use approx::assert_abs_diff_eq;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// What `--out-dir` gets in the workload form.
+const OUT_FILES: [&str; 5] = [
+    "report.json",
+    "layers.csv",
+    "utilization.svg",
+    "stalls.svg",
+    "timeline.svg",
+];
+
 fn bbs(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bbs"))
         .args(args)
@@ -61,11 +70,19 @@ fn workload_form_writes_report_csv_and_plots() {
     assert!(stdout.contains("bit-exact"), "{stdout}");
     assert!(stdout.contains("| scheme |"), "{stdout}");
     assert!(stdout.contains("RAMB36 blocks"), "{stdout}");
-    for f in ["report.json", "layers.csv", "utilization.svg", "stalls.svg"] {
+    for f in OUT_FILES {
         assert!(out.join(f).is_file(), "{f} missing");
     }
-    // Nothing but the four files (no staging directory left behind).
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+    // Nothing but the five files (no staging directory left behind).
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
+    // Each is listed as written, then the --json file.
+    let wrote: Vec<&str> = stdout.lines().filter(|l| l.starts_with("wrote ")).collect();
+    let mut want: Vec<String> = OUT_FILES
+        .iter()
+        .map(|f| format!("wrote {}", out.join(f).display()))
+        .collect();
+    want.push(format!("wrote {}", json.display()));
+    assert_eq!(wrote, want);
     assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 1);
 
     let text = std::fs::read_to_string(out.join("report.json")).unwrap();
@@ -103,9 +120,10 @@ fn workload_form_writes_report_csv_and_plots() {
     assert_eq!(lines.len(), 1 + 2 * 4, "{csv}");
     let columns = lines[0].split(',').count();
     assert!(lines.iter().all(|l| l.split(',').count() == columns));
-    for f in ["utilization.svg", "stalls.svg"] {
+    for f in ["utilization.svg", "stalls.svg", "timeline.svg"] {
         let svg = std::fs::read_to_string(out.join(f)).unwrap();
         assert!(svg.starts_with("<svg"), "{f}");
+        roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{f}: {e}"));
     }
     let stalls = std::fs::read_to_string(out.join("stalls.svg")).unwrap();
     for label in [
@@ -134,7 +152,7 @@ fn the_same_run_gives_the_same_files() {
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    for f in ["report.json", "layers.csv", "utilization.svg", "stalls.svg"] {
+    for f in OUT_FILES {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),
             std::fs::read(b.join(f)).unwrap(),
@@ -145,6 +163,113 @@ fn the_same_run_gives_the_same_files() {
     let csv = std::fs::read_to_string(a.join("layers.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2);
     assert!(csv.lines().nth(1).unwrap().contains(",bbs,"));
+}
+
+/// `timeline.svg`: frame 0 of `report.json`'s timeline, one lane per unit,
+/// a bar per instruction (two per spmv: vector load, then the PEs).
+#[test]
+fn workload_form_draws_the_frame_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lstm");
+    let o = bbs(&[
+        "sim",
+        "--workload",
+        "small-lstm",
+        "--frames",
+        "2",
+        "--out-dir",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let listed = format!("wrote {}", out.join("timeline.svg").display());
+    assert!(stdout.lines().any(|l| l == listed), "{stdout}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let timeline = r["timeline"].as_array().unwrap();
+    let spmvs = timeline.iter().filter(|t| t["op"] == "spmv").count();
+    assert!(spmvs > 0);
+    let cycles = r["frames"][0]["cycles"].as_u64().unwrap();
+
+    let svg = std::fs::read_to_string(out.join("timeline.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let root = doc.root_element();
+    assert!(root.has_tag_name("svg"));
+    let view: Vec<f64> = root
+        .attribute("viewBox")
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let lanes: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("g") && n.attribute("class") == Some("lane"))
+        .collect();
+    let names: Vec<&str> = lanes
+        .iter()
+        .map(|l| {
+            l.children()
+                .find(|n| n.has_tag_name("text"))
+                .unwrap()
+                .text()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["DMA in", "DMA out", "vector load", "PEs", "EWOP", "ACT"]
+    );
+    let num = |n: &roxmltree::Node, a: &str| -> f64 { n.attribute(a).unwrap().parse().unwrap() };
+    let mut bars = 0;
+    let mut drawn: Vec<u64> = Vec::new();
+    let mut busy = 0.0;
+    for lane in &lanes {
+        let band = lane
+            .children()
+            .find(|n| n.attribute("class") == Some("band"))
+            .unwrap();
+        for bar in lane
+            .children()
+            .filter(|n| n.has_tag_name("rect") && n.attribute("class") == Some("span"))
+        {
+            bars += 1;
+            let (x, w) = (num(&bar, "x"), num(&bar, "width"));
+            let (y, h) = (num(&bar, "y"), num(&bar, "height"));
+            // Inside the plot (the lane's band) and the picture.
+            assert!(x >= num(&band, "x") && x + w <= num(&band, "x") + num(&band, "width") + 1e-9);
+            assert!(y >= num(&band, "y") && y + h <= num(&band, "y") + num(&band, "height"));
+            assert!(x + w <= view[2] && y + h <= view[3]);
+            let tip = bar.first_element_child().unwrap().text().unwrap();
+            let index: usize = tip
+                .strip_prefix("instruction ")
+                .and_then(|t| t.split(':').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            let op = timeline[index]["op"].as_str().unwrap();
+            assert!(tip.contains(&format!(": {op}")), "{tip}");
+            // The bar's cycles, as the tooltip says them.
+            let n: u64 = tip
+                .rsplit('(')
+                .next()
+                .and_then(|t| t.strip_suffix(" cycles)"))
+                .unwrap()
+                .parse()
+                .unwrap();
+            drawn.push(n);
+        }
+        let pct = lane
+            .children()
+            .find(|n| n.attribute("class") == Some("busy"))
+            .unwrap()
+            .text()
+            .unwrap();
+        busy += pct.strip_suffix('%').unwrap().parse::<f64>().unwrap();
+    }
+    assert_eq!(bars, timeline.len() + spmvs);
+    // Instructions run one after another: the bars tile the frame.
+    assert_eq!(drawn.iter().sum::<u64>(), cycles);
+    assert!((busy - 100.0).abs() < 0.35, "{busy}");
 }
 
 #[test]

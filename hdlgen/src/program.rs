@@ -110,7 +110,7 @@ impl RunFiles<'_> {
             program.push('\n');
         }
         if program.is_empty() {
-            program.push_str(&"0".repeat(layout.width.div_ceil(4) as usize));
+            program.push_str(&"0".repeat(layout.width.div_ceil(4)));
             program.push('\n');
         }
         files.push(("program.hex".to_string(), program));

@@ -60,7 +60,7 @@ fn assert_accounted(cfg: &Config, r: &SchemeReport) {
     assert_eq!(r.per_pe_busy.len(), cfg.pes);
     assert_eq!(r.compute_cycles, *r.per_pe_busy.iter().max().unwrap());
     assert_eq!(s.vector_load, 1 + r.cols.div_ceil(cfg.banks) as u64);
-    assert_eq!(s.pipeline, bbs_sim::arch::timing::drain(&cfg));
+    assert_eq!(s.pipeline, bbs_sim::arch::timing::drain(cfg));
 }
 
 #[test]

@@ -187,8 +187,10 @@ fn networks_that_do_not_fit_are_refused_naming_the_field() {
 #[test]
 fn timing_only_cycles_equal_the_functional_run() {
     for cfg in [Config::default(), {
-        let mut c = Config::default();
-        c.name = "narrow".into();
+        let mut c = Config {
+            name: "narrow".into(),
+            ..Config::default()
+        };
         c.ewop.lanes = 3;
         c.ewop.latency = 0;
         c.host.link_bytes_per_cycle = 5;

@@ -157,8 +157,10 @@ mod tests {
 
     #[test]
     fn vector_memory_banks_cover_the_write_ports() {
-        let mut cfg = Config::default();
-        cfg.pes = 5;
+        let mut cfg = Config {
+            pes: 5,
+            ..Config::default()
+        };
         cfg.ewop.lanes = 3;
         let v = VectorMemory::new(&cfg);
         assert_eq!(v.ports_w, 8, "8 beat elements of Q16 in 16 bytes");

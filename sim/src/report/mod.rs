@@ -8,6 +8,7 @@
 //! | [`schemes`]   | the `baselines` section both reports share: BBS beside dense, unstructured and block on the same hardware |
 //! | [`device`]    | the `resources` section both reports share: the estimate on a device, checked against its budget |
 //! | [`published`] | figures from papers set beside our numbers |
+//! | [`gantt`]     | the timeline picture of one frame: [`Gantt`], one lane per unit, built from [`LaneSpan`]s ([`frame_spans`]), drawn by [`render_svg`] (`timeline.svg`) |
 //! | [`present`]   | what a person reads: `layers.csv`, the summaries, the Markdown tables (and [`csv_string`], the one CSV writer) |
 //!
 //! The reports are plain serde data (`report.json`); every field is
@@ -16,6 +17,7 @@
 
 pub mod ablation;
 pub mod device;
+pub mod gantt;
 pub mod model;
 pub mod present;
 pub mod published;
@@ -23,6 +25,9 @@ pub mod schemes;
 pub mod workload;
 
 pub use device::{device_budget, resources, Resources};
+pub use gantt::{
+    frame_spans, instr_label, instr_spans, render_svg, Gantt, GanttLane, GanttSpan, Lane, LaneSpan,
+};
 pub use model::{
     model_input, run_model, ModelInfo, ModelLayer, ModelLayerInput, ModelOptions, ModelReport,
     ModelRun, ModelTotal, SkippedLayer, MODEL_REPORT_VERSION,

@@ -10,6 +10,7 @@
 //! [`super::present`]. Every field is documented in `docs/simulator.md`.
 
 use super::device::{resources, Resources};
+use super::gantt::{frame_spans, Gantt};
 use super::schemes::{self, csb_mask, BaselineInput, Baselines, SchemeRow, StallCycles};
 use super::{option, published, ReportError};
 use crate::arch::placement;
@@ -244,6 +245,11 @@ pub struct WorkloadReport {
     /// The on-chip BBS schedule of each matrix (the `bbs` rows of `layers.csv`).
     #[serde(skip)]
     pub bbs_rows: Vec<SchemeRow>,
+    /// Frame 0 as a Gantt chart, one lane per unit (`timeline.svg`, drawn by
+    /// [`super::gantt::render_svg`]); not in `report.json`, whose `timeline`
+    /// holds the same instructions.
+    #[serde(skip)]
+    pub gantt: Gantt,
 }
 
 /// A report and the accelerator's fixed-point output of the last frame
@@ -458,6 +464,23 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         })
         .collect();
 
+    let matrix_names: Vec<String> = dense.iter().map(|d| d.name.clone()).collect();
+    let gantt = Gantt::from_spans(
+        format!(
+            "{} on '{}': frame 0, one lane per unit",
+            opts.workload, cfg.name
+        ),
+        frame0.cycles,
+        mhz,
+        frame_spans(
+            cfg,
+            &program.instrs,
+            &matrices,
+            &matrix_names,
+            &frame0.timeline,
+        ),
+    );
+
     let resources = resources(cfg, opts.device)?;
 
     let baselines = if opts.baselines {
@@ -501,6 +524,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         accuracy,
         baselines,
         bbs_rows: bbs.iter().map(SchemeRow::new).collect(),
+        gantt,
     };
     Ok(WorkloadRun {
         report,
