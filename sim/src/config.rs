@@ -74,10 +74,6 @@ pub struct Overlap {
     /// (element by element), instead of after the producer's last write.
     #[serde(default)]
     pub chaining: bool,
-    /// LSTM gates as `W_x x + b` and `W_h h` in two SpMxVs (pruned apart), so
-    /// the input part of the next frame runs while this frame finishes.
-    #[serde(default)]
-    pub split_input: bool,
 }
 
 fn one() -> usize {
@@ -90,7 +86,6 @@ impl Default for Overlap {
             units: false,
             vector_buffers: 1,
             chaining: false,
-            split_input: false,
         }
     }
 }
@@ -102,7 +97,6 @@ impl Overlap {
             units: true,
             vector_buffers: 2,
             chaining: true,
-            split_input: true,
         }
     }
     pub fn is_serialized(&self) -> bool {
@@ -387,7 +381,6 @@ impl Config {
             let needs_units = [
                 (o.vector_buffers == 2, "overlap.vector_buffers"),
                 (o.chaining, "overlap.chaining"),
-                (o.split_input, "overlap.split_input"),
             ];
             if let Some((_, field)) = needs_units.iter().find(|(on, _)| *on) {
                 return Err(invalid(

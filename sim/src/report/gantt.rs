@@ -250,6 +250,7 @@ pub fn instr_spans(
     instr: &Instr,
     start: u64,
     cycles: u64,
+    compute_start: Option<u64>,
 ) -> Vec<LaneSpan> {
     let label = instr_label(instr, matrix_names);
     let end = start + cycles;
@@ -267,16 +268,25 @@ pub fn instr_spans(
         Instr::Act { .. } => vec![span(Lane::Act, start, end, label)],
         Instr::Spmv { matrix, .. } => match matrices.get(matrix) {
             Some(csb) => {
+                // The vector load takes its fixed cycles from dispatch; the
+                // PEs start at `compute_start` (on the overlapped machine
+                // possibly later: a wait, drawn as a gap between the bars).
                 let b = timing::spmv(cfg, csb);
-                let split = start + (b.start + b.load).min(cycles);
+                let loaded = start + (b.start + b.load).min(cycles);
+                let compute = compute_start.unwrap_or(loaded).clamp(loaded, end);
                 vec![
                     span(
                         Lane::VectorLoad,
                         start,
-                        split,
+                        loaded,
                         format!("{label}, vector load"),
                     ),
-                    span(Lane::Pe, split, end, format!("{label}, compute and drain")),
+                    span(
+                        Lane::Pe,
+                        compute,
+                        end,
+                        format!("{label}, compute and drain"),
+                    ),
                 ]
             }
             None => vec![span(Lane::Pe, start, end, label)],
@@ -307,6 +317,7 @@ pub fn frame_spans(
                 instr,
                 t.start,
                 t.cycles,
+                t.compute_start,
             ),
             None => vec![LaneSpan {
                 lane: match t.unit {

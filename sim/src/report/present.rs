@@ -282,7 +282,12 @@ impl WorkloadReport {
         );
         let _ = writeln!(
             s,
-            "  per frame: {} cycles = {:.2} us (PE {}, EWOP {}, ACT {}, DMA {}); multiplier utilization {}; SpMxV compute bound {:.0} cycles",
+            "  {}: {} cycles = {:.2} us (PE {}, EWOP {}, ACT {}, DMA {}); multiplier utilization {}; SpMxV compute bound {:.0} cycles",
+            if c.overlap.units {
+                "frame 0"
+            } else {
+                "per frame"
+            },
             f.cycles,
             f.microseconds,
             f.units.pe,
@@ -292,6 +297,17 @@ impl WorkloadReport {
             pct(f.multiplier_utilization),
             self.compute_bound_cycles
         );
+        if self.config.overlap.units {
+            let st = &self.steady_frame;
+            let _ = writeln!(
+                s,
+                "  steady state (frames overlap): {} cycles = {:.2} us per frame; multipliers busy {}",
+                st.cycles,
+                st.microseconds,
+                pct(st.multipliers_busy)
+            );
+        }
+        s.push_str(&self.ablation_table());
         for l in &self.layers {
             for m in &l.spmv {
                 spmv_line(
@@ -316,6 +332,30 @@ impl WorkloadReport {
             a.mean_abs_error
         );
         s.push_str(&resources_line(&self.resources));
+        s
+    }
+
+    /// The overlap ablation, one line per step: the steady-state frame in
+    /// cycles and microseconds, the multipliers' busy share, and a mark on
+    /// the row this configuration runs.
+    pub fn ablation_table(&self) -> String {
+        let mut s = String::from("  ablation (steady-state frame):\n");
+        let width = self.ablation.iter().map(|r| r.step.len()).max().unwrap_or(0);
+        for r in &self.ablation {
+            let _ = writeln!(
+                s,
+                "    {:<width$}  {:>6} cycles  {:>7.2} us  busy {:>6}{}",
+                r.step,
+                r.cycles,
+                r.microseconds,
+                pct(r.multipliers_busy),
+                if r.overlap == self.config.overlap {
+                    "  <- this configuration"
+                } else {
+                    ""
+                }
+            );
+        }
         s
     }
 

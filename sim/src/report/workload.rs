@@ -10,6 +10,7 @@
 //! [`super::present`]. Every field is documented in `docs/simulator.md`.
 
 use super::device::{resources, Resources};
+use super::ablation::{ablation, steady_frame, steps, AblationRow};
 use super::gantt::{frame_spans, Gantt};
 use super::schemes::{self, csb_mask, BaselineInput, Baselines, SchemeRow, StallCycles};
 use super::{option, published, ReportError};
@@ -236,6 +237,14 @@ pub struct WorkloadReport {
     pub frames: Frames,
     /// `sum stored_weights / (pes * banks)`: SpMxV cycles per frame at full utilization.
     pub compute_bound_cycles: f64,
+    /// One frame in the steady state: the interval between frames once they
+    /// follow one another (frame 0's cycles on the serialized machine, where
+    /// frames do not overlap).
+    pub steady_frame: AblationRow,
+    /// The steady-state frame serialized, then with each overlap technique
+    /// added ([`super::ablation`]); only the serialized row when the
+    /// matrices stream from DRAM.
+    pub ablation: Vec<AblationRow>,
     /// Frame 0, instruction by instruction.
     pub timeline: Vec<TimelineEntry>,
     pub resources: Resources,
@@ -294,7 +303,29 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
     cfg.validate()?;
     let (net, dense) =
         workloads::network_with_weights(&opts.workload, cfg, opts.sparsity, opts.seed)?;
-    let program = net.program(cfg)?;
+    // The program the machine runs: on the overlapped machine its gate rows
+    // are reordered into cell blocks (`compiled.matrices`); the report's
+    // matrices, masks and baselines stay in the network's own row order.
+    let compiled = net.compile(cfg)?;
+    let program = &compiled.program;
+    let steady = AblationRow {
+        step: steps()
+            .into_iter()
+            .find(|(_, o)| *o == cfg.overlap)
+            .map_or("this configuration", |(step, _)| step),
+        ..steady_frame(cfg, &cfg.overlap, &opts.workload, opts.sparsity, opts.seed)?
+    };
+    let ablation = if cfg.memory.matrix == crate::config::MatrixStorage::Dram {
+        // The overlapped machine keeps its matrices on chip: only the
+        // serialized row applies.
+        let (step, serialized) = steps().swap_remove(0);
+        vec![AblationRow {
+            step,
+            ..steady_frame(cfg, &serialized, &opts.workload, opts.sparsity, opts.seed)?
+        }]
+    } else {
+        ablation(cfg, &opts.workload, opts.sparsity, opts.seed)?
+    };
     // Frame by frame, in constant memory: the accelerator, checked bit for
     // bit against the plain fixed-point reference, then against float.
     let mhz = cfg.host.clock_mhz as f64;
@@ -393,7 +424,14 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
                 bank_size: m.bank_size,
                 slots: m.slots,
                 stored_weights,
-                cycles: CycleBreakdown::new(start, load, total - start - load - drain, drain),
+                // On the overlapped machine `total` also holds the waits
+                // between the vector load and the first compute cycle.
+                cycles: CycleBreakdown::new(
+                    start,
+                    load,
+                    total.saturating_sub(start + load + drain),
+                    drain,
+                ),
                 utilization: stored_weights as f64 / (slots * total as f64),
                 compute_bound: stored_weights as f64 / slots,
                 stalls: bbs[matrix].stalls.clone(),
@@ -475,7 +513,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         frame_spans(
             cfg,
             &program.instrs,
-            &matrices,
+            &compiled.matrices,
             &matrix_names,
             &frame0.timeline,
         ),
@@ -519,6 +557,8 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         layers,
         frames: frames_report,
         compute_bound_cycles: stored_weights as f64 / slots,
+        steady_frame: steady,
+        ablation,
         timeline,
         resources,
         accuracy,
@@ -552,7 +592,8 @@ impl WorkloadReport {
         }
     }
 
-    /// Cycles per frame (every frame runs the same program).
+    /// Cycles of frame 0 (from its first instruction to its last; every
+    /// frame runs the same program).
     pub fn frame_cycles(&self) -> u64 {
         self.frames.first().map_or(0, |f| f.cycles)
     }
