@@ -178,6 +178,7 @@ impl Plan {
         let budget = Budget {
             dsp_blocks: args.budget_dsp.unwrap_or(default_budget.dsp_blocks),
             block_rams: args.budget_bram.unwrap_or(default_budget.block_rams),
+            logic: default_budget.logic,
         };
         let base = match &args.config {
             Some(p) => Config::from_file(p).map_err(|e| anyhow::anyhow!("--config: {e}"))?,
