@@ -117,7 +117,7 @@ pub struct SimArgs {
     /// Model: skip the layers the configuration cannot hold (listed in the report) instead of failing.
     #[arg(long, conflicts_with_all = ["csb", "input", "workload"])]
     pub skip_unfit: bool,
-    /// Workload, model: run even when the configuration exceeds the device's DSP or block-RAM budget.
+    /// Workload, model: run even when the configuration exceeds the device's DSP, block-RAM or logic budget.
     #[arg(long, conflicts_with_all = ["csb", "input"])]
     pub no_budget: bool,
 }

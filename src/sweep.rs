@@ -21,10 +21,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Version of the `sweep.json` layout and the `sweep.csv` columns; bump on any change.
-pub const SWEEP_VERSION: u32 = 1;
+pub const SWEEP_VERSION: u32 = 2;
 
 /// The columns of `sweep.csv`, in order.
-pub const CSV_COLUMNS: [&str; 19] = [
+pub const CSV_COLUMNS: [&str; 20] = [
     "name",
     "pes",
     "banks",
@@ -39,6 +39,7 @@ pub const CSV_COLUMNS: [&str; 19] = [
     "multipliers",
     "dsp_blocks",
     "block_rams",
+    "logic",
     "resource_share",
     "fits_budget",
     "feasible",
@@ -47,8 +48,7 @@ pub const CSV_COLUMNS: [&str; 19] = [
 ];
 
 /// What the combined resource measure is, for the JSON and the plot.
-pub const RESOURCE_MEASURE: &str =
-    "resource_share = max(dsp_blocks / budget.dsp_blocks, block_rams / budget.block_rams)";
+pub const RESOURCE_MEASURE: &str = "resource_share = max(dsp_blocks / budget.dsp_blocks, block_rams / budget.block_rams, logic / budget.logic)";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SweepArgs {
@@ -92,6 +92,9 @@ pub struct SweepArgs {
     /// Block-RAM budget (default: 2713 M20K for intel-m20k, 1080 RAMB36 for xilinx-ramb36).
     #[arg(long, value_name = "N", value_parser = cli::at_least_1, allow_negative_numbers = true)]
     pub budget_bram: Option<usize>,
+    /// Logic budget (default: 427200 ALMs for intel-m20k, 331680 CLB LUTs for xilinx-ramb36).
+    #[arg(long, value_name = "N", value_parser = cli::at_least_1, allow_negative_numbers = true)]
+    pub budget_logic: Option<usize>,
     /// Seed of the workload's random weights and input frame.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = cli::count,
           allow_negative_numbers = true)]
@@ -178,6 +181,7 @@ impl Plan {
         let budget = Budget {
             dsp_blocks: args.budget_dsp.unwrap_or(default_budget.dsp_blocks),
             block_rams: args.budget_bram.unwrap_or(default_budget.block_rams),
+            logic: args.budget_logic.unwrap_or(default_budget.logic),
         };
         let base = match &args.config {
             Some(p) => Config::from_file(p).map_err(|e| anyhow::anyhow!("--config: {e}"))?,
@@ -225,6 +229,8 @@ pub struct Point {
     pub multipliers: usize,
     pub dsp_blocks: Option<usize>,
     pub block_rams: Option<usize>,
+    /// ALMs (Intel) or CLB LUTs (Xilinx): [`bbs_sim::ResourceEstimate::logic`].
+    pub logic: Option<usize>,
     /// See [`RESOURCE_MEASURE`].
     pub resource_share: Option<f64>,
     pub fits_budget: bool,
@@ -253,6 +259,7 @@ impl Point {
             multipliers: pes * banks,
             dsp_blocks: None,
             block_rams: None,
+            logic: None,
             resource_share: None,
             fits_budget: false,
             feasible: false,
@@ -261,11 +268,45 @@ impl Point {
         }
     }
 
-    /// The exact resource key: `max(dsp * B_bram, bram * B_dsp)`, the
-    /// resource share times `B_dsp * B_bram`, so comparisons are exact.
-    fn resource_key(&self, budget: &Budget) -> Option<u128> {
-        let (d, b) = (self.dsp_blocks?, self.block_rams?);
-        Some((d as u128 * budget.block_rams as u128).max(b as u128 * budget.dsp_blocks as u128))
+    /// The exact resource share: the largest of `dsp / B_dsp`, `bram /
+    /// B_bram` and `logic / B_logic` as a fraction, compared with [`Share::le`].
+    fn resource_key(&self, budget: &Budget) -> Option<Share> {
+        let shares = [
+            Share::new(self.dsp_blocks?, budget.dsp_blocks),
+            Share::new(self.block_rams?, budget.block_rams),
+            Share::new(self.logic?, budget.logic),
+        ];
+        Some(
+            shares[1..]
+                .iter()
+                .fold(shares[0], |max, &s| if max.le(s) { s } else { max }),
+        )
+    }
+}
+
+/// `needed / available` as an exact fraction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Share {
+    needed: u128,
+    available: u128,
+}
+
+impl Share {
+    fn new(needed: usize, available: usize) -> Share {
+        Share {
+            needed: needed as u128,
+            available: available as u128,
+        }
+    }
+
+    /// `self <= other`, by cross-multiplying (both sides fit in u128).
+    fn le(self, other: Share) -> bool {
+        self.needed * other.available <= other.needed * self.available
+    }
+
+    /// `self < other`.
+    fn lt(self, other: Share) -> bool {
+        !other.le(self)
     }
 }
 
@@ -355,9 +396,12 @@ fn run_point(
         Ok(est) => {
             p.dsp_blocks = Some(est.dsp_blocks);
             p.block_rams = Some(est.block_rams);
+            p.logic = Some(est.logic);
+            let b = &plan.budget;
             p.resource_share = Some(
-                (est.dsp_blocks as f64 / plan.budget.dsp_blocks as f64)
-                    .max(est.block_rams as f64 / plan.budget.block_rams as f64),
+                (est.dsp_blocks as f64 / b.dsp_blocks as f64)
+                    .max(est.block_rams as f64 / b.block_rams as f64)
+                    .max(est.logic as f64 / b.logic as f64),
             );
             match check_budget(&est, &plan.budget) {
                 Ok(()) => p.fits_budget = true,
@@ -387,7 +431,7 @@ fn run_point(
 /// feasible point of the same sparsity has at most its cycles and at most
 /// its resource share, and less of one of them.
 pub fn mark_pareto(points: &mut [Point], budget: &Budget) {
-    let keys: Vec<Option<(u64, u128)>> = points
+    let keys: Vec<Option<(u64, Share)>> = points
         .iter()
         .map(|p| {
             if p.feasible {
@@ -404,7 +448,7 @@ pub fn mark_pareto(points: &mut [Point], budget: &Budget) {
             };
             !(0..points.len()).any(|j| {
                 points[j].sparsity == points[i].sparsity
-                    && keys[j].is_some_and(|(cj, rj)| cj <= c && rj <= r && (cj < c || rj < r))
+                    && keys[j].is_some_and(|(cj, rj)| cj <= c && rj.le(r) && (cj < c || rj.lt(r)))
             })
         })
         .collect();
@@ -496,6 +540,7 @@ pub fn to_csv(points: &[Point]) -> String {
             p.multipliers.to_string(),
             opt(p.dsp_blocks),
             opt(p.block_rams),
+            opt(p.logic),
             opt(p.resource_share.map(|v| format!("{v:.6}"))),
             p.fits_budget.to_string(),
             p.feasible.to_string(),
@@ -640,8 +685,11 @@ pub fn plot_svg(plan: &Plan, points: &[Point]) -> Result<String> {
             .y_label_formatter(&|v| format!("{v:.0}"))
             .x_label_formatter(&|v| format!("{v:.0}"))
             .x_desc(format!(
-                "resource share, % of budget (max of {} DSP, {} block RAMs)",
-                plan.budget.dsp_blocks, plan.budget.block_rams
+                "resource share, % of budget (max of {} DSP, {} block RAMs, {} {})",
+                plan.budget.dsp_blocks,
+                plan.budget.block_rams,
+                plan.budget.logic,
+                plan.device.logic_unit()
             ))
             .y_desc("latency per frame (us)")
             .draw()?;
@@ -692,11 +740,13 @@ pub fn summary(plan: &Plan, points: &[Point]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} on {} (budget {} DSP, {} block RAMs): {} points, {} feasible ({} over budget, {} failed)",
+        "{} on {} (budget {} DSP, {} block RAMs, {} {}): {} points, {} feasible ({} over budget, {} failed)",
         plan.workload,
         plan.device.label(),
         plan.budget.dsp_blocks,
         plan.budget.block_rams,
+        plan.budget.logic,
+        plan.device.logic_unit(),
         points.len(),
         feasible,
         over,
@@ -708,11 +758,13 @@ pub fn summary(plan: &Plan, points: &[Point]) -> String {
         for p in front {
             let _ = writeln!(
                 s,
-                "  {:<20} {:>10.2} us {:>6} DSP {:>6} BRAM {:>6.1}% of budget, utilization {:.1}%",
+                "  {:<20} {:>10.2} us {:>6} DSP {:>6} BRAM {:>8} {} {:>6.1}% of budget, utilization {:.1}%",
                 p.name,
                 p.latency_us.unwrap_or(0.0),
                 p.dsp_blocks.unwrap_or(0),
                 p.block_rams.unwrap_or(0),
+                p.logic.unwrap_or(0),
+                plan.device.logic_unit(),
                 p.resource_share.unwrap_or(0.0) * 100.0,
                 p.multiplier_utilization.unwrap_or(0.0) * 100.0
             );

@@ -708,6 +708,82 @@ fn a_configuration_over_the_device_budget_is_an_error() {
     );
 }
 
+#[test]
+fn a_configuration_over_the_logic_budget_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 2^20-word vector memory: distributed RAM (a combinational read) and
+    // its read muxes, far more logic than either device has, and no more DSP
+    // blocks or block RAM than the default's.
+    let big = config_with(
+        dir.path(),
+        "big.toml",
+        &[("vector_words = 16384", "vector_words = 1048576")],
+    );
+    let out = dir.path().join("out");
+    let o = s(&out);
+    for (device, needles) in [
+        (
+            "intel-m20k",
+            ["427200 available", "Arria 10 GX1150", "--device intel-m20k"],
+        ),
+        (
+            "xilinx-ramb36",
+            ["331680 available", "XCKU060", "--device xilinx-ramb36"],
+        ),
+    ] {
+        let run = bbs(&[
+            "sim",
+            "--workload",
+            "small-lstm",
+            "--config",
+            s(&big),
+            "--device",
+            device,
+            "--out-dir",
+            o,
+        ]);
+        assert_fails(&run, &needles, &[&out]);
+        let line = String::from_utf8_lossy(&run.stderr).into_owned();
+        // Logic only: the line names no other resource.
+        assert!(line.starts_with("error: logic: "), "{line}");
+        assert!(
+            !line.contains("dsp_blocks") && !line.contains("block_rams"),
+            "{line}"
+        );
+        assert!(line.contains("does not fit (--no-budget"), "{line}");
+    }
+    // --no-budget runs it and reports the overrun, logic alone.
+    let run = bbs(&[
+        "sim",
+        "--workload",
+        "small-lstm",
+        "--frames",
+        "1",
+        "--config",
+        s(&big),
+        "--no-budget",
+        "--out-dir",
+        o,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("427200 ALMs): logic "), "{stdout}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let res = &r["resources"];
+    assert_eq!(res["fits_budget"], false);
+    assert_eq!(res["budget"]["logic"], 427_200);
+    let over = res["over_budget"].as_array().unwrap();
+    assert_eq!(over.len(), 1, "{over:?}");
+    assert_eq!(over[0]["resource"], "logic");
+    assert_eq!(over[0]["needed"], res["estimate"]["logic"]);
+    assert_eq!(over[0]["available"], 427_200);
+}
+
 /// `(state_q of u_seq, start_i of u_seq, state_q of u_ctrl)` of a `--vcd` file at every edge.
 fn vcd_states(path: &Path) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
     use bbs_sim::trace;

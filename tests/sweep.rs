@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const COLUMNS: [&str; 19] = [
+const COLUMNS: [&str; 20] = [
     "name",
     "pes",
     "banks",
@@ -22,6 +22,7 @@ const COLUMNS: [&str; 19] = [
     "multipliers",
     "dsp_blocks",
     "block_rams",
+    "logic",
     "resource_share",
     "fits_budget",
     "feasible",
@@ -145,15 +146,22 @@ fn csv_has_one_row_per_point_in_order_with_fixed_columns() {
         assert_eq!(num::<usize>(r, "max_cols"), 512);
         assert_eq!(r["feasible"], "true");
         assert_eq!(r["reason"], "");
+        // Arria 10 ALMs: the vector memory's MLAB banks and the logic, tens of thousands.
+        let logic: usize = num(r, "logic");
+        assert!((10_000..427_200).contains(&logic), "{r:?}");
     }
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
-    assert_eq!(json["sweep_version"], 1);
+    assert_eq!(json["sweep_version"], 2);
     assert_eq!(json["workload"], "small-lstm");
     assert_eq!(json["points"].as_array().unwrap().len(), 16);
     assert_eq!(json["budget"]["dsp_blocks"], 1518);
     assert_eq!(json["budget"]["block_rams"], 2713);
+    assert_eq!(json["budget"]["logic"], 427_200);
+    for (p, r) in json["points"].as_array().unwrap().iter().zip(&rows) {
+        assert_eq!(p["logic"].to_string(), r["logic"], "{r:?}");
+    }
     let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("sparsity 0.75"));
     // Nothing but the three files (the staging directory is gone).
@@ -211,7 +219,7 @@ fn pareto_front_is_exactly_the_non_dominated_feasible_points() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sw");
     // A small DSP budget puts the big points over it: they must not count.
-    let (bd, bb) = (40u128, 300u128);
+    let (bd, bb, bl) = (40u128, 300u128, 427_200u128);
     sweep(
         &out,
         &[
@@ -233,18 +241,21 @@ fn pareto_front_is_exactly_the_non_dominated_feasible_points() {
     let mut feasible = Vec::new();
     let mut over = 0;
     for r in &rows {
-        let (d, b): (u128, u128) = (num(r, "dsp_blocks"), num(r, "block_rams"));
-        let fits = d <= bd && b <= bb;
+        let (d, b, l): (u128, u128, u128) =
+            (num(r, "dsp_blocks"), num(r, "block_rams"), num(r, "logic"));
+        let fits = d <= bd && b <= bb && l <= bl;
         assert_eq!(r["fits_budget"], fits.to_string(), "{r:?}");
         assert_eq!(r["feasible"], fits.to_string(), "{r:?}");
         let share: f64 = num(r, "resource_share");
-        let exact = (d as f64 / bd as f64).max(b as f64 / bb as f64);
+        let exact = (d as f64 / bd as f64)
+            .max(b as f64 / bb as f64)
+            .max(l as f64 / bl as f64);
         assert!(abs_diff_eq!(share, exact, epsilon = 1e-6), "{r:?}");
         if fits {
             feasible.push((
                 r["sparsity"].clone(),
                 num::<u64>(r, "cycles"),
-                (d * bb).max(b * bd),
+                (d * bb * bl).max(b * bd * bl).max(l * bd * bb),
                 r["pareto"] == "true",
                 r["name"].clone(),
             ));
@@ -284,6 +295,68 @@ fn pareto_front_is_exactly_the_non_dominated_feasible_points() {
         .map(|s| s["points"].as_array().unwrap().len())
         .sum();
     assert_eq!(listed, front);
+}
+
+#[test]
+fn a_logic_budget_puts_points_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    let args = ["--pes", "1,4", "--banks", "2,8", "--sparsity", "0.5"];
+    // --budget-logic 1: every point is over on logic, and on nothing else.
+    for device in ["intel-m20k", "xilinx-ramb36"] {
+        let mut extra = vec!["--device", device, "--budget-logic", "1"];
+        extra.extend_from_slice(&args);
+        let o = sweep(&out, &extra);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let unit = if device == "intel-m20k" {
+            "1 ALMs"
+        } else {
+            "1 CLB LUTs"
+        };
+        assert!(stdout.contains(unit), "{stdout}");
+        assert!(
+            stdout.contains("4 points, 0 feasible (4 over budget, 0 failed)"),
+            "{stdout}"
+        );
+        let (_, rows) = read_csv(&out);
+        assert_eq!(rows.len(), 4);
+        for r in &rows {
+            let logic: usize = num(r, "logic");
+            assert!(logic > 1, "{r:?}");
+            assert_eq!(r["fits_budget"], "false", "{r:?}");
+            assert_eq!(r["feasible"], "false", "{r:?}");
+            assert_eq!(r["pareto"], "false", "{r:?}");
+            assert_eq!(
+                r["reason"],
+                format!("over budget: logic: {logic} needed, 1 available"),
+                "{r:?}"
+            );
+            // The logic is the tightest resource: the share is logic / 1.
+            let share: f64 = num(r, "resource_share");
+            assert!(abs_diff_eq!(share, logic as f64, epsilon = 1e-6), "{r:?}");
+            // It still simulated.
+            assert!(!r["cycles"].is_empty(), "{r:?}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["budget"]["logic"], 1);
+        assert!(json["pareto"][0]["points"].as_array().unwrap().is_empty());
+    }
+    // A budget between the points' logic splits them: the ones within it are feasible.
+    let mut extra = vec!["--budget-logic", "60000"];
+    extra.extend_from_slice(&args);
+    sweep(&out, &extra);
+    let (_, rows) = read_csv(&out);
+    let fits: Vec<bool> = rows
+        .iter()
+        .map(|r| num::<usize>(r, "logic") <= 60_000)
+        .collect();
+    assert!(fits.contains(&true) && fits.contains(&false), "{rows:?}");
+    for (r, f) in rows.iter().zip(fits) {
+        assert_eq!(r["feasible"], f.to_string(), "{r:?}");
+        assert_eq!(r["reason"].starts_with("over budget: logic: "), !f, "{r:?}");
+    }
 }
 
 #[test]
@@ -412,5 +485,7 @@ fn bad_options_are_refused_naming_the_option() {
     assert_refused(&["--device", "xilinx"], "--device");
     assert_refused(&["--budget-dsp", "0"], "--budget-dsp");
     assert_refused(&["--budget-bram", "many"], "--budget-bram");
+    assert_refused(&["--budget-logic", "0"], "--budget-logic");
+    assert_refused(&["--budget-logic", "-1"], "--budget-logic");
     assert_refused(&["--config", "/nonexistent/base.toml"], "--config");
 }

@@ -187,6 +187,26 @@
 //!   enable select).
 //! * Memories: the register-file and distributed-RAM read muxes and write
 //!   logic above.
+//!
+//! # Logic (the budget's figure)
+//!
+//! [`ResourceEstimate::logic`] puts the LUTs in the device's own logic unit,
+//! the one its budget counts ([`logic_units`]):
+//!
+//! * Xilinx: CLB LUTs, `luts + lutram_luts`. A SLICEM LUT used as
+//!   distributed RAM is one of the device's CLB LUTs (the XCKU060's 331,680
+//!   count both).
+//! * Intel: ALMs, `luts + ceil(lutram_luts / 2)`. An Arria 10 ALM holds one
+//!   6-input LUT, or two smaller functions that fit its 8 inputs together; which
+//!   pairs pack is the fitter's choice, so the estimate takes the
+//!   conservative one LUT per ALM (it overstates arithmetic, two adder bits
+//!   per ALM, and small functions Quartus would pair). An MLAB is 10 ALMs
+//!   holding 640 bits, 20 of the 32 x 1 cells counted in `lutram_luts`: two
+//!   per ALM.
+//!
+//! It is an estimate of an estimate: the LUT formulas are calibrated on Yosys
+//! (within 14% on Xilinx, docs/synthesis.md), not on Vivado or Quartus, and
+//! the conversion to ALMs is a rule of thumb, not a fit.
 
 use crate::arch::{VectorMemory, Widths};
 use crate::config::{Config, ConfigError};
@@ -206,6 +226,14 @@ impl Device {
         match self {
             Device::IntelM20k => "Intel M20K (Arria 10)",
             Device::XilinxRamb36 => "Xilinx RAMB36 (UltraScale)",
+        }
+    }
+
+    /// The unit of [`ResourceEstimate::logic`] and [`Budget::logic`].
+    pub fn logic_unit(&self) -> &'static str {
+        match self {
+            Device::IntelM20k => "ALMs",
+            Device::XilinxRamb36 => "CLB LUTs",
         }
     }
 }
@@ -351,6 +379,21 @@ pub struct ResourceEstimate {
     pub registers: usize,
     /// Logic LUTs of the blocks and the memories; distributed RAM is in `lutram_luts`.
     pub luts: usize,
+    /// `luts` and `lutram_luts` in the device's logic unit, the one
+    /// [`Budget::logic`] counts: ALMs on Intel, CLB LUTs on Xilinx
+    /// ([`logic_units`]; an estimate, see the module documentation).
+    pub logic: usize,
+}
+
+/// Logic LUTs and distributed-RAM LUTs in the device's logic unit: on Xilinx
+/// CLB LUTs, `luts + lutram_luts`; on Intel ALMs, `luts + ceil(lutram_luts /
+/// 2)` (one LUT per ALM, the conservative packing; two 32 x 1 MLAB cells per
+/// ALM). See the module documentation.
+pub fn logic_units(device: Device, luts: usize, lutram_luts: usize) -> usize {
+    match device {
+        Device::XilinxRamb36 => luts + lutram_luts,
+        Device::IntelM20k => luts + lutram_luts.div_ceil(2),
+    }
 }
 
 /// Blocks of one `depth x width` memory: (mode, primitives, units).
@@ -643,6 +686,7 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
         blocks,
         registers,
         luts,
+        logic: logic_units(device, luts, lutram_luts),
     })
 }
 
@@ -804,24 +848,30 @@ fn blocks(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> Vec<B
     ]
 }
 
-/// A device's DSP and block-RAM budget.
+/// A device's DSP, block-RAM and logic budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Budget {
     pub dsp_blocks: usize,
     pub block_rams: usize,
+    /// ALMs (Intel) or CLB LUTs (Xilinx), compared with
+    /// [`ResourceEstimate::logic`].
+    pub logic: usize,
 }
 
-/// Intel Arria 10 GX1150: 1518 DSP blocks, 2713 M20K (as commonly cited).
+/// Intel Arria 10 GX1150: 1518 DSP blocks, 2713 M20K, 427,200 ALMs (as
+/// commonly cited).
 pub const ARRIA10_GX1150: Budget = Budget {
     dsp_blocks: 1518,
     block_rams: 2713,
+    logic: 427_200,
 };
 
 /// Xilinx Kintex UltraScale XCKU060 (ESE's device): 2760 DSP48E2 slices,
-/// 1080 RAMB36 (as commonly cited).
+/// 1080 RAMB36, 331,680 CLB LUTs (as commonly cited).
 pub const XCKU060: Budget = Budget {
     dsp_blocks: 2760,
     block_rams: 1080,
+    logic: 331_680,
 };
 
 /// One resource over budget.
@@ -844,6 +894,7 @@ pub fn check_budget(est: &ResourceEstimate, budget: &Budget) -> Result<(), Budge
     let over: Vec<Overrun> = [
         ("dsp_blocks", est.dsp_blocks, budget.dsp_blocks),
         ("block_rams", est.block_rams, budget.block_rams),
+        ("logic", est.logic, budget.logic),
     ]
     .into_iter()
     .filter(|&(_, needed, available)| needed > available)

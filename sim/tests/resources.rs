@@ -4,8 +4,8 @@
 
 use bbs_sim::arch::{VectorMemory, Widths};
 use bbs_sim::resources::{
-    check_budget, dsp_blocks, estimate, memory_blocks, mux_luts, Budget, Device, ResourceEstimate,
-    ARRIA10_GX1150, XCKU060,
+    check_budget, dsp_blocks, estimate, logic_units, memory_blocks, mux_luts, Budget, Device,
+    ResourceEstimate, ARRIA10_GX1150, XCKU060,
 };
 use bbs_sim::Config;
 use std::path::Path;
@@ -490,7 +490,17 @@ fn budget_errors_name_the_resource() {
     // block RAM (the 200 matrix memories, 9 M20K each) is within budget.
     let est = estimate(&cfg, Device::IntelM20k).unwrap();
     assert_eq!((est.dsp_blocks, est.block_rams), (1608, 1800));
+    // Its logic (the 3200 MLAB banks, 1.2 million ALMs) is over too.
     let e = check_budget(&est, &ARRIA10_GX1150).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "dsp_blocks: 1608 needed, 1518 available; logic: 1248661 needed, 427200 available"
+    );
+    let roomy = Budget {
+        logic: 2_000_000,
+        ..ARRIA10_GX1150
+    };
+    let e = check_budget(&est, &roomy).unwrap_err();
     assert_eq!(e.over.len(), 1);
     assert_eq!(e.to_string(), "dsp_blocks: 1608 needed, 1518 available");
     // Only block RAM over budget, then both.
@@ -498,6 +508,7 @@ fn budget_errors_name_the_resource() {
     let tight = Budget {
         dsp_blocks: 10_000,
         block_rams: 100,
+        ..ARRIA10_GX1150
     };
     let e = check_budget(&small, &tight).unwrap_err();
     assert_eq!(e.over.len(), 1);
@@ -505,12 +516,107 @@ fn budget_errors_name_the_resource() {
     let tighter = Budget {
         dsp_blocks: 10,
         block_rams: 100,
+        ..ARRIA10_GX1150
     };
     let e = check_budget(&small, &tighter).unwrap_err().to_string();
     assert_eq!(
         e,
         "dsp_blocks: 36 needed, 10 available; block_rams: 208 needed, 100 available"
     );
+}
+
+#[test]
+fn logic_is_in_the_device_unit() {
+    // Xilinx: CLB LUTs, logic and distributed RAM alike; Intel: one LUT per
+    // ALM, two 32 x 1 MLAB cells per ALM.
+    assert_eq!(logic_units(Device::XilinxRamb36, 100, 41), 141);
+    assert_eq!(logic_units(Device::IntelM20k, 100, 41), 121);
+    assert_eq!(logic_units(Device::IntelM20k, 100, 40), 120);
+    assert_eq!(logic_units(Device::IntelM20k, 0, 0), 0);
+    for name in ["default", "tiny", "odd", "wide", "ese-a10"] {
+        let cfg = hw_config(name);
+        let x = estimate(&cfg, Device::XilinxRamb36).unwrap();
+        assert_eq!(x.logic, x.luts + x.lutram_luts, "{name}");
+        let i = estimate(&cfg, Device::IntelM20k).unwrap();
+        assert_eq!(i.logic, i.luts + i.lutram_luts.div_ceil(2), "{name}");
+    }
+    assert_eq!(
+        (
+            Device::IntelM20k.logic_unit(),
+            Device::XilinxRamb36.logic_unit()
+        ),
+        ("ALMs", "CLB LUTs")
+    );
+    assert_eq!((ARRIA10_GX1150.logic, XCKU060.logic), (427_200, 331_680));
+}
+
+#[test]
+fn a_configuration_over_the_logic_budget_is_over_on_logic_only() {
+    let est = estimate(&Config::default(), Device::IntelM20k).unwrap();
+    // 58558 logic LUTs and 74496 MLAB cells (the vector memory's 16 banks).
+    assert_eq!(
+        (est.luts, est.lutram_luts, est.logic),
+        (58558, 74496, 95806)
+    );
+    check_budget(&est, &ARRIA10_GX1150).unwrap();
+    let small = Budget {
+        logic: 95_805,
+        ..ARRIA10_GX1150
+    };
+    let e = check_budget(&est, &small).unwrap_err();
+    assert_eq!(e.over.len(), 1, "{e}");
+    assert_eq!(
+        (e.over[0].resource, e.over[0].needed, e.over[0].available),
+        ("logic", 95_806, 95_805)
+    );
+    assert_eq!(e.to_string(), "logic: 95806 needed, 95805 available");
+    // Exactly the estimate fits.
+    check_budget(
+        &est,
+        &Budget {
+            logic: 95_806,
+            ..small
+        },
+    )
+    .unwrap();
+
+    // tiny with a 2^20-word vector memory: one bank of distributed RAM (a
+    // combinational read), no more DSPs or block RAM, and far more logic
+    // than either device has.
+    let mut big = hw_config("tiny");
+    big.memory.vector_words = 1 << 20;
+    for (device, budget) in [
+        (Device::IntelM20k, ARRIA10_GX1150),
+        (Device::XilinxRamb36, XCKU060),
+    ] {
+        let tiny = estimate(&hw_config("tiny"), device).unwrap();
+        let est = estimate(&big, device).unwrap();
+        assert_eq!(
+            (est.dsp_blocks, est.block_rams),
+            (tiny.dsp_blocks, tiny.block_rams),
+            "{device:?}"
+        );
+        let e = check_budget(&est, &budget).unwrap_err();
+        assert_eq!(e.over.len(), 1, "{device:?}: {e}");
+        assert_eq!(e.over[0].resource, "logic");
+        assert!(e.over[0].needed > budget.logic, "{e}");
+        assert_eq!(e.over[0].available, budget.logic);
+    }
+}
+
+#[test]
+fn ese_a10_fits_the_arria10_logic_but_not_the_xcku060() {
+    // The 64 vector banks with 18 read ports each are most of it
+    // (docs/simulator.md): 332501 LUTs and 140024 MLAB cells on Intel,
+    // 210713 LUTs and 123392 LUTRAM LUTs on Xilinx.
+    let cfg = hw_config("ese-a10");
+    let i = estimate(&cfg, Device::IntelM20k).unwrap();
+    assert_eq!(i.logic, 332_501 + 70_012);
+    check_budget(&i, &ARRIA10_GX1150).unwrap();
+    let x = estimate(&cfg, Device::XilinxRamb36).unwrap();
+    assert_eq!(x.logic, 210_713 + 123_392);
+    let e = check_budget(&x, &XCKU060).unwrap_err();
+    assert_eq!(e.to_string(), "logic: 334105 needed, 331680 available");
 }
 
 #[test]
@@ -595,8 +701,8 @@ fn totals_are_the_sums_of_blocks_and_memories() {
 
 #[test]
 fn every_reference_config_fits_the_arria10() {
-    // DSP blocks and block RAM (the budget); the register-file vector memory
-    // of the larger configurations does not fit a device's LUTs (docs/synthesis.md).
+    // DSP blocks, block RAM and logic (the budget; ese-a10 is the largest,
+    // 402513 of 427200 ALMs).
     for name in ["default", "tiny", "odd", "wide", "ese-a10"] {
         let cfg = hw_config(name);
         let est = estimate(&cfg, Device::IntelM20k).unwrap();

@@ -21,7 +21,8 @@ pub struct Resources {
     pub over_budget: Vec<Overrun>,
 }
 
-/// The budget a device is checked against: Arria 10 GX1150 or XCKU060.
+/// The budget a device is checked against (DSP blocks, block RAMs, logic):
+/// Arria 10 GX1150 or XCKU060.
 pub fn device_budget(device: Device) -> (&'static str, Budget) {
     match device {
         Device::IntelM20k => ("Intel Arria 10 GX1150", ARRIA10_GX1150),

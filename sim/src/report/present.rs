@@ -117,17 +117,21 @@ fn scheme_rows<'a>(
 fn resources_line(r: &Resources) -> String {
     let e = &r.estimate;
     format!(
-        "  resources ({}): {} multipliers in {} DSP blocks, {} block RAMs, ~{} registers, ~{} LUTs; {} the {} budget ({} DSP, {} block RAMs){}\n",
+        "  resources ({}): {} multipliers in {} DSP blocks, {} block RAMs, ~{} registers, ~{} LUTs (~{} {}); {} the {} budget ({} DSP, {} block RAMs, {} {}){}\n",
         r.device_label,
         e.multipliers,
         e.dsp_blocks,
         e.block_rams,
         e.registers,
         e.luts,
+        e.logic,
+        r.device.logic_unit(),
         if r.fits_budget { "fits" } else { "exceeds" },
         r.budget_name,
         r.budget.dsp_blocks,
         r.budget.block_rams,
+        r.budget.logic,
+        r.device.logic_unit(),
         if r.over_budget.is_empty() {
             String::new()
         } else {
