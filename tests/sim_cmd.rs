@@ -159,9 +159,9 @@ fn the_same_run_gives_the_same_files() {
             "{f} differs between two identical runs"
         );
     }
-    // Without --baselines the CSV has one bbs row per SpMxV.
+    // Without --baselines the CSV has one bbs row per SpMxV (W_ih x, W_hh h).
     let csv = std::fs::read_to_string(a.join("layers.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 2);
+    assert_eq!(csv.lines().count(), 3);
     assert!(csv.lines().nth(1).unwrap().contains(",bbs,"));
 }
 

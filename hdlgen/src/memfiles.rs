@@ -23,7 +23,7 @@ pub fn spmv_program(csb: &Csb) -> Program {
             Instr::Store { src: y },
         ],
         preloaded: vec![],
-        waits: vec![],
+        ..Program::default()
     }
 }
 

@@ -74,6 +74,17 @@ pub struct Overlap {
     /// (element by element), instead of after the producer's last write.
     #[serde(default)]
     pub chaining: bool,
+    /// The activation unit (ACT: PWL sigmoid and tanh) has lanes of its
+    /// own and runs beside the EWOP unit, instead of the two sharing one
+    /// element-wise pipeline.
+    #[serde(default)]
+    pub act_unit: bool,
+    /// Software pipelining: the next frame's input product (`W_ih x + b`
+    /// of the first layer, which needs no state) is issued while this
+    /// frame's cell update and projection finish, so the PE array fills the
+    /// gap instead of idling.
+    #[serde(default)]
+    pub input_ahead: bool,
 }
 
 fn one() -> usize {
@@ -86,6 +97,8 @@ impl Default for Overlap {
             units: false,
             vector_buffers: 1,
             chaining: false,
+            act_unit: false,
+            input_ahead: false,
         }
     }
 }
@@ -97,6 +110,8 @@ impl Overlap {
             units: true,
             vector_buffers: 2,
             chaining: true,
+            act_unit: true,
+            input_ahead: true,
         }
     }
     pub fn is_serialized(&self) -> bool {
@@ -381,6 +396,8 @@ impl Config {
             let needs_units = [
                 (o.vector_buffers == 2, "overlap.vector_buffers"),
                 (o.chaining, "overlap.chaining"),
+                (o.act_unit, "overlap.act_unit"),
+                (o.input_ahead, "overlap.input_ahead"),
             ];
             if let Some((_, field)) = needs_units.iter().find(|(on, _)| *on) {
                 return Err(invalid(

@@ -24,8 +24,8 @@ use crate::arith::round_shift_saturate;
 use crate::config::{Config, ConfigError};
 use crate::isa::{EwOp, Instr, Region};
 use crate::overlap::access::{access, Access};
-use crate::overlap::schedule::{self, FrameTimes, UnitClock};
-use crate::overlap::Wait;
+use crate::overlap::schedule::{self, FrameTimes, Scheduler};
+use crate::overlap::{Issue, Wait};
 use crate::spmv::{simulate_spmv, SimError};
 use bbs_compress::Csb;
 use serde::Serialize;
@@ -41,6 +41,9 @@ pub struct Program {
     /// ([`crate::overlap::waits::derive`] writes them); empty for the
     /// serialized machine, which ignores them.
     pub waits: Vec<Vec<Wait>>,
+    /// The order the overlapped machine's units take the instructions
+    /// ([`Issue`]); empty: program order.
+    pub issue: Vec<Issue>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,9 +131,10 @@ pub struct Machine {
 struct OverlapClock {
     instrs: Vec<Instr>,
     waits: Vec<Vec<Wait>>,
-    acc: Vec<Access>,
-    clock: UnitClock,
-    last: Option<FrameTimes>,
+    issue: Vec<Issue>,
+    scheduler: Scheduler,
+    /// The cycle after the last frame placed.
+    done: i64,
 }
 
 fn invalid(index: usize, instr: &Instr, field: &'static str, message: String) -> ProgramError {
@@ -297,6 +301,7 @@ impl Machine {
                 &p.instrs,
                 &self.accesses(p),
                 &p.waits,
+                &p.issue,
                 self.cfg.overlap.vector_buffers,
                 words,
             )?;
@@ -321,22 +326,18 @@ impl Machine {
             let one = schedule::serialized(&acc).completion() as u64;
             return vec![one; frames];
         }
-        let mut clock = UnitClock::default();
-        let mut last: Option<FrameTimes> = None;
+        let mut scheduler = Scheduler::new(
+            acc,
+            p.waits.clone(),
+            &p.issue,
+            self.cfg.overlap.vector_buffers,
+        );
         let mut done = 0i64;
         (0..frames)
             .map(|_| {
-                let t = schedule::frame(
-                    &acc,
-                    &p.waits,
-                    self.cfg.overlap.vector_buffers,
-                    last.as_ref(),
-                    &mut clock,
-                );
-                let c = t.completion();
+                let c = scheduler.next_frame().completion();
                 let cycles = (c - done) as u64;
                 done = c;
-                last = Some(t);
                 cycles
             })
             .collect()
@@ -350,25 +351,27 @@ impl Machine {
             let c = t.completion() as u64;
             return (t, c);
         }
-        let fresh = self
-            .overlap
-            .as_ref()
-            .map_or(true, |o| o.instrs != p.instrs || o.waits != p.waits);
+        let fresh = self.overlap.as_ref().map_or(true, |o| {
+            o.instrs != p.instrs || o.waits != p.waits || o.issue != p.issue
+        });
         if fresh {
             self.overlap = Some(OverlapClock {
                 instrs: p.instrs.clone(),
                 waits: p.waits.clone(),
-                acc: self.accesses(p),
-                clock: UnitClock::default(),
-                last: None,
+                issue: p.issue.clone(),
+                scheduler: Scheduler::new(
+                    self.accesses(p),
+                    p.waits.clone(),
+                    &p.issue,
+                    self.cfg.overlap.vector_buffers,
+                ),
+                done: 0,
             });
         }
-        let buffers = self.cfg.overlap.vector_buffers;
         let o = self.overlap.as_mut().expect("set above");
-        let before = o.last.as_ref().map_or(0, FrameTimes::completion);
-        let t = schedule::frame(&o.acc, &o.waits, buffers, o.last.as_ref(), &mut o.clock);
-        let cycles = (t.completion() - before) as u64;
-        o.last = Some(t.clone());
+        let t = o.scheduler.next_frame();
+        let cycles = (t.completion() - o.done) as u64;
+        o.done = t.completion();
         (t, cycles)
     }
 

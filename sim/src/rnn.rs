@@ -3,7 +3,7 @@
 //! of the same arithmetic, and a float reference.
 //!
 //! LSTM (PyTorch gate order i, f, g, o; optional projection, as ESE's LSTM):
-//! `gates = W [x; h] + b`, `i, f, o = sigmoid`, `g = tanh`,
+//! `gates = (W_ih x + b) + W_hh h`, `i, f, o = sigmoid`, `g = tanh`,
 //! `c' = f*c + i*g`, `h' = o * tanh(c')`, then `h' = P h'` with a projection.
 //! GRU (PyTorch): `gi = W_ih x + b_ih`, `gh = W_hh h + b_hh`,
 //! `r, z = sigmoid(gi + gh)`, `n = tanh(gi_n + r * gh_n)`, `h' = n + z * (h - n)`.
@@ -24,8 +24,13 @@ use std::collections::VecDeque;
 pub struct LstmLayer {
     pub input: usize,
     pub hidden: usize,
-    /// `4 hidden x (input + output)`, rows in gate order i, f, g, o.
-    pub w: Csb,
+    /// `4 hidden x input`, rows in gate order i, f, g, o (PyTorch's
+    /// `weight_ih`). Pruned apart from `w_hh`, so that the input's product
+    /// can run before the last frame's state exists.
+    pub w_ih: Csb,
+    /// `4 hidden x output` (PyTorch's `weight_hh`; `output` columns: the
+    /// projection's rows when there is one).
+    pub w_hh: Csb,
     /// `4 hidden` fixed-point biases (b_ih + b_hh).
     pub bias: Vec<i64>,
     /// `output x hidden`, when the layer has a projection.
@@ -136,15 +141,21 @@ impl Network {
             match layer {
                 Layer::Lstm(l) => {
                     let h = l.hidden;
-                    if (l.w.rows, l.w.cols) != (4 * h, l.input + l.output()) {
+                    if (l.w_ih.rows, l.w_ih.cols) != (4 * h, l.input)
+                        || (l.w_hh.rows, l.w_hh.cols) != (4 * h, l.output())
+                    {
                         return Err(shape_err(
                             i,
                             format!(
-                                "gate matrix is {}x{}, expected {}x{}",
-                                l.w.rows,
-                                l.w.cols,
+                                "gate matrices are {}x{} and {}x{}, expected {}x{} and {}x{}",
+                                l.w_ih.rows,
+                                l.w_ih.cols,
+                                l.w_hh.rows,
+                                l.w_hh.cols,
                                 4 * h,
-                                l.input + l.output()
+                                l.input,
+                                4 * h,
+                                l.output()
                             ),
                         ));
                     }
@@ -197,7 +208,8 @@ impl Network {
         for layer in &self.layers {
             match layer {
                 Layer::Lstm(l) => {
-                    v.push(l.w.clone());
+                    v.push(l.w_ih.clone());
+                    v.push(l.w_hh.clone());
                     v.extend(l.proj.clone());
                 }
                 Layer::Gru(g) => {
@@ -221,6 +233,7 @@ impl Network {
             program: self.program(cfg)?,
             matrices: self.matrices(),
             block: self.layers.iter().map(hidden).max().unwrap_or(0),
+            source: (0..self.matrices().len()).collect(),
         })
     }
 
@@ -239,10 +252,9 @@ impl Network {
             match layer {
                 Layer::Lstm(l) => {
                     let h = l.hidden;
-                    let xh = a.take(l.input + l.output());
-                    let (x, hout) = (xh.slice(0, l.input), xh.slice(l.input, l.output()));
-                    let (c, gates, bias) = (a.take(h), a.take(4 * h), a.take(4 * h));
-                    let (t1, t2) = (a.take(h), a.take(h));
+                    let (x, hout) = (a.take(l.input), a.take(l.output()));
+                    let (c, gates, gx, bias) =
+                        (a.take(h), a.take(4 * h), a.take(4 * h), a.take(4 * h));
                     let (gi, gf, gg, go) = (
                         gates.slice(0, h),
                         gates.slice(h, h),
@@ -255,41 +267,27 @@ impl Network {
                     p.instrs.push(ew(EwOp::Copy, input, input, x));
                     p.instrs.push(Instr::Spmv {
                         matrix: m,
-                        src: xh,
+                        src: x,
+                        dst: gx,
+                    });
+                    p.instrs.push(ew(EwOp::Add, gx, bias, gx));
+                    p.instrs.push(Instr::Spmv {
+                        matrix: m + 1,
+                        src: hout,
                         dst: gates,
                     });
-                    m += 1;
-                    p.instrs.push(ew(EwOp::Add, gates, bias, gates));
-                    p.instrs.push(Instr::Act {
-                        func: ActFn::Sigmoid,
-                        src: gates.slice(0, 2 * h),
-                        dst: gates.slice(0, 2 * h),
-                    });
-                    p.instrs.push(Instr::Act {
-                        func: ActFn::Tanh,
-                        src: gg,
-                        dst: gg,
-                    });
-                    p.instrs.push(Instr::Act {
-                        func: ActFn::Sigmoid,
-                        src: go,
-                        dst: go,
-                    });
-                    p.instrs.push(ew(EwOp::Mul, gf, c, t1));
-                    p.instrs.push(ew(EwOp::Mul, gi, gg, t2));
-                    p.instrs.push(ew(EwOp::Add, t1, t2, c));
-                    p.instrs.push(Instr::Act {
-                        func: ActFn::Tanh,
-                        src: c,
-                        dst: t1,
-                    });
+                    m += 2;
+                    p.instrs.push(ew(EwOp::Add, gates, gx, gates));
+                    p.instrs.extend(lstm_cell(gi, gf, gg, go, c, None));
                     match &l.proj {
-                        None => p.instrs.push(ew(EwOp::Mul, go, t1, hout)),
+                        None => p.instrs.push(ew(EwOp::Mul, go, gg, hout)),
                         Some(_) => {
-                            p.instrs.push(ew(EwOp::Mul, go, t1, t2));
+                            // The gate region is free again: h before the
+                            // projection lives in its input gate.
+                            p.instrs.push(ew(EwOp::Mul, go, gg, gi));
                             p.instrs.push(Instr::Spmv {
                                 matrix: m,
-                                src: t2,
+                                src: gi,
                                 dst: hout,
                             });
                             m += 1;
@@ -449,7 +447,8 @@ impl<'a> ReferenceState<'a> {
             .layers
             .iter()
             .map(|l| match l {
-                Layer::Lstm(l) => std::iter::once(&l.w)
+                Layer::Lstm(l) => [&l.w_ih, &l.w_hh]
+                    .into_iter()
                     .chain(l.proj.as_ref())
                     .map(Csb::to_dense_fixed)
                     .collect(),
@@ -486,9 +485,11 @@ impl<'a> ReferenceState<'a> {
             match layer {
                 Layer::Lstm(l) => {
                     let n = l.hidden;
-                    let xh: Vec<i64> = x.iter().chain(&h[li]).copied().collect();
-                    let pre = reference_spmv(cfg, &dense[li][0], &xh);
-                    let gate = |k: usize, j: usize| sat(pre[k * n + j] + l.bias[k * n + j]);
+                    let px = reference_spmv(cfg, &dense[li][0], &x);
+                    let ph = reference_spmv(cfg, &dense[li][1], &h[li]);
+                    let gate = |k: usize, j: usize| {
+                        sat(ph[k * n + j] + sat(px[k * n + j] + l.bias[k * n + j]))
+                    };
                     let mut hfull = vec![0; n];
                     for j in 0..n {
                         let (i, f) = (sig.eval(gate(0, j)), sig.eval(gate(1, j)));
@@ -498,7 +499,7 @@ impl<'a> ReferenceState<'a> {
                     }
                     h[li] = match &l.proj {
                         None => hfull,
-                        Some(_) => reference_spmv(cfg, &dense[li][1], &hfull),
+                        Some(_) => reference_spmv(cfg, &dense[li][2], &hfull),
                     };
                 }
                 Layer::Gru(g) => {
@@ -549,7 +550,8 @@ impl<'a> FloatState<'a> {
             .layers
             .iter()
             .map(|l| match l {
-                Layer::Lstm(l) => std::iter::once(&l.w)
+                Layer::Lstm(l) => [&l.w_ih, &l.w_hh]
+                    .into_iter()
                     .chain(l.proj.as_ref())
                     .map(Csb::to_dense_f32)
                     .collect(),
@@ -589,12 +591,12 @@ impl<'a> FloatState<'a> {
             match layer {
                 Layer::Lstm(l) => {
                     let n = l.hidden;
-                    let xh: Vec<f64> = x.iter().chain(&h[li]).copied().collect();
                     let b = deq(&l.bias);
-                    let pre: Vec<f64> = mv(&dense[li][0], &xh)
+                    let pre: Vec<f64> = mv(&dense[li][0], &x)
                         .iter()
+                        .zip(mv(&dense[li][1], &h[li]))
                         .zip(&b)
-                        .map(|(a, b)| a + b)
+                        .map(|((a, u), b)| a + u + b)
                         .collect();
                     let mut hfull = vec![0.0; n];
                     for j in 0..n {
@@ -609,7 +611,7 @@ impl<'a> FloatState<'a> {
                     }
                     h[li] = match &l.proj {
                         None => hfull,
-                        Some(_) => mv(&dense[li][1], &hfull),
+                        Some(_) => mv(&dense[li][2], &hfull),
                     };
                 }
                 Layer::Gru(g) => {
@@ -636,4 +638,45 @@ impl<'a> FloatState<'a> {
         }
         x
     }
+}
+
+/// The cell update after the gates are summed, in place: `i, f, o =
+/// sigmoid`, `g = tanh`, `f = f * c`, `i = i * g`, `c = f + i`,
+/// `g = tanh(c)`; `h = o * g` is left to the caller (its destination
+/// depends on the projection). `sigmoid_ifo` is the contiguous i, f, o
+/// region when the gates are laid out i, f, o, g (the chained program);
+/// `None` runs sigmoid on i, f and o apart (PyTorch order i, f, g, o).
+pub(crate) fn lstm_cell(
+    gi: Region,
+    gf: Region,
+    gg: Region,
+    go: Region,
+    c: Region,
+    sigmoid_ifo: Option<Region>,
+) -> Vec<Instr> {
+    let ew = |func, a, b, dst| Instr::Ewop { func, a, b, dst };
+    let act = |func, r: Region| Instr::Act {
+        func,
+        src: r,
+        dst: r,
+    };
+    let mut v = match sigmoid_ifo {
+        Some(ifo) => vec![act(ActFn::Sigmoid, ifo)],
+        None => vec![
+            act(ActFn::Sigmoid, Region::new(gi.base, gi.len + gf.len)),
+            act(ActFn::Sigmoid, go),
+        ],
+    };
+    v.extend([
+        act(ActFn::Tanh, gg),
+        ew(EwOp::Mul, gf, c, gf),
+        ew(EwOp::Mul, gi, gg, gi),
+        ew(EwOp::Add, gf, gi, c),
+        Instr::Act {
+            func: ActFn::Tanh,
+            src: c,
+            dst: gg,
+        },
+    ]);
+    v
 }

@@ -3,14 +3,16 @@
 //!
 //! | name | network |
 //! |---|---|
-//! | `ese-lstm` | the LSTM of ESE and C-LSTM ("Google LSTM"): 153 inputs, 1024 cells, 512 projection; gate matrix 4096 x 665, projection 512 x 1024 |
+//! | `ese-lstm` | the LSTM of ESE and C-LSTM ("Google LSTM"): 153 inputs, 1024 cells, 512 projection; gate matrices 4096 x 153 (input) and 4096 x 512 (recurrent), projection 512 x 1024 |
 //! | `small-lstm` | 64 inputs, 128 cells, no projection |
 //! | `small-gru` | 64 inputs, 128 hidden |
 //! | `stacked-lstm` | two LSTM layers: 64 -> 96 -> 96 |
 //!
 //! Weights are drawn from N(0, 1/sqrt(fan_in)) with a ChaCha8 generator
 //! seeded by `seed`, pruned with [`bbs_compress::prune_bbs`] at `sparsity`
-//! with the configuration's banks, and quantized to its format.
+//! with the configuration's banks, and quantized to its format. An LSTM's
+//! gate weights are drawn as one matrix over `[x; h]` and pruned as two,
+//! `w_ih` and `w_hh`, as PyTorch stores them.
 //! [`network_with_weights`] also returns the dense float weights, so the
 //! baselines (`crate::report`) can prune the very same weights to other
 //! patterns.
@@ -106,7 +108,17 @@ fn lstm(
 ) -> Result<Layer, WorkloadError> {
     let cfg = rec.cfg;
     let out = proj.unwrap_or(hidden);
-    let w = rec.prune(format!("layer{layer}.w"), g.matrix(4 * hidden, input + out))?;
+    // One draw over [x; h] (the fan-in the scale is for), pruned as the
+    // two matrices the machine runs apart.
+    let w = g.matrix(4 * hidden, input + out);
+    let w_ih = rec.prune(
+        format!("layer{layer}.w_ih"),
+        w.slice(ndarray::s![.., ..input]).to_owned(),
+    )?;
+    let w_hh = rec.prune(
+        format!("layer{layer}.w_hh"),
+        w.slice(ndarray::s![.., input..]).to_owned(),
+    )?;
     let bias = quantize(cfg, &g.vector(4 * hidden, 0.1));
     let proj = match proj {
         Some(p) => Some(rec.prune(format!("layer{layer}.proj"), g.matrix(p, hidden))?),
@@ -115,7 +127,8 @@ fn lstm(
     Ok(Layer::Lstm(LstmLayer {
         input,
         hidden,
-        w,
+        w_ih,
+        w_hh,
         bias,
         proj,
     }))

@@ -24,8 +24,11 @@ pub enum Lane {
     /// The copy of an SpMxV's source vector into the PEs' private banks.
     VectorLoad,
     Pe,
-    /// EWOP and ACT instructions share the element-wise unit's lanes.
+    /// EWOP instructions, and ACT ones unless `overlap.act_unit`: the
+    /// element-wise unit's lanes.
     Elementwise,
+    /// ACT instructions on their own lanes (`overlap.act_unit`).
+    Act,
 }
 
 /// One element touched at `offset` cycles after the anchor.
@@ -169,7 +172,11 @@ pub fn access(cfg: &Config, matrices: &[Csb], instr: &Instr) -> Access {
             let serial = timing::elementwise(cfg, dst.len);
             let at = |i: usize| 1 + i as u64 / lanes;
             Access {
-                lane: Lane::Elementwise,
+                lane: if cfg.overlap.act_unit {
+                    Lane::Act
+                } else {
+                    Lane::Elementwise
+                },
                 reads: vec![("src", run(src.base, src.len, at))],
                 writes: run(dst.base, dst.len, |i| at(i) + ew_lat),
                 busy: serial - ew_lat,

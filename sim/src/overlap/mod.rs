@@ -44,3 +44,53 @@ pub struct Wait {
     pub hazard: Hazard,
     pub after: i64,
 }
+
+/// One entry of a program's issue order: instruction `instr` of this frame,
+/// or, with `next_frame`, of the frame after (software pipelining: the next
+/// frame's input product runs while this frame finishes). The machine
+/// computes every frame's values in program order; the issue order only
+/// says in which order the units take the instructions, and the validator
+/// checks that no value read or written comes out different.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    pub instr: usize,
+    pub next_frame: bool,
+}
+
+/// The issue order of a program of `n` instructions: `issue`, or program
+/// order when it is empty.
+pub fn issue_order(issue: &[Issue], n: usize) -> Vec<Issue> {
+    if issue.is_empty() {
+        (0..n)
+            .map(|instr| Issue {
+                instr,
+                next_frame: false,
+            })
+            .collect()
+    } else {
+        issue.to_vec()
+    }
+}
+
+/// `(frame, instruction)` in the order the units take them over `frames`
+/// frames: first the instructions frame 0 issues ahead, then each frame's
+/// issue order (its `next_frame` entries belong to the frame after; those
+/// of the last frame are left out: no frame follows).
+pub fn issue_sequence(issue: &[Issue], n: usize, frames: usize) -> Vec<(usize, usize)> {
+    let order = issue_order(issue, n);
+    let mut seq: Vec<(usize, usize)> = order
+        .iter()
+        .filter(|s| s.next_frame)
+        .map(|s| (0, s.instr))
+        .collect();
+    for f in 0..frames {
+        for s in &order {
+            if !s.next_frame {
+                seq.push((f, s.instr));
+            } else if f + 1 < frames {
+                seq.push((f + 1, s.instr));
+            }
+        }
+    }
+    seq
+}

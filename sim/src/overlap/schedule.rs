@@ -1,7 +1,9 @@
 //! The cycle model of the overlapped machine, and the validator's race check.
 //!
-//! Each unit (DMA in, DMA out, vector load, PE array, element-wise) takes
-//! its own instructions in program order and starts one in the first cycle
+//! Each unit (DMA in, DMA out, vector load, PE array, EWOP, and ACT with
+//! `overlap.act_unit`; otherwise ACT shares the EWOP's lanes) takes its own
+//! instructions in issue order (program order, or the program's
+//! [`super::Issue`] list) and starts one in the first cycle
 //! that (1) the unit is free, (2) every wait of the instruction is met, and,
 //! for an `spmv`'s vector load, (3) the private vector copy it fills is no
 //! longer read by the SpMxV before last that used it (`overlap.vector_buffers`
@@ -11,10 +13,12 @@
 //! element-wise unit issues the next instruction while the last one's
 //! `ewop.latency` stages drain. Frames follow one another without a gap:
 //! the program is the body of a frame loop, and waits may name an
-//! instruction of the previous frame.
+//! instruction of the previous frame. [`Scheduler`] places one frame per
+//! call, with the next frame's instructions that its issue order takes
+//! ahead.
 
 use super::access::{Access, Lane};
-use super::{Hazard, Wait};
+use super::{issue_order, Hazard, Issue, Wait};
 use crate::isa::Instr;
 use crate::machine::ProgramError;
 
@@ -48,72 +52,166 @@ pub struct UnitClock {
     vector_load: i64,
     pe: i64,
     elementwise: i64,
+    act: i64,
     /// When each private vector copy is last read by its SpMxV.
     buffers: [i64; 2],
     spmvs: usize,
 }
 
-/// Place one frame of the program in time after `prev` (the frame before,
-/// `None` for the first), moving `clock` on.
-pub fn frame(
+impl FrameTimes {
+    fn zeros(n: usize) -> FrameTimes {
+        FrameTimes {
+            read_at: vec![0; n],
+            write_at: vec![0; n],
+            end: vec![0; n],
+        }
+    }
+}
+
+/// The overlapped machine's issue stage over a stream of frames: each call
+/// of [`Scheduler::next_frame`] places one frame's instructions in time (and
+/// the next frame's instructions the issue order takes ahead).
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    acc: Vec<Access>,
+    waits: Vec<Vec<Wait>>,
+    order: Vec<Issue>,
+    vector_buffers: usize,
+    clock: UnitClock,
+    last: Option<FrameTimes>,
+    /// The next frame, with the instructions issued ahead already placed.
+    ahead: Option<FrameTimes>,
+}
+
+impl Scheduler {
+    pub fn new(
+        acc: Vec<Access>,
+        waits: Vec<Vec<Wait>>,
+        issue: &[Issue],
+        vector_buffers: usize,
+    ) -> Scheduler {
+        let order = issue_order(issue, acc.len());
+        Scheduler {
+            acc,
+            waits,
+            order,
+            vector_buffers,
+            clock: UnitClock::default(),
+            last: None,
+            ahead: None,
+        }
+    }
+
+    /// Place the next frame, in cycles since the machine started.
+    pub fn next_frame(&mut self) -> FrameTimes {
+        let n = self.acc.len();
+        let Scheduler {
+            acc,
+            waits,
+            order,
+            vector_buffers,
+            clock,
+            last,
+            ahead,
+        } = self;
+        let mut cur = match ahead.take() {
+            Some(t) => t,
+            None => {
+                // The first frame issues its ahead instructions first.
+                let mut t = FrameTimes::zeros(n);
+                for s in order.iter().filter(|s| s.next_frame) {
+                    place(acc, waits, *vector_buffers, s.instr, &mut t, None, clock);
+                }
+                t
+            }
+        };
+        let mut next = FrameTimes::zeros(n);
+        for s in order.iter() {
+            if s.next_frame {
+                place(
+                    acc,
+                    waits,
+                    *vector_buffers,
+                    s.instr,
+                    &mut next,
+                    Some(&cur),
+                    clock,
+                );
+            } else {
+                place(
+                    acc,
+                    waits,
+                    *vector_buffers,
+                    s.instr,
+                    &mut cur,
+                    last.as_ref(),
+                    clock,
+                );
+            }
+        }
+        *last = Some(cur.clone());
+        *ahead = Some(next);
+        cur
+    }
+}
+
+/// Place instruction `i` of frame `t` (whose earlier-issued instructions
+/// are placed; `prev` is the frame before), moving `clock` on.
+fn place(
     acc: &[Access],
     waits: &[Vec<Wait>],
     vector_buffers: usize,
+    i: usize,
+    t: &mut FrameTimes,
     prev: Option<&FrameTimes>,
     clock: &mut UnitClock,
-) -> FrameTimes {
-    let n = acc.len();
-    let mut t = FrameTimes {
-        read_at: vec![0; n],
-        write_at: vec![0; n],
-        end: vec![0; n],
-    };
-    for (i, a) in acc.iter().enumerate() {
-        let (mut read_lb, mut write_lb) = (0i64, 0i64);
-        for w in waits.get(i).map_or(&[][..], Vec::as_slice) {
-            let of = if w.previous_frame {
-                match prev {
-                    Some(p) => p,
-                    None => continue,
-                }
-            } else {
-                &t
-            };
-            match w.hazard {
-                Hazard::Raw => read_lb = read_lb.max(of.write_at[w.instr] + w.after),
-                Hazard::War => write_lb = write_lb.max(of.read_at[w.instr] + w.after),
-                Hazard::Waw => write_lb = write_lb.max(of.write_at[w.instr] + w.after),
+) {
+    let a = &acc[i];
+    let (mut read_lb, mut write_lb) = (0i64, 0i64);
+    for w in waits.get(i).map_or(&[][..], Vec::as_slice) {
+        let of = if w.previous_frame {
+            match prev {
+                Some(p) => p,
+                None => continue,
             }
-        }
-        let busy = a.busy as i64;
-        let (ra, wa) = match a.lane {
-            Lane::VectorLoad => {
-                let buf = clock.spmvs % vector_buffers;
-                let ra = read_lb.max(clock.vector_load).max(clock.buffers[buf]);
-                clock.vector_load = ra + busy;
-                let wa = (ra + busy).max(clock.pe).max(write_lb);
-                clock.pe = wa + a.pe_busy as i64;
-                clock.buffers[buf] = clock.pe;
-                clock.spmvs += 1;
-                (ra, wa)
-            }
-            lane => {
-                let unit = match lane {
-                    Lane::DmaIn => &mut clock.dma_in,
-                    Lane::DmaOut => &mut clock.dma_out,
-                    Lane::Pe => &mut clock.pe,
-                    _ => &mut clock.elementwise,
-                };
-                let s = read_lb.max(write_lb).max(*unit);
-                *unit = s + busy;
-                (s, s)
-            }
+        } else {
+            &*t
         };
-        t.read_at[i] = ra;
-        t.write_at[i] = wa;
-        t.end[i] = wa + a.end as i64;
+        match w.hazard {
+            Hazard::Raw => read_lb = read_lb.max(of.write_at[w.instr] + w.after),
+            Hazard::War => write_lb = write_lb.max(of.read_at[w.instr] + w.after),
+            Hazard::Waw => write_lb = write_lb.max(of.write_at[w.instr] + w.after),
+        }
     }
-    t
+    let busy = a.busy as i64;
+    let (ra, wa) = match a.lane {
+        Lane::VectorLoad => {
+            let buf = clock.spmvs % vector_buffers;
+            let ra = read_lb.max(clock.vector_load).max(clock.buffers[buf]);
+            clock.vector_load = ra + busy;
+            let wa = (ra + busy).max(clock.pe).max(write_lb);
+            clock.pe = wa + a.pe_busy as i64;
+            clock.buffers[buf] = clock.pe;
+            clock.spmvs += 1;
+            (ra, wa)
+        }
+        lane => {
+            let unit = match lane {
+                Lane::DmaIn => &mut clock.dma_in,
+                Lane::DmaOut => &mut clock.dma_out,
+                Lane::Pe => &mut clock.pe,
+                Lane::Act => &mut clock.act,
+                Lane::Elementwise => &mut clock.elementwise,
+                Lane::VectorLoad => unreachable!("handled above"),
+            };
+            let s = read_lb.max(write_lb).max(*unit);
+            *unit = s + busy;
+            (s, s)
+        }
+    };
+    t.read_at[i] = ra;
+    t.write_at[i] = wa;
+    t.end[i] = wa + a.end as i64;
 }
 
 /// The serialized machine: one instruction after another from cycle 0.
@@ -152,6 +250,7 @@ pub fn check(
     instrs: &[Instr],
     acc: &[Access],
     waits: &[Vec<Wait>],
+    issue: &[Issue],
     vector_buffers: usize,
     vector_words: usize,
 ) -> Result<Vec<FrameTimes>, ProgramError> {
@@ -168,14 +267,45 @@ pub fn check(
             waits.len()
         )));
     }
+    if !issue.is_empty() {
+        let mut seen = vec![false; n];
+        for (p, s) in issue.iter().enumerate() {
+            if s.instr >= n || seen[s.instr] {
+                return Err(ProgramError::Program(format!(
+                    "issue order entry {p}: instruction {} {}; the issue order lists each of the {n} instructions once",
+                    s.instr,
+                    if s.instr >= n { "does not exist" } else { "is listed twice" }
+                )));
+            }
+            seen[s.instr] = true;
+        }
+        if let Some(missing) = seen.iter().position(|s| !s) {
+            return Err(invalid(
+                missing,
+                "issue",
+                format!(
+                    "is missing from the issue order ({} of {n} listed)",
+                    issue.len()
+                ),
+            ));
+        }
+    }
+    // Where each instruction of frame f issues: (f - next_frame, position).
+    let order = issue_order(issue, n);
+    let mut slot = vec![(0i64, 0usize); n];
+    for (p, s) in order.iter().enumerate() {
+        slot[s.instr] = (s.next_frame as i64, p);
+    }
+    let at = |frame: i64, j: usize| (frame - slot[j].0, slot[j].1);
     for (i, ws) in waits.iter().enumerate() {
         for w in ws {
-            if w.instr >= n || (!w.previous_frame && w.instr >= i) {
+            let earlier = w.instr < n && at(-(w.previous_frame as i64), w.instr) < at(0, i);
+            if !earlier {
                 return Err(invalid(
                     i,
                     "wait",
                     format!(
-                        "waits for instruction {}{}, which is not an earlier one",
+                        "waits for instruction {}{}, which is not issued before it",
                         w.instr,
                         if w.previous_frame {
                             " of the previous frame"
@@ -187,12 +317,10 @@ pub fn check(
             }
         }
     }
-    let mut clock = UnitClock::default();
-    let mut frames: Vec<FrameTimes> = Vec::with_capacity(CHECKED_FRAMES);
-    for _ in 0..CHECKED_FRAMES {
-        let f = frame(acc, waits, vector_buffers, frames.last(), &mut clock);
-        frames.push(f);
-    }
+    let mut scheduler = Scheduler::new(acc.to_vec(), waits.to_vec(), issue, vector_buffers);
+    let frames: Vec<FrameTimes> = (0..CHECKED_FRAMES)
+        .map(|_| scheduler.next_frame())
+        .collect();
     // Per element: the last write (cycle, frame, instruction) and the latest read.
     let mut written: Vec<Option<(i64, usize, usize)>> = vec![None; vector_words];
     let mut read: Vec<Option<(i64, usize, usize)>> = vec![None; vector_words];

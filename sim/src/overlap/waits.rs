@@ -6,62 +6,70 @@
 //! a read overtake its write.
 
 use super::access::Access;
-use super::{Hazard, Wait};
+use super::{issue_sequence, Hazard, Issue, Wait};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy)]
 struct Mark {
-    /// Instruction index over two copies of the program: `< n` is the previous frame.
+    frame: usize,
     instr: usize,
     offset: u32,
 }
 
 /// The waits of every instruction of `acc` (one frame of a program that
-/// runs again and again). With `chaining`, a consumer may start as soon as
-/// each element it reads has been written (the `after` is the largest
+/// runs again and again), taken in `issue` order ([`super::Issue`]; empty:
+/// program order). With `chaining`, a consumer may start as soon as each
+/// element it reads has been written (the `after` is the largest
 /// per-element difference); without it, it starts after the producer's end.
-pub fn derive(acc: &[Access], vector_words: usize, chaining: bool) -> Vec<Vec<Wait>> {
+pub fn derive(
+    acc: &[Access],
+    vector_words: usize,
+    chaining: bool,
+    issue: &[Issue],
+) -> Vec<Vec<Wait>> {
     let n = acc.len();
     let mut last_write: Vec<Option<Mark>> = vec![None; vector_words];
     let mut readers: Vec<Vec<Mark>> = vec![Vec::new(); vector_words];
     let mut found: Vec<BTreeMap<(usize, bool, Hazard), i64>> = vec![BTreeMap::new(); n];
-    for g in 0..2 * n {
-        let i = g % n;
+    // Frame 1's waits: its instructions see all of frame 0 and whatever
+    // frame 1 and 2 issue before them.
+    const RECORDED: usize = 1;
+    for (frame, i) in issue_sequence(issue, n, RECORDED + 2) {
         let a = &acc[i];
-        let mut note = |j: usize, hazard: Hazard, after: i64| {
-            if g < n {
+        let mut note = |m: &Mark, hazard: Hazard, after: i64| {
+            // Only the recorded frame, and only earlier frames or its own.
+            if frame != RECORDED || m.frame > frame {
                 return;
             }
-            let key = if j >= n {
-                (j - n, false, hazard)
-            } else {
-                (j, true, hazard)
-            };
-            let e = found[i].entry(key).or_insert(i64::MIN);
+            let previous_frame = m.frame < frame;
+            let e = found[i]
+                .entry((m.instr, previous_frame, hazard))
+                .or_insert(i64::MIN);
             *e = (*e).max(after);
         };
         for (_, touches) in &a.reads {
             for t in touches {
-                if let Some(w) = last_write[t.element as usize] {
-                    note(w.instr, Hazard::Raw, w.offset as i64 + 1 - t.offset as i64);
+                if let Some(w) = &last_write[t.element as usize] {
+                    note(w, Hazard::Raw, w.offset as i64 + 1 - t.offset as i64);
                 }
             }
         }
         for t in &a.writes {
             let e = t.element as usize;
-            if let Some(w) = last_write[e] {
-                note(w.instr, Hazard::Waw, w.offset as i64 + 1 - t.offset as i64);
+            if let Some(w) = &last_write[e] {
+                note(w, Hazard::Waw, w.offset as i64 + 1 - t.offset as i64);
             }
             for r in &readers[e] {
-                if r.instr != g {
-                    note(r.instr, Hazard::War, r.offset as i64 + 1 - t.offset as i64);
+                if (r.frame, r.instr) != (frame, i) {
+                    note(r, Hazard::War, r.offset as i64 + 1 - t.offset as i64);
                 }
             }
         }
         for (_, touches) in &a.reads {
             for t in touches {
                 readers[t.element as usize].push(Mark {
-                    instr: g,
+                    frame,
+                    instr: i,
                     offset: t.offset,
                 });
             }
@@ -69,7 +77,8 @@ pub fn derive(acc: &[Access], vector_words: usize, chaining: bool) -> Vec<Vec<Wa
         for t in &a.writes {
             let e = t.element as usize;
             last_write[e] = Some(Mark {
-                instr: g,
+                frame,
+                instr: i,
                 offset: t.offset,
             });
             readers[e].clear();

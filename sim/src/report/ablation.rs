@@ -36,6 +36,10 @@ pub fn steps() -> Vec<(&'static str, Overlap)> {
     v.push(("+ double-buffered private vector banks", o.clone()));
     o.chaining = true;
     v.push(("+ chaining (gate rows in cell blocks)", o.clone()));
+    o.act_unit = true;
+    v.push(("+ activation unit beside the EWOP", o.clone()));
+    o.input_ahead = true;
+    v.push(("+ next frame's input product ahead", o.clone()));
     v
 }
 
@@ -113,7 +117,9 @@ mod tests {
         )))
         .unwrap();
         let rows = ablation(&cfg, "ese-lstm", 0.875, 1).unwrap();
-        assert_eq!(rows[0].cycles, 1035, "the serialized frame of the issue");
+        // The serialized machine on W_ih and W_hh pruned apart (1035 with
+        // one gate matrix over [x; h]: the extra input SpMxV and bias add).
+        assert_eq!(rows[0].cycles, 1111, "the serialized frame");
         for w in rows.windows(2) {
             assert!(
                 w[1].cycles <= w[0].cycles,
@@ -122,7 +128,10 @@ mod tests {
                 w[1].step
             );
         }
+        // The targets: at most 2.4 us (480 cycles at 200 MHz) per frame,
+        // the multipliers busy at least 90% of it.
         let last = rows.last().unwrap();
-        assert!(last.cycles < 700, "{}", last.cycles);
+        assert!(last.cycles <= 480, "{}", last.cycles);
+        assert!(last.multipliers_busy >= 0.9, "{}", last.multipliers_busy);
     }
 }

@@ -234,8 +234,8 @@ pub fn instr_label(instr: &Instr, matrix_names: &[String]) -> String {
     }
 }
 
-/// The spans of one instruction that keeps its unit busy for `cycles`
-/// cycles from `start`: `load` on DMA in, `store` on DMA out, `ewop` on
+/// The spans of one instruction that keeps its unit busy as `t` says
+/// (`t.cycles` cycles from `t.start`): `load` on DMA in, `store` on DMA out, `ewop` on
 /// EWOP, `act` on ACT, each for the whole instruction; an `spmv` split by
 /// [`timing::spmv`] into its dispatch cycle and vector load (`1 +
 /// bank_size` cycles) on the vector-load lane, and the rest (compute and
@@ -246,13 +246,11 @@ pub fn instr_spans(
     cfg: &Config,
     matrices: &[Csb],
     matrix_names: &[String],
-    index: usize,
     instr: &Instr,
-    start: u64,
-    cycles: u64,
-    compute_start: Option<u64>,
+    t: &InstrTiming,
 ) -> Vec<LaneSpan> {
     let label = instr_label(instr, matrix_names);
+    let (index, start, cycles) = (t.index, t.start, t.cycles);
     let end = start + cycles;
     let span = |lane, start, end, label| LaneSpan {
         lane,
@@ -273,7 +271,7 @@ pub fn instr_spans(
                 // possibly later: a wait, drawn as a gap between the bars).
                 let b = timing::spmv(cfg, csb);
                 let loaded = start + (b.start + b.load).min(cycles);
-                let compute = compute_start.unwrap_or(loaded).clamp(loaded, end);
+                let compute = t.compute_start.unwrap_or(loaded).clamp(loaded, end);
                 vec![
                     span(
                         Lane::VectorLoad,
@@ -309,16 +307,7 @@ pub fn frame_spans(
     timeline
         .iter()
         .flat_map(|t| match program.get(t.index) {
-            Some(instr) => instr_spans(
-                cfg,
-                matrices,
-                matrix_names,
-                t.index,
-                instr,
-                t.start,
-                t.cycles,
-                t.compute_start,
-            ),
+            Some(instr) => instr_spans(cfg, matrices, matrix_names, instr, t),
             None => vec![LaneSpan {
                 lane: match t.unit {
                     Unit::Dma if t.op == "store" => Lane::DmaOut,

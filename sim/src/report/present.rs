@@ -344,7 +344,12 @@ impl WorkloadReport {
     /// the row this configuration runs.
     pub fn ablation_table(&self) -> String {
         let mut s = String::from("  ablation (steady-state frame):\n");
-        let width = self.ablation.iter().map(|r| r.step.len()).max().unwrap_or(0);
+        let width = self
+            .ablation
+            .iter()
+            .map(|r| r.step.len())
+            .max()
+            .unwrap_or(0);
         for r in &self.ablation {
             let _ = writeln!(
                 s,

@@ -9,8 +9,8 @@
 //! [`REPORT_VERSION`]); its CSV, summary and Markdown table are in
 //! [`super::present`]. Every field is documented in `docs/simulator.md`.
 
-use super::device::{resources, Resources};
 use super::ablation::{ablation, steady_frame, steps, AblationRow};
+use super::device::{resources, Resources};
 use super::gantt::{frame_spans, Gantt};
 use super::schemes::{self, csb_mask, BaselineInput, Baselines, SchemeRow, StallCycles};
 use super::{option, published, ReportError};
@@ -380,16 +380,18 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
 
     let slots = (cfg.pes * cfg.banks) as f64;
     let matrices = net.matrices();
-    // The spmv instruction of each matrix.
-    let spmv_of: Vec<(usize, usize)> = program
-        .instrs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, instr)| match instr {
-            Instr::Spmv { matrix, .. } => Some((i, *matrix)),
-            _ => None,
-        })
-        .collect();
+    // The spmv instructions of each of the network's matrices (the
+    // overlapped machine may run one matrix's rows in two pieces).
+    let mut spmv_of: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, instr) in program.instrs.iter().enumerate() {
+        if let Instr::Spmv { matrix, .. } = instr {
+            let source = compiled.source[*matrix];
+            match spmv_of.iter_mut().find(|(m, _)| *m == source) {
+                Some((_, instrs)) => instrs.push(i),
+                None => spmv_of.push((source, vec![i])),
+            }
+        }
+    }
     let frame0 = &first.expect("at least one frame (checked)");
     let masks: Vec<Array2<bool>> = matrices.iter().map(csb_mask).collect();
     let bbs: Vec<SchemeReport> = masks
@@ -405,11 +407,12 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
 
     let mut spmv_infos: Vec<SpmvInfo> = spmv_of
         .iter()
-        .map(|&(instruction, matrix)| {
+        .map(|(matrix, instrs)| {
+            let (matrix, instruction) = (*matrix, instrs[0]);
             let m = &matrices[matrix];
-            // The instruction's own cycles: with `memory.matrix = "dram"`
-            // its compute phase also waits for the matrix stream.
-            let total = frame0.timeline[instruction].cycles;
+            // The instructions' own cycles: with `memory.matrix = "dram"`
+            // the compute phase also waits for the matrix stream.
+            let total: u64 = instrs.iter().map(|&i| frame0.timeline[i].cycles).sum();
             let CycleBreakdown {
                 start, load, drain, ..
             } = spmv_cycles(cfg, m);
@@ -443,7 +446,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
     let mut next = spmv_infos.into_iter();
     for (index, layer) in net.layers.iter().enumerate() {
         let (kind, hidden, count) = match layer {
-            Layer::Lstm(l) => ("lstm", l.hidden, 1 + l.proj.is_some() as usize),
+            Layer::Lstm(l) => ("lstm", l.hidden, 2 + l.proj.is_some() as usize),
             Layer::Gru(g) => ("gru", g.hidden, 2),
         };
         layers.push(LayerInfo {
@@ -485,7 +488,6 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         stored_weights,
     };
 
-    let matrix_of: std::collections::BTreeMap<usize, usize> = spmv_of.iter().copied().collect();
     let timeline = frame0
         .timeline
         .iter()
@@ -495,9 +497,11 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
             unit: t.unit,
             start: t.start,
             cycles: t.cycles,
-            pe_utilization: match matrix_of.get(&t.index) {
-                Some(&m) => matrices[m].nnz_slots() as f64 / (slots * t.cycles.max(1) as f64),
-                None => 0.0,
+            pe_utilization: match program.instrs[t.index] {
+                Instr::Spmv { matrix, .. } => {
+                    compiled.matrices[matrix].nnz_slots() as f64 / (slots * t.cycles.max(1) as f64)
+                }
+                _ => 0.0,
             },
         })
         .collect();

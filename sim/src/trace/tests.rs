@@ -161,7 +161,7 @@ fn program() -> (Vec<Csb>, Program) {
         Program {
             instrs,
             preloaded: vec![],
-            waits: vec![],
+            ..Program::default()
         },
     )
 }
