@@ -425,6 +425,8 @@ fn run(cli: Cli) -> Result<()> {
             plan.check()?;
             drop(plan);
             let cfg = flow::load_config(config.as_deref())?;
+            // Refuse what the generator does not build before simulating.
+            bbs_hdlgen::check_supported(&cfg)?;
             let v = match (csb, input, workload) {
                 (Some(csb), Some(input), None) => {
                     let c = read_csb(&csb)?;

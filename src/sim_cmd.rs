@@ -163,6 +163,12 @@ pub fn run(args: &SimArgs) -> Result<()> {
     }
 }
 
+/// The traces name the generated RTL's signals: a machine the generator does
+/// not build (the overlapped one) has none to trace.
+fn traces_supported(cfg: &bbs_sim::Config) -> Result<()> {
+    bbs_hdlgen::check_supported(cfg).context("--vcd/--bram-trace")
+}
+
 /// Where `--vcd` and `--bram-trace` go.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TraceFiles<'a> {
@@ -313,6 +319,7 @@ fn run_spmv(args: &SimArgs, csb: &Path, input: &Path) -> Result<()> {
     };
     // The traces are rendered before anything is written.
     let trace_files = if traces.wanted() {
+        traces_supported(&cfg)?;
         let program = spmv_program(&c);
         let matrices = std::slice::from_ref(&c);
         let sim = simulate_program(&cfg, matrices, &program, std::slice::from_ref(&x), 1)
@@ -417,6 +424,7 @@ fn workload_traces(
     opts: &WorkloadOptions,
     files: TraceFiles,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    traces_supported(cfg)?;
     let net = workloads::network(&opts.workload, cfg, opts.sparsity, opts.seed)?;
     let program = net.program(cfg)?;
     let frames = workloads::frames(cfg, net.input(), opts.frames, opts.seed);

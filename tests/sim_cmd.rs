@@ -912,3 +912,56 @@ fn traces_cover_the_whole_program() {
         &[&vcd, &json],
     );
 }
+
+/// The overlapped machine: `bbs sim` reports its steady-state frame and the
+/// ablation; what needs its RTL (traces with RTL signal names, `verify`)
+/// is refused naming `overlap.units`, before anything is simulated or
+/// written.
+#[test]
+fn the_overlapped_machine_simulates_and_what_needs_its_rtl_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = bbs_sim::Config {
+        overlap: bbs_sim::config::Overlap::all(),
+        ..bbs_sim::Config::default()
+    };
+    let cfg_path = dir.path().join("overlap.toml");
+    std::fs::write(&cfg_path, cfg.to_toml()).unwrap();
+    let cfg = cfg_path;
+    let o = bbs(&["sim", "--workload", "small-lstm", "--config", s(&cfg)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("frame 0:") && out.contains("steady state"),
+        "{out}"
+    );
+    assert!(
+        out.contains("next frame's input product ahead") && out.contains("<- this configuration"),
+        "{out}"
+    );
+
+    let vcd = dir.path().join("t.vcd");
+    let o = bbs(&[
+        "sim",
+        "--workload",
+        "small-lstm",
+        "--config",
+        s(&cfg),
+        "--vcd",
+        s(&vcd),
+    ]);
+    assert_fails(&o, &["--vcd", "overlap.units"], &[&vcd]);
+
+    let work = dir.path().join("verify");
+    let o = bbs(&[
+        "verify",
+        "--workload",
+        "small-lstm",
+        "--config",
+        s(&cfg),
+        "-o",
+        s(&work),
+    ]);
+    assert_fails(&o, &["overlap.units", "simulated only"], &[]);
+    // Refused before Verilator's work directory gets anything.
+    assert!(!work.join("obj_dir").exists());
+}

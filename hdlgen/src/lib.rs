@@ -86,9 +86,11 @@ fn render<T: Template>(name: &'static str, t: &T) -> Result<String, HdlError> {
     Ok(text)
 }
 
-/// Generate the design for `cfg`. Nothing is written; an invalid
-/// configuration fails here, before any output exists.
-pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
+/// Whether the generator builds `cfg`'s machine: a valid configuration
+/// with on-chip matrices and the serialized machine (the overlapped one is
+/// simulated only so far). Commands that need the RTL (`hdl`, `verify`,
+/// `synth`, traces with RTL signal names) check this first.
+pub fn check_supported(cfg: &Config) -> Result<(), HdlError> {
     cfg.validate()?;
     if cfg.memory.matrix == bbs_sim::config::MatrixStorage::Dram {
         return Err(ConfigError::Invalid {
@@ -104,6 +106,13 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
         }
         .into());
     }
+    Ok(())
+}
+
+/// Generate the design for `cfg`. Nothing is written; an invalid
+/// configuration fails here, before any output exists.
+pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
+    check_supported(cfg)?;
     let mut files = Vec::new();
     let mut add = |dir: &str,
                    name: &'static str,
