@@ -336,6 +336,9 @@ impl WorkloadReport {
             a.mean_abs_error
         );
         s.push_str(&resources_line(&self.resources));
+        if self.config.overlap.units {
+            s.push_str("  (resources of the serialized machine: what the overlap adds is not estimated yet, docs/architecture.md)\n");
+        }
         s
     }
 
