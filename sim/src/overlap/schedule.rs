@@ -391,3 +391,112 @@ pub fn check(
     }
     Ok(frames)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Overlap};
+    use crate::machine::{Machine, Program};
+    use crate::rnn::Compiled;
+    use crate::workloads;
+
+    /// small-lstm on the default configuration, every overlap technique on.
+    fn compiled() -> (Machine, Program) {
+        let cfg = Config {
+            overlap: Overlap::all(),
+            ..Config::default()
+        };
+        let net = workloads::network("small-lstm", &cfg, 0.75, 1).unwrap();
+        let Compiled {
+            program, matrices, ..
+        } = net.compile(&cfg).unwrap();
+        (Machine::new(&cfg, matrices).unwrap(), program)
+    }
+
+    #[test]
+    fn the_input_part_issues_a_frame_ahead_and_validates() {
+        let (m, p) = compiled();
+        assert!(p.issue.iter().any(|s| s.next_frame), "{:?}", p.issue);
+        // The load, W_ih x and its bias add of the next frame.
+        let ahead: Vec<&str> = p
+            .issue
+            .iter()
+            .filter(|s| s.next_frame)
+            .map(|s| p.instrs[s.instr].name())
+            .collect();
+        assert_eq!(ahead, ["load", "spmv", "ewop"]);
+        m.validate(&p).unwrap();
+    }
+
+    /// The next frame's input part (its W_ih x writes the region this
+    /// frame's cell blocks read) moved right after this frame's W_hh h: with
+    /// waits derived for that order, W_ih x overwrites values this frame
+    /// still has to read.
+    #[test]
+    fn an_issue_order_that_overtakes_a_read_is_refused() {
+        let (m, mut p) = compiled();
+        let ahead: Vec<Issue> = p.issue.iter().copied().filter(|s| s.next_frame).collect();
+        p.issue.retain(|s| !s.next_frame);
+        let w_hh = p
+            .issue
+            .iter()
+            .position(|s| p.instrs[s.instr].name() == "spmv")
+            .unwrap();
+        for (k, s) in ahead.iter().enumerate() {
+            p.issue.insert(w_hh + 1 + k, *s);
+        }
+        let acc = m.accesses(&p);
+        p.waits =
+            crate::overlap::waits::derive(&acc, m.config().memory.vector_words, true, &p.issue);
+        let w_ih = ahead[1].instr;
+        let e = m.validate(&p).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("instruction {w_ih} (spmv.dst): frame 1:"))
+                && e.contains("of the previous frame reads it")
+                && e.contains("the read would see the new value"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_issue_order_must_list_every_instruction_once() {
+        let (m, p) = compiled();
+        let mut twice = p.clone();
+        let first = twice.issue[0];
+        twice.issue.push(first);
+        let e = m.validate(&twice).unwrap_err().to_string();
+        assert!(e.contains("is listed twice"), "{e}");
+
+        let mut missing = p.clone();
+        let gone = missing.issue.pop().unwrap();
+        let e = m.validate(&missing).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("instruction {} (", gone.instr))
+                && e.contains(".issue): is missing from the issue order"),
+            "{e}"
+        );
+    }
+
+    /// An instruction issued a frame ahead cannot wait for one this frame
+    /// issues after it.
+    #[test]
+    fn a_wait_on_an_instruction_issued_later_is_refused() {
+        let (m, mut p) = compiled();
+        let ahead = p.issue.iter().find(|s| s.next_frame).unwrap().instr;
+        let store = p.instrs.len() - 1;
+        p.waits[ahead].push(Wait {
+            instr: store,
+            previous_frame: false,
+            hazard: Hazard::Raw,
+            after: 0,
+        });
+        let e = m.validate(&p).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("instruction {ahead} (load.wait)"))
+                && e.contains(&format!(
+                    "waits for instruction {store}, which is not issued before it"
+                )),
+            "{e}"
+        );
+    }
+}
