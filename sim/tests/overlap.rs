@@ -1,0 +1,376 @@
+//! The overlapped machine (`[overlap]`, docs/architecture.md): every step
+//! of the ablation computes the serialized machine's values bit for bit,
+//! its cycles are those of the cycle model, each technique only ever
+//! shortens the frame, the waits the generator derives always validate,
+//! a program whose waits would race is refused naming the instruction and
+//! field, and impossible switch combinations are refused naming the field.
+
+use bbs_sim::isa::{EwOp, Instr, Region};
+use bbs_sim::machine::{Machine, Program};
+use bbs_sim::overlap::{Hazard, Wait};
+use bbs_sim::report::ablation::steps;
+use bbs_sim::rnn::{reference_sequence, run_sequence, Compiled, Network};
+use bbs_sim::{workloads, Config, MatrixStorage, Overlap};
+use std::path::PathBuf;
+
+fn config(name: &str) -> Config {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../hw/configs")
+        .join(format!("{name}.toml"));
+    Config::from_file(&path).unwrap()
+}
+
+fn with(cfg: &Config, overlap: &Overlap) -> Config {
+    Config {
+        overlap: overlap.clone(),
+        ..cfg.clone()
+    }
+}
+
+/// The machine and program `net` compiles to on `cfg`.
+fn compiled(cfg: &Config, net: &Network) -> (Machine, Program) {
+    let Compiled {
+        program, matrices, ..
+    } = net.compile(cfg).unwrap();
+    (Machine::new(cfg, matrices).unwrap(), program)
+}
+
+/// The built-in workloads on the small reference configurations and the ESE
+/// LSTM on ese-a10, at every step of the ablation.
+fn cases() -> Vec<(Config, &'static str, f64)> {
+    let mut v = Vec::new();
+    for cfg in ["default", "odd"] {
+        for w in ["small-lstm", "small-gru", "stacked-lstm"] {
+            v.push((config(cfg), w, 0.75));
+        }
+    }
+    v.push((config("ese-a10"), "ese-lstm", 0.875));
+    v
+}
+
+#[test]
+fn every_step_is_bit_exact_and_runs_the_cycle_models_frames() {
+    for (base, workload, sparsity) in cases() {
+        for (step, overlap) in steps() {
+            let cfg = with(&base, &overlap);
+            let what = format!("{} / {workload} / {step}", base.name);
+            let net = workloads::network(workload, &cfg, sparsity, 1).unwrap();
+            let frames = workloads::frames(&cfg, net.input(), 3, 7);
+            let run = run_sequence(&cfg, &net, &frames).unwrap();
+            assert_eq!(
+                run.outputs,
+                reference_sequence(&cfg, &net, &frames),
+                "{what}"
+            );
+            let (machine, program) = compiled(&cfg, &net);
+            machine
+                .validate(&program)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let model = machine.frame_cycles(&program, frames.len());
+            let ran: Vec<u64> = run.frames.iter().map(|f| f.cycles).collect();
+            assert_eq!(ran, model, "{what}");
+            if overlap.units {
+                // Frames overlap: the steady state is no longer than frame 0.
+                assert!(model[2] <= model[0], "{what}: {model:?}");
+            } else {
+                assert!(model.iter().all(|&c| c == model[0]), "{what}: {model:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn each_technique_only_shortens_the_steady_frame() {
+    for (base, workload, sparsity) in cases() {
+        let steady: Vec<u64> = steps()
+            .iter()
+            .map(|(_, overlap)| {
+                let cfg = with(&base, overlap);
+                let net = workloads::network(workload, &cfg, sparsity, 1).unwrap();
+                let (machine, program) = compiled(&cfg, &net);
+                *machine.frame_cycles(&program, 8).last().unwrap()
+            })
+            .collect();
+        let what = format!("{} / {workload}: {steady:?}", base.name);
+        assert!(steady.windows(2).all(|w| w[1] <= w[0]), "{what}");
+        // The whole overlapped machine is much faster than the serialized.
+        assert!(
+            (*steady.last().unwrap() as f64) < 0.75 * steady[0] as f64,
+            "{what}"
+        );
+    }
+}
+
+/// Chaining reorders an LSTM's gate rows into cell blocks: the compiled
+/// matrices hold the network's rows, only in another order.
+#[test]
+fn chaining_only_reorders_rows() {
+    let cfg = with(&config("default"), &Overlap::all());
+    let net = workloads::network("small-lstm", &cfg, 0.75, 1).unwrap();
+    let c = net.compile(&cfg).unwrap();
+    assert!(c.block < 128, "one block of the whole layer: {}", c.block);
+    let original = net.matrices();
+    for (m, &src) in c.matrices.iter().zip(&c.source) {
+        let rows = |csb: &bbs_compress::Csb| -> Vec<Vec<i64>> {
+            let d = csb.to_dense_fixed();
+            d.rows().into_iter().map(|r| r.to_vec()).collect()
+        };
+        let mut got = rows(m);
+        let mut want = rows(&original[src]);
+        assert_ne!(got, want[..got.len()], "rows not reordered");
+        got.sort();
+        want.sort();
+        if got.len() == want.len() {
+            assert_eq!(got, want);
+        } else {
+            // One of two pieces of W_ih: its rows are among the matrix's.
+            assert!(got.iter().all(|r| want.binary_search(r).is_ok()));
+        }
+    }
+}
+
+/// The first wait of `hazard` kind in the program, as (instruction, index).
+fn find_wait(p: &Program, hazard: Hazard, same_frame: bool) -> (usize, usize) {
+    p.waits
+        .iter()
+        .enumerate()
+        .find_map(|(i, ws)| {
+            ws.iter()
+                .position(|w| w.hazard == hazard && w.previous_frame != same_frame)
+                .map(|k| (i, k))
+        })
+        .unwrap_or_else(|| panic!("no {hazard:?} wait"))
+}
+
+/// Drop one wait and let the instruction start as early as its unit
+/// allows: the validator must catch the race the wait prevented.
+fn without_wait(p: &Program, (i, k): (usize, usize)) -> (Program, Wait) {
+    let mut bad = p.clone();
+    let w = bad.waits[i].remove(k);
+    (bad, w)
+}
+
+#[test]
+fn a_program_whose_waits_race_is_refused_naming_instruction_and_field() {
+    let cfg = with(&config("default"), &Overlap::all());
+    let net = workloads::network("small-lstm", &cfg, 0.75, 1).unwrap();
+    let (machine, program) = compiled(&cfg, &net);
+    machine.validate(&program).unwrap();
+
+    // A read before its producer's write: every RAW wait of the program
+    // guards a real dependency, so removing any one races.
+    let mut raw_refused = 0;
+    for (i, ws) in program.waits.iter().enumerate() {
+        for k in 0..ws.len() {
+            if ws[k].hazard != Hazard::Raw || ws[k].previous_frame {
+                continue;
+            }
+            let (bad, w) = without_wait(&program, (i, k));
+            if let Err(e) = machine.validate(&bad) {
+                let e = e.to_string();
+                assert!(
+                    e.starts_with(&format!("instruction {i} ({}.", bad.instrs[i].name())),
+                    "{e}"
+                );
+                assert!(
+                    e.contains(&format!("before instruction {} (", w.instr))
+                        && e.contains("its waits let the read overtake the write"),
+                    "{e}"
+                );
+                assert_eq!(e.lines().count(), 1);
+                raw_refused += 1;
+            }
+        }
+    }
+    // (A wait implied by another one, or by its unit's order, may be dropped
+    // safely; most are not.)
+    assert!(raw_refused > 10, "{raw_refused} RAW waits guarded anything");
+
+    // The ACT right after the first block's bias add reads what the add writes.
+    let act = program
+        .instrs
+        .iter()
+        .position(|i| i.name() == "act")
+        .unwrap();
+    let k = program.waits[act]
+        .iter()
+        .position(|w| w.hazard == Hazard::Raw && !w.previous_frame && w.instr == act - 1)
+        .unwrap();
+    let (bad, _) = without_wait(&program, (act, k));
+    let e = machine.validate(&bad).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "instruction {act} (act.src): frame 0: reads element"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn two_writers_in_flight_and_a_write_before_a_read_are_refused() {
+    let cfg = with(&config("default"), &Overlap::all());
+    let net = workloads::network("small-lstm", &cfg, 0.75, 1).unwrap();
+    let (machine, program) = compiled(&cfg, &net);
+
+    // Two writers of one region with no wait between them: a load (its
+    // first beat `link_latency` cycles after it asks) and a copy into the
+    // same region, which the element-wise unit finishes first.
+    let (r, pre) = (Region::new(0, 8), Region::new(8, 8));
+    let racing = Program {
+        instrs: vec![
+            Instr::Load { dst: r },
+            Instr::Ewop {
+                func: EwOp::Copy,
+                a: pre,
+                b: pre,
+                dst: r,
+            },
+            Instr::Store { src: r },
+        ],
+        preloaded: vec![(pre, vec![0; 8])],
+        waits: vec![vec![]; 3],
+        ..Program::default()
+    };
+    let bare = Machine::new(&cfg, vec![]).unwrap();
+    let e = bare.validate(&racing).unwrap_err().to_string();
+    assert!(
+        e.starts_with("instruction 1 (ewop.dst): frame 0: writes element 0 in cycle")
+            && e.contains("while instruction 0 (load) still writes it")
+            && e.contains("two writers of one region in flight"),
+        "{e}"
+    );
+    // With the wait the generator would write, it is fine.
+    let mut waited = racing.clone();
+    waited.waits = bbs_sim::overlap::waits::derive(
+        &bare.accesses(&racing),
+        cfg.memory.vector_words,
+        true,
+        &[],
+    );
+    assert!(waited.waits[1].iter().any(|w| w.hazard == Hazard::Waw));
+    bare.validate(&waited).unwrap();
+
+    // Drop every write-after-read wait of one instruction: a write lands
+    // before an earlier instruction has read the old value.
+    let mut war = 0;
+    for i in 0..program.instrs.len() {
+        let mut bad = program.clone();
+        let before = bad.waits[i].len();
+        bad.waits[i].retain(|w| w.hazard != Hazard::War);
+        if bad.waits[i].len() == before {
+            continue;
+        }
+        if let Err(e) = machine.validate(&bad) {
+            let e = e.to_string();
+            assert!(e.starts_with(&format!("instruction {i} (")), "{e}");
+            assert!(e.contains("the read would see the new value"), "{e}");
+            war += 1;
+        }
+    }
+    assert!(war > 0, "no WAR wait guarded anything");
+
+    // A wait on an instruction that does not come before it.
+    let (i, _) = find_wait(&program, Hazard::Raw, true);
+    let mut bad = program.clone();
+    bad.waits[i].push(Wait {
+        instr: i,
+        previous_frame: false,
+        hazard: Hazard::Raw,
+        after: 0,
+    });
+    let e = machine.validate(&bad).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("instruction {i} ("))
+            && e.contains(".wait): waits for instruction")
+            && e.contains("which is not issued before it"),
+        "{e}"
+    );
+}
+
+/// A serialized program (no waits) on the overlapped machine races: the
+/// units would start everything at once.
+#[test]
+fn a_program_without_waits_is_refused_by_the_overlapped_machine() {
+    let cfg = config("default");
+    let net = workloads::network("small-lstm", &cfg, 0.75, 1).unwrap();
+    let program = net.program(&cfg).unwrap();
+    let overlapped = with(&cfg, &Overlap::all());
+    let machine = Machine::new(&overlapped, net.matrices()).unwrap();
+    let e = machine.validate(&program).unwrap_err().to_string();
+    assert!(
+        e.contains("its waits let the read overtake the write"),
+        "{e}"
+    );
+    // And it is fine on the serialized machine.
+    Machine::new(&cfg, net.matrices())
+        .unwrap()
+        .validate(&program)
+        .unwrap();
+}
+
+#[test]
+fn impossible_switch_combinations_are_refused_naming_the_field() {
+    let base = config("default");
+    let refused = |overlap: Overlap, matrix: MatrixStorage, field: &str, needle: &str| {
+        let mut cfg = with(&base, &overlap);
+        cfg.memory.matrix = matrix;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains(field) && e.contains(needle), "{e}");
+        // From a TOML file too: the same one-line error.
+        let text = cfg.to_toml();
+        let e = Config::from_toml_str(&text, "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field), "{e}");
+    };
+    let needs_units = "needs overlap.units = true";
+    let on = MatrixStorage::Onchip;
+    for (field, overlap) in [
+        (
+            "overlap.vector_buffers",
+            Overlap {
+                vector_buffers: 2,
+                ..Overlap::default()
+            },
+        ),
+        (
+            "overlap.chaining",
+            Overlap {
+                chaining: true,
+                ..Overlap::default()
+            },
+        ),
+        (
+            "overlap.act_unit",
+            Overlap {
+                act_unit: true,
+                ..Overlap::default()
+            },
+        ),
+        (
+            "overlap.input_ahead",
+            Overlap {
+                input_ahead: true,
+                ..Overlap::default()
+            },
+        ),
+    ] {
+        refused(overlap, on, field, needs_units);
+    }
+    refused(
+        Overlap {
+            units: true,
+            vector_buffers: 3,
+            ..Overlap::default()
+        },
+        on,
+        "overlap.vector_buffers",
+        "3 is not 1 or 2",
+    );
+    refused(
+        Overlap::all(),
+        MatrixStorage::Dram,
+        "overlap.units",
+        "keeps its matrices on chip",
+    );
+}
