@@ -157,12 +157,12 @@ fn a_program_whose_waits_race_is_refused_naming_instruction_and_field() {
     let (machine, program) = compiled(&cfg, &net);
     machine.validate(&program).unwrap();
 
-    // A read before its producer's write: every RAW wait of the program
-    // guards a real dependency, so removing any one races.
+    // A read before its producer's write: removing a RAW wait races
+    // (unless another wait or the unit's order implies it).
     let mut raw_refused = 0;
     for (i, ws) in program.waits.iter().enumerate() {
-        for k in 0..ws.len() {
-            if ws[k].hazard != Hazard::Raw || ws[k].previous_frame {
+        for (k, w) in ws.iter().enumerate() {
+            if w.hazard != Hazard::Raw || w.previous_frame {
                 continue;
             }
             let (bad, w) = without_wait(&program, (i, k));
