@@ -2,8 +2,10 @@
 //!
 //! For every point of `--pes x --banks x --sparsity` the base configuration
 //! is specialized (PEs, banks, capacities grown to hold the workload), the
-//! named workload is built at the point's banks and sparsity, one frame runs
-//! through it on the simulator ([`bbs_sim::rnn::run_sequence`]) and the
+//! named workload is built at the point's banks and sparsity, its
+//! steady-state frame is scheduled on the overlapped machine (every
+//! `[overlap]` technique; `--overlap off`: the serialized machine) by the
+//! cycle model ([`bbs_sim::report::ablation::steady_frame_of`]) and the
 //! resources are estimated ([`bbs_sim::estimate`]). The results go to
 //! `sweep.csv`, `sweep.json` and `pareto.svg` (latency against the combined
 //! resource share, per sparsity, with the Pareto front); see `docs/sweep.md`.
@@ -11,8 +13,9 @@
 use crate::cli::{self, DeviceName, Workload};
 use anyhow::{bail, Result};
 use bbs_sim::arith::ceil_log2;
-use bbs_sim::rnn::{run_sequence, Network};
-use bbs_sim::{check_budget, estimate, workloads, Budget, Config, Device};
+use bbs_sim::report::ablation::steady_frame_of;
+use bbs_sim::rnn::Network;
+use bbs_sim::{check_budget, estimate, workloads, Budget, Config, Device, MatrixStorage, Overlap};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -21,7 +24,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Version of the `sweep.json` layout and the `sweep.csv` columns; bump on any change.
-pub const SWEEP_VERSION: u32 = 2;
+pub const SWEEP_VERSION: u32 = 3;
 
 /// The columns of `sweep.csv`, in order.
 pub const CSV_COLUMNS: [&str; 20] = [
@@ -95,7 +98,12 @@ pub struct SweepArgs {
     /// Logic budget (default: 427200 ALMs for intel-m20k, 331680 CLB LUTs for xilinx-ramb36).
     #[arg(long, value_name = "N", value_parser = cli::at_least_1, allow_negative_numbers = true)]
     pub budget_logic: Option<usize>,
-    /// Seed of the workload's random weights and input frame.
+    /// The machine scheduled: `on`, the overlapped machine (every
+    /// `[overlap]` technique, whatever the base configuration says), or
+    /// `off`, the serialized one. Points with matrices in DRAM run serialized.
+    #[arg(long, value_name = "on|off", value_enum, default_value_t = OverlapSwitch::On)]
+    pub overlap: OverlapSwitch,
+    /// Seed of the workload's random weights.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = cli::count,
           allow_negative_numbers = true)]
     pub seed: u64,
@@ -105,6 +113,13 @@ pub struct SweepArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `--overlap`: which machine a sweep schedules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OverlapSwitch {
+    On,
+    Off,
 }
 
 /// A checked sweep request.
@@ -120,6 +135,8 @@ pub struct Plan {
     pub device_name: &'static str,
     pub budget: Budget,
     pub seed: u64,
+    /// Schedule on the overlapped machine (`--overlap on`).
+    pub overlap: bool,
 }
 
 fn parse_list<T>(
@@ -197,6 +214,7 @@ impl Plan {
             device_name: args.device.name(),
             budget,
             seed: args.seed,
+            overlap: args.overlap == OverlapSwitch::On,
         })
     }
 
@@ -217,7 +235,8 @@ pub struct Point {
     pub max_rows: Option<usize>,
     pub max_cols: Option<usize>,
     pub max_slots: Option<usize>,
-    /// One frame, from the first instruction to the last.
+    /// One steady-state frame: the interval between frames once they
+    /// overlap (the serialized machine: the frame's cycles).
     pub cycles: Option<u64>,
     /// `cycles / host.clock_mhz`.
     pub latency_us: Option<f64>,
@@ -350,8 +369,20 @@ impl Needs {
 ///   least what all matrices together need in each PE's matrix memory
 ///   (`sum ceil(rows / pes) * slots <= ceil(max_rows / pes) * max_slots`);
 ///   when that exceeds the bank depth, `max_rows` grows instead.
-fn derive(base: &Config, needs: &Needs, pes: usize, banks: usize, sparsity: f64) -> Config {
+fn derive(
+    base: &Config,
+    needs: &Needs,
+    pes: usize,
+    banks: usize,
+    sparsity: f64,
+    overlap: bool,
+) -> Config {
     let mut cfg = base.clone();
+    cfg.overlap = if overlap && cfg.memory.matrix == MatrixStorage::Onchip {
+        Overlap::all()
+    } else {
+        Overlap::default()
+    };
     cfg.name = point_name(pes, banks, sparsity).replace('.', "_");
     cfg.pes = pes;
     cfg.banks = banks;
@@ -382,13 +413,12 @@ fn run_point(
     plan: &Plan,
     net: &Network,
     needs: &Needs,
-    frame: &[Vec<i64>],
     pes: usize,
     banks: usize,
     sparsity: f64,
 ) -> Point {
     let mut p = Point::new(pes, banks, sparsity);
-    let cfg = derive(&plan.base, needs, pes, banks, sparsity);
+    let cfg = derive(&plan.base, needs, pes, banks, sparsity, plan.overlap);
     p.max_rows = Some(cfg.max_rows);
     p.max_cols = Some(cfg.max_cols);
     p.max_slots = Some(cfg.max_slots);
@@ -413,13 +443,12 @@ fn run_point(
             return p;
         }
     }
-    match run_sequence(&cfg, net, frame) {
-        Ok(run) => {
-            let r = &run.frames[0];
-            p.cycles = Some(r.cycles);
-            p.latency_us = Some(r.cycles as f64 / cfg.host.clock_mhz as f64);
-            p.multiplier_utilization = Some(r.multiplier_utilization);
-            p.macs = Some(r.macs);
+    match steady_frame_of(&cfg, net) {
+        Ok(f) => {
+            p.cycles = Some(f.cycles);
+            p.latency_us = Some(f.cycles as f64 / cfg.host.clock_mhz as f64);
+            p.multiplier_utilization = Some(f.multipliers_busy(&cfg));
+            p.macs = Some(f.macs as u64);
             p.feasible = p.fits_budget;
         }
         Err(e) => p.reason = Some(e.to_string()),
@@ -490,11 +519,10 @@ pub fn sweep(plan: &Plan, pb: &ProgressBar) -> Vec<Point> {
                 match workloads::network(&plan.workload, &gcfg, sparsity, plan.seed) {
                     Ok(net) => {
                         let needs = Needs::of(&net);
-                        let frame = workloads::frames(&gcfg, net.input(), 1, plan.seed);
                         plan.pes
                             .par_iter()
                             .map(|&pes| {
-                                let p = run_point(plan, &net, &needs, &frame, pes, banks, sparsity);
+                                let p = run_point(plan, &net, &needs, pes, banks, sparsity);
                                 pb.inc(1);
                                 p
                             })
@@ -565,6 +593,8 @@ struct SweepJson<'a> {
     workload: &'a str,
     seed: u64,
     base_config: &'a str,
+    /// `overlapped` or `serialized` (`--overlap`).
+    machine: &'static str,
     clock_mhz: u32,
     device: &'a str,
     device_label: &'a str,
@@ -598,6 +628,11 @@ pub fn to_json(plan: &Plan, points: &[Point]) -> Result<String> {
         workload: &plan.workload,
         seed: plan.seed,
         base_config: &plan.base.name,
+        machine: if plan.overlap {
+            "overlapped"
+        } else {
+            "serialized"
+        },
         clock_mhz: plan.base.host.clock_mhz,
         device: plan.device_name,
         device_label: plan.device.label(),

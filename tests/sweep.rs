@@ -153,7 +153,8 @@ fn csv_has_one_row_per_point_in_order_with_fixed_columns() {
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
-    assert_eq!(json["sweep_version"], 2);
+    assert_eq!(json["sweep_version"], 3);
+    assert_eq!(json["machine"], "overlapped");
     assert_eq!(json["workload"], "small-lstm");
     assert_eq!(json["points"].as_array().unwrap().len(), 16);
     assert_eq!(json["budget"]["dsp_blocks"], 1518);
@@ -175,22 +176,9 @@ fn csv_has_one_row_per_point_in_order_with_fixed_columns() {
     assert_eq!(leftovers, 1, "a staging directory was left behind");
 }
 
-#[test]
-fn latency_falls_as_pes_grow() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("sw");
-    sweep(
-        &out,
-        &[
-            "--pes",
-            "1,2,3,4,8,16,32",
-            "--banks",
-            "2,8",
-            "--sparsity",
-            "0.5,0.875",
-        ],
-    );
-    let (_, rows) = read_csv(&out);
+/// The cycles of every point of a sweep, by (banks, sparsity), sorted by PEs.
+fn cycles_by_group(out: &Path) -> BTreeMap<(String, String), Vec<(usize, u64)>> {
+    let (_, rows) = read_csv(out);
     let mut groups: BTreeMap<(String, String), Vec<(usize, u64)>> = BTreeMap::new();
     for r in &rows {
         groups
@@ -198,13 +186,39 @@ fn latency_falls_as_pes_grow() {
             .or_default()
             .push((num(r, "pes"), num(r, "cycles")));
     }
-    assert_eq!(groups.len(), 4);
-    for (key, mut v) in groups {
+    for v in groups.values_mut() {
         v.sort();
+    }
+    groups
+}
+
+/// More PEs: on the serialized machine every frame is shorter; on the
+/// overlapped one (the default) never longer, and at every point at most
+/// the serialized frame, half the points or more well below it.
+#[test]
+fn latency_falls_as_pes_grow() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = [
+        "--pes",
+        "1,2,3,4,8,16,32",
+        "--banks",
+        "2,8",
+        "--sparsity",
+        "0.5,0.875",
+    ];
+    let (on, off) = (dir.path().join("on"), dir.path().join("off"));
+    sweep(&on, &grid);
+    sweep(&off, &[&grid[..], &["--overlap", "off"]].concat());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(off.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(json["machine"], "serialized");
+    let (on, off) = (cycles_by_group(&on), cycles_by_group(&off));
+    assert_eq!(off.len(), 4);
+    for (key, v) in &off {
         for w in v.windows(2) {
             assert!(
                 w[1].1 < w[0].1,
-                "{key:?}: {} PEs take {} cycles, {} PEs {}",
+                "serialized {key:?}: {} PEs take {} cycles, {} PEs {}",
                 w[0].0,
                 w[0].1,
                 w[1].0,
@@ -212,6 +226,19 @@ fn latency_falls_as_pes_grow() {
             );
         }
     }
+    let mut much_faster = 0;
+    for (key, v) in &on {
+        assert!(
+            v.windows(2).all(|w| w[1].1 <= w[0].1),
+            "overlapped {key:?}: {v:?}"
+        );
+        for (&(pes, c_on), &(_, c_off)) in v.iter().zip(&off[key]) {
+            assert!(c_on <= c_off, "{key:?} {pes} PEs: {c_on} > {c_off}");
+            much_faster += usize::from(4 * c_on < 3 * c_off);
+        }
+    }
+    // (With one or two PEs the frame is bound by the PE array either way.)
+    assert!(much_faster >= 14, "{much_faster} of 28 points 25% faster");
 }
 
 #[test]
@@ -483,6 +510,7 @@ fn bad_options_are_refused_naming_the_option() {
     assert_refused(&["--sparsity", "-0.5"], "--sparsity");
     assert_refused(&["--workload", "huge-lstm"], "--workload");
     assert_refused(&["--device", "xilinx"], "--device");
+    assert_refused(&["--overlap", "maybe"], "--overlap");
     assert_refused(&["--budget-dsp", "0"], "--budget-dsp");
     assert_refused(&["--budget-bram", "many"], "--budget-bram");
     assert_refused(&["--budget-logic", "0"], "--budget-logic");

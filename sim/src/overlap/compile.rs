@@ -137,35 +137,45 @@ pub fn compile(net: &Network, cfg: &Config) -> Result<Compiled, NetworkError> {
             }
         }
     }
-    match search.best {
-        Some((_, _, c)) => Ok(c),
-        None => Err(search.first_err.expect("at least one layout was tried")),
-    }
+    search.finish(cfg)
 }
 
-/// The shortest candidate so far, and the first error (reported if no
-/// candidate works).
+/// The candidates scored so far (the cycle model only: validating each
+/// would cost more than building it), and the first error.
 #[derive(Default)]
 struct Search {
-    best: Option<(u64, Layout, Compiled)>,
+    scored: Vec<(u64, Layout, Compiled)>,
     first_err: Option<NetworkError>,
 }
 
 impl Search {
     fn try_layout(&mut self, net: &Network, cfg: &Config, layout: Layout) {
         match score(net, cfg, layout) {
-            Ok((steady, c)) => {
-                if self.best.as_ref().map_or(true, |(b, _, _)| steady < *b) {
-                    self.best = Some((steady, layout, c));
-                }
-            }
+            Ok((steady, c)) => self.scored.push((steady, layout, c)),
             Err(e) => {
                 self.first_err.get_or_insert(e);
             }
         }
     }
     fn best_layout(&self) -> Option<Layout> {
-        self.best.as_ref().map(|(_, l, _)| *l)
+        self.scored
+            .iter()
+            .min_by_key(|(steady, _, _)| *steady)
+            .map(|(_, l, _)| *l)
+    }
+    /// The shortest candidate that validates (the first tried among equals).
+    fn finish(mut self, cfg: &Config) -> Result<Compiled, NetworkError> {
+        self.scored.sort_by_key(|(steady, _, _)| *steady);
+        for (_, _, c) in self.scored {
+            let machine = Machine::new(cfg, c.matrices.clone())?;
+            match machine.validate(&c.program) {
+                Ok(()) => return Ok(c),
+                Err(e) => {
+                    self.first_err.get_or_insert(e.into());
+                }
+            }
+        }
+        Err(self.first_err.expect("at least one layout was tried"))
     }
 }
 
@@ -173,7 +183,6 @@ impl Search {
 fn score(net: &Network, cfg: &Config, layout: Layout) -> Result<(u64, Compiled), NetworkError> {
     let c = build(net, cfg, layout)?;
     let machine = Machine::new(cfg, c.matrices.clone())?;
-    machine.validate(&c.program)?;
     let steady = *machine
         .frame_cycles(&c.program, SCORED_FRAMES)
         .last()

@@ -6,6 +6,7 @@ use super::ReportError;
 use crate::config::{Config, Overlap};
 use crate::isa::Instr;
 use crate::machine::Machine;
+use crate::rnn::{Network, NetworkError};
 use crate::workloads;
 use serde::Serialize;
 
@@ -43,24 +44,31 @@ pub fn steps() -> Vec<(&'static str, Overlap)> {
     v
 }
 
-/// The steady-state frame of `workload` on `cfg` with `overlap`.
-pub fn steady_frame(
-    cfg: &Config,
-    overlap: &Overlap,
-    workload: &str,
-    sparsity: f64,
-    seed: u64,
-) -> Result<AblationRow, ReportError> {
-    let mut cfg = cfg.clone();
-    cfg.overlap = overlap.clone();
-    cfg.validate()?;
-    let net = workloads::network(workload, &cfg, sparsity, seed)?;
-    let compiled = net.compile(&cfg)?;
-    let machine =
-        Machine::new(&cfg, compiled.matrices.clone()).map_err(crate::rnn::NetworkError::from)?;
-    machine
-        .validate(&compiled.program)
-        .map_err(crate::rnn::NetworkError::from)?;
+/// One steady-state frame of a network on the machine of a configuration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SteadyFrame {
+    /// The interval between frames once they overlap ([`STEADY_FRAMES`]
+    /// in); the serialized machine's frame cycles.
+    pub cycles: u64,
+    /// Multiply-accumulates of a frame on stored CSB weights.
+    pub macs: usize,
+    /// Instructions of the frame program.
+    pub instructions: usize,
+}
+
+impl SteadyFrame {
+    /// `macs / (pes * banks * cycles)`.
+    pub fn multipliers_busy(&self, cfg: &Config) -> f64 {
+        self.macs as f64 / ((cfg.pes * cfg.banks) as f64 * self.cycles.max(1) as f64)
+    }
+}
+
+/// The steady-state frame of `net` on the machine `cfg` describes (its
+/// `[overlap]` switches), from the cycle model alone: no data is computed.
+pub fn steady_frame_of(cfg: &Config, net: &Network) -> Result<SteadyFrame, NetworkError> {
+    let compiled = net.compile(cfg)?;
+    let machine = Machine::new(cfg, compiled.matrices.clone())?;
+    machine.validate(&compiled.program)?;
     let cycles = *machine
         .frame_cycles(&compiled.program, STEADY_FRAMES)
         .last()
@@ -77,13 +85,33 @@ pub fn steady_frame(
             _ => None,
         })
         .sum();
+    Ok(SteadyFrame {
+        cycles,
+        macs,
+        instructions: compiled.program.instrs.len(),
+    })
+}
+
+/// The steady-state frame of `workload` on `cfg` with `overlap`.
+pub fn steady_frame(
+    cfg: &Config,
+    overlap: &Overlap,
+    workload: &str,
+    sparsity: f64,
+    seed: u64,
+) -> Result<AblationRow, ReportError> {
+    let mut cfg = cfg.clone();
+    cfg.overlap = overlap.clone();
+    cfg.validate()?;
+    let net = workloads::network(workload, &cfg, sparsity, seed)?;
+    let f = steady_frame_of(&cfg, &net)?;
     Ok(AblationRow {
         step: "",
         overlap: overlap.clone(),
-        cycles,
-        microseconds: cycles as f64 / cfg.host.clock_mhz as f64,
-        multipliers_busy: macs as f64 / ((cfg.pes * cfg.banks) as f64 * cycles.max(1) as f64),
-        instructions: compiled.program.instrs.len(),
+        cycles: f.cycles,
+        microseconds: f.cycles as f64 / cfg.host.clock_mhz as f64,
+        multipliers_busy: f.multipliers_busy(&cfg),
+        instructions: f.instructions,
     })
 }
 
