@@ -24,7 +24,7 @@
 //! | memory | RTL | instances | depth | width | read ports | write ports |
 //! |---|---|---|---|---|---|---|
 //! | `matrix` | `bbs_pe.v` `u_mat_mem` | P | `cfg.matrix_depth()` | `cfg.matrix_word_width()` | 1 registered | 1 |
-//! | `vector_bank` | `bbs_pe.v` `u_vec_bank` | P * K | `cfg.bank_depth()` | W | 1 registered | 1 |
+//! | `vector_bank` | `bbs_pe.v` `u_vec_bank` | P * K | `cfg.bank_depth()` (times `overlap.vector_buffers`) | W | 1 registered | 1 |
 //! | `instruction` | `bbs_seq.v` `imem_q` | 1 | `memory.instruction_words` | instruction bits | 1 combinational | 1 |
 //! | `vector` | `bbs_vbank.v` (in `bbs_vmem.v`) | N banks | `ceil(memory.vector_words / N)` | W | K + 2 combinational | 1 |
 //!
@@ -636,7 +636,8 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
             &MemSpec {
                 name: "vector_bank",
                 instances: p * k,
-                depth: cfg.bank_depth(),
+                // `overlap.vector_buffers` copies, one more address bit.
+                depth: cfg.bank_depth() * cfg.overlap.vector_buffers,
                 width: w,
                 read_ports: 1,
                 read: Read::Registered,

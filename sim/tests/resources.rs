@@ -712,3 +712,33 @@ fn every_reference_config_fits_the_arria10() {
         check_budget(&est, &ARRIA10_GX1150).unwrap();
     }
 }
+
+/// The overlapped machine's second private vector-bank copies
+/// (`overlap.vector_buffers = 2`): every bank twice as deep. On ese-a10 a
+/// 64-deep bank already fills an M20K, so Intel needs no more block RAM; on
+/// Xilinx the banks are LUTRAM and the logic grows.
+#[test]
+fn double_buffered_vector_banks_are_twice_as_deep() {
+    let one = hw_config("ese-a10");
+    let two = hw_config("ese-a10-overlap");
+    assert_eq!(two.overlap.vector_buffers, 2);
+    for device in [Device::IntelM20k, Device::XilinxRamb36] {
+        let (a, b) = (
+            estimate(&one, device).unwrap(),
+            estimate(&two, device).unwrap(),
+        );
+        let (va, vb) = (mem(&a, "vector_bank"), mem(&b, "vector_bank"));
+        assert_eq!(vb.depth, 2 * va.depth, "{device:?}");
+        assert_eq!(vb.instances, va.instances);
+        match device {
+            Device::IntelM20k => {
+                assert_eq!((va.blocks, vb.blocks), (1024, 1024));
+                assert_eq!(a.logic, b.logic);
+            }
+            Device::XilinxRamb36 => {
+                assert!(vb.lutram_luts > va.lutram_luts, "{va:?} {vb:?}");
+                assert!(b.logic > a.logic);
+            }
+        }
+    }
+}
