@@ -34,7 +34,14 @@ pub fn derive(
     // Frame 1's waits: its instructions see all of frame 0 and whatever
     // frame 1 and 2 issue before them.
     const RECORDED: usize = 1;
-    for (frame, i) in issue_sequence(issue, n, RECORDED + 2) {
+    let mut seq = issue_sequence(issue, n, RECORDED + 2);
+    // Nothing after frame 1's last instruction matters.
+    let last = seq
+        .iter()
+        .rposition(|&(f, _)| f == RECORDED)
+        .map_or(0, |p| p + 1);
+    seq.truncate(last);
+    for (frame, i) in seq {
         let a = &acc[i];
         let mut note = |m: &Mark, hazard: Hazard, after: i64| {
             // Only the recorded frame, and only earlier frames or its own.
