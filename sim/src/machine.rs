@@ -326,13 +326,12 @@ impl Machine {
     /// without computing any data: what [`Machine::run`] reports frame by
     /// frame, at a fraction of the cost.
     pub fn frame_cycles(&self, p: &Program, frames: usize) -> Vec<u64> {
-        let acc = self.accesses(p);
         if !self.cfg.overlap.units {
-            let one = schedule::serialized(&acc).completion() as u64;
+            let one = self.serialized_times(p).completion() as u64;
             return vec![one; frames];
         }
         let mut scheduler = Scheduler::new(
-            acc,
+            self.accesses(p),
             p.waits.clone(),
             &p.issue,
             self.cfg.overlap.vector_buffers,
@@ -354,7 +353,7 @@ impl Machine {
         if !self.cfg.overlap.units {
             let cached = matches!(&self.serialized, Some((instrs, _)) if *instrs == p.instrs);
             if !cached {
-                let t = schedule::serialized(&self.accesses(p));
+                let t = self.serialized_times(p);
                 self.serialized = Some((p.instrs.clone(), t));
             }
             let t = self.serialized.as_ref().expect("set above").1.clone();
@@ -383,6 +382,20 @@ impl Machine {
         let cycles = (t.completion() - o.done) as u64;
         o.done = t.completion();
         (t, cycles)
+    }
+
+    /// The serialized machine's times of one frame, from the cycle formulas.
+    fn serialized_times(&self, p: &Program) -> FrameTimes {
+        schedule::serialized(p.instrs.iter().map(|i| {
+            let load = match *i {
+                Instr::Spmv { matrix, .. } => {
+                    let b = timing::spmv(&self.cfg, &self.matrices[matrix]);
+                    b.start + b.load
+                }
+                _ => 0,
+            };
+            (load, self.instr_cycles(i).1)
+        }))
     }
 
     /// Start the overlapped machine's frame loop again from cycle 0.

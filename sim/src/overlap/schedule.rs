@@ -215,23 +215,16 @@ fn place(
 }
 
 /// The serialized machine: one instruction after another from cycle 0.
-pub fn serialized(acc: &[Access]) -> FrameTimes {
-    let n = acc.len();
-    let mut t = FrameTimes {
-        read_at: vec![0; n],
-        write_at: vec![0; n],
-        end: vec![0; n],
-    };
+/// Per instruction, `(vector load, total)`: the cycles from its dispatch
+/// to its writes (an `spmv`'s start and vector load; 0 for the others) and
+/// all its cycles ([`crate::arch::timing`]).
+pub fn serialized(steps: impl ExactSizeIterator<Item = (u64, u64)>) -> FrameTimes {
+    let mut t = FrameTimes::zeros(steps.len());
     let mut now = 0i64;
-    for (i, a) in acc.iter().enumerate() {
+    for (i, (load, total)) in steps.enumerate() {
         t.read_at[i] = now;
-        t.write_at[i] = if a.is_spmv() {
-            now + a.busy as i64
-        } else {
-            now
-        };
-        t.end[i] = t.write_at[i] + a.end as i64;
-        debug_assert_eq!(t.end[i], now + a.serial as i64);
+        t.write_at[i] = now + load as i64;
+        t.end[i] = now + total as i64;
         now = t.end[i];
     }
     t
