@@ -693,30 +693,28 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
 
 /// The DSP units (slices, or half blocks on Intel) of one EWOP/ACT lane:
 /// on Xilinx the `W x W` multiply and the ACT unit's `slope x offset`
-/// multiply apart, on Intel one multiplier shared by both. With a one-LSB
-/// segment (`act_step_log2` 0) the offset is the constant 0 and there is no
-/// ACT multiply.
-fn ewop_lane_dsp(device: Device, w: u32, wd: &Widths) -> (usize, usize) {
+/// multiply apart, on Intel one multiplier shared by both (apart too with
+/// `separate_act`: the overlapped machine's ACT lanes of their own,
+/// `overlap.act_unit`). With a one-LSB segment (`act_step_log2` 0) the
+/// offset is the constant 0 and there is no ACT multiply.
+fn ewop_lane_dsp(device: Device, w: u32, wd: &Widths, separate_act: bool) -> (usize, usize) {
     let (slope, offset) = (wd.act_slope as u32, wd.act_step_log2 as u32 + 1);
     let act = wd.act_step_log2 > 0;
-    match device {
-        Device::XilinxRamb36 => {
-            let mul = dsp_cost(device, w, w);
-            let act = if act {
-                dsp_cost(device, slope, offset)
-            } else {
-                0
-            };
-            (mul + act, usize::from(mul > 0) + usize::from(act > 0))
-        }
-        Device::IntelM20k => {
-            let cost = if act {
-                dsp_cost(device, w.max(slope), w.max(offset))
-            } else {
-                dsp_cost(device, w, w)
-            };
-            (cost, usize::from(cost > 0))
-        }
+    if device == Device::XilinxRamb36 || separate_act {
+        let mul = dsp_cost(device, w, w);
+        let act = if act {
+            dsp_cost(device, slope, offset)
+        } else {
+            0
+        };
+        (mul + act, usize::from(mul > 0) + usize::from(act > 0))
+    } else {
+        let cost = if act {
+            dsp_cost(device, w.max(slope), w.max(offset))
+        } else {
+            dsp_cost(device, w, w)
+        };
+        (cost, usize::from(cost > 0))
     }
 }
 
@@ -749,7 +747,7 @@ fn address_dsp(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> 
 fn dsps(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> usize {
     let w = cfg.value_width;
     let units = cfg.pes * cfg.banks * dsp_cost(device, w, w)
-        + cfg.ewop.lanes * ewop_lane_dsp(device, w, wd).0
+        + cfg.ewop.lanes * ewop_lane_dsp(device, w, wd, cfg.overlap.act_unit).0
         + address_dsp(cfg, device, wd, vm).0;
     match device {
         Device::XilinxRamb36 => units,
@@ -825,8 +823,11 @@ fn blocks(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> Vec<B
         BlockEstimate {
             name: "ewop",
             luts: lanes * (7 * w + 2 * (wd.act_slope + w)),
-            registers: latency * (lanes + wd.vaddr + lanes * w),
-            multipliers: lanes * ewop_lane_dsp(device, w as u32, wd).1,
+            // A second pipeline for the ACT lanes of their own.
+            registers: latency
+                * (lanes + wd.vaddr + lanes * w)
+                * (1 + usize::from(cfg.overlap.act_unit)),
+            multipliers: lanes * ewop_lane_dsp(device, w as u32, wd, cfg.overlap.act_unit).1,
         },
         BlockEstimate {
             name: "vector_ports",

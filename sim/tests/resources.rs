@@ -742,3 +742,26 @@ fn double_buffered_vector_banks_are_twice_as_deep() {
         }
     }
 }
+
+/// ACT lanes of their own (`overlap.act_unit`): on Intel their `slope x
+/// offset` multiplies no longer share the EWOP lanes' DSP blocks; on Xilinx
+/// they were apart already. A second lane pipeline adds registers.
+#[test]
+fn act_lanes_of_their_own_take_their_own_multipliers() {
+    let serial = hw_config("ese-a10");
+    let mut act = serial.clone();
+    act.overlap.units = true;
+    act.overlap.act_unit = true;
+    for device in [Device::IntelM20k, Device::XilinxRamb36] {
+        let (a, b) = (
+            estimate(&serial, device).unwrap(),
+            estimate(&act, device).unwrap(),
+        );
+        match device {
+            Device::IntelM20k => assert!(b.dsp_blocks > a.dsp_blocks, "{a:?} {b:?}"),
+            Device::XilinxRamb36 => assert_eq!(b.dsp_blocks, a.dsp_blocks),
+        }
+        assert!(b.registers > a.registers);
+        assert_eq!(b.block_rams, a.block_rams);
+    }
+}
