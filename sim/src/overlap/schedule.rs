@@ -234,11 +234,13 @@ pub fn serialized(steps: impl ExactSizeIterator<Item = (u64, u64)>) -> FrameTime
 /// first frame, the one that meets it, and the steady state.
 pub const CHECKED_FRAMES: usize = 4;
 
-/// Check that the waits of a program order every read after its write and
-/// every write after the earlier reads and writes of its elements, over
-/// [`CHECKED_FRAMES`] frames; `preloaded` marks the elements written before
-/// the machine starts. The error names the instruction, its field, the
-/// element, the cycles and the instruction it races with.
+/// Check that the waits and issue order of a program put every read after
+/// its write and every write after the earlier reads and writes of its
+/// elements (in program order), over [`CHECKED_FRAMES`] frames. (That every
+/// element is written before it is read, by a preloaded region or an
+/// instruction, [`crate::machine::Machine::validate`] checks first.) The
+/// error names the instruction, its field, the element, the cycles and the
+/// instruction it races with.
 pub fn check(
     instrs: &[Instr],
     acc: &[Access],
