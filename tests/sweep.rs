@@ -111,6 +111,10 @@ fn csv_has_one_row_per_point_in_order_with_fixed_columns() {
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("16 points, 16 feasible"), "{stdout}");
+    assert!(
+        stdout.starts_with("small-lstm on the overlapped machine, "),
+        "{stdout}"
+    );
     assert!(stdout.contains("Pareto set at sparsity 0.5"), "{stdout}");
 
     let (header, rows) = read_csv(&out);
@@ -241,6 +245,71 @@ fn latency_falls_as_pes_grow() {
     }
     // (With one or two PEs the frame is bound by the PE array either way.)
     assert!(much_faster >= 14, "{much_faster} of 28 points 25% faster");
+}
+
+/// `bbs sim --workload small-lstm --sparsity 0.75` into `out` (its report.json), on `config`.
+fn sim_report(out: &Path, config: Option<&Path>) -> serde_json::Value {
+    let mut args = vec![
+        "sim",
+        "--workload",
+        "small-lstm",
+        "--sparsity",
+        "0.75",
+        "--frames",
+        "1",
+        "--out-dir",
+        s(out),
+    ];
+    if let Some(c) = config {
+        args.extend_from_slice(&["--config", s(c)]);
+    }
+    let o = bbs(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// The one row of a one-point sweep (p8-k8-s0.75, the default's PEs and banks).
+fn one_point(out: &Path, extra: &[&str]) -> Row {
+    let grid = ["--pes", "8", "--banks", "8", "--sparsity", "0.75"];
+    sweep(out, &[&grid[..], extra].concat());
+    let (_, mut rows) = read_csv(out);
+    assert_eq!(rows.len(), 1);
+    rows.remove(0)
+}
+
+fn machine(out: &Path) -> String {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    json["machine"].as_str().unwrap().to_string()
+}
+
+/// Matrices streamed from DRAM: the overlapped machine does not exist, so
+/// both settings of `--overlap` schedule the serialized machine, and say so.
+#[test]
+fn a_dram_base_runs_serialized_either_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("dram.toml");
+    let mut text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/hw/configs/default.toml"
+    ))
+    .unwrap();
+    text.push_str(
+        "\n[memory]\nmatrix = \"dram\"\ndram_bytes_per_cycle = 64\n\
+         vector_words = 16384\ninstruction_words = 256\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (on, off) = (dir.path().join("on"), dir.path().join("off"));
+    let r_on = one_point(&on, &["--config", s(&cfg)]);
+    let r_off = one_point(&off, &["--config", s(&cfg), "--overlap", "off"]);
+    assert_eq!(r_on, r_off);
+    assert_eq!(machine(&on), "serialized");
+    assert_eq!(machine(&off), "serialized");
+    let sim = sim_report(&dir.path().join("sim"), Some(&cfg));
+    assert_eq!(r_on["cycles"], sim["frames"][0]["cycles"].to_string());
+    // Streaming the matrices is slower than holding them on chip.
+    let onchip = one_point(&dir.path().join("onchip"), &["--overlap", "off"]);
+    assert!(num::<u64>(&r_on, "cycles") > num::<u64>(&onchip, "cycles"));
 }
 
 #[test]
