@@ -135,7 +135,7 @@ pub struct Plan {
     pub device_name: &'static str,
     pub budget: Budget,
     pub seed: u64,
-    /// Schedule on the overlapped machine (`--overlap on`).
+    /// `--overlap on`; the machine actually scheduled is [`Plan::overlapped`].
     pub overlap: bool,
 }
 
@@ -220,6 +220,23 @@ impl Plan {
 
     pub fn points(&self) -> usize {
         self.pes.len() * self.banks.len() * self.sparsity.len()
+    }
+
+    /// Whether the points are scheduled on the overlapped machine: with
+    /// `--overlap on` and the base's matrices on chip (the overlapped
+    /// machine does not stream them from DRAM, so a DRAM base runs
+    /// serialized whatever the flag says).
+    pub fn overlapped(&self) -> bool {
+        self.overlap && self.base.memory.matrix == MatrixStorage::Onchip
+    }
+
+    /// `overlapped` or `serialized`: [`Plan::overlapped`].
+    pub fn machine(&self) -> &'static str {
+        if self.overlapped() {
+            "overlapped"
+        } else {
+            "serialized"
+        }
     }
 }
 
@@ -359,7 +376,8 @@ impl Needs {
     }
 }
 
-/// The point's configuration: the base with `pes` and `banks`, the
+/// The point's configuration: the base with `pes` and `banks`, its
+/// `[overlap]` replaced by every technique (`overlapped`) or none, the
 /// accumulator widened to the banks' guard bits if needed, and the
 /// capacities grown (never shrunk) until the workload fits:
 ///
@@ -375,10 +393,11 @@ fn derive(
     pes: usize,
     banks: usize,
     sparsity: f64,
-    overlap: bool,
+    overlapped: bool,
 ) -> Config {
     let mut cfg = base.clone();
-    cfg.overlap = if overlap && cfg.memory.matrix == MatrixStorage::Onchip {
+    // The flag, not the base's own [overlap] section, picks the machine.
+    cfg.overlap = if overlapped {
         Overlap::all()
     } else {
         Overlap::default()
@@ -418,7 +437,7 @@ fn run_point(
     sparsity: f64,
 ) -> Point {
     let mut p = Point::new(pes, banks, sparsity);
-    let cfg = derive(&plan.base, needs, pes, banks, sparsity, plan.overlap);
+    let cfg = derive(&plan.base, needs, pes, banks, sparsity, plan.overlapped());
     p.max_rows = Some(cfg.max_rows);
     p.max_cols = Some(cfg.max_cols);
     p.max_slots = Some(cfg.max_slots);
@@ -593,7 +612,7 @@ struct SweepJson<'a> {
     workload: &'a str,
     seed: u64,
     base_config: &'a str,
-    /// `overlapped` or `serialized` (`--overlap`).
+    /// The machine scheduled, `overlapped` or `serialized`: [`Plan::machine`].
     machine: &'static str,
     clock_mhz: u32,
     device: &'a str,
@@ -628,11 +647,7 @@ pub fn to_json(plan: &Plan, points: &[Point]) -> Result<String> {
         workload: &plan.workload,
         seed: plan.seed,
         base_config: &plan.base.name,
-        machine: if plan.overlap {
-            "overlapped"
-        } else {
-            "serialized"
-        },
+        machine: plan.machine(),
         clock_mhz: plan.base.host.clock_mhz,
         device: plan.device_name,
         device_label: plan.device.label(),
@@ -775,8 +790,9 @@ pub fn summary(plan: &Plan, points: &[Point]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} on {} (budget {} DSP, {} block RAMs, {} {}): {} points, {} feasible ({} over budget, {} failed)",
+        "{} on the {} machine, {} (budget {} DSP, {} block RAMs, {} {}): {} points, {} feasible ({} over budget, {} failed)",
         plan.workload,
+        plan.machine(),
         plan.device.label(),
         plan.budget.dsp_blocks,
         plan.budget.block_rams,

@@ -111,6 +111,10 @@ fn csv_has_one_row_per_point_in_order_with_fixed_columns() {
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("16 points, 16 feasible"), "{stdout}");
+    assert!(
+        stdout.starts_with("small-lstm on the overlapped machine, "),
+        "{stdout}"
+    );
     assert!(stdout.contains("Pareto set at sparsity 0.5"), "{stdout}");
 
     let (header, rows) = read_csv(&out);
@@ -241,6 +245,129 @@ fn latency_falls_as_pes_grow() {
     }
     // (With one or two PEs the frame is bound by the PE array either way.)
     assert!(much_faster >= 14, "{much_faster} of 28 points 25% faster");
+}
+
+/// `bbs sim --workload small-lstm --sparsity 0.75` into `out` (its report.json), on `config`.
+fn sim_report(out: &Path, config: Option<&Path>) -> serde_json::Value {
+    let mut args = vec![
+        "sim",
+        "--workload",
+        "small-lstm",
+        "--sparsity",
+        "0.75",
+        "--frames",
+        "1",
+        "--out-dir",
+        s(out),
+    ];
+    if let Some(c) = config {
+        args.extend_from_slice(&["--config", s(c)]);
+    }
+    let o = bbs(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// The one row of a one-point sweep (p8-k8-s0.75, the default's PEs and banks).
+fn one_point(out: &Path, extra: &[&str]) -> Row {
+    let grid = ["--pes", "8", "--banks", "8", "--sparsity", "0.75"];
+    sweep(out, &[&grid[..], extra].concat());
+    let (_, mut rows) = read_csv(out);
+    assert_eq!(rows.len(), 1);
+    rows.remove(0)
+}
+
+fn machine(out: &Path) -> String {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    json["machine"].as_str().unwrap().to_string()
+}
+
+/// The sweep's numbers are `bbs sim --workload`'s: `--overlap off` gives
+/// frame 0 of the serialized machine, `--overlap on` the steady-state frame
+/// of the machine with every overlap technique (the ablation's last row),
+/// cycles and multiplier utilization alike.
+#[test]
+fn a_point_is_what_bbs_sim_workload_reports_on_each_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("default.toml");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/hw/configs/default.toml"),
+        &base,
+    )
+    .unwrap();
+    let overlapped = dir.path().join("overlapped.toml");
+    let mut text = std::fs::read_to_string(&base).unwrap();
+    text.push_str(
+        "\n[overlap]\nunits = true\nvector_buffers = 2\nchaining = true\n\
+         act_unit = true\ninput_ahead = true\n",
+    );
+    std::fs::write(&overlapped, text).unwrap();
+
+    let serial = sim_report(&dir.path().join("sim-serial"), Some(&base));
+    let frame0 = &serial["frames"][0];
+    let off = one_point(&dir.path().join("off"), &["--overlap", "off"]);
+    assert_eq!(off["cycles"], frame0["cycles"].to_string(), "{off:?}");
+    assert_eq!(off["macs"], frame0["macs"].to_string(), "{off:?}");
+    let u: f64 = num(&off, "multiplier_utilization");
+    let sim_u = frame0["multiplier_utilization"].as_f64().unwrap();
+    assert!(abs_diff_eq!(u, sim_u, epsilon = 1e-6), "{u} vs {sim_u}");
+    assert_eq!(machine(&dir.path().join("off")), "serialized");
+
+    let all = sim_report(&dir.path().join("sim-overlap"), Some(&overlapped));
+    let steady = &all["steady_frame"];
+    let last = all["ablation"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(steady["cycles"], last["cycles"]);
+    let on = one_point(&dir.path().join("on"), &[]);
+    assert_eq!(on["cycles"], steady["cycles"].to_string(), "{on:?}");
+    let u: f64 = num(&on, "multiplier_utilization");
+    let sim_u = steady["multipliers_busy"].as_f64().unwrap();
+    assert!(abs_diff_eq!(u, sim_u, epsilon = 1e-6), "{u} vs {sim_u}");
+    assert_eq!(machine(&dir.path().join("on")), "overlapped");
+    // The steady state of the overlapped machine is shorter than frame 0
+    // of the serialized one here (900 and 384 cycles when this was written).
+    assert!(num::<u64>(&on, "cycles") < num::<u64>(&off, "cycles"));
+
+    // The flag, not the base's [overlap], picks the machine.
+    let o = one_point(
+        &dir.path().join("base-on-flag-off"),
+        &["--config", s(&overlapped), "--overlap", "off"],
+    );
+    assert_eq!(o["cycles"], off["cycles"]);
+    let o = one_point(
+        &dir.path().join("base-off-flag-on"),
+        &["--config", s(&base)],
+    );
+    assert_eq!(o["cycles"], on["cycles"]);
+}
+
+/// Matrices streamed from DRAM: the overlapped machine does not exist, so
+/// both settings of `--overlap` schedule the serialized machine, and say so.
+#[test]
+fn a_dram_base_runs_serialized_either_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("dram.toml");
+    let mut text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/hw/configs/default.toml"
+    ))
+    .unwrap();
+    text.push_str(
+        "\n[memory]\nmatrix = \"dram\"\ndram_bytes_per_cycle = 64\n\
+         vector_words = 16384\ninstruction_words = 256\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (on, off) = (dir.path().join("on"), dir.path().join("off"));
+    let r_on = one_point(&on, &["--config", s(&cfg)]);
+    let r_off = one_point(&off, &["--config", s(&cfg), "--overlap", "off"]);
+    assert_eq!(r_on, r_off);
+    assert_eq!(machine(&on), "serialized");
+    assert_eq!(machine(&off), "serialized");
+    let sim = sim_report(&dir.path().join("sim"), Some(&cfg));
+    assert_eq!(r_on["cycles"], sim["frames"][0]["cycles"].to_string());
+    // Streaming the matrices is slower than holding them on chip.
+    let onchip = one_point(&dir.path().join("onchip"), &["--overlap", "off"]);
+    assert!(num::<u64>(&r_on, "cycles") > num::<u64>(&onchip, "cycles"));
 }
 
 #[test]
@@ -401,23 +528,27 @@ fn same_input_gives_byte_identical_outputs() {
         "--seed",
         "7",
     ];
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    sweep(&a, &args);
-    // A different thread count must not change a byte either.
-    let mut cmd = vec!["sweep", "--workload", "small-lstm", "-q", "-o", s(&b)];
-    cmd.extend_from_slice(&args);
-    let o = Command::new(env!("CARGO_BIN_EXE_bbs"))
-        .args(&cmd)
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for f in ["sweep.csv", "sweep.json", "pareto.svg"] {
-        assert_eq!(
-            std::fs::read(a.join(f)).unwrap(),
-            std::fs::read(b.join(f)).unwrap(),
-            "{f} differs"
-        );
+    for overlap in ["on", "off"] {
+        let a = dir.path().join(format!("a-{overlap}"));
+        let b = dir.path().join(format!("b-{overlap}"));
+        let args = [&args[..], &["--overlap", overlap]].concat();
+        sweep(&a, &args);
+        // A different thread count must not change a byte either.
+        let mut cmd = vec!["sweep", "--workload", "small-lstm", "-q", "-o", s(&b)];
+        cmd.extend_from_slice(&args);
+        let o = Command::new(env!("CARGO_BIN_EXE_bbs"))
+            .args(&cmd)
+            .env("RAYON_NUM_THREADS", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for f in ["sweep.csv", "sweep.json", "pareto.svg"] {
+            assert_eq!(
+                std::fs::read(a.join(f)).unwrap(),
+                std::fs::read(b.join(f)).unwrap(),
+                "--overlap {overlap}: {f} differs"
+            );
+        }
     }
 }
 
