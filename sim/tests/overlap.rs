@@ -374,3 +374,71 @@ fn impossible_switch_combinations_are_refused_naming_the_field() {
         "keeps its matrices on chip",
     );
 }
+
+/// The program generator drops the waits the issue stage keeps anyway (a
+/// unit issues in order): the schedule is the one of every wait found, to
+/// the cycle, over six frames, and the wait table stays small (a reader of
+/// a vector written in 16 cell blocks had 16 waits and more).
+#[test]
+fn reduced_waits_keep_the_schedule_and_stay_few() {
+    use bbs_sim::overlap::schedule::Scheduler;
+    use bbs_sim::overlap::waits::derive_all;
+    for (base, workload, sparsity) in cases() {
+        for (step, overlap) in steps().into_iter().skip(1) {
+            let cfg = with(&base, &overlap);
+            let what = format!("{} / {workload} / {step}", base.name);
+            let net = workloads::network(workload, &cfg, sparsity, 1).unwrap();
+            let (m, p) = compiled(&cfg, &net);
+            let acc = m.accesses(&p);
+            let all = derive_all(
+                &acc,
+                cfg.memory.vector_words,
+                cfg.overlap.chaining,
+                &p.issue,
+            );
+            let (mut full, mut reduced) = (
+                Scheduler::new(
+                    acc.clone(),
+                    all.clone(),
+                    &p.issue,
+                    cfg.overlap.vector_buffers,
+                ),
+                Scheduler::new(acc, p.waits.clone(), &p.issue, cfg.overlap.vector_buffers),
+            );
+            for f in 0..6 {
+                assert_eq!(full.next_frame(), reduced.next_frame(), "{what}: frame {f}");
+            }
+            let most = p.waits.iter().map(Vec::len).max().unwrap();
+            let before = all.iter().map(Vec::len).max().unwrap();
+            assert!(
+                most <= 3,
+                "{what}: an instruction has {most} waits (of {before})"
+            );
+        }
+    }
+}
+
+/// The issue stage keeps each instruction's start cycles for two frames; a
+/// wait that holds an instruction back so long that the instruction it
+/// names runs two frames further is refused, naming both.
+#[test]
+fn a_wait_outliving_two_frames_of_stamps_is_refused() {
+    let cfg = with(&config("default"), &Overlap::all());
+    let net = workloads::network("small-lstm", &cfg, 0.75, 1).unwrap();
+    let (m, mut p) = compiled(&cfg, &net);
+    let load = p.instrs.iter().position(|i| i.name() == "load").unwrap();
+    let store = p.instrs.iter().rposition(|i| i.name() == "store").unwrap();
+    p.waits[store].push(Wait {
+        instr: load,
+        previous_frame: true,
+        hazard: Hazard::War,
+        after: 5000,
+    });
+    let e = m.validate(&p).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("instruction {store} (store.wait): frame "))
+            && e.contains(&format!("waits for instruction {load} of frame"))
+            && e.contains("keeps two frames of start cycles"),
+        "{e}"
+    );
+}

@@ -34,8 +34,10 @@ pub enum Hazard {
 
 /// One wait of an instruction: its anchor (read or write, by `hazard`) is
 /// at least `after` cycles past the other instruction's anchor. `after`
-/// may be negative: a consumer that reads an element late in its run may
-/// start before the producer has written it.
+/// may come out zero or negative (a consumer that reads an element late in
+/// its run could start with its producer), but the issue stage meets a wait
+/// at the earliest one cycle after the anchor it names: it learns of a
+/// start from a register ([`schedule`], docs/architecture.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wait {
     pub instr: usize,

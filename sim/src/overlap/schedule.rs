@@ -4,7 +4,10 @@
 //! `overlap.act_unit`; otherwise ACT shares the EWOP's lanes) takes its own
 //! instructions in issue order (program order, or the program's
 //! [`super::Issue`] list) and starts one in the first cycle
-//! that (1) the unit is free, (2) every wait of the instruction is met, and,
+//! that (1) the unit is free, (2) every wait of the instruction is met
+//! (at least `max(after, 1)` cycles past the anchor it names: the issue
+//! stage sees another unit's start in the cycle after, from the register
+//! that records it), and,
 //! for an `spmv`'s vector load, (3) the private vector copy it fills is no
 //! longer read by the SpMxV before last that used it (`overlap.vector_buffers`
 //! copies, used in turn). An `spmv`'s compute starts when its vector is
@@ -177,10 +180,12 @@ fn place(
         } else {
             &*t
         };
+        // Seen from a register: never in the cycle of the anchor itself.
+        let after = w.after.max(1);
         match w.hazard {
-            Hazard::Raw => read_lb = read_lb.max(of.write_at[w.instr] + w.after),
-            Hazard::War => write_lb = write_lb.max(of.read_at[w.instr] + w.after),
-            Hazard::Waw => write_lb = write_lb.max(of.write_at[w.instr] + w.after),
+            Hazard::Raw => read_lb = read_lb.max(of.write_at[w.instr] + after),
+            Hazard::War => write_lb = write_lb.max(of.read_at[w.instr] + after),
+            Hazard::Waw => write_lb = write_lb.max(of.write_at[w.instr] + after),
         }
     }
     let busy = a.busy as i64;
@@ -316,6 +321,37 @@ pub fn check(
     let frames: Vec<FrameTimes> = (0..CHECKED_FRAMES)
         .map(|_| scheduler.next_frame())
         .collect();
+    // The issue stage keeps the anchor cycles of each instruction's last
+    // two frames: a wait on frame g must be met before frame g + 2 of the
+    // instruction it names starts and takes that slot.
+    for (f, t) in frames.iter().enumerate() {
+        for (i, ws) in waits.iter().enumerate() {
+            for w in ws {
+                let Some(g) = f.checked_sub(w.previous_frame as usize) else {
+                    continue;
+                };
+                let Some(later) = frames.get(g + 2) else {
+                    continue;
+                };
+                let (gated, anchor) = match w.hazard {
+                    Hazard::Raw => (t.read_at[i], later.write_at[w.instr]),
+                    Hazard::War => (t.write_at[i], later.read_at[w.instr]),
+                    Hazard::Waw => (t.write_at[i], later.write_at[w.instr]),
+                };
+                if anchor < gated {
+                    return Err(invalid(
+                        i,
+                        "wait",
+                        format!(
+                            "frame {f}: waits for instruction {} of frame {g} until cycle {gated}, but its frame {} starts in cycle {anchor}: the issue stage keeps two frames of start cycles",
+                            w.instr,
+                            g + 2
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     // Per element: the last write (cycle, frame, instruction) and the latest read.
     let mut written: Vec<Option<(i64, usize, usize)>> = vec![None; vector_words];
     let mut read: Vec<Option<(i64, usize, usize)>> = vec![None; vector_words];

@@ -5,7 +5,7 @@
 //! validator ([`super::schedule::check`]) rejects a program whose waits let
 //! a read overtake its write.
 
-use super::access::Access;
+use super::access::{Access, Lane};
 use super::{issue_sequence, Hazard, Issue, Wait};
 use std::collections::BTreeMap;
 
@@ -22,6 +22,18 @@ struct Mark {
 /// element it reads has been written (the `after` is the largest
 /// per-element difference); without it, it starts after the producer's end.
 pub fn derive(
+    acc: &[Access],
+    vector_words: usize,
+    chaining: bool,
+    issue: &[Issue],
+) -> Vec<Vec<Wait>> {
+    reduce(acc, derive_all(acc, vector_words, chaining, issue), issue)
+}
+
+/// Every wait [`derive`] finds before it drops those the issue stage keeps
+/// anyway: the same schedule, with a wait per element range touched
+/// (a vector produced in 16 blocks gives its reader 16 waits).
+pub fn derive_all(
     acc: &[Access],
     vector_words: usize,
     chaining: bool,
@@ -115,6 +127,94 @@ pub fn derive(
                     }
                 })
                 .collect()
+        })
+        .collect()
+}
+
+/// The unit whose in-order issue moves an anchor on: `write` picks the
+/// write anchor (an `spmv`'s compute on the PE array), otherwise the read
+/// anchor (an `spmv`'s vector load). Other instructions have one anchor.
+fn anchor_unit(a: &Access, write: bool) -> (Lane, u64) {
+    if a.is_spmv() && write {
+        (Lane::Pe, a.pe_busy)
+    } else {
+        (a.lane, a.busy)
+    }
+}
+
+/// Drop the waits the issue stage keeps anyway, so the wait table the
+/// hardware evaluates stays small (the schedule is the same):
+/// - a wait on an earlier instruction of the same unit whose busy cycles
+///   already cover it (a unit issues in order: its next anchor is at least
+///   `busy` cycles after the last one; the issue stage also meets every
+///   wait at least a cycle after its anchor, [`super::schedule`]);
+/// - of the waits of an instruction on one other instruction's one anchor
+///   that hold back the same anchor of its own, all but the longest
+///   (an instruction other than `spmv` has one anchor, so its
+///   read-after-write, write-after-read and write-after-write waits on
+///   another such instruction are one condition).
+pub fn reduce(acc: &[Access], waits: Vec<Vec<Wait>>, issue: &[Issue]) -> Vec<Vec<Wait>> {
+    // Where an awaited instruction issues, earliest first: the previous
+    // frame's, then those issued ahead for this frame, then in issue order.
+    let order = super::issue_order(issue, acc.len());
+    let mut slot = vec![(0i64, 0usize); acc.len()];
+    for (p, s) in order.iter().enumerate() {
+        slot[s.instr] = (s.next_frame as i64, p);
+    }
+    let at = |w: &Wait| {
+        (
+            -(w.previous_frame as i64) - slot[w.instr].0,
+            slot[w.instr].1,
+        )
+    };
+    waits
+        .into_iter()
+        .enumerate()
+        .map(|(i, ws)| {
+            // (instr, previous frame, its anchor is the write one, ours is the write one)
+            let mut kept: BTreeMap<(usize, bool, bool, bool), Wait> = BTreeMap::new();
+            for w in ws {
+                let (gates_write, of_write) = match w.hazard {
+                    Hazard::Raw => (false, true),
+                    Hazard::War => (true, false),
+                    Hazard::Waw => (true, true),
+                };
+                // One anchor: read and write are the same cycle.
+                let gates_write = gates_write && acc[i].is_spmv();
+                let of_write = of_write && acc[w.instr].is_spmv();
+                let (unit, busy) = anchor_unit(&acc[w.instr], of_write);
+                if anchor_unit(&acc[i], gates_write).0 == unit && w.after.max(1) <= busy as i64 {
+                    continue;
+                }
+                let e = kept
+                    .entry((w.instr, w.previous_frame, of_write, gates_write))
+                    .or_insert(w);
+                if w.after > e.after {
+                    *e = w;
+                }
+            }
+            // A wait on an instruction is kept anyway by a wait on a later
+            // instruction of the same unit whose anchor comes at least the
+            // earlier one's busy cycles after it: drop it when that covers it.
+            let mut list: Vec<((bool, bool), Wait)> = kept
+                .into_iter()
+                .map(|((_, _, of_write, gates_write), w)| ((of_write, gates_write), w))
+                .collect();
+            list.sort_by_key(|&(_, w)| at(&w));
+            let mut out = Vec::new();
+            for (k, &((of_write, gates_write), w)) in list.iter().enumerate() {
+                let (unit, busy) = anchor_unit(&acc[w.instr], of_write);
+                let covered = list[k + 1..].iter().any(|&((ow, gw), later)| {
+                    gw == gates_write
+                        && anchor_unit(&acc[later.instr], ow).0 == unit
+                        && later.after.max(1) + busy as i64 >= w.after.max(1)
+                });
+                if !covered {
+                    out.push(w);
+                }
+            }
+            out.sort_by_key(|w| (w.instr, w.previous_frame, w.hazard));
+            out
         })
         .collect()
 }
