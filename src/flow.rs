@@ -130,6 +130,7 @@ pub fn simulate_program(
     runs: usize,
 ) -> Result<ProgramRun> {
     let mut machine = Machine::new(cfg, matrices.to_vec())?;
+    let program = &machine.with_waits(program.clone());
     machine.validate(program)?;
     machine.preload(program);
     let mut queue: VecDeque<Vec<i64>> = inputs.iter().cloned().collect();
@@ -162,6 +163,8 @@ pub fn cosimulate_program(
     run_dir: &Path,
     plusargs: &[&str],
 ) -> Result<(ProgramRun, Verification)> {
+    // The program as the overlapped machine runs it (with its waits).
+    let program = &Machine::new(cfg, matrices.to_vec())?.with_waits(program.clone());
     let sim = simulate_program(cfg, matrices, program, inputs, runs)?;
     RunFiles {
         cfg,

@@ -379,7 +379,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             design.stage(&mut plan, dir)?;
             if let Some((c, x)) = &run_inputs {
-                let program = bbs_hdlgen::memfiles::spmv_program(c);
+                let program = bbs_sim::machine::Machine::new(&cfg, vec![c.clone()])?
+                    .with_waits(bbs_hdlgen::memfiles::spmv_program(c));
                 bbs_hdlgen::program::RunFiles {
                     cfg: &cfg,
                     matrices: std::slice::from_ref(c),

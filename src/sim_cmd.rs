@@ -163,10 +163,17 @@ pub fn run(args: &SimArgs) -> Result<()> {
     }
 }
 
-/// The traces name the generated RTL's signals: a machine the generator does
-/// not build (the overlapped one) has none to trace.
+/// The traces name the generated RTL's signals, those of the serialized
+/// machine: a machine the generator does not build (DRAM matrices) has
+/// none, and the overlapped machine's trace is not written yet.
 fn traces_supported(cfg: &bbs_sim::Config) -> Result<()> {
-    bbs_hdlgen::check_supported(cfg).context("--vcd/--bram-trace")
+    bbs_hdlgen::check_supported(cfg).context("--vcd/--bram-trace")?;
+    if cfg.overlap.units {
+        bail!(
+            "--vcd/--bram-trace: overlap.units: the simulator traces the serialized machine only so far (run the overlapped design in Verilator, `bbs verify -o DIR`, for its waveform)"
+        );
+    }
+    Ok(())
 }
 
 /// Where `--vcd` and `--bram-trace` go.

@@ -25,6 +25,12 @@ module bbs_pe #(
   input  wire                          vec_we_i,
   input  wire [{{ p.w.index - 1 }}:0]  vec_waddr_i,
   input  wire [{{ p.banks * p.w.value - 1 }}:0] vec_wdata_i,
+{%- if p.ov.vbuf > 1 %}
+  // Double-buffered private banks: the copy the load writes, and the copy
+  // the word issued this cycle reads (the other one).
+  input  wire                          vec_wbuf_i,
+  input  wire                          issue_buf_i,
+{%- endif %}
   // Issue: one matrix word per cycle while issue_valid_i.
   input  wire                          issue_valid_i,
   input  wire [{{ p.w.mat_addr - 1 }}:0] mat_addr_i,
@@ -86,9 +92,38 @@ module bbs_pe #(
     .q_o   (weight_q)
   );
 
+{%- if p.ov.vbuf > 1 %}
+  // The copy the banks read in stage 1, a cycle after the issue.
+  reg read_buf_q;
+  always @(posedge clk_i) begin
+    if (!rst_ni) begin
+      read_buf_q <= 1'b0;
+    end else begin
+      read_buf_q <= issue_buf_i;
+    end
+  end
+{%- endif %}
+
   genvar b;
   generate
     for (b = 0; b < K; b = b + 1) begin : g_bank
+{%- if p.ov.vbuf > 1 %}
+      // Copy 1 lives above copy 0, at the bank depth.
+      wire [{{ p.ov.w_vbuf_addr - 1 }}:0] idx_w = { {{- p.ov.w_vbuf_addr - p.w.index }}'d0, vec_waddr_i};
+      wire [{{ p.ov.w_vbuf_addr - 1 }}:0] idx_r = { {{- p.ov.w_vbuf_addr - p.w.index }}'d0, mat_word[K*W + b*IW +: IW]};
+      bbs_ram #(
+        .WIDTH(W),
+        .DEPTH({{ 2 * p.bank_depth }}),
+        .ADDR_W({{ p.ov.w_vbuf_addr }})
+      ) u_vec_bank (
+        .clk_i  (clk_i),
+        .we_i   (vec_we_i),
+        .waddr_i(vec_wbuf_i ? idx_w + {{ p.ov.w_vbuf_addr }}'d{{ p.bank_depth }} : idx_w),
+        .wdata_i(vec_wdata_i[b*W +: W]),
+        .raddr_i(read_buf_q ? idx_r + {{ p.ov.w_vbuf_addr }}'d{{ p.bank_depth }} : idx_r),
+        .rdata_o(operand[b*W +: W])
+      );
+{%- else %}
       bbs_ram #(
         .WIDTH(W),
         .DEPTH({{ p.bank_depth }}),
@@ -101,6 +136,7 @@ module bbs_pe #(
         .raddr_i(mat_word[K*W + b*IW +: IW]),
         .rdata_o(operand[b*W +: W])
       );
+{%- endif %}
     end
   endgenerate
 

@@ -10,7 +10,13 @@
 //   in.hex         the host's input stream, one beat per line: {tlast, tdata}
 //   run.hex        instructions, runs (frames), matrix load through the port
 //                  (0/1), matrix words per PE, input beats
+{%- if p.ov.on %}
+//   issue_<unit>.hex, waits.hex  the issue lists and the wait table
+// It sets NINSTR and FRAMES = `runs`, starts the program once (the frames
+// run back to back, overlapping),
+{%- else %}
 // It sets NINSTR, starts the program `runs` times (the state carries over),
+{%- endif %}
 // answers every load and store link_latency = {{ p.link_latency }} cycle(s) after the
 // accelerator asks, and prints
 //   OUT <i> <value>   every stored element, in order (signed fixed-point integer)
@@ -170,6 +176,13 @@ module tb_bbs;
     reg_we = 1'b1;
     reg_addr = {{ p.reg_ninstr }};
     reg_wdata = run_params[0];
+{%- if p.ov.on %}
+    // The overlapped machine runs every frame from one start.
+    @(negedge clk_i);
+    reg_addr = {{ p.reg_frames }};
+    reg_wdata = runs;
+    runs = 1;
+{%- endif %}
     for (run = 0; run < runs; run = run + 1) begin
       @(negedge clk_i);
       reg_we = 1'b1;

@@ -158,12 +158,15 @@ fn workloads_for(cfg: &Config) -> Vec<Workload> {
     }];
     for name in ["small-lstm", "small-gru"] {
         let net = workloads::network(name, cfg, 0.75, 11).unwrap();
+        // The machine's own program: with overlap.units, in cell blocks,
+        // with the issue order and waits of bbs_sim::overlap::compile.
+        let compiled = net
+            .compile(cfg)
+            .unwrap_or_else(|e| panic!("{name} on {}: {e}", cfg.name));
         v.push(Workload {
             name: format!("{name} x{FRAMES} frames"),
-            program: net
-                .program(cfg)
-                .unwrap_or_else(|e| panic!("{name} on {}: {e}", cfg.name)),
-            matrices: net.matrices(),
+            program: compiled.program,
+            matrices: compiled.matrices,
             inputs: workloads::frames(cfg, net.input(), FRAMES, 5),
             runs: FRAMES,
         });
@@ -285,4 +288,175 @@ fn print_table(rows: &[(String, MatrixLoad, Verification)]) {
             v.cycle_error_pct
         );
     }
+}
+
+/// `cfg` as the overlapped machine with `overlap`: room for the chained
+/// programs' instructions (small-lstm in cell blocks has 69) and regions.
+fn overlapped(cfg: &Config, overlap: &bbs_sim::Overlap, tag: &str) -> Config {
+    let mut c = cfg.clone();
+    c.name = format!("{}-{tag}", cfg.name);
+    c.overlap = overlap.clone();
+    c.memory.instruction_words = 128;
+    // Double-buffered regions and the next frame's input part take room.
+    c.memory.vector_words = c.memory.vector_words.max(4096);
+    c.validate().unwrap_or_else(|e| panic!("{}: {e}", c.name));
+    c
+}
+
+/// The overlapped machine's RTL against the simulator, to the cycle and bit
+/// for bit: every technique on, on the reference configurations `default`
+/// and `odd` and one of the matrix's (5 x 5 PEs with three EWOP lanes and
+/// a private bank depth that is not a power of two);
+/// and, on the default configuration, the first ablation step (concurrent
+/// units alone: one private copy, ACT on the EWOP lanes, program order)
+/// and the third (chaining, ACT still on the EWOP lanes). On default, a
+/// program whose overlap is tempting but wrong also runs
+/// ([`racing_store`]). `BBS_COSIM_ALL=1` (`scripts/cosim-overlap.sh`)
+/// runs every configuration of the matrix and every step.
+#[test]
+fn overlapped_rtl_matches_simulator() {
+    if !bbs_hdlgen::verilator::available_for_test("the overlapped co-simulation") {
+        return;
+    }
+    let all = std::env::var("BBS_COSIM_ALL").as_deref() == Ok("1");
+    let ci = ["default", "odd", "m5x5-q16"];
+    let mut configs: Vec<Config> = reference_configs()
+        .iter()
+        .chain(matrix_configs().iter())
+        .filter(|c| all || ci.contains(&c.name.as_str()))
+        .map(|c| overlapped(c, &bbs_sim::Overlap::all(), "ov"))
+        .collect();
+    let default = Config::default();
+    for (k, (_, overlap)) in bbs_sim::report::ablation::steps()
+        .into_iter()
+        .enumerate()
+        .skip(1)
+        .take(4)
+    {
+        if all || k == 1 || k == 3 {
+            configs.push(overlapped(&default, &overlap, &format!("step{k}")));
+        }
+    }
+    let work = tempfile::tempdir().unwrap();
+    let mut table = Vec::new();
+    let mut failures = Vec::new();
+    for (n, cfg) in configs.iter().enumerate() {
+        let dir = work.path().join(&cfg.name);
+        let build = flow::build_rtl(cfg, &dir).unwrap_or_else(|e| panic!("{}: {e:#}", cfg.name));
+        if n == 0 {
+            iverilog_compiles(&dir);
+            racing_store(cfg, &build, &dir);
+        }
+        // The ablation steps run the recurrent workloads only.
+        let workloads = workloads_for(cfg);
+        let skip = usize::from(cfg.name.contains("-step"));
+        for (i, w) in workloads.iter().enumerate().skip(skip) {
+            let load = if i == 1 {
+                MatrixLoad::Port
+            } else {
+                MatrixLoad::Init
+            };
+            let (sim, v) = flow::cosimulate_program(
+                cfg,
+                &build,
+                &w.matrices,
+                &w.program,
+                &w.inputs,
+                w.runs,
+                load,
+                &dir.join(format!("run{i}")),
+                &[],
+            )
+            .unwrap_or_else(|e| panic!("{} / {}: {e:#}", cfg.name, w.name));
+            let mut distinct = sim.stored.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if !v.bit_exact || v.rtl_cycles != v.sim_cycles || distinct.len() < 8 {
+                failures.push(format!("{} / {}: {v:?}", cfg.name, w.name));
+            }
+            table.push((w.name.clone(), load, v));
+        }
+        let _ = std::fs::remove_dir_all(dir.join("obj_dir"));
+    }
+    print_table(&table);
+    assert!(
+        failures.is_empty(),
+        "overlapped co-simulation failures:\n{}",
+        failures.join("\n")
+    );
+    assert!(table.len() >= 3 * 3 + 2 * 2, "{} runs", table.len());
+}
+
+/// A program where overlap is tempting but wrong: the store of each frame
+/// without its waits (it would read h while the cell blocks still write
+/// it). The validator refuses it, naming the store's field and the race;
+/// run anyway on the overlapped RTL, the store sends values that differ
+/// from the fixed-point reference: the hardware does race without its
+/// waits, so the waits the co-simulation passes with are what keep it exact.
+fn racing_store(cfg: &Config, build: &flow::RtlBuild, dir: &Path) {
+    let net = workloads::network("small-lstm", cfg, 0.75, 11).unwrap();
+    let bbs_sim::rnn::Compiled {
+        program: good,
+        matrices,
+        ..
+    } = net.compile(cfg).unwrap();
+    let inputs = workloads::frames(cfg, net.input(), FRAMES, 5);
+    let store = good
+        .instrs
+        .iter()
+        .rposition(|i| i.name() == "store")
+        .unwrap();
+    let mut racing = good.clone();
+    racing.waits[store].clear();
+
+    let machine = bbs_sim::machine::Machine::new(cfg, matrices.clone()).unwrap();
+    let e = machine.validate(&racing).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "instruction {store} (store.src): frame 0: reads element"
+        )) && e.contains("before instruction")
+            && e.contains("its waits let the read overtake the write"),
+        "{e}"
+    );
+
+    let (sim, v) = flow::cosimulate_program(
+        cfg,
+        build,
+        &matrices,
+        &good,
+        &inputs,
+        FRAMES,
+        MatrixLoad::Init,
+        &dir.join("good"),
+        &[],
+    )
+    .unwrap();
+    assert!(v.bit_exact && v.rtl_cycles == v.sim_cycles, "{v:?}");
+    let run = dir.join("racing");
+    bbs_hdlgen::program::RunFiles {
+        cfg,
+        matrices: &matrices,
+        program: &racing,
+        inputs: &inputs,
+        runs: FRAMES,
+        matrix_load: MatrixLoad::Init,
+    }
+    .write(&run)
+    .unwrap();
+    let rtl = bbs_hdlgen::verilator::run_with(&build.binary, &run, &[]).unwrap();
+    assert_eq!(rtl.output.len(), sim.stored.len());
+    let differ = rtl
+        .output
+        .iter()
+        .zip(&sim.stored)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        differ > 0,
+        "the store without its waits sent the right values: the RTL did not overlap it"
+    );
+    println!(
+        "racing store: refused by the validator; on the RTL {differ} of {} values differ",
+        sim.stored.len()
+    );
 }

@@ -75,6 +75,16 @@ module_template!(VmemTpl, "bbs_vmem.v");
 module_template!(VbankTpl, "bbs_vbank.v");
 module_template!(EwopTpl, "bbs_ewop.v");
 module_template!(ActLutTpl, "bbs_act_lut.v");
+module_template!(OvTopTpl, "overlap/bbs_top.v");
+module_template!(OvIssueTpl, "overlap/bbs_issue.v");
+module_template!(OvWaitsTpl, "overlap/bbs_waits.v");
+module_template!(OvUnitTpl, "overlap/bbs_unit.v");
+module_template!(OvPeIssueTpl, "overlap/bbs_pe_issue.v");
+module_template!(OvVmemTpl, "overlap/bbs_vmem.v");
+module_template!(OvVbankTpl, "overlap/bbs_vbank.v");
+
+/// Renders one module from the parameters.
+type Render = dyn Fn(&RtlParams) -> Result<String, HdlError>;
 
 fn render<T: Template>(name: &'static str, t: &T) -> Result<String, HdlError> {
     let mut text = t
@@ -87,8 +97,8 @@ fn render<T: Template>(name: &'static str, t: &T) -> Result<String, HdlError> {
 }
 
 /// Whether the generator builds `cfg`'s machine: a valid configuration
-/// with on-chip matrices and the serialized machine (the overlapped one is
-/// simulated only so far). Commands that need the RTL (`hdl`, `verify`,
+/// with on-chip matrices (the serialized machine, or the overlapped one
+/// with `overlap.units`). Commands that need the RTL (`hdl`, `verify`,
 /// `synth`, traces with RTL signal names) check this first.
 pub fn check_supported(cfg: &Config) -> Result<(), HdlError> {
     cfg.validate()?;
@@ -96,13 +106,6 @@ pub fn check_supported(cfg: &Config) -> Result<(), HdlError> {
         return Err(ConfigError::Invalid {
             field: "memory.matrix",
             message: "\"dram\" is simulated only: the generator builds on-chip matrix memories (use \"onchip\")".into(),
-        }
-        .into());
-    }
-    if cfg.overlap.units {
-        return Err(ConfigError::Invalid {
-            field: "overlap.units",
-            message: "the overlapped machine is simulated only so far: the generator builds the serialized machine (set overlap.units = false)".into(),
         }
         .into());
     }
@@ -126,29 +129,69 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
         });
         Ok(())
     };
-    add("rtl", "bbs_top", "bbs_top: the BBS accelerator", &|p| {
-        render("bbs_top", &TopTpl { p })
-    })?;
-    add(
-        "rtl",
-        "bbs_seq",
-        "bbs_seq: the instruction buffer and sequencer",
-        &|p| render("bbs_seq", &SeqTpl { p }),
-    )?;
+    if cfg.overlap.units {
+        add(
+            "rtl",
+            "bbs_top",
+            "bbs_top: the BBS accelerator, overlapped",
+            &|p| render("bbs_top", &OvTopTpl { p }),
+        )?;
+        add(
+            "rtl",
+            "bbs_issue",
+            "bbs_issue: one unit's issue list",
+            &|p| render("bbs_issue", &OvIssueTpl { p }),
+        )?;
+        add(
+            "rtl",
+            "bbs_waits",
+            "bbs_waits: the issue stage's hazard check",
+            &|p| render("bbs_waits", &OvWaitsTpl { p }),
+        )?;
+        add(
+            "rtl",
+            "bbs_unit",
+            "bbs_unit: a unit that runs over a vector",
+            &|p| render("bbs_unit", &OvUnitTpl { p }),
+        )?;
+        add(
+            "rtl",
+            "bbs_pe_issue",
+            "bbs_pe_issue: the PE array's issue",
+            &|p| render("bbs_pe_issue", &OvPeIssueTpl { p }),
+        )?;
+    } else {
+        add("rtl", "bbs_top", "bbs_top: the BBS accelerator", &|p| {
+            render("bbs_top", &TopTpl { p })
+        })?;
+        add(
+            "rtl",
+            "bbs_seq",
+            "bbs_seq: the instruction buffer and sequencer",
+            &|p| render("bbs_seq", &SeqTpl { p }),
+        )?;
+    }
     add(
         "rtl",
         "bbs_regs",
         "bbs_regs: the host's register block",
         &|p| render("bbs_regs", &RegsTpl { p }),
     )?;
-    add("rtl", "bbs_vmem", "bbs_vmem: the vector memory", &|p| {
-        render("bbs_vmem", &VmemTpl { p })
-    })?;
+    let (vmem, vbank): (&Render, &Render) = if cfg.overlap.units {
+        (&|p| render("bbs_vmem", &OvVmemTpl { p }), &|p| {
+            render("bbs_vbank", &OvVbankTpl { p })
+        })
+    } else {
+        (&|p| render("bbs_vmem", &VmemTpl { p }), &|p| {
+            render("bbs_vbank", &VbankTpl { p })
+        })
+    };
+    add("rtl", "bbs_vmem", "bbs_vmem: the vector memory", vmem)?;
     add(
         "rtl",
         "bbs_vbank",
         "bbs_vbank: one bank of the vector memory",
-        &|p| render("bbs_vbank", &VbankTpl { p }),
+        vbank,
     )?;
     add("rtl", "bbs_ewop", "bbs_ewop: the EWOP and ACT unit", &|p| {
         render("bbs_ewop", &EwopTpl { p })
@@ -159,12 +202,14 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
         "bbs_act_lut: sigmoid and tanh tables",
         &|p| render("bbs_act_lut", &ActLutTpl { p }),
     )?;
-    add(
-        "rtl",
-        "bbs_ctrl",
-        "bbs_ctrl: the PE array's SpMxV controller",
-        &|p| render("bbs_ctrl", &CtrlTpl { p }),
-    )?;
+    if !cfg.overlap.units {
+        add(
+            "rtl",
+            "bbs_ctrl",
+            "bbs_ctrl: the PE array's SpMxV controller",
+            &|p| render("bbs_ctrl", &CtrlTpl { p }),
+        )?;
+    }
     add(
         "rtl",
         "bbs_pe",

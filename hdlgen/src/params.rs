@@ -60,6 +60,7 @@ pub struct RtlParams {
     pub reg_ctrl: String,
     pub reg_ninstr: String,
     pub reg_cycles: String,
+    pub reg_frames: String,
     /// The EWOP/ACT unit's operations: add, sub, mul, copy, sigmoid, tanh;
     /// an `act`'s operation is `{act_op_hi, func[0]}`, an `ewop`'s `{ew_op_pad, func}`.
     pub unit_add: u64,
@@ -85,6 +86,117 @@ pub struct RtlParams {
     /// `2^(F-1)` literals for the ACT product and the EWOP multiply (F = 0: no rounding).
     pub act_half: String,
     pub mul_half: String,
+    /// The overlapped machine's sizes (`overlap.units`; otherwise only
+    /// `vbuf = 1` matters, for the PEs' private banks).
+    pub ov: OverlapParams,
+}
+
+/// Sizes of the overlapped machine's issue stage and vector memory
+/// (docs/architecture.md, "The overlapped machine in RTL").
+pub struct OverlapParams {
+    pub on: bool,
+    /// Private vector-bank copies per PE bank (`overlap.vector_buffers`).
+    pub vbuf: usize,
+    pub act_unit: bool,
+    /// Units with an issue list: DMA in, DMA out, vector load, PE array,
+    /// EWOP (and ACT with `act_unit`).
+    pub units: usize,
+    /// Run read ports of the vector memory: EWOP a, EWOP b, store (and ACT).
+    pub runs: usize,
+    /// Writer groups of the vector memory: DMA in, PEs, EWOP (and ACT).
+    pub groups: usize,
+    pub max_waits: usize,
+    pub w_frame: usize,
+    pub w_instr: usize,
+    pub w_stamp: usize,
+    pub w_after: usize,
+    /// One wait-table entry: valid, instruction, previous frame, of write,
+    /// gates write, after.
+    pub w_wait: usize,
+    pub list_depth: usize,
+    pub w_list: usize,
+    /// Address bits of a double-buffered private bank (`2 * bank_depth` words).
+    pub w_vbuf_addr: usize,
+    /// `localparam` of the `act` opcode (the element-wise lanes tell ACT from EWOP).
+    pub op_act: String,
+}
+
+/// One set of element-wise lanes of the overlapped machine: its unit
+/// (issue list), its run read ports and its write group.
+pub struct LaneUnit {
+    pub name: &'static str,
+    pub unit: usize,
+    pub run_a: usize,
+    pub run_b: Option<usize>,
+    pub group: usize,
+}
+
+impl OverlapParams {
+    /// The element-wise lanes: the EWOP's, and the ACT's with `act_unit`.
+    pub fn lane_units(&self) -> Vec<LaneUnit> {
+        let mut v = vec![LaneUnit {
+            name: "ew",
+            unit: 4,
+            run_a: 0,
+            run_b: Some(1),
+            group: 2,
+        }];
+        if self.act_unit {
+            v.push(LaneUnit {
+                name: "act",
+                unit: 5,
+                run_a: 3,
+                run_b: None,
+                group: 3,
+            });
+        }
+        v
+    }
+
+    /// `0..units`.
+    pub fn unit_list(&self) -> Vec<usize> {
+        (0..self.units).collect()
+    }
+
+    /// `(unit, issue list file)` of every unit, in the RTL's order.
+    pub fn list_files(&self) -> Vec<(usize, &'static str)> {
+        bbs_sim::overlap::tables::IssueUnit::ALL
+            .iter()
+            .take(self.units)
+            .enumerate()
+            .map(|(u, unit)| (u, unit.file()))
+            .collect()
+    }
+
+    pub fn new(cfg: &Config) -> OverlapParams {
+        use bbs_sim::overlap::tables as rtl;
+        let o = &cfg.overlap;
+        let w_instr = rtl::instr_width(cfg);
+        let list_depth = rtl::list_depth(cfg);
+        OverlapParams {
+            on: o.units,
+            vbuf: if o.units { o.vector_buffers } else { 1 },
+            act_unit: o.units && o.act_unit,
+            units: 5 + (o.units && o.act_unit) as usize,
+            runs: 3 + (o.units && o.act_unit) as usize,
+            groups: 3 + (o.units && o.act_unit) as usize,
+            max_waits: bbs_sim::overlap::MAX_WAITS,
+            w_frame: rtl::FRAME_WIDTH,
+            w_instr,
+            w_stamp: rtl::STAMP_WIDTH,
+            w_after: rtl::AFTER_WIDTH,
+            w_wait: 4 + w_instr + rtl::AFTER_WIDTH,
+            op_act: format!(
+                "localparam [{}:0] OpAct = {}'d{};",
+                Widths::new(cfg).op - 1,
+                Widths::new(cfg).op,
+                Opcode::Act.code()
+            ),
+            w_vbuf_addr: (usize::BITS - (2 * cfg.bank_depth() - 1).leading_zeros()) as usize,
+            list_depth,
+            w_list: (usize::BITS - (list_depth - 1).leading_zeros()).max(1) as usize,
+        }
+    }
 }
 
 /// `localparam [W-1:0] NAME = W'dV;` with the name padded to `pad`.
@@ -162,11 +274,13 @@ impl RtlParams {
             host_regs: block(
                 HostReg::ALL
                     .iter()
+                    .chain(cfg.overlap.units.then_some(&HostReg::Frames))
                     .map(|r| localparam(w.reg_addr, r.rtl_name(), 10, r.addr())),
             ),
             reg_ctrl: literal(w.reg_addr, HostReg::Ctrl.addr()),
             reg_ninstr: literal(w.reg_addr, HostReg::Ninstr.addr()),
             reg_cycles: literal(w.reg_addr, HostReg::Cycles.addr()),
+            reg_frames: literal(w.reg_addr, HostReg::Frames.addr()),
             unit_add: unit(EwOp::Add),
             unit_sub: unit(EwOp::Sub),
             unit_mul: unit(EwOp::Mul),
@@ -184,6 +298,7 @@ impl RtlParams {
             act_lines: act.lines,
             act_half: half_literal((w.act_slope + w.act_step_log2 + 2) as u64, frac),
             mul_half: half_literal(2 * w.value as u64 + 1, frac),
+            ov: OverlapParams::new(cfg),
             w,
             vm,
         }
@@ -191,6 +306,17 @@ impl RtlParams {
 }
 
 /// `2^(frac-1)` as a `width`-bit literal, `0` when `frac` is 0.
+impl RtlParams {
+    /// The part-select of instruction field `name`, e.g. `[12:5]`.
+    pub fn f(&self, name: &str) -> String {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.range())
+            .unwrap_or_else(|| panic!("no instruction field {name}"))
+    }
+}
+
 fn half_literal(width: u64, frac: u64) -> String {
     if frac == 0 {
         format!("{width}'d0")

@@ -187,8 +187,44 @@ impl RunFiles<'_> {
             writeln!(run, "{v:08x}").expect("writing to a String");
         }
         files.push(("run.hex".to_string(), run));
+        if cfg.overlap.units {
+            files.extend(overlap_files(cfg, self.matrices, self.program));
+        }
         files
     }
+}
+
+/// The overlapped machine's issue lists (one per unit) and wait table
+/// ([`bbs_sim::overlap::tables`]).
+fn overlap_files(cfg: &Config, matrices: &[Csb], program: &Program) -> Vec<(String, String)> {
+    use bbs_sim::overlap::access::access;
+    use bbs_sim::overlap::tables::{self, IssueUnit, MAX_WAITS};
+    let acc: Vec<_> = program
+        .instrs
+        .iter()
+        .map(|i| access(cfg, matrices, i))
+        .collect();
+    let units = 5 + cfg.overlap.act_unit as usize;
+    let mut files = Vec::new();
+    for unit in IssueUnit::ALL.iter().take(units) {
+        let mut text = String::new();
+        for e in tables::issue_list(*unit, &acc, program) {
+            writeln!(text, "{e:04x}").expect("writing to a String");
+        }
+        files.push((unit.file().to_string(), text));
+    }
+    let entry = 4 + tables::instr_width(cfg) + tables::AFTER_WIDTH;
+    let mut text = String::new();
+    for i in 0..program.instrs.len().max(1) {
+        let mut line = HexWord::new(MAX_WAITS * entry);
+        for (k, w) in program.waits.get(i).into_iter().flatten().enumerate() {
+            line.put(k * entry, entry, tables::wait_entry(cfg, &acc, i, w));
+        }
+        text.push_str(&line.to_hex());
+        text.push('\n');
+    }
+    files.push(("waits.hex".to_string(), text));
+    files
 }
 
 #[cfg(test)]

@@ -406,6 +406,16 @@ impl Config {
                 ));
             }
         }
+        let most = crate::overlap::tables::MAX_INSTRUCTIONS;
+        if o.units && self.memory.instruction_words > most {
+            return Err(invalid(
+                "memory.instruction_words",
+                format!(
+                    "{} is over {most}: the overlapped machine's issue stage keeps start cycles per instruction",
+                    self.memory.instruction_words
+                ),
+            ));
+        }
         if o.units && self.memory.matrix == MatrixStorage::Dram {
             return Err(invalid(
                 "overlap.units",

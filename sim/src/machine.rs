@@ -310,8 +310,25 @@ impl Machine {
                 self.cfg.overlap.vector_buffers,
                 words,
             )?;
+            crate::overlap::tables::check(p)?;
         }
         Ok(())
+    }
+
+    /// Give a program written without waits (e.g. `load; spmv; store`)
+    /// the waits the overlapped machine needs, as the network compiler
+    /// does ([`crate::overlap::waits::derive`]); other programs, and every
+    /// program of the serialized machine, are left as they are.
+    pub fn with_waits(&self, mut p: Program) -> Program {
+        if self.cfg.overlap.units && p.waits.is_empty() && !p.instrs.is_empty() {
+            p.waits = crate::overlap::waits::derive(
+                &self.accesses(&p),
+                self.cfg.memory.vector_words,
+                self.cfg.overlap.chaining,
+                &p.issue,
+            );
+        }
+        p
     }
 
     /// When each instruction of a validated program touches each element.

@@ -18,11 +18,16 @@ pub enum HostReg {
     Cycles = 4,
     /// R: `{pes[15:0], banks[15:0]}`.
     Id = 5,
+    /// RW, the overlapped machine only: frames one start runs (the program
+    /// is a frame loop whose frames overlap; the serialized machine runs
+    /// one frame per start).
+    Frames = 6,
 }
 
 impl HostReg {
     /// Bits of a register address.
     pub const ADDR_WIDTH: usize = 3;
+    /// The serialized machine's registers (the overlapped one adds [`HostReg::Frames`]).
     pub const ALL: [HostReg; 6] = [
         HostReg::Ctrl,
         HostReg::Status,
@@ -45,6 +50,7 @@ impl HostReg {
             HostReg::Pc => "AddrPc",
             HostReg::Cycles => "AddrCycles",
             HostReg::Id => "AddrId",
+            HostReg::Frames => "AddrFrames",
         }
     }
 }

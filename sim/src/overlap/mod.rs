@@ -6,7 +6,8 @@
 //! - [`waits`]: the program generator's hazard pass, which writes into every
 //!   instruction the earlier instructions it waits for;
 //! - [`schedule`]: the cycle model (each unit in program order, waits obeyed)
-//!   and the validator's check that no read overtakes its write.
+//!   and the validator's check that no read overtakes its write;
+//! - [`tables`]: the issue lists and the wait table as the RTL reads them.
 //!
 //! With `overlap.units = false` none of this runs: the machine is the
 //! serialized one, instruction after instruction.
@@ -14,7 +15,10 @@
 pub mod access;
 pub mod compile;
 pub mod schedule;
+pub mod tables;
 pub mod waits;
+
+pub use tables::MAX_WAITS;
 
 use serde::{Deserialize, Serialize};
 

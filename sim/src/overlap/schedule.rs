@@ -321,37 +321,6 @@ pub fn check(
     let frames: Vec<FrameTimes> = (0..CHECKED_FRAMES)
         .map(|_| scheduler.next_frame())
         .collect();
-    // The issue stage keeps the anchor cycles of each instruction's last
-    // two frames: a wait on frame g must be met before frame g + 2 of the
-    // instruction it names starts and takes that slot.
-    for (f, t) in frames.iter().enumerate() {
-        for (i, ws) in waits.iter().enumerate() {
-            for w in ws {
-                let Some(g) = f.checked_sub(w.previous_frame as usize) else {
-                    continue;
-                };
-                let Some(later) = frames.get(g + 2) else {
-                    continue;
-                };
-                let (gated, anchor) = match w.hazard {
-                    Hazard::Raw => (t.read_at[i], later.write_at[w.instr]),
-                    Hazard::War => (t.write_at[i], later.read_at[w.instr]),
-                    Hazard::Waw => (t.write_at[i], later.write_at[w.instr]),
-                };
-                if anchor < gated {
-                    return Err(invalid(
-                        i,
-                        "wait",
-                        format!(
-                            "frame {f}: waits for instruction {} of frame {g} until cycle {gated}, but its frame {} starts in cycle {anchor}: the issue stage keeps two frames of start cycles",
-                            w.instr,
-                            g + 2
-                        ),
-                    ));
-                }
-            }
-        }
-    }
     // Per element: the last write (cycle, frame, instruction) and the latest read.
     let mut written: Vec<Option<(i64, usize, usize)>> = vec![None; vector_words];
     let mut read: Vec<Option<(i64, usize, usize)>> = vec![None; vector_words];
@@ -417,6 +386,37 @@ pub fn check(
                     }
                 }
                 written[e] = Some((at, f, i));
+            }
+        }
+    }
+    // The issue stage keeps the anchor cycles of each instruction's last
+    // two frames: a wait on frame g must be met before frame g + 2 of the
+    // instruction it names starts and takes that slot.
+    for (f, t) in frames.iter().enumerate() {
+        for (i, ws) in waits.iter().enumerate() {
+            for w in ws {
+                let Some(g) = f.checked_sub(w.previous_frame as usize) else {
+                    continue;
+                };
+                let Some(later) = frames.get(g + 2) else {
+                    continue;
+                };
+                let (gated, anchor) = match w.hazard {
+                    Hazard::Raw => (t.read_at[i], later.write_at[w.instr]),
+                    Hazard::War => (t.write_at[i], later.read_at[w.instr]),
+                    Hazard::Waw => (t.write_at[i], later.write_at[w.instr]),
+                };
+                if anchor < gated {
+                    return Err(invalid(
+                        i,
+                        "wait",
+                        format!(
+                            "frame {f}: waits for instruction {} of frame {g} until cycle {gated}, but its frame {} starts in cycle {anchor}: the issue stage keeps two frames of start cycles",
+                            w.instr,
+                            g + 2
+                        ),
+                    ));
+                }
             }
         }
     }
