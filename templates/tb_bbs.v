@@ -83,6 +83,12 @@ module tb_bbs;
     .imem_we_i      (1'b0),
     .imem_waddr_i   ({{ p.w.imem_addr }}'d0),
     .imem_wdata_i   ({{ p.w.instr }}'d0),
+{%- if p.ov.on %}
+    .tab_we_i       (1'b0),
+    .tab_sel_i      (3'd0),
+    .tab_waddr_i    ({{ p.ov.w_tab_addr }}'d0),
+    .tab_wdata_i    ({{ p.ov.w_tab_data }}'d0),
+{%- endif %}
     .mat_we_i       (mat_we),
     .mat_pe_i       (mat_pe),
     .mat_waddr_i    (mat_waddr),

@@ -115,6 +115,9 @@ pub struct OverlapParams {
     pub w_wait: usize,
     pub list_depth: usize,
     pub w_list: usize,
+    /// The host's issue-table write port: address and data bits.
+    pub w_tab_addr: usize,
+    pub w_tab_data: usize,
     /// Address bits of a double-buffered private bank (`2 * bank_depth` words).
     pub w_vbuf_addr: usize,
     /// `localparam` of the `act` opcode (the element-wise lanes tell ACT from EWOP).
@@ -192,9 +195,11 @@ impl OverlapParams {
                 Widths::new(cfg).op,
                 Opcode::Act.code()
             ),
+            w_tab_addr: w_list_bits(list_depth).max(w_instr),
+            w_tab_data: (bbs_sim::overlap::MAX_WAITS * (4 + w_instr + rtl::AFTER_WIDTH)).max(16),
             w_vbuf_addr: (usize::BITS - (2 * cfg.bank_depth() - 1).leading_zeros()) as usize,
             list_depth,
-            w_list: (usize::BITS - (list_depth - 1).leading_zeros()).max(1) as usize,
+            w_list: w_list_bits(list_depth),
         }
     }
 }
@@ -315,6 +320,11 @@ impl RtlParams {
             .map(|f| f.range())
             .unwrap_or_else(|| panic!("no instruction field {name}"))
     }
+}
+
+/// Address bits of a list of `depth` words.
+fn w_list_bits(depth: usize) -> usize {
+    ((usize::BITS - (depth - 1).leading_zeros()) as usize).max(1)
 }
 
 fn half_literal(width: u64, frac: u64) -> String {

@@ -167,7 +167,8 @@ pub fn synthesize(
 }
 
 /// Every non-empty `$readmemh` file name the RTL names: the literals passed
-/// as `INIT_FILE("name")` (the PEs' matrix memories) and the string defaults
+/// as `INIT_FILE("name")` (the PEs' matrix memories, the overlapped
+/// machine's issue lists) or `WAIT_FILE("name")` (its wait table) and the string defaults
 /// of `parameter X_INIT = "name"` (the top's `IMEM_INIT` and `VMEM_INIT`,
 /// which it passes on to the instruction buffer and the vector memory).
 fn init_files(text: &str) -> Vec<String> {
@@ -177,12 +178,13 @@ fn init_files(text: &str) -> Vec<String> {
             names.push(name.to_string());
         }
     };
-    let key = "INIT_FILE(\"";
-    let mut rest = text;
-    while let Some(at) = rest.find(key) {
-        rest = &rest[at + key.len()..];
-        if let Some(end) = rest.find('"') {
-            push(&rest[..end]);
+    for key in ["INIT_FILE(\"", "WAIT_FILE(\""] {
+        let mut rest = text;
+        while let Some(at) = rest.find(key) {
+            rest = &rest[at + key.len()..];
+            if let Some(end) = rest.find('"') {
+                push(&rest[..end]);
+            }
         }
     }
     for line in text.lines() {

@@ -35,7 +35,8 @@
 //
 // One unit's issue list: the instructions the unit takes, in issue order,
 // over `frames_i` frames of the program (bbs_sim::overlap::issue_sequence).
-// The list memory (387 words of 16 bits, from INIT_FILE) holds
+// The list memory (387 words of 16 bits, from INIT_FILE or the host's
+// write port) holds
 //   word 0, 1, 2   P, B, E: the lengths of the three segments below
 //   then           the prologue (P entries: those the first frame issues
 //                  ahead), the body (B entries: one frame's issue order,
@@ -55,6 +56,10 @@ module bbs_issue #(
   input  wire                           rst_ni,
   input  wire                           start_i,
   input  wire [15:0] frames_i,
+  // The host's write port (while idle): word waddr_i of the list.
+  input  wire                           we_i,
+  input  wire [8:0] waddr_i,
+  input  wire [15:0]                    wdata_i,
   // The head is dispatched this cycle: move on.
   input  wire                           advance_i,
   output wire                           head_valid_o,
@@ -78,6 +83,12 @@ module bbs_issue #(
       initial $readmemh(INIT_FILE, list_q);
     end
   endgenerate
+
+  always @(posedge clk_i) begin
+    if (we_i) begin
+      list_q[waddr_i] <= wdata_i;
+    end
+  end
 
   wire [15:0] len_pro  = list_q[0];
   wire [15:0] len_body = list_q[1];

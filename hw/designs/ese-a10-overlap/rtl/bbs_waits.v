@@ -41,7 +41,7 @@
 // An anchor is a dispatch, except for an spmv: its read anchor is its
 // vector load's dispatch, its write anchor its first compute cycle.
 //
-// The wait table (WAIT_FILE, one line per instruction) holds 4 entries of
+// The wait table (WAIT_FILE or the host's write port, one line per instruction) holds 4 entries of
 // 27 bits: {valid, instruction, previous_frame, of_write, gates_write, after}.
 // A wait of instruction i in frame f on instruction j is met in cycle t when
 // j's anchor (of_write: its write anchor, else its read anchor) of frame
@@ -58,6 +58,10 @@ module bbs_waits #(
   input  wire                                         clk_i,
   input  wire                                         rst_ni,
   input  wire                                         start_i,
+  // The host's write port (while idle): the wait table's line waddr_i.
+  input  wire                                         we_i,
+  input  wire [6:0]              waddr_i,
+  input  wire [107:0] wdata_i,
   // Anchors starting this cycle, one port per unit.
   input  wire [5:0]                r_we_i,
   input  wire [41:0] r_instr_i,
@@ -88,6 +92,12 @@ module bbs_waits #(
       initial $readmemh(WAIT_FILE, waits_q);
     end
   endgenerate
+
+  always @(posedge clk_i) begin
+    if (we_i) begin
+      waits_q[waddr_i] <= wdata_i;
+    end
+  end
 
   // Cycles since reset; stamps and waits compare modulo 2^SW.
   reg [SW-1:0] now_q;
