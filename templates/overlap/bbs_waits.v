@@ -74,19 +74,21 @@ module bbs_waits #(
   end
 
   // Per instruction: whether an anchor started in this run (cleared by
-  // start_i), the frames started (read, write anchor), and the start cycles
-  // of the last two frames (slot = frame mod 2).
-  reg [N-1:0]  r_valid_q;
-  reg [N-1:0]  w_valid_q;
-  reg [FW-1:0] r_count_q [0:N-1];
-  reg [FW-1:0] w_count_q [0:N-1];
-  reg [SW-1:0] r_stamp0_q [0:N-1];
-  reg [SW-1:0] r_stamp1_q [0:N-1];
-  reg [SW-1:0] w_stamp0_q [0:N-1];
-  reg [SW-1:0] w_stamp1_q [0:N-1];
+  // start_i), the frames started modulo 4, and the start cycles of the last
+  // two frames modulo 2^SW (at {instruction, frame mod 2}). Read anchors are
+  // written by the units that dispatch (an instruction other than spmv has
+  // one anchor, kept here), write anchors by the PE array (an spmv's first
+  // compute cycle). Why so few bits: a wait on frame g is checked only
+  // after the same wait of the frame before was met, so the count is g,
+  // g + 1 or g + 2 (the validator refuses g + 3, and an age of 2^SW cycles
+  // or more between a wait's anchor and its instruction).
+  reg [N-1:0]   r_valid_q;
+  reg [N-1:0]   w_valid_q;
+  reg [1:0]     r_count_q [0:N-1];
+  reg [1:0]     w_count_q [0:N-1];
+  reg [SW-1:0]  r_stamp_q [0:2*N-1];
+  reg [SW-1:0]  w_stamp_q [0:2*N-1];
 
-  // A unit's anchors of this cycle (an instruction belongs to one unit per
-  // anchor, so no two ports name one entry).
   always @(posedge clk_i) begin
     if (!rst_ni) begin
       r_valid_q <= {N{1'b0}};
@@ -97,21 +99,25 @@ module bbs_waits #(
         w_valid_q <= {N{1'b0}};
       end
 {%- for u in p.ov.unit_list() %}
-      if (r_we_i[{{ u }}]) begin
-        r_valid_q[r_instr_i[{{ u }}*IA +: IA]] <= 1'b1;
-        r_count_q[r_instr_i[{{ u }}*IA +: IA]] <= r_frame_i[{{ u }}*FW +: FW] + {{ p.ov.w_frame }}'d1;
-        if (r_frame_i[{{ u }}*FW]) r_stamp1_q[r_instr_i[{{ u }}*IA +: IA]] <= now_q;
-        else                      r_stamp0_q[r_instr_i[{{ u }}*IA +: IA]] <= now_q;
-      end
+{%- if u == 3 %}
       if (w_we_i[{{ u }}]) begin
         w_valid_q[w_instr_i[{{ u }}*IA +: IA]] <= 1'b1;
-        w_count_q[w_instr_i[{{ u }}*IA +: IA]] <= w_frame_i[{{ u }}*FW +: FW] + {{ p.ov.w_frame }}'d1;
-        if (w_frame_i[{{ u }}*FW]) w_stamp1_q[w_instr_i[{{ u }}*IA +: IA]] <= now_q;
-        else                      w_stamp0_q[w_instr_i[{{ u }}*IA +: IA]] <= now_q;
+        w_count_q[w_instr_i[{{ u }}*IA +: IA]] <= w_frame_i[{{ u }}*FW +: 2] + 2'd1;
+        w_stamp_q[{w_instr_i[{{ u }}*IA +: IA], w_frame_i[{{ u }}*FW]}] <= now_q;
       end
+{%- else %}
+      if (r_we_i[{{ u }}]) begin
+        r_valid_q[r_instr_i[{{ u }}*IA +: IA]] <= 1'b1;
+        r_count_q[r_instr_i[{{ u }}*IA +: IA]] <= r_frame_i[{{ u }}*FW +: 2] + 2'd1;
+        r_stamp_q[{r_instr_i[{{ u }}*IA +: IA], r_frame_i[{{ u }}*FW]}] <= now_q;
+      end
+{%- endif %}
 {%- endfor %}
     end
   end
+  // The PE array has no read anchor; the others' write anchor is the read one.
+  wire unused_anchor_ports = ^{r_we_i[3], r_instr_i[3*IA +: IA], r_frame_i,
+                               w_we_i, w_instr_i, w_frame_i};
 
   genvar q;
   genvar k;
@@ -131,12 +137,14 @@ module bbs_waits #(
         wire [AFW-1:0] after = e[AFW-1:0];
         wire           asked = gates_write ? q_mask_i[q*2+1] : q_mask_i[q*2];
         wire           no_frame = previous && (frame == {FW{1'b0}});
-        wire [FW-1:0]  g = frame - { {(FW-1){1'b0}}, previous };
+        // The frame waited for, modulo 4: all the tables keep.
+        wire [1:0]     g = frame[1:0] - {1'b0, previous};
         wire           seen = of_write ? w_valid_q[other] : r_valid_q[other];
-        wire [FW-1:0]  count = of_write ? w_count_q[other] : r_count_q[other];
-        wire [SW-1:0]  stamp = of_write ? (g[0] ? w_stamp1_q[other] : w_stamp0_q[other])
-                                        : (g[0] ? r_stamp1_q[other] : r_stamp0_q[other]);
-        wire           started = !start_i && seen && (count > g);
+        wire [1:0]     count = of_write ? w_count_q[other] : r_count_q[other];
+        wire [SW-1:0]  stamp = of_write ? w_stamp_q[{other, g[0]}] : r_stamp_q[{other, g[0]}];
+        // Frames started past g, modulo 4: 1 or 2 (g + 1 or g + 2 started).
+        wire [1:0]     ahead = count - g;
+        wire           started = !start_i && seen && (ahead == 2'd1 || ahead == 2'd2);
         wire [SW-1:0]  age = now_q - stamp;
         assign met_k[k] = !valid || !asked || no_frame ||
                           (started && (age >= { {(SW-AFW){1'b0}}, after }));

@@ -398,14 +398,28 @@ pub fn check(
                 let Some(g) = f.checked_sub(w.previous_frame as usize) else {
                     continue;
                 };
+                let at = |fr: &FrameTimes| match w.hazard {
+                    Hazard::Raw => (t.read_at[i], fr.write_at[w.instr]),
+                    Hazard::War => (t.write_at[i], fr.read_at[w.instr]),
+                    Hazard::Waw => (t.write_at[i], fr.write_at[w.instr]),
+                };
+                let (gated, start) = at(&frames[g]);
+                let most = 1i64 << crate::overlap::tables::STAMP_WIDTH;
+                if gated - start >= most {
+                    return Err(invalid(
+                        i,
+                        "wait",
+                        format!(
+                            "frame {f}: starts {} cycles after instruction {} of frame {g}, which it waits for: the issue stage counts ages below {most}",
+                            gated - start,
+                            w.instr
+                        ),
+                    ));
+                }
                 let Some(later) = frames.get(g + 2) else {
                     continue;
                 };
-                let (gated, anchor) = match w.hazard {
-                    Hazard::Raw => (t.read_at[i], later.write_at[w.instr]),
-                    Hazard::War => (t.write_at[i], later.read_at[w.instr]),
-                    Hazard::Waw => (t.write_at[i], later.write_at[w.instr]),
-                };
+                let (gated, anchor) = at(later);
                 if anchor < gated {
                     return Err(invalid(
                         i,

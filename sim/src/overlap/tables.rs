@@ -13,8 +13,9 @@ use crate::machine::{Program, ProgramError};
 pub const MAX_WAITS: usize = 4;
 /// Bits of a frame number: one start runs at most `2^16 - 1` frames.
 pub const FRAME_WIDTH: usize = 16;
-/// Bits of a start cycle; waits compare ages modulo `2^32`.
-pub const STAMP_WIDTH: usize = 32;
+/// Bits of a start cycle; waits compare ages modulo `2^16` (the validator
+/// refuses a wait whose instruction starts that long after its anchor).
+pub const STAMP_WIDTH: usize = 16;
 /// Bits of a wait's `after`.
 pub const AFTER_WIDTH: usize = 16;
 /// Instructions of an overlapped program at most (the issue stage keeps
