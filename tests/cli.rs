@@ -577,3 +577,69 @@ fn usage_errors_are_one_line_naming_the_option() {
         "{help}"
     );
 }
+
+/// `bbs hdl` on the overlapped machine: its own top and issue-stage modules
+/// instead of the sequencer and the PE controller, and with a matrix and an
+/// input the run files carry an issue list per unit and the wait table.
+#[test]
+fn hdl_writes_the_overlapped_machine() {
+    let f = Fixture::new();
+    let cfg = f.path("ov.toml");
+    let ov = bbs_sim::Config {
+        overlap: bbs_sim::config::Overlap::all(),
+        ..bbs_sim::Config::default()
+    };
+    std::fs::write(&cfg, ov.to_toml()).unwrap();
+    let csb = f.csb();
+    let x = f.vector("x.npy", 32);
+    let out = f.path("hdl");
+    let o = bbs(&[
+        "hdl",
+        "--config",
+        s(&cfg),
+        "-o",
+        s(&out),
+        "--csb",
+        s(&csb),
+        "--input",
+        s(&x),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for m in [
+        "bbs_top",
+        "bbs_issue",
+        "bbs_waits",
+        "bbs_unit",
+        "bbs_pe_issue",
+        "bbs_vmem",
+    ] {
+        assert!(out.join(format!("rtl/{m}.v")).is_file(), "{m}");
+    }
+    for gone in ["bbs_seq", "bbs_ctrl"] {
+        assert!(!out.join(format!("rtl/{gone}.v")).exists(), "{gone}");
+    }
+    let top = std::fs::read_to_string(out.join("rtl/bbs_top.v")).unwrap();
+    assert!(top.contains("the BBS accelerator, overlapped"));
+    for file in [
+        "issue_in.hex",
+        "issue_out.hex",
+        "issue_vload.hex",
+        "issue_pe.hex",
+        "issue_ew.hex",
+        "issue_act.hex",
+        "waits.hex",
+    ] {
+        assert!(out.join("run").join(file).is_file(), "{file}");
+    }
+    // load; spmv; store: one entry in each of the DMA and SpMxV lists
+    // (three lengths, then prologue, body, epilogue).
+    let pe = std::fs::read_to_string(out.join("run/issue_pe.hex")).unwrap();
+    assert_eq!(
+        pe.lines().collect::<Vec<_>>(),
+        ["0000", "0001", "0001", "0001", "0001"]
+    );
+    // The store waits for the spmv's results.
+    let waits = std::fs::read_to_string(out.join("run/waits.hex")).unwrap();
+    assert_eq!(waits.lines().count(), 3);
+    assert!(waits.lines().nth(2).unwrap().trim_start_matches('0').len() > 0);
+}
