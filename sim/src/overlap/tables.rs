@@ -4,7 +4,7 @@
 //! files; the list walk and the wait rule are [`super::schedule`]'s.
 
 use super::access::{Access, Lane};
-use super::{issue_order, Hazard, Wait};
+use super::{issue_order, Wait};
 use crate::config::Config;
 use crate::machine::{Program, ProgramError};
 
@@ -102,13 +102,7 @@ pub fn issue_list(unit: IssueUnit, acc: &[Access], p: &Program) -> Vec<u16> {
 /// An instruction other than `spmv` has one anchor (of_write and
 /// gates_write are then 0), and `after` is at least 1.
 pub fn wait_entry(cfg: &Config, acc: &[Access], i: usize, w: &Wait) -> u64 {
-    let (gates_write, of_write) = match w.hazard {
-        Hazard::Raw => (false, true),
-        Hazard::War => (true, false),
-        Hazard::Waw => (true, true),
-    };
-    let gates_write = gates_write && acc[i].is_spmv();
-    let of_write = of_write && acc[w.instr].is_spmv();
+    let (gates_write, of_write) = super::waits::anchors(acc, i, w);
     let after = w.after.max(1) as u64;
     let iw = instr_width(cfg);
     (1 << (AFTER_WIDTH + 3 + iw))

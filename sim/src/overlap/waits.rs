@@ -131,6 +131,23 @@ pub fn derive_all(
         .collect()
 }
 
+/// Which anchors wait `w` of instruction `i` joins: `(gates_write,
+/// of_write)`, whether it holds back `i`'s write anchor (else its read
+/// anchor) and whether it names the other instruction's write anchor. An
+/// instruction other than `spmv` has one anchor (read and write are the
+/// same cycle), given as the read one.
+pub fn anchors(acc: &[Access], i: usize, w: &Wait) -> (bool, bool) {
+    let (gates_write, of_write) = match w.hazard {
+        Hazard::Raw => (false, true),
+        Hazard::War => (true, false),
+        Hazard::Waw => (true, true),
+    };
+    (
+        gates_write && acc[i].is_spmv(),
+        of_write && acc[w.instr].is_spmv(),
+    )
+}
+
 /// The unit whose in-order issue moves an anchor on: `write` picks the
 /// write anchor (an `spmv`'s compute on the PE array), otherwise the read
 /// anchor (an `spmv`'s vector load). Other instructions have one anchor.
@@ -174,14 +191,7 @@ pub fn reduce(acc: &[Access], waits: Vec<Vec<Wait>>, issue: &[Issue]) -> Vec<Vec
             // (instr, previous frame, its anchor is the write one, ours is the write one)
             let mut kept: BTreeMap<(usize, bool, bool, bool), Wait> = BTreeMap::new();
             for w in ws {
-                let (gates_write, of_write) = match w.hazard {
-                    Hazard::Raw => (false, true),
-                    Hazard::War => (true, false),
-                    Hazard::Waw => (true, true),
-                };
-                // One anchor: read and write are the same cycle.
-                let gates_write = gates_write && acc[i].is_spmv();
-                let of_write = of_write && acc[w.instr].is_spmv();
+                let (gates_write, of_write) = anchors(acc, i, &w);
                 let (unit, busy) = anchor_unit(&acc[w.instr], of_write);
                 if anchor_unit(&acc[i], gates_write).0 == unit && w.after.max(1) <= busy as i64 {
                     continue;
