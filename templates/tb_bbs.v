@@ -23,6 +23,11 @@
 //   CYCLES <n>        the cycles of all runs, start cycle to done; each run's
 //                     count is checked against the CYCLES register
 // With +vcd (and a `verilator --trace` build) it dumps every signal to dump.vcd.
+{%- if p.ov.on %}
+// With +issue it prints START <cycle> at the start and ISSUE <cycle> <unit>
+// <instruction> <frame> for every dispatch (units: 0 DMA in, 1 DMA out,
+// 2 vector load, 3 PE array, 4 EWOP, 5 ACT).
+{%- endif %}
 
 module tb_bbs;
 
@@ -147,13 +152,36 @@ module tb_bbs;
         if (m_tlast) out_wait <= 0;
       end
     end
+{%- if p.ov.on %}
+    // +issue: every unit's dispatch (the PE array's: its first compute
+    // cycle), for a cycle-by-cycle comparison with the cycle model.
+    if (issue_log && rst_ni) begin
+      if (reg_we && reg_addr == {{ p.reg_ctrl }} && reg_wdata[0]) begin
+        $display("START %0d", cycle);
+      end
+      for (unit = 0; unit < {{ p.ov.units }}; unit = unit + 1) begin
+        if (dut.advance[unit]) begin
+          $display("ISSUE %0d %0d %0d %0d", cycle, unit,
+                   dut.head_instr[unit*{{ p.ov.w_instr }} +: {{ p.ov.w_instr }}],
+                   dut.head_frame[unit*{{ p.ov.w_frame }} +: {{ p.ov.w_frame }}]);
+        end
+      end
+    end
+{%- endif %}
     if (cycle > TIMEOUT) begin
       $display("TIMEOUT after %0d cycles", cycle);
       $finish;
     end
   end
 
+{%- if p.ov.on %}
+  reg issue_log = 1'b0;
+  integer unit;
+{%- endif %}
   initial begin
+{%- if p.ov.on %}
+    issue_log = $test$plusargs("issue");
+{%- endif %}
     if ($test$plusargs("vcd")) begin
       $dumpfile("dump.vcd");
       $dumpvars(0, tb_bbs);

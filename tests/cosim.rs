@@ -374,6 +374,9 @@ fn overlapped_rtl_matches_simulator() {
             if !v.bit_exact || v.rtl_cycles != v.sim_cycles || distinct.len() < 8 {
                 failures.push(format!("{} / {}: {v:?}", cfg.name, w.name));
             }
+            if let Err(e) = issue_matches(cfg, &build, w, &dir.join(format!("run{i}"))) {
+                failures.push(format!("{} / {}: {e}", cfg.name, w.name));
+            }
             table.push((w.name.clone(), load, v));
         }
         let _ = std::fs::remove_dir_all(dir.join("obj_dir"));
@@ -385,6 +388,84 @@ fn overlapped_rtl_matches_simulator() {
         failures.join("\n")
     );
     assert!(table.len() >= 3 * 3 + 2 * 2, "{} runs", table.len());
+}
+
+/// Every dispatch of every unit of the overlapped RTL (the testbench's
+/// `+issue` log: unit, instruction, frame, cycle from the start) against the
+/// cycle model's placement of every instruction of every frame: the issue
+/// stage's signals, cycle by cycle.
+fn issue_matches(
+    cfg: &Config,
+    build: &flow::RtlBuild,
+    w: &Workload,
+    run_dir: &Path,
+) -> Result<(), String> {
+    use bbs_sim::overlap::access::Lane;
+    use bbs_sim::overlap::schedule::Scheduler;
+    let machine = bbs_sim::machine::Machine::new(cfg, w.matrices.clone()).unwrap();
+    let program = machine.with_waits(w.program.clone());
+    let acc = machine.accesses(&program);
+    let mut scheduler = Scheduler::new(
+        acc.clone(),
+        program.waits.clone(),
+        &program.issue,
+        cfg.overlap.vector_buffers,
+    );
+    let mut expected = Vec::new();
+    for frame in 0..w.runs {
+        let t = scheduler.next_frame();
+        for (i, a) in acc.iter().enumerate() {
+            let unit = match a.lane {
+                Lane::DmaIn => 0,
+                Lane::DmaOut => 1,
+                Lane::VectorLoad => {
+                    expected.push((t.write_at[i], 3, i, frame));
+                    2
+                }
+                Lane::Elementwise | Lane::Pe => 4,
+                Lane::Act => 5,
+            };
+            expected.push((t.read_at[i], unit, i, frame));
+        }
+    }
+    expected.sort_unstable();
+    let out = std::process::Command::new(&build.binary)
+        .current_dir(run_dir)
+        .arg("+issue")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let num = |x: Option<&str>| -> i64 { x.and_then(|v| v.parse().ok()).unwrap_or(-1) };
+    let start = text
+        .lines()
+        .find_map(|l| l.strip_prefix("START ").map(|c| num(Some(c))))
+        .ok_or("no START line")?;
+    let mut got: Vec<(i64, usize, usize, usize)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ISSUE "))
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            let cycle = num(f.next()) - start;
+            let (u, i, fr) = (num(f.next()), num(f.next()), num(f.next()));
+            (cycle, u as usize, i as usize, fr as usize)
+        })
+        .collect();
+    got.sort_unstable();
+    if got == expected {
+        return Ok(());
+    }
+    let first = got
+        .iter()
+        .zip(&expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(expected.len()));
+    Err(format!(
+        "issue log: {} dispatches in the RTL, {} in the cycle model; first difference at #{first}: RTL {:?}, model {:?}",
+        got.len(),
+        expected.len(),
+        got.get(first),
+        expected.get(first)
+    ))
 }
 
 /// A program where overlap is tempting but wrong: the store without its

@@ -52,6 +52,9 @@
 //   CYCLES <n>        the cycles of all runs, start cycle to done; each run's
 //                     count is checked against the CYCLES register
 // With +vcd (and a `verilator --trace` build) it dumps every signal to dump.vcd.
+// With +issue it prints START <cycle> at the start and ISSUE <cycle> <unit>
+// <instruction> <frame> for every dispatch (units: 0 DMA in, 1 DMA out,
+// 2 vector load, 3 PE array, 4 EWOP, 5 ACT).
 
 module tb_bbs;
 
@@ -174,13 +177,29 @@ module tb_bbs;
         if (m_tlast) out_wait <= 0;
       end
     end
+    // +issue: every unit's dispatch (the PE array's: its first compute
+    // cycle), for a cycle-by-cycle comparison with the cycle model.
+    if (issue_log && rst_ni) begin
+      if (reg_we && reg_addr == 3'd0 && reg_wdata[0]) begin
+        $display("START %0d", cycle);
+      end
+      for (unit = 0; unit < 6; unit = unit + 1) begin
+        if (dut.advance[unit]) begin
+          $display("ISSUE %0d %0d %0d %0d", cycle, unit,
+                   dut.head_instr[unit*7 +: 7],
+                   dut.head_frame[unit*16 +: 16]);
+        end
+      end
+    end
     if (cycle > TIMEOUT) begin
       $display("TIMEOUT after %0d cycles", cycle);
       $finish;
     end
   end
-
+  reg issue_log = 1'b0;
+  integer unit;
   initial begin
+    issue_log = $test$plusargs("issue");
     if ($test$plusargs("vcd")) begin
       $dumpfile("dump.vcd");
       $dumpvars(0, tb_bbs);

@@ -167,7 +167,6 @@ module tb_bbs;
       $finish;
     end
   end
-
   initial begin
     if ($test$plusargs("vcd")) begin
       $dumpfile("dump.vcd");
