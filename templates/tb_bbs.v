@@ -174,11 +174,9 @@ module tb_bbs;
     end
   end
 
-{%- if p.ov.on %}
-  reg issue_log = 1'b0;
+{% if p.ov.on %}  reg issue_log = 1'b0;
   integer unit;
-{%- endif %}
-  initial begin
+{% endif %}  initial begin
 {%- if p.ov.on %}
     issue_log = $test$plusargs("issue");
 {%- endif %}

@@ -196,6 +196,7 @@ module tb_bbs;
       $finish;
     end
   end
+
   reg issue_log = 1'b0;
   integer unit;
   initial begin

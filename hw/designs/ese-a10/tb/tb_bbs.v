@@ -167,6 +167,7 @@ module tb_bbs;
       $finish;
     end
   end
+
   initial begin
     if ($test$plusargs("vcd")) begin
       $dumpfile("dump.vcd");
