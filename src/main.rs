@@ -574,6 +574,9 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
                 print::out(&yosys::comparison_table(&report, &est))?;
             }
+            if cfg.overlap.units {
+                say!("Note: {}.", bbs_sim::resources::OVERLAP_NOT_ESTIMATED)?;
+            }
         }
     }
     Ok(())

@@ -641,5 +641,10 @@ fn hdl_writes_the_overlapped_machine() {
     // The store waits for the spmv's results.
     let waits = std::fs::read_to_string(out.join("run/waits.hex")).unwrap();
     assert_eq!(waits.lines().count(), 3);
-    assert!(!waits.lines().nth(2).unwrap().trim_start_matches('0').is_empty());
+    assert!(!waits
+        .lines()
+        .nth(2)
+        .unwrap()
+        .trim_start_matches('0')
+        .is_empty());
 }

@@ -614,6 +614,11 @@ fn controller_bits(wd: &Widths) -> usize {
 
 /// The resources of `cfg` on `device`; an invalid configuration errors,
 /// naming its field.
+/// What the estimate leaves out of the overlapped machine (`overlap.units`),
+/// for reports to say beside its figures (docs/architecture.md, "The
+/// overlapped machine in RTL").
+pub const OVERLAP_NOT_ESTIMATED: &str = "the overlapped machine's second vector-bank copies and ACT lanes are counted, its issue stage and the vector memory's extra write and read ports are not yet: a lower bound (Yosys maps the overlapped mini to about 26x the serialized one's logic LUTs), docs/architecture.md";
+
 pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, ConfigError> {
     cfg.validate()?;
     let (p, k, w) = (cfg.pes, cfg.banks, cfg.value_width);

@@ -337,7 +337,7 @@ impl WorkloadReport {
         );
         s.push_str(&resources_line(&self.resources));
         if self.config.overlap.units {
-            s.push_str("  (the overlap's second vector-bank copies and ACT lanes are counted; its vector-memory ports and wait logic are not estimated yet, docs/architecture.md)\n");
+            let _ = writeln!(s, "  ({})", crate::resources::OVERLAP_NOT_ESTIMATED);
         }
         s
     }
