@@ -4,7 +4,8 @@
 //! `verilator --lint-only -Wall` and compiled by Icarus. Edge cases such as
 //! 1 bank, 2-bit values, 32-bit values with a 64-bit accumulator, a 1-word
 //! instruction buffer or an EWOP unit without pipeline registers are where
-//! width arithmetic in the templates goes wrong.
+//! width arithmetic in the templates goes wrong. About half of them are the
+//! overlapped machine (`overlap.units`, the other switches at random).
 //!
 //! Under `CI=true` a missing Verilator fails the test; elsewhere it is skipped.
 
@@ -56,12 +57,25 @@ fn random_valid_configurations_generate_lint_clean_verilog() {
         return;
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    // The machine (serialized, or overlapped with random switches) from a
+    // stream of its own, so the shapes stay those of the serialized cases.
+    let mut machine = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut overlapped = 0;
     let work = tempfile::tempdir().unwrap();
     let mut linted = 0;
     let mut i = 0;
     while linted < CASES {
-        let cfg = random_config(&mut rng, i);
+        let mut cfg = random_config(&mut rng, i);
         i += 1;
+        if machine.random_bool(0.5) {
+            cfg.overlap = bbs_sim::Overlap {
+                units: true,
+                vector_buffers: machine.random_range(1..=2),
+                chaining: machine.random_bool(0.5),
+                act_unit: machine.random_bool(0.5),
+                input_ahead: machine.random_bool(0.5),
+            };
+        }
         if cfg.validate().is_err() {
             continue;
         }
@@ -86,6 +100,8 @@ fn random_valid_configurations_generate_lint_clean_verilog() {
             );
         }
         linted += 1;
+        overlapped += usize::from(cfg.overlap.units);
     }
-    eprintln!("{linted} random configurations lint-clean ({i} drawn)");
+    eprintln!("{linted} random configurations lint-clean ({overlapped} overlapped; {i} drawn)");
+    assert!(overlapped >= CASES / 4, "{overlapped} overlapped");
 }
