@@ -9,6 +9,7 @@ use bbs_sim::arch::encoding::{self, UNIT_OP_ACT};
 use bbs_sim::arch::{
     timing, CtrlState, Field, HostReg, Layout, Opcode, SeqState, VectorMemory, Widths,
 };
+use bbs_sim::arith::clog2;
 use bbs_sim::isa::EwOp;
 use bbs_sim::Config;
 
@@ -163,9 +164,8 @@ impl OverlapParams {
 
     /// `(unit, issue list file)` of every unit, in the RTL's order.
     pub fn list_files(&self) -> Vec<(usize, &'static str)> {
-        bbs_sim::overlap::tables::IssueUnit::ALL
+        bbs_sim::overlap::tables::IssueUnit::ALL[..self.units]
             .iter()
-            .take(self.units)
             .enumerate()
             .map(|(u, unit)| (u, unit.file()))
             .collect()
@@ -180,7 +180,7 @@ impl OverlapParams {
             on: o.units,
             vbuf: if o.units { o.vector_buffers } else { 1 },
             act_unit: o.units && o.act_unit,
-            units: 5 + (o.units && o.act_unit) as usize,
+            units: rtl::issue_units(cfg).len(),
             runs: 3 + (o.units && o.act_unit) as usize,
             groups: 3 + (o.units && o.act_unit) as usize,
             max_waits: bbs_sim::overlap::MAX_WAITS,
@@ -188,18 +188,18 @@ impl OverlapParams {
             w_instr,
             w_stamp: rtl::STAMP_WIDTH,
             w_after: rtl::AFTER_WIDTH,
-            w_wait: 4 + w_instr + rtl::AFTER_WIDTH,
+            w_wait: rtl::wait_entry_width(cfg),
             op_act: format!(
                 "localparam [{}:0] OpAct = {}'d{};",
                 Widths::new(cfg).op - 1,
                 Widths::new(cfg).op,
                 Opcode::Act.code()
             ),
-            w_tab_addr: w_list_bits(list_depth).max(w_instr),
-            w_tab_data: (bbs_sim::overlap::MAX_WAITS * (4 + w_instr + rtl::AFTER_WIDTH)).max(16),
-            w_vbuf_addr: (usize::BITS - (2 * cfg.bank_depth() - 1).leading_zeros()) as usize,
+            w_tab_addr: (clog2(list_depth) as usize).max(w_instr),
+            w_tab_data: (bbs_sim::overlap::MAX_WAITS * rtl::wait_entry_width(cfg)).max(16),
+            w_vbuf_addr: clog2(2 * cfg.bank_depth()) as usize,
             list_depth,
-            w_list: w_list_bits(list_depth),
+            w_list: clog2(list_depth) as usize,
         }
     }
 }
@@ -320,11 +320,6 @@ impl RtlParams {
             .map(|f| f.range())
             .unwrap_or_else(|| panic!("no instruction field {name}"))
     }
-}
-
-/// Address bits of a list of `depth` words.
-fn w_list_bits(depth: usize) -> usize {
-    ((usize::BITS - (depth - 1).leading_zeros()) as usize).max(1)
 }
 
 fn half_literal(width: u64, frac: u64) -> String {

@@ -198,22 +198,21 @@ impl RunFiles<'_> {
 /// ([`bbs_sim::overlap::tables`]).
 fn overlap_files(cfg: &Config, matrices: &[Csb], program: &Program) -> Vec<(String, String)> {
     use bbs_sim::overlap::access::access;
-    use bbs_sim::overlap::tables::{self, IssueUnit, MAX_WAITS};
+    use bbs_sim::overlap::tables::{self, MAX_WAITS};
     let acc: Vec<_> = program
         .instrs
         .iter()
         .map(|i| access(cfg, matrices, i))
         .collect();
-    let units = 5 + cfg.overlap.act_unit as usize;
     let mut files = Vec::new();
-    for unit in IssueUnit::ALL.iter().take(units) {
+    for unit in tables::issue_units(cfg) {
         let mut text = String::new();
         for e in tables::issue_list(*unit, &acc, program) {
             writeln!(text, "{e:04x}").expect("writing to a String");
         }
         files.push((unit.file().to_string(), text));
     }
-    let entry = 4 + tables::instr_width(cfg) + tables::AFTER_WIDTH;
+    let entry = tables::wait_entry_width(cfg);
     let mut text = String::new();
     for i in 0..program.instrs.len().max(1) {
         let mut line = HexWord::new(MAX_WAITS * entry);

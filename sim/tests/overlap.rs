@@ -382,6 +382,16 @@ fn impossible_switch_combinations_are_refused_naming_the_field() {
         "overlap.units",
         "keeps its matrices on chip",
     );
+    // The issue stage keeps start cycles per instruction word.
+    let mut big = with(&base, &Overlap::all());
+    big.memory.instruction_words = 4097;
+    let e = big.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("memory.instruction_words") && e.contains("4097 is over 4096"),
+        "{e}"
+    );
+    big.overlap = Overlap::default();
+    big.validate().unwrap();
 }
 
 /// The program generator drops the waits the issue stage keeps anyway (a
@@ -450,4 +460,31 @@ fn a_wait_outliving_two_frames_of_stamps_is_refused() {
             && e.contains("keeps two frames of start cycles"),
         "{e}"
     );
+}
+
+/// The issue stage checks at most `MAX_WAITS` waits per instruction and
+/// counts `after` in 16 bits: a program past either is refused, naming the
+/// instruction and field.
+#[test]
+fn waits_the_issue_stage_cannot_hold_are_refused() {
+    let cfg = with(&config("default"), &Overlap::all());
+    let net = workloads::network("small-gru", &cfg, 0.75, 1).unwrap();
+    let (m, p) = compiled(&cfg, &net);
+    let i = p.waits.iter().position(|w| !w.is_empty()).unwrap();
+    let mut many = p.clone();
+    let w = many.waits[i][0];
+    while many.waits[i].len() <= bbs_sim::overlap::MAX_WAITS {
+        many.waits[i].push(w);
+    }
+    let e = m.validate(&many).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("instruction {i} ("))
+            && e.contains(".wait): ")
+            && e.contains("at most 4 per instruction"),
+        "{e}"
+    );
+    let mut long = p.clone();
+    long.waits[i][0].after = 70_000;
+    let e = m.validate(&long).unwrap_err().to_string();
+    assert!(e.contains(".wait): ") && e.contains("70000"), "{e}");
 }

@@ -68,8 +68,19 @@ impl IssueUnit {
 
 /// Bits of an instruction index in the issue stage.
 pub fn instr_width(cfg: &Config) -> usize {
-    let n = cfg.memory.instruction_words.max(2);
-    (usize::BITS - (n - 1).leading_zeros()) as usize
+    crate::arith::clog2(cfg.memory.instruction_words) as usize
+}
+
+/// Bits of one wait-table entry ([`wait_entry`]): valid, instruction,
+/// previous frame, of write, gates write, after.
+pub fn wait_entry_width(cfg: &Config) -> usize {
+    4 + instr_width(cfg) + AFTER_WIDTH
+}
+
+/// The units with an issue list on `cfg`: the first five of
+/// [`IssueUnit::ALL`], and ACT with `overlap.act_unit`.
+pub fn issue_units(cfg: &Config) -> &'static [IssueUnit] {
+    &IssueUnit::ALL[..5 + usize::from(cfg.overlap.units && cfg.overlap.act_unit)]
 }
 
 /// Words of a unit's issue list memory: three lengths and up to three
