@@ -28,16 +28,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "spmv" => {
                 let csb = Csb::read(Path::new(&args[3]))?;
                 let x = flow::load_vector(Path::new(&args[4]), &cfg)?;
-                let p = bbs_hdlgen::memfiles::spmv_program(&csb);
+                let p = bbs_hdlgen::memfiles::spmv_program(&cfg, &csb);
                 (vec![csb], p, vec![x], 1, 5)
             }
             "workload" if args.len() >= 6 => {
                 let frames: usize = args[4].parse()?;
                 let sparsity: f64 = args[5].parse()?;
                 let net = workloads::network(&args[3], &cfg, sparsity, 1)?;
-                let p = net.program(&cfg)?;
+                let c = net.compile(&cfg)?;
                 let inputs = workloads::frames(&cfg, net.input(), frames, 1);
-                (net.matrices(), p, inputs, frames, 6)
+                (c.matrices, c.program, inputs, frames, 6)
             }
             _ => return Err(usage.into()),
         };

@@ -188,7 +188,7 @@ pub fn cosimulate(
     x: &[i64],
     run_dir: &Path,
 ) -> Result<(ProgramRun, Verification)> {
-    let program = bbs_hdlgen::memfiles::spmv_program(csb);
+    let program = bbs_hdlgen::memfiles::spmv_program(cfg, csb);
     let (sim, v) = cosimulate_program(
         cfg,
         build,

@@ -380,7 +380,7 @@ fn run(cli: Cli) -> Result<()> {
             design.stage(&mut plan, dir)?;
             if let Some((c, x)) = &run_inputs {
                 let program = bbs_sim::machine::Machine::new(&cfg, vec![c.clone()])?
-                    .with_waits(bbs_hdlgen::memfiles::spmv_program(c));
+                    .with_waits(bbs_hdlgen::memfiles::spmv_program(&cfg, c));
                 bbs_hdlgen::program::RunFiles {
                     cfg: &cfg,
                     matrices: std::slice::from_ref(c),
@@ -438,16 +438,20 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 (None, None, Some(workload)) => {
                     let net = bbs_sim::workloads::network(workload.name(), &cfg, sparsity, 1)?;
-                    let program = net.program(&cfg)?;
+                    // The machine's own program: on the overlapped machine
+                    // its gate rows are in cell blocks, its regions one
+                    // writer's each, its waits written in.
+                    let compiled = net.compile(&cfg)?;
+                    let (program, matrices) = (&compiled.program, &compiled.matrices);
                     let inputs = bbs_sim::workloads::frames(&cfg, net.input(), frames, 1);
                     // Check the program before building anything.
-                    flow::simulate_program(&cfg, &net.matrices(), &program, &inputs, frames)?;
+                    flow::simulate_program(&cfg, matrices, program, &inputs, frames)?;
                     let build = flow::build_rtl(&cfg, &output)?;
                     flow::cosimulate_program(
                         &cfg,
                         &build,
-                        &net.matrices(),
-                        &program,
+                        matrices,
+                        program,
                         &inputs,
                         frames,
                         bbs_hdlgen::program::MatrixLoad::Init,
@@ -573,9 +577,6 @@ fn run(cli: Cli) -> Result<()> {
                     cfg.name
                 )?;
                 print::out(&yosys::comparison_table(&report, &est))?;
-            }
-            if cfg.overlap.units {
-                say!("Note: {}.", bbs_sim::resources::OVERLAP_NOT_ESTIMATED)?;
             }
         }
     }

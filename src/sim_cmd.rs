@@ -327,7 +327,7 @@ fn run_spmv(args: &SimArgs, csb: &Path, input: &Path) -> Result<()> {
     // The traces are rendered before anything is written.
     let trace_files = if traces.wanted() {
         traces_supported(&cfg)?;
-        let program = spmv_program(&c);
+        let program = spmv_program(&cfg, &c);
         let matrices = std::slice::from_ref(&c);
         let sim = simulate_program(&cfg, matrices, &program, std::slice::from_ref(&x), 1)
             .with_context(|| input.display().to_string())?;
@@ -433,9 +433,9 @@ fn workload_traces(
 ) -> Result<Vec<(PathBuf, Vec<u8>)>> {
     traces_supported(cfg)?;
     let net = workloads::network(&opts.workload, cfg, opts.sparsity, opts.seed)?;
-    let program = net.program(cfg)?;
+    let compiled = net.compile(cfg)?;
+    let (program, matrices) = (compiled.program, compiled.matrices);
     let frames = workloads::frames(cfg, net.input(), opts.frames, opts.seed);
-    let matrices = net.matrices();
     let sim = simulate_program(cfg, &matrices, &program, &frames, opts.frames)?;
     render_traces(cfg, &matrices, &program, &sim.reports, files)
 }

@@ -151,7 +151,7 @@ fn workloads_for(cfg: &Config) -> Vec<Workload> {
     .0;
     let mut v = vec![Workload {
         name: "spmv silero weight_hh 75%".into(),
-        program: spmv_program(&csb),
+        program: spmv_program(cfg, &csb),
         matrices: vec![csb],
         inputs: vec![x],
         runs: 1,

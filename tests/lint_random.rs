@@ -74,6 +74,7 @@ fn random_valid_configurations_generate_lint_clean_verilog() {
                 chaining: machine.random_bool(0.5),
                 act_unit: machine.random_bool(0.5),
                 input_ahead: machine.random_bool(0.5),
+                regions: None,
             };
         }
         if cfg.validate().is_err() {

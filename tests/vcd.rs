@@ -62,7 +62,7 @@ fn cases(cfg: &Config) -> Vec<Case> {
     let v = bbs_compress::Vector::Float(ndarray::Array1::from(x));
     let mut out = vec![Case {
         name: "spmv".into(),
-        program: spmv_program(&csb),
+        program: spmv_program(cfg, &csb),
         matrices: vec![csb],
         inputs: vec![flow::fixed_vector(&v, cfg).0],
         runs: 1,

@@ -81,7 +81,6 @@ module_template!(OvWaitsTpl, "overlap/bbs_waits.v");
 module_template!(OvUnitTpl, "overlap/bbs_unit.v");
 module_template!(OvPeIssueTpl, "overlap/bbs_pe_issue.v");
 module_template!(OvVmemTpl, "overlap/bbs_vmem.v");
-module_template!(OvVbankTpl, "overlap/bbs_vbank.v");
 
 /// Renders one module from the parameters.
 type Render = dyn Fn(&RtlParams) -> Result<String, HdlError>;
@@ -177,15 +176,13 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
         "bbs_regs: the host's register block",
         &|p| render("bbs_regs", &RegsTpl { p }),
     )?;
-    let (vmem, vbank): (&Render, &Render) = if cfg.overlap.units {
-        (&|p| render("bbs_vmem", &OvVmemTpl { p }), &|p| {
-            render("bbs_vbank", &OvVbankTpl { p })
-        })
+    // Both machines' vector memories are built of single-write-port banks.
+    let vmem: &Render = if cfg.overlap.units {
+        &|p| render("bbs_vmem", &OvVmemTpl { p })
     } else {
-        (&|p| render("bbs_vmem", &VmemTpl { p }), &|p| {
-            render("bbs_vbank", &VbankTpl { p })
-        })
+        &|p| render("bbs_vmem", &VmemTpl { p })
     };
+    let vbank: &Render = &|p| render("bbs_vbank", &VbankTpl { p });
     add("rtl", "bbs_vmem", "bbs_vmem: the vector memory", vmem)?;
     add(
         "rtl",

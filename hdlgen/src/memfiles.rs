@@ -5,13 +5,20 @@ use crate::program::{MatrixLoad, RunFiles};
 use bbs_compress::Csb;
 use bbs_sim::isa::{Instr, Region};
 use bbs_sim::machine::Program;
+use bbs_sim::overlap::regions::{Writer, WriterRegions};
 use bbs_sim::Config;
 use std::path::Path;
 
-/// `x` at vector address 0, `y = W x` right after it, then stored.
-pub fn spmv_program(csb: &Csb) -> Program {
+/// `x` at vector address 0, `y = W x` right after it, then stored; on the
+/// overlapped machine `y` at the start of the PE array's part of the vector
+/// memory (`bbs_sim::overlap::regions`).
+pub fn spmv_program(cfg: &Config, csb: &Csb) -> Program {
     let x = Region::new(0, csb.cols);
-    let y = Region::new(csb.cols, csb.rows);
+    let y_base = match WriterRegions::new(cfg) {
+        Ok(parts) if cfg.overlap.units => parts.of(Writer::Pe).map_or(csb.cols, |r| r.base),
+        _ => csb.cols,
+    };
+    let y = Region::new(y_base, csb.rows);
     Program {
         instrs: vec![
             Instr::Load { dst: x },
@@ -39,7 +46,7 @@ pub fn write_run_files(
     RunFiles {
         cfg,
         matrices: std::slice::from_ref(csb),
-        program: &spmv_program(csb),
+        program: &spmv_program(cfg, csb),
         inputs: &[x.to_vec()],
         runs: 1,
         matrix_load: MatrixLoad::Init,

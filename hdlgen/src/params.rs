@@ -123,6 +123,24 @@ pub struct OverlapParams {
     pub w_vbuf_addr: usize,
     /// `localparam` of the `act` opcode (the element-wise lanes tell ACT from EWOP).
     pub op_act: String,
+    /// The vector memory's parts, one per writer, in address order
+    /// (`bbs_sim::overlap::regions`).
+    pub parts: Vec<VmemPart>,
+    /// Bits of a part number.
+    pub w_part: usize,
+}
+
+/// One writer's part of the overlapped machine's vector memory.
+pub struct VmemPart {
+    pub name: &'static str,
+    /// Its writer's write group.
+    pub group: usize,
+    /// Its first global bank row (its first element over the banks).
+    pub base_row: usize,
+    /// Rows of each of its banks.
+    pub depth: usize,
+    /// Bits of a row within the part.
+    pub w_row: usize,
 }
 
 /// One set of element-wise lanes of the overlapped machine: its unit
@@ -176,6 +194,26 @@ impl OverlapParams {
         let o = &cfg.overlap;
         let w_instr = rtl::instr_width(cfg);
         let list_depth = rtl::list_depth(cfg);
+        let vb = bbs_sim::arch::VectorMemory::new(cfg).banks;
+        let parts: Vec<VmemPart> = if o.units {
+            bbs_sim::overlap::regions::WriterRegions::new(cfg)
+                .map(|w| w.parts)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(w, r)| {
+                    let depth = r.len.div_ceil(vb);
+                    VmemPart {
+                        name: w.describe(),
+                        group: w.group(),
+                        base_row: r.base / vb,
+                        depth,
+                        w_row: (clog2(depth) as usize).max(1),
+                    }
+                })
+                .collect()
+        } else {
+            vec![]
+        };
         OverlapParams {
             on: o.units,
             vbuf: if o.units { o.vector_buffers } else { 1 },
@@ -200,6 +238,8 @@ impl OverlapParams {
             w_vbuf_addr: clog2(2 * cfg.bank_depth()) as usize,
             list_depth,
             w_list: clog2(list_depth) as usize,
+            w_part: (clog2(parts.len()) as usize).max(1),
+            parts,
         }
     }
 }

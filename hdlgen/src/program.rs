@@ -1,6 +1,7 @@
 //! The instruction word of the generated controller, and the files one run of
 //! a program needs: the instruction buffer (`program.hex`), the vector
-//! memory's initial contents (`vmem_b<b>.hex`, one file per bank), the matrix memories
+//! memory's initial contents (`vmem_b<b>.hex`, one file per bank; on the
+//! overlapped machine `vmem_p<q>_b<b>.hex` per part and bank), the matrix memories
 //! (`pe<p>_mat.hex`, or `pe<p>_load.hex` for the testbench to write through the
 //! run-time load port), the host's input stream (`in.hex`) and the run's
 //! parameters (`run.hex`).
@@ -12,6 +13,7 @@ use bbs_compress::{hex::pack_word, Csb, HexWord, Out, OutputPlan};
 use bbs_sim::arch::placement::{self, VectorMemory};
 use bbs_sim::arch::{InstrFields, Layout};
 use bbs_sim::machine::Program;
+use bbs_sim::overlap::regions::WriterRegions;
 use bbs_sim::Config;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -121,17 +123,34 @@ impl RunFiles<'_> {
         }
         let digits = cfg.value_width.div_ceil(4) as usize;
         let mask = (1u64 << cfg.value_width) - 1;
-        // Element e is in bank e % banks, row e / banks (arch::placement).
+        // Element e is in bank e % banks, row e / banks (arch::placement);
+        // the overlapped machine's parts (one per writer) each have their
+        // own banks, from their first row on (overlap::regions).
         let banks = VectorMemory::new(cfg).banks;
-        for b in 0..banks {
-            let mut text = String::with_capacity(vmem.len() / banks * (digits + 1) + 8);
-            for v in vmem.iter().skip(b).step_by(banks) {
-                writeln!(text, "{:0digits$x}", (*v as u64) & mask).expect("writing to a String");
+        let parts: Vec<(String, std::ops::Range<usize>)> = if cfg.overlap.units {
+            WriterRegions::new(cfg)
+                .expect("a validated configuration")
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(q, (_, r))| (format!("vmem_p{q}_"), r.base..r.end()))
+                .collect()
+        } else {
+            vec![("vmem_".to_string(), 0..vmem.len())]
+        };
+        for (prefix, range) in parts {
+            let part = &vmem[range];
+            for b in 0..banks {
+                let mut text = String::with_capacity(part.len() / banks * (digits + 1) + 8);
+                for v in part.iter().skip(b).step_by(banks) {
+                    writeln!(text, "{:0digits$x}", (*v as u64) & mask)
+                        .expect("writing to a String");
+                }
+                if text.is_empty() {
+                    writeln!(text, "{:0digits$x}", 0).expect("writing to a String");
+                }
+                files.push((format!("{prefix}b{b}.hex"), text));
             }
-            if text.is_empty() {
-                writeln!(text, "{:0digits$x}", 0).expect("writing to a String");
-            }
-            files.push((format!("vmem_b{b}.hex"), text));
         }
 
         let lines = matrix_lines(cfg, self.matrices);

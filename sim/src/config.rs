@@ -85,6 +85,25 @@ pub struct Overlap {
     /// gap instead of idling.
     #[serde(default)]
     pub input_ahead: bool,
+    /// How the overlapped machine's vector memory is split among its
+    /// writers (each part has one writer, so its banks have one write port:
+    /// [`crate::overlap::regions`]). Absent: a fixed split of
+    /// `memory.vector_words`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<RegionWords>,
+}
+
+/// Words of the vector memory each writer owns, in address order: the DMA
+/// in, the PE array, the ACT lanes (with `overlap.act_unit`), the EWOP
+/// lanes. They add up to `memory.vector_words`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionWords {
+    pub dma: usize,
+    pub pe: usize,
+    #[serde(default)]
+    pub act: usize,
+    pub ewop: usize,
 }
 
 fn one() -> usize {
@@ -99,6 +118,7 @@ impl Default for Overlap {
             chaining: false,
             act_unit: false,
             input_ahead: false,
+            regions: None,
         }
     }
 }
@@ -112,6 +132,17 @@ impl Overlap {
             chaining: true,
             act_unit: true,
             input_ahead: true,
+            regions: None,
+        }
+    }
+    /// The same switches, whatever the vector memory's split.
+    pub fn same_techniques(&self, other: &Overlap) -> bool {
+        Overlap {
+            regions: None,
+            ..self.clone()
+        } == Overlap {
+            regions: None,
+            ..other.clone()
         }
     }
     pub fn is_serialized(&self) -> bool {
@@ -398,6 +429,7 @@ impl Config {
                 (o.chaining, "overlap.chaining"),
                 (o.act_unit, "overlap.act_unit"),
                 (o.input_ahead, "overlap.input_ahead"),
+                (o.regions.is_some(), "overlap.regions"),
             ];
             if let Some((_, field)) = needs_units.iter().find(|(on, _)| *on) {
                 return Err(invalid(
@@ -415,6 +447,9 @@ impl Config {
                     self.memory.instruction_words
                 ),
             ));
+        }
+        if o.units {
+            crate::overlap::regions::WriterRegions::new(self)?;
         }
         if o.units && self.memory.matrix == MatrixStorage::Dram {
             return Err(invalid(

@@ -23,7 +23,9 @@ pub mod workloads;
 pub use baselines::{
     compare, schedule, schedule_block, BaselineError, Scheme, SchemeReport, StallBreakdown,
 };
-pub use config::{Config, ConfigError, Ewop, Host, MatrixStorage, Memory, Overlap, Pipeline};
+pub use config::{
+    Config, ConfigError, Ewop, Host, MatrixStorage, Memory, Overlap, Pipeline, RegionWords,
+};
 pub use resources::{
     check_budget, estimate, Budget, BudgetError, Device, MemoryEstimate, ResourceEstimate,
 };

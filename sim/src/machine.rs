@@ -190,6 +190,12 @@ impl Machine {
                 self.cfg.memory.instruction_words
             )));
         }
+        // The overlapped machine's units write only their own parts.
+        let parts = if self.cfg.overlap.units {
+            Some(crate::overlap::regions::WriterRegions::new(&self.cfg)?)
+        } else {
+            None
+        };
         let mut written = vec![false; words];
         for (i, (r, data)) in p.preloaded.iter().enumerate() {
             if r.end() > words || data.len() != r.len {
@@ -232,6 +238,11 @@ impl Machine {
             }
             if let Some(d) = instr.writes() {
                 check_bounds("dst", d)?;
+            }
+            if let Some(parts) = &parts {
+                if let Some(why) = parts.refuse_write(instr, &self.cfg) {
+                    return Err(invalid(index, instr, "dst", why));
+                }
             }
             match *instr {
                 Instr::Spmv { matrix, src, dst } => {

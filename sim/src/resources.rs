@@ -208,6 +208,8 @@
 //! (within 14% on Xilinx, docs/synthesis.md), not on Vivado or Quartus, and
 //! the conversion to ALMs is a rule of thumb, not a fit.
 
+mod overlap;
+
 use crate::arch::{VectorMemory, Widths};
 use crate::config::{Config, ConfigError};
 use serde::{Deserialize, Serialize};
@@ -466,8 +468,8 @@ enum Read {
     Combinational,
 }
 
-struct MemSpec<'a> {
-    name: &'a str,
+struct MemSpec {
+    name: String,
     instances: usize,
     depth: usize,
     width: u32,
@@ -480,7 +482,7 @@ fn memory(device: Device, m: &MemSpec) -> MemoryEstimate {
     let nr = m.read_ports.max(1);
     let bits_each = depth as u64 * w as u64;
     let mut est = MemoryEstimate {
-        name: m.name.to_string(),
+        name: m.name.clone(),
         instances: n,
         depth,
         width: m.width,
@@ -614,21 +616,16 @@ fn controller_bits(wd: &Widths) -> usize {
 
 /// The resources of `cfg` on `device`; an invalid configuration errors,
 /// naming its field.
-/// What the estimate leaves out of the overlapped machine (`overlap.units`),
-/// for reports to say beside its figures (docs/architecture.md, "The
-/// overlapped machine in RTL").
-pub const OVERLAP_NOT_ESTIMATED: &str = "the overlapped machine's second vector-bank copies and ACT lanes are counted, its issue stage and the vector memory's extra write and read ports are not yet: a lower bound (Yosys maps the overlapped mini to about 26x the serialized one's logic LUTs), docs/architecture.md";
-
 pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, ConfigError> {
     cfg.validate()?;
     let (p, k, w) = (cfg.pes, cfg.banks, cfg.value_width);
     let wd = Widths::new(cfg);
     let vm = VectorMemory::new(cfg);
-    let memories = vec![
+    let mut memories = vec![
         memory(
             device,
             &MemSpec {
-                name: "matrix",
+                name: "matrix".into(),
                 instances: p,
                 depth: cfg.matrix_depth(),
                 width: cfg.matrix_word_width(),
@@ -639,7 +636,7 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
         memory(
             device,
             &MemSpec {
-                name: "vector_bank",
+                name: "vector_bank".into(),
                 instances: p * k,
                 // `overlap.vector_buffers` copies, one more address bit.
                 depth: cfg.bank_depth() * cfg.overlap.vector_buffers,
@@ -651,18 +648,34 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
         memory(
             device,
             &MemSpec {
-                name: "instruction",
+                name: "instruction".into(),
                 instances: 1,
                 depth: cfg.memory.instruction_words,
                 width: wd.instr as u32,
-                read_ports: 1,
+                // The overlapped machine decodes every unit's head at once.
+                read_ports: if cfg.overlap.units {
+                    crate::overlap::tables::issue_units(cfg).len()
+                } else {
+                    1
+                },
                 read: Read::Combinational,
             },
         ),
-        memory(
+    ];
+    let mut blocks = blocks(cfg, device, &wd, &vm);
+    if cfg.overlap.units {
+        // The issue stage replaces the SpMxV controller and the sequencer,
+        // and the vector memory's parts have a crossbar of their own.
+        let ov = overlap::Overlapped::new(cfg)?;
+        memories.extend(ov.memories(device, &vm));
+        blocks.retain(|b| !matches!(b.name, "controller" | "sequencer" | "vector_ports"));
+        blocks.push(ov.issue_stage(device, &wd));
+        blocks.push(ov.vector_ports(device, &wd, &vm));
+    } else {
+        memories.push(memory(
             device,
             &MemSpec {
-                name: "vector",
+                name: "vector".into(),
                 // One bank per write port (bbs_vmem.v): each has one write
                 // port, and a read port per run (a, b) and per SpMxV-load address.
                 instances: vm.banks,
@@ -671,9 +684,8 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
                 read_ports: k + 2,
                 read: Read::Combinational,
             },
-        ),
-    ];
-    let blocks = blocks(cfg, device, &wd, &vm);
+        ));
+    }
     let block_rams = memories.iter().map(|m| m.blocks).sum();
     let lutram_luts = memories.iter().map(|m| m.lutram_luts).sum();
     let small_blocks = memories.iter().filter(|m| m.small).map(|m| m.blocks).sum();
@@ -751,8 +763,18 @@ fn address_dsp(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> 
 
 fn dsps(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> usize {
     let w = cfg.value_width;
+    // With `overlap.act_unit` the ACT lanes are a second bbs_ewop: the
+    // opcode comes from the instruction word, so each keeps both
+    // multiplies; Yosys drops the ACT lanes' `W x W` one (measured on the
+    // overlapped mini: 10 DSP48s, 4 of them the PEs').
+    let act_lanes = if cfg.overlap.act_unit && wd.act_step_log2 > 0 {
+        cfg.ewop.lanes * dsp_cost(device, wd.act_slope as u32, wd.act_step_log2 as u32 + 1)
+    } else {
+        0
+    };
     let units = cfg.pes * cfg.banks * dsp_cost(device, w, w)
         + cfg.ewop.lanes * ewop_lane_dsp(device, w, wd, cfg.overlap.act_unit).0
+        + act_lanes
         + address_dsp(cfg, device, wd, vm).0;
     match device {
         Device::XilinxRamb36 => units,

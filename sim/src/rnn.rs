@@ -94,6 +94,15 @@ pub enum NetworkError {
     Shape { layer: usize, message: String },
     #[error("memory.vector_words: the network needs {need} words of vector memory, the configuration has {have}")]
     VectorMemory { need: usize, have: usize },
+    #[error("{field}: the network needs {need} words of {writer}'s part of the vector memory, the configuration gives it {have}")]
+    WriterPart {
+        field: &'static str,
+        writer: &'static str,
+        need: usize,
+        have: usize,
+    },
+    #[error("overlap.regions: a constant of {len} words (a bias) fits in no writer's part of the vector memory (the most room left is {room} words)")]
+    Constant { len: usize, room: usize },
     #[error(transparent)]
     Program(#[from] ProgramError),
 }
@@ -234,6 +243,8 @@ impl Network {
             matrices: self.matrices(),
             block: self.layers.iter().map(hidden).max().unwrap_or(0),
             source: (0..self.matrices().len()).collect(),
+            written: vec![],
+            constants: 0,
         })
     }
 

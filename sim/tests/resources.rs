@@ -720,9 +720,8 @@ fn every_reference_config_fits_the_arria10() {
 #[test]
 fn double_buffered_vector_banks_are_twice_as_deep() {
     let two = hw_config("ese-a10-overlap");
-    let mut one = hw_config("ese-a10");
-    // ese-a10-overlap keeps 128 instruction words (its program has 71).
-    one.memory.instruction_words = two.memory.instruction_words;
+    let mut one = two.clone();
+    one.overlap.vector_buffers = 1;
     assert_eq!(two.overlap.vector_buffers, 2);
     for device in [Device::IntelM20k, Device::XilinxRamb36] {
         let (a, b) = (
@@ -745,25 +744,81 @@ fn double_buffered_vector_banks_are_twice_as_deep() {
     }
 }
 
-/// ACT lanes of their own (`overlap.act_unit`): on Intel their `slope x
-/// offset` multiplies no longer share the EWOP lanes' DSP blocks; on Xilinx
-/// they were apart already. A second lane pipeline adds registers.
+/// ACT lanes of their own (`overlap.act_unit`): a second lane pipeline
+/// (a second bbs_ewop) with its own `slope x offset` multipliers, more
+/// registers, and a fourth part of the vector memory; no block RAM.
 #[test]
 fn act_lanes_of_their_own_take_their_own_multipliers() {
-    let serial = hw_config("ese-a10");
-    let mut act = serial.clone();
-    act.overlap.units = true;
+    let mut shared = hw_config("ese-a10");
+    shared.overlap.units = true;
+    let mut act = shared.clone();
     act.overlap.act_unit = true;
     for device in [Device::IntelM20k, Device::XilinxRamb36] {
         let (a, b) = (
-            estimate(&serial, device).unwrap(),
+            estimate(&shared, device).unwrap(),
             estimate(&act, device).unwrap(),
         );
-        match device {
-            Device::IntelM20k => assert!(b.dsp_blocks > a.dsp_blocks, "{a:?} {b:?}"),
-            Device::XilinxRamb36 => assert_eq!(b.dsp_blocks, a.dsp_blocks),
-        }
+        assert!(b.dsp_blocks > a.dsp_blocks, "{a:?} {b:?}");
         assert!(b.registers > a.registers);
         assert_eq!(b.block_rams, a.block_rams);
+        assert!(b.memories.iter().any(|m| m.name == "vector_act"));
+        assert!(!a.memories.iter().any(|m| m.name == "vector_act"));
+    }
+}
+
+/// The overlapped machine: the issue stage replaces the controller and the
+/// sequencer, the vector memory is one part per writer (each N banks of
+/// distributed RAM with one write port and runs + K read ports), and the
+/// issue lists, wait table and start-cycle tables are distributed RAM.
+#[test]
+fn overlapped_machine_estimate() {
+    let mini = hw_config("../synth/mini");
+    let over = hw_config("../synth/mini-overlap");
+    for device in [Device::XilinxRamb36, Device::IntelM20k] {
+        let (s, o) = (
+            estimate(&mini, device).unwrap(),
+            estimate(&over, device).unwrap(),
+        );
+        let names: Vec<&str> = o.blocks.iter().map(|b| b.name).collect();
+        assert_eq!(
+            names,
+            [
+                "pe_array",
+                "host_registers",
+                "ewop",
+                "issue_stage",
+                "vector_ports"
+            ]
+        );
+        let parts: Vec<(&str, usize, usize, usize)> = o
+            .memories
+            .iter()
+            .filter(|m| m.name.starts_with("vector_") && m.name != "vector_bank")
+            .map(|m| (m.name.as_str(), m.instances, m.depth, m.read_ports))
+            .collect();
+        // 256 elements in two banks: DMA 32, PE 80, ACT 48, EWOP 96 words;
+        // read ports: EWOP a and b, store, ACT, and one per PE bank.
+        assert_eq!(
+            parts,
+            [
+                ("vector_dma", 2, 16, 6),
+                ("vector_pe", 2, 40, 6),
+                ("vector_act", 2, 24, 6),
+                ("vector_ewop", 2, 48, 6)
+            ]
+        );
+        for name in ["issue_list", "wait_table", "start_cycles"] {
+            let m = mem(&o, name);
+            assert!(m.lutram_luts > 0 && m.blocks == 0, "{name}: {m:?}");
+        }
+        assert_eq!(mem(&o, "start_cycles").instances, 6);
+        assert_eq!(mem(&o, "start_cycles").read_ports, 24);
+        // Far more than the serialized mini, all of it in the issue stage
+        // and the vector memory's parts and ports.
+        assert!(o.luts > 4 * s.luts && o.lutram_luts > 4 * s.lutram_luts);
+        if device == Device::XilinxRamb36 {
+            // The ACT lanes' slope multiplies (Intel leaves 8-bit ones in LUTs).
+            assert_eq!((s.dsp_blocks, o.dsp_blocks), (8, 10));
+        }
     }
 }

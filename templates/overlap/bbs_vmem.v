@@ -1,19 +1,22 @@
 {% include "header.v" %}
 //
-// The overlapped machine's vector memory: {{ p.vm.words }} elements of {{ p.w.value }} bits in {{ p.vm.banks }}
-// bank(s) of {{ p.vm.bank_depth }} (bbs_vbank): element e lives in bank e % {{ p.vm.banks }}, row e / {{ p.vm.banks }}.
+// The overlapped machine's vector memory: {{ p.vm.words }} elements of {{ p.w.value }} bits, split among
+// its writers (bbs_sim::overlap::regions): each part has one writer, so each
+// of its {{ p.vm.banks }} bank(s) (bbs_vbank) has one write port and maps to distributed RAM.
+// Element e lives in bank e % {{ p.vm.banks }}, global row e / {{ p.vm.banks }}, of the part holding it:
+{%- for q in p.ov.parts %}
+//   part {{ loop.index0 }}: rows {{ q.base_row }}..{{ q.base_row + q.depth }} ({{ q.depth }} deep), written by {{ q.name }} (write group {{ q.group }})
+{%- endfor %}
 // The units work at the same time, so every unit has ports of its own:
 //   run ports ({{ p.ov.runs }}): asynchronous reads of {{ p.vm.banks }} consecutive elements from
 //              run_addr_i's address: EWOP a, EWOP b, store{% if p.ov.act_unit %}, ACT{% endif %}.
 //   load ports ({{ p.banks }}): asynchronous reads of one element each (the SpMxV
 //              vector load: one element of each matrix bank).
 //   write groups ({{ p.ov.groups }}): DMA in, PE results, EWOP{% if p.ov.act_unit %}, ACT{% endif %}; each writes a run
-//              of at most {{ p.vm.banks }} consecutive elements, so it touches a bank at most
-//              once, and each bank has one write port per group.
-// No two groups write one element in the same cycle: the program's waits
-// order every two writers of an element (the validator checks it).
-// Each bank has {{ p.ov.runs }} + {{ p.banks }} read ports and {{ p.ov.groups }} write ports.
-// Bank b is preloaded from vmem_b<b>.hex (biases, initial states).
+//              of at most {{ p.vm.banks }} consecutive elements of its own part (the
+//              validator refuses any other write), so it touches a bank once.
+// Every bank of every part has {{ p.ov.runs }} + {{ p.banks }} read ports; a port takes the part
+// its element's row falls in. Part q's bank b is preloaded from vmem_p<q>_b<b>.hex.
 
 module bbs_vmem (
   input  wire                                                  clk_i,
@@ -33,15 +36,17 @@ module bbs_vmem (
   localparam integer VB = {{ p.vm.banks }};
   localparam integer K = {{ p.banks }};
   localparam integer NRUN = {{ p.ov.runs }};
-  localparam integer NG = {{ p.ov.groups }};
+  localparam integer NQ = {{ p.ov.parts.len() }};
   localparam integer NR = NRUN + K;
 
-  // Every bank's read data, port by port: bank n's port r at (n * NR + r) * W.
-  wire [VB*NR*W-1:0] rdata;
+  // Every bank's read data, port by port: part q's bank n's port r at
+  // ((q * VB + n) * NR + r) * W.
+  wire [NQ*VB*NR*W-1:0] rdata;
 
   localparam integer SBW = (SB > 0) ? SB : 1;
+  localparam integer QW = {{ p.ov.w_part }};
 
-  // (bank, row) of an element address (each takes its own bits).
+  // (bank, global row) of an element address (each takes its own bits).
   /* verilator lint_off UNUSEDSIGNAL */
   function automatic [RW-1:0] row_of(input [AW-1:0] a);
     row_of = a[AW-1:AW-RW];
@@ -54,78 +59,99 @@ module bbs_vmem (
 {%- endif %}
   endfunction
   /* verilator lint_on UNUSEDSIGNAL */
+  // The part holding global row `row`: the parts' first rows it has passed.
+  function automatic [QW-1:0] part_of(input [RW:0] row);
+    part_of = {QW{1'b0}}{% for q in p.ov.parts %}{% if loop.index0 > 0 %}
+            + ((row >= {{ p.w.vbank_row + 1 }}'d{{ q.base_row }}) ? {{ p.ov.w_part }}'d1 : {{ p.ov.w_part }}'d0){% endif %}{% endfor %};
+  endfunction
 
   genvar r;
   genvar l;
   generate
+{%- for q in p.ov.parts %}
+{%- let qi = loop.index0 %}
 {%- for n in p.vbank_list %}
-    if (1) begin : g_bank{{ n }}
+    if (1) begin : g_p{{ qi }}_bank{{ n }}
       localparam [SBW-1:0] Bank = {{ p.w.vbank_sel.max(1) }}'d{{ n }};
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = {{ p.w.vbank_row + 1 }}'d{{ q.base_row }};
+      // Write group {{ q.group }}'s lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[{{ q.group }}*VB + i] &&
+              (bank_of(waddr_i[({{ q.group }}*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[({{ q.group }}*VB + i)*AW +: AW]);
+            wdata = wdata_i[({{ q.group }}*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*{{ q.w_row }}-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
 {%- if n + 1 < p.vbank_list.len() %}
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? {{ p.w.vbank_row }}'d1 : {{ p.w.vbank_row }}'d0;
+        wire [RW:0] next = (bank_of(first) > Bank) ? {{ p.w.vbank_row + 1 }}'d1 : {{ p.w.vbank_row + 1 }}'d0;
 {%- else %}
-        wire [RW-1:0] next = {{ p.w.vbank_row }}'d0;
+        wire [RW:0] next = {{ p.w.vbank_row + 1 }}'d0;
 {%- endif %}
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*{{ q.w_row }} +: {{ q.w_row }}] = row[{{ q.w_row - 1 }}:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*{{ q.w_row }} +: {{ q.w_row }}] = row[{{ q.w_row - 1 }}:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH({{ p.vm.bank_depth }}),
-        .ADDR_W(RW),
+        .DEPTH({{ q.depth }}),
+        .ADDR_W({{ q.w_row }}),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b{{ n }}.hex")
+        .INIT_FILE("vmem_p{{ qi }}_b{{ n }}.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[{{ q.w_row - 1 }}:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[{{ n }}*NR*W +: NR*W])
+        .rdata_o(rdata[({{ qi }}*VB + {{ n }})*NR*W +: NR*W])
       );
     end
 {%- endfor %}
-    // Crossbar: lane l of a run takes bank (first + l) mod VB; load port r
-    // takes the bank its address names.
+{%- endfor %}
+    // Crossbar: lane l of a run takes bank (first + l) mod VB of the part
+    // its row falls in; load port r takes the bank and part its address names.
     for (r = 0; r < NRUN; r = r + 1) begin : g_run
       wire [AW-1:0] first = run_addr_i[r*AW +: AW];
       for (l = 0; l < VB; l = l + 1) begin : g_lane
-        localparam [SBW-1:0] L = l;
-        wire [SBW-1:0] bank = bank_of(first) + L;
+        localparam [SBW:0] L = l;
+        wire [SBW:0] lane_bank = {1'b0, bank_of(first)} + L;
+        wire [SBW-1:0] bank = lane_bank[SBW-1:0];
+{%- if p.w.vbank_sel > 0 %}
+        wire [RW:0] row = {1'b0, row_of(first)} + {{ '{' }}{RW{1'b0}}, lane_bank[SBW]};
+{%- else %}
+        wire [RW:0] row = {1'b0, row_of(first)};
+{%- endif %}
+        wire [QW-1:0] part = part_of(row);
         reg [W-1:0] d;
         integer m;
+        integer q;
         always @(*) begin
           d = {W{1'b0}};
-          for (m = 0; m < VB; m = m + 1) begin
-            if (bank == m[SBW-1:0]) d = rdata[(m*NR + r)*W +: W];
+          for (q = 0; q < NQ; q = q + 1) begin
+            for (m = 0; m < VB; m = m + 1) begin
+              if (part == q[QW-1:0] && bank == m[SBW-1:0]) d = rdata[((q*VB + m)*NR + r)*W +: W];
+            end
           end
         end
         assign run_data_o[(r*VB + l)*W +: W] = d;
@@ -133,12 +159,16 @@ module bbs_vmem (
     end
     for (r = 0; r < K; r = r + 1) begin : g_load
       wire [SBW-1:0] bank = bank_of(load_addr_i[r*AW +: AW]);
+      wire [QW-1:0] part = part_of({1'b0, row_of(load_addr_i[r*AW +: AW])});
       reg [W-1:0] d;
       integer m;
+      integer q;
       always @(*) begin
         d = {W{1'b0}};
-        for (m = 0; m < VB; m = m + 1) begin
-          if (bank == m[SBW-1:0]) d = rdata[(m*NR + NRUN + r)*W +: W];
+        for (q = 0; q < NQ; q = q + 1) begin
+          for (m = 0; m < VB; m = m + 1) begin
+            if (part == q[QW-1:0] && bank == m[SBW-1:0]) d = rdata[((q*VB + m)*NR + NRUN + r)*W +: W];
+          end
         end
       end
       assign load_data_o[r*W +: W] = d;

@@ -26,12 +26,14 @@
 //!   split is the one, among a few, whose frame is shortest;
 //! - every instruction carries its waits ([`super::waits::derive`]).
 
+use super::regions::{Writer, WriterRegions};
 use super::{waits, Issue};
 use crate::act::ActFn;
-use crate::config::Config;
+use crate::arch::VectorMemory;
+use crate::config::{Config, RegionWords};
 use crate::isa::{EwOp, Instr, Region};
-use crate::machine::{Machine, Program};
-use crate::rnn::{lstm_cell, Layer, Network, NetworkError};
+use crate::machine::{Machine, Program, ProgramError};
+use crate::rnn::{Layer, Network, NetworkError};
 use bbs_compress::Csb;
 
 /// A network ready for the machine: the frame program and the matrices
@@ -45,6 +47,62 @@ pub struct Compiled {
     /// For each matrix, the number of the network's matrix
     /// ([`Network::matrices`]) its rows come from.
     pub source: Vec<usize>,
+    /// Words each writer's part holds of what that writer writes
+    /// ([`super::regions`]), in address order (the overlapped machine's
+    /// programs only).
+    pub written: Vec<(Writer, usize)>,
+    /// Words of constants (biases), placed where there was room.
+    pub constants: usize,
+}
+
+/// `cfg` with a vector memory split that holds `net`'s overlapped program:
+/// `cfg` itself when its split does, else each writer's part just large
+/// enough (in whole bank rows; the constants in the EWOP part) and
+/// `memory.vector_words` their sum. The ablation and the sweep schedule
+/// the overlapped machine this way, since writing every region from one
+/// unit takes more words than the serialized program's in-place updates.
+pub fn fit_memory(net: &Network, cfg: &Config) -> Result<Config, NetworkError> {
+    match compile(net, cfg) {
+        Ok(_) => return Ok(cfg.clone()),
+        Err(NetworkError::WriterPart { .. } | NetworkError::Constant { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let rows = VectorMemory::new(cfg).banks;
+    let mut roomy = cfg.clone();
+    roomy.overlap.regions = None;
+    // Far more than any writer's part needs: every matrix's rows and
+    // columns sixteen times over.
+    let dims: usize = net.matrices().iter().map(|m| m.rows + m.cols).sum();
+    roomy.memory.vector_words = (16 * dims).next_power_of_two().clamp(1 << 12, 1 << 24);
+    let c = compile(net, &roomy)?;
+    let words = |w: Writer| {
+        let n = c
+            .written
+            .iter()
+            .find(|(x, _)| *x == w)
+            .map_or(0, |(_, n)| *n);
+        let n = if w == Writer::Elementwise {
+            n + c.constants
+        } else {
+            n
+        };
+        n.max(1).div_ceil(rows) * rows
+    };
+    let regions = RegionWords {
+        dma: words(Writer::DmaIn),
+        pe: words(Writer::Pe),
+        act: if cfg.overlap.act_unit {
+            words(Writer::Act)
+        } else {
+            0
+        },
+        ewop: words(Writer::Elementwise),
+    };
+    let mut fitted = cfg.clone();
+    fitted.memory.vector_words = regions.dma + regions.pe + regions.act + regions.ewop;
+    fitted.overlap.regions = Some(regions);
+    fitted.validate().map_err(ProgramError::from)?;
+    Ok(fitted)
 }
 
 /// How a candidate program is laid out.
@@ -67,14 +125,141 @@ enum Slot {
     AfterProj,
 }
 
-/// A bump allocator over the vector memory.
-struct Alloc(usize);
+/// Where a network's regions go: each in the part of the vector memory its
+/// writer owns ([`super::regions`]), bottom up; the constants (biases) go
+/// where there is room once the rest is placed, top down ([`Alloc::place`]).
+struct Alloc {
+    parts: WriterRegions,
+    /// Words taken from the bottom of each part (may pass its end: the
+    /// overflow is reported by [`Alloc::place`]).
+    used: Vec<usize>,
+    /// Lengths of the constants, at virtual addresses from [`VIRTUAL`] on
+    /// until they are placed.
+    constants: Vec<usize>,
+    /// Writes the ACT instructions (the ACT lanes, or the EWOP lanes).
+    act: Writer,
+}
+
+/// Where constants sit until [`Alloc::place`] gives them addresses: past
+/// any vector memory.
+const VIRTUAL: usize = 1 << 40;
 
 impl Alloc {
-    fn take(&mut self, len: usize) -> Region {
-        let r = Region::new(self.0, len);
-        self.0 += len;
+    fn new(cfg: &Config) -> Result<Alloc, NetworkError> {
+        let parts = WriterRegions::new(cfg).map_err(ProgramError::from)?;
+        Ok(Alloc {
+            used: vec![0; parts.parts.len()],
+            parts,
+            constants: Vec::new(),
+            act: if cfg.overlap.act_unit {
+                Writer::Act
+            } else {
+                Writer::Elementwise
+            },
+        })
+    }
+    fn take(&mut self, w: Writer, len: usize) -> Region {
+        let k = self.part(w);
+        let r = Region::new(self.parts.parts[k].1.base + self.used[k], len);
+        self.used[k] += len;
         r
+    }
+    fn part(&self, w: Writer) -> usize {
+        self.parts
+            .parts
+            .iter()
+            .position(|(x, _)| *x == w)
+            .expect("every writer of the configuration has a part")
+    }
+    fn constant(&mut self, len: usize) -> Region {
+        let r = Region::new(VIRTUAL + self.constants.iter().sum::<usize>(), len);
+        self.constants.push(len);
+        r
+    }
+    /// Words each writer's part needs: what it writes, by writer.
+    fn needs(&self) -> Vec<(Writer, usize)> {
+        self.parts
+            .parts
+            .iter()
+            .zip(&self.used)
+            .map(|((w, _), &n)| (*w, n))
+            .collect()
+    }
+    /// Give the constants addresses (each, largest first, at the top of the
+    /// part with the most room left) and move every region of `p` that
+    /// names one there.
+    fn place(&self, p: &mut Program) -> Result<(), NetworkError> {
+        for (k, (w, part)) in self.parts.parts.iter().enumerate() {
+            if self.used[k] > part.len {
+                return Err(NetworkError::WriterPart {
+                    field: w.field(),
+                    writer: w.describe(),
+                    need: self.used[k],
+                    have: part.len,
+                });
+            }
+        }
+        let mut top: Vec<usize> = self.parts.parts.iter().map(|(_, r)| r.end()).collect();
+        let mut at = vec![0; self.constants.len()];
+        let mut order: Vec<usize> = (0..self.constants.len()).collect();
+        order.sort_by_key(|&c| std::cmp::Reverse(self.constants[c]));
+        for c in order {
+            let len = self.constants[c];
+            let room = |k: usize| top[k] - self.parts.parts[k].1.base - self.used[k];
+            let k = (0..top.len())
+                .max_by_key(|&k| (room(k), std::cmp::Reverse(k)))
+                .expect("parts");
+            if room(k) < len {
+                return Err(NetworkError::Constant { len, room: room(k) });
+            }
+            top[k] -= len;
+            at[c] = top[k];
+        }
+        let starts: Vec<usize> = self
+            .constants
+            .iter()
+            .scan(VIRTUAL, |a, &len| {
+                let s = *a;
+                *a += len;
+                Some(s)
+            })
+            .collect();
+        let moved = |r: Region| -> Region {
+            if r.base < VIRTUAL {
+                return r;
+            }
+            let c = starts
+                .iter()
+                .rposition(|&s| s <= r.base)
+                .expect("a constant");
+            Region::new(at[c] + (r.base - starts[c]), r.len)
+        };
+        for (r, _) in &mut p.preloaded {
+            *r = moved(*r);
+        }
+        for i in &mut p.instrs {
+            *i = match *i {
+                Instr::Load { dst } => Instr::Load { dst: moved(dst) },
+                Instr::Store { src } => Instr::Store { src: moved(src) },
+                Instr::Spmv { matrix, src, dst } => Instr::Spmv {
+                    matrix,
+                    src: moved(src),
+                    dst: moved(dst),
+                },
+                Instr::Ewop { func, a, b, dst } => Instr::Ewop {
+                    func,
+                    a: moved(a),
+                    b: moved(b),
+                    dst: moved(dst),
+                },
+                Instr::Act { func, src, dst } => Instr::Act {
+                    func,
+                    src: moved(src),
+                    dst: moved(dst),
+                },
+            };
+        }
+        Ok(())
     }
 }
 
@@ -193,7 +378,7 @@ fn score(net: &Network, cfg: &Config, layout: Layout) -> Result<(u64, Compiled),
 /// The program with LSTM gate rows in blocks of `block` cells.
 fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, NetworkError> {
     let block = layout.block;
-    let mut a = Alloc(0);
+    let mut a = Alloc::new(cfg)?;
     // The instructions of the first layer's input part (issued a frame
     // ahead with `overlap.input_ahead`), and where they issue: before the
     // program index `tail_end` or `proj_end`.
@@ -203,11 +388,7 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
     let mut p = Program::default();
     let mut matrices = Vec::new();
     let ew = |func, a, b, dst| Instr::Ewop { func, a, b, dst };
-    let act = |func, src: Region| Instr::Act {
-        func,
-        src,
-        dst: src,
-    };
+    let act = |func, src, dst| Instr::Act { func, src, dst };
     // Where the next layer reads its input from (`None`: the host, by a load).
     let mut input: Option<Region> = None;
     for layer in &net.layers {
@@ -217,11 +398,28 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 let first = input.is_none();
                 let x = match input {
                     Some(prev) => prev,
-                    None => a.take(l.input),
+                    None => a.take(Writer::DmaIn, l.input),
                 };
-                let hout = a.take(l.output());
-                let (c, gates, gx, bias) = (a.take(n), a.take(4 * n), a.take(4 * n), a.take(4 * n));
-                let hfull = if l.proj.is_some() { a.take(n) } else { hout };
+                let hout = match l.proj {
+                    Some(_) => a.take(Writer::Pe, l.output()),
+                    None => a.take(Writer::Elementwise, l.output()),
+                };
+                // The products (PE array), the summed gates (EWOP: gx + bias,
+                // then + gates, in place; i * g then goes where the sum of
+                // the i gates was), the activations (ACT) and the cell state
+                // (EWOP): every region has one writer.
+                let (gates, gx) = (a.take(Writer::Pe, 4 * n), a.take(Writer::Pe, 4 * n));
+                let (sum, c) = (
+                    a.take(Writer::Elementwise, 4 * n),
+                    a.take(Writer::Elementwise, n),
+                );
+                let act_out = a.take(a.act, 4 * n);
+                let hfull = if l.proj.is_some() {
+                    a.take(Writer::Elementwise, n)
+                } else {
+                    hout
+                };
+                let bias = a.constant(4 * n);
                 // Row order: per block, its cells' i, f, o, g rows (PyTorch
                 // rows are gate-major: i, f, g, o, each n cells).
                 let mut order = Vec::with_capacity(4 * n);
@@ -270,7 +468,7 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                     source.push(m0);
                 }
                 input_part.push((p.instrs.len(), slot(4 * n)));
-                p.instrs.push(ew(EwOp::Add, gx, bias, gx));
+                p.instrs.push(ew(EwOp::Add, gx, bias, sum));
                 if ahead_on {
                     ahead.extend(input_part);
                 }
@@ -283,23 +481,27 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 source.push(m0 + 1);
                 for c0 in (0..n).step_by(block) {
                     let m = block.min(n - c0);
-                    let g = gates.slice(4 * c0, 4 * m);
+                    let s = sum.slice(4 * c0, 4 * m);
+                    let g = act_out.slice(4 * c0, 4 * m);
                     let (gi, gf, go, gg) = (
                         g.slice(0, m),
                         g.slice(m, m),
                         g.slice(2 * m, m),
                         g.slice(3 * m, m),
                     );
-                    p.instrs.push(ew(EwOp::Add, g, gx.slice(4 * c0, 4 * m), g));
-                    p.instrs.extend(lstm_cell(
-                        gi,
-                        gf,
-                        gg,
-                        go,
-                        c.slice(c0, m),
-                        Some(g.slice(0, 3 * m)),
-                    ));
-                    p.instrs.push(ew(EwOp::Mul, go, gg, hfull.slice(c0, m)));
+                    let cb = c.slice(c0, m);
+                    let igb = s.slice(0, m);
+                    // The values of the serialized program (crate::rnn::lstm_cell).
+                    p.instrs.extend([
+                        ew(EwOp::Add, s, gates.slice(4 * c0, 4 * m), s),
+                        act(ActFn::Sigmoid, s.slice(0, 3 * m), g.slice(0, 3 * m)),
+                        act(ActFn::Tanh, s.slice(3 * m, m), gg),
+                        ew(EwOp::Mul, gf, cb, cb),
+                        ew(EwOp::Mul, gi, gg, igb),
+                        ew(EwOp::Add, cb, igb, cb),
+                        act(ActFn::Tanh, cb, gg),
+                        ew(EwOp::Mul, go, gg, hfull.slice(c0, m)),
+                    ]);
                 }
                 if first {
                     tail_end = Some(p.instrs.len());
@@ -323,24 +525,28 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 let first = input.is_none();
                 let x = match input {
                     Some(prev) => prev,
-                    None => a.take(g.input),
+                    None => a.take(Writer::DmaIn, g.input),
                 };
-                let hs = a.take(hn);
-                let (gx, gh, bi, bh) = (
-                    a.take(3 * hn),
-                    a.take(3 * hn),
-                    a.take(3 * hn),
-                    a.take(3 * hn),
+                let hs = a.take(Writer::Elementwise, hn);
+                // The products (PE array), then each plus its bias (EWOP):
+                // the next frame's products may replace gx and gh as soon
+                // as this frame has read them.
+                let (gx, gh) = (a.take(Writer::Pe, 3 * hn), a.take(Writer::Pe, 3 * hn));
+                let (gxb, ghb) = (
+                    a.take(Writer::Elementwise, 3 * hn),
+                    a.take(Writer::Elementwise, 3 * hn),
                 );
-                // Gates and temporaries of their own: the next frame's
-                // products may replace gx and gh as soon as this frame has
-                // read them.
-                let (rz, t, t2) = (a.take(2 * hn), a.take(hn), a.take(hn));
+                let (t, t2) = (
+                    a.take(Writer::Elementwise, hn),
+                    a.take(Writer::Elementwise, hn),
+                );
+                let (rz, nt) = (a.take(a.act, 2 * hn), a.take(a.act, hn));
+                let (bi, bh) = (a.constant(3 * hn), a.constant(3 * hn));
                 p.preloaded.push((hs, vec![0; hn]));
                 p.preloaded.push((bi, g.b_ih.clone()));
                 p.preloaded.push((bh, g.b_hh.clone()));
-                let (gx_rz, gx_n) = (gx.slice(0, 2 * hn), gx.slice(2 * hn, hn));
-                let (gh_rz, gh_n) = (gh.slice(0, 2 * hn), gh.slice(2 * hn, hn));
+                let (gx_rz, gx_n) = (gxb.slice(0, 2 * hn), gxb.slice(2 * hn, hn));
+                let (gh_rz, gh_n) = (ghb.slice(0, 2 * hn), ghb.slice(2 * hn, hn));
                 let (r, z) = (rz.slice(0, hn), rz.slice(hn, hn));
                 // The recurrent product first: it needs only last frame's
                 // state, so it can run while this frame's input arrives.
@@ -360,9 +566,9 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 });
                 // The recurrent bias first: the element-wise unit takes its
                 // instructions in order, and W_hh h is done first.
-                p.instrs.push(ew(EwOp::Add, gh, bh, gh));
+                p.instrs.push(ew(EwOp::Add, gh, bh, ghb));
                 let bias_add = p.instrs.len();
-                p.instrs.push(ew(EwOp::Add, gx, bi, gx));
+                p.instrs.push(ew(EwOp::Add, gx, bi, gxb));
                 if first && cfg.overlap.input_ahead {
                     ahead.extend(
                         (input_part..bias_add - 1)
@@ -374,15 +580,16 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 matrices.push(g.w_ih.clone());
                 matrices.push(g.w_hh.clone());
                 source.extend([m0, m0 + 1]);
-                // The values of the serialized program (crate::rnn).
-                p.instrs.push(ew(EwOp::Add, gx_rz, gh_rz, rz));
-                p.instrs.push(act(ActFn::Sigmoid, rz));
+                // The values of the serialized program (crate::rnn); the
+                // sum of the r and z gates goes in place of gx's.
+                p.instrs.push(ew(EwOp::Add, gx_rz, gh_rz, gx_rz));
+                p.instrs.push(act(ActFn::Sigmoid, gx_rz, rz));
                 p.instrs.push(ew(EwOp::Mul, r, gh_n, t));
                 p.instrs.push(ew(EwOp::Add, gx_n, t, t));
-                p.instrs.push(act(ActFn::Tanh, t));
-                p.instrs.push(ew(EwOp::Sub, hs, t, t2));
+                p.instrs.push(act(ActFn::Tanh, t, nt));
+                p.instrs.push(ew(EwOp::Sub, hs, nt, t2));
                 p.instrs.push(ew(EwOp::Mul, z, t2, t2));
-                p.instrs.push(ew(EwOp::Add, t, t2, hs));
+                p.instrs.push(ew(EwOp::Add, nt, t2, hs));
                 if first {
                     (tail_end, proj_end) = (Some(p.instrs.len()), Some(p.instrs.len()));
                 }
@@ -392,12 +599,7 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
     }
     let out = input.expect("a checked network has layers");
     p.instrs.push(Instr::Store { src: out });
-    if a.0 > cfg.memory.vector_words {
-        return Err(NetworkError::VectorMemory {
-            need: a.0,
-            have: cfg.memory.vector_words,
-        });
-    }
+    a.place(&mut p)?;
     if p.instrs.len() > cfg.memory.instruction_words {
         return Err(NetworkError::Program(
             crate::machine::ProgramError::Program(format!(
@@ -441,5 +643,7 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
         matrices,
         block,
         source,
+        written: a.needs(),
+        constants: a.constants.iter().sum(),
     })
 }

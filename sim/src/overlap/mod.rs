@@ -7,6 +7,8 @@
 //!   instruction the earlier instructions it waits for;
 //! - [`schedule`]: the cycle model (each unit in program order, waits obeyed)
 //!   and the validator's check that no read overtakes its write;
+//! - [`regions`]: the vector memory split among its writers, one writer
+//!   per part;
 //! - [`tables`]: the issue lists and the wait table as the RTL reads them.
 //!
 //! With `overlap.units = false` none of this runs: the machine is the
@@ -14,6 +16,7 @@
 
 pub mod access;
 pub mod compile;
+pub mod regions;
 pub mod schedule;
 pub mod tables;
 pub mod waits;

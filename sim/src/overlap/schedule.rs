@@ -473,10 +473,10 @@ mod tests {
         m.validate(&p).unwrap();
     }
 
-    /// The next frame's input part (its W_ih x writes the region this
-    /// frame's cell blocks read) moved right after this frame's W_hh h: with
-    /// waits derived for that order, W_ih x overwrites values this frame
-    /// still has to read.
+    /// The next frame's input part (its bias add writes the gate sums this
+    /// frame's cell blocks still update and read) moved right after this
+    /// frame's W_hh h: with waits derived for that order, the bias add
+    /// writes the sums while this frame's blocks still write them.
     #[test]
     fn an_issue_order_that_overtakes_a_read_is_refused() {
         let (m, mut p) = compiled();
@@ -493,12 +493,12 @@ mod tests {
         let acc = m.accesses(&p);
         p.waits =
             crate::overlap::waits::derive(&acc, m.config().memory.vector_words, true, &p.issue);
-        let w_ih = ahead[1].instr;
+        let bias_add = ahead[2].instr;
         let e = m.validate(&p).unwrap_err().to_string();
         assert!(
-            e.starts_with(&format!("instruction {w_ih} (spmv.dst): frame 1:"))
-                && e.contains("of the previous frame reads it")
-                && e.contains("the read would see the new value"),
+            e.starts_with(&format!("instruction {bias_add} (ewop.dst): frame 1:"))
+                && e.contains("of the previous frame still writes it")
+                && e.contains("two writers of one region in flight"),
             "{e}"
         );
     }

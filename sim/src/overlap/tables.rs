@@ -71,10 +71,13 @@ pub fn instr_width(cfg: &Config) -> usize {
     crate::arith::clog2(cfg.memory.instruction_words) as usize
 }
 
-/// Bits of one wait-table entry ([`wait_entry`]): valid, instruction,
-/// previous frame, of write, gates write, after.
+/// Bits of an [`IssueUnit`] number in a wait-table entry.
+pub const UNIT_WIDTH: usize = 3;
+
+/// Bits of one wait-table entry ([`wait_entry`]): valid, anchor unit,
+/// instruction, previous frame, gates write, after.
 pub fn wait_entry_width(cfg: &Config) -> usize {
-    4 + instr_width(cfg) + AFTER_WIDTH
+    3 + UNIT_WIDTH + instr_width(cfg) + AFTER_WIDTH
 }
 
 /// The units with an issue list on `cfg`: the first five of
@@ -108,18 +111,36 @@ pub fn issue_list(unit: IssueUnit, acc: &[Access], p: &Program) -> Vec<u16> {
     list
 }
 
+/// The unit whose start-cycle table keeps the anchor a wait names: the PE
+/// array for an spmv's write anchor, else the unit that dispatches the
+/// instruction (an spmv's read anchor is its vector load).
+pub fn anchor_unit(acc: &[Access], j: usize, of_write: bool) -> IssueUnit {
+    if of_write {
+        return IssueUnit::Pe;
+    }
+    match acc[j].lane {
+        Lane::DmaIn => IssueUnit::DmaIn,
+        Lane::DmaOut => IssueUnit::DmaOut,
+        Lane::VectorLoad | Lane::Pe => IssueUnit::VectorLoad,
+        Lane::Elementwise => IssueUnit::Elementwise,
+        Lane::Act => IssueUnit::Act,
+    }
+}
+
 /// One wait as the table holds it:
-/// `{valid, instruction, previous_frame, of_write, gates_write, after}`.
-/// An instruction other than `spmv` has one anchor (of_write and
-/// gates_write are then 0), and `after` is at least 1.
+/// `{valid, anchor unit, instruction, previous_frame, gates_write, after}`.
+/// The anchor unit ([`anchor_unit`]) says which start-cycle table to read;
+/// an instruction other than `spmv` has one anchor (gates_write is then
+/// 0), and `after` is at least 1.
 pub fn wait_entry(cfg: &Config, acc: &[Access], i: usize, w: &Wait) -> u64 {
     let (gates_write, of_write) = super::waits::anchors(acc, i, w);
+    let unit = anchor_unit(acc, w.instr, of_write) as u64;
     let after = w.after.max(1) as u64;
     let iw = instr_width(cfg);
-    (1 << (AFTER_WIDTH + 3 + iw))
-        | ((w.instr as u64) << (AFTER_WIDTH + 3))
-        | ((w.previous_frame as u64) << (AFTER_WIDTH + 2))
-        | ((of_write as u64) << (AFTER_WIDTH + 1))
+    (1 << (AFTER_WIDTH + 2 + iw + UNIT_WIDTH))
+        | (unit << (AFTER_WIDTH + 2 + iw))
+        | ((w.instr as u64) << (AFTER_WIDTH + 2))
+        | ((w.previous_frame as u64) << (AFTER_WIDTH + 1))
         | ((gates_write as u64) << AFTER_WIDTH)
         | after
 }

@@ -25,6 +25,9 @@ pub struct AblationRow {
     pub multipliers_busy: f64,
     /// Instructions of the frame program.
     pub instructions: usize,
+    /// The vector memory's words: the overlapped steps' may be more than
+    /// the configuration's ([`crate::overlap::compile::fit_memory`]).
+    pub vector_words: usize,
 }
 
 /// The steps of the ablation, each adding one technique to the one before.
@@ -104,6 +107,9 @@ pub fn steady_frame(
     cfg.overlap = overlap.clone();
     cfg.validate()?;
     let net = workloads::network(workload, &cfg, sparsity, seed)?;
+    if cfg.overlap.units {
+        cfg = crate::overlap::compile::fit_memory(&net, &cfg)?;
+    }
     let f = steady_frame_of(&cfg, &net)?;
     Ok(AblationRow {
         step: "",
@@ -112,6 +118,7 @@ pub fn steady_frame(
         microseconds: f.cycles as f64 / cfg.host.clock_mhz as f64,
         multipliers_busy: f.multipliers_busy(&cfg),
         instructions: f.instructions,
+        vector_words: cfg.memory.vector_words,
     })
 }
 

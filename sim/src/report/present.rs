@@ -336,9 +336,6 @@ impl WorkloadReport {
             a.mean_abs_error
         );
         s.push_str(&resources_line(&self.resources));
-        if self.config.overlap.units {
-            let _ = writeln!(s, "  ({})", crate::resources::OVERLAP_NOT_ESTIMATED);
-        }
         s
     }
 
@@ -356,12 +353,13 @@ impl WorkloadReport {
         for r in &self.ablation {
             let _ = writeln!(
                 s,
-                "    {:<width$}  {:>6} cycles  {:>7.2} us  busy {:>6}{}",
+                "    {:<width$}  {:>6} cycles  {:>7.2} us  busy {:>6}  vector memory {:>6}{}",
                 r.step,
                 r.cycles,
                 r.microseconds,
                 pct(r.multipliers_busy),
-                if r.overlap == self.config.overlap {
+                r.vector_words,
+                if r.overlap.same_techniques(&self.config.overlap) {
                     "  <- this configuration"
                 } else {
                     ""

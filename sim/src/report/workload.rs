@@ -311,7 +311,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
     let steady = AblationRow {
         step: steps()
             .into_iter()
-            .find(|(_, o)| *o == cfg.overlap)
+            .find(|(_, o)| o.same_techniques(&cfg.overlap))
             .map_or("this configuration", |(step, _)| step),
         ..steady_frame(cfg, &cfg.overlap, &opts.workload, opts.sparsity, opts.seed)?
     };

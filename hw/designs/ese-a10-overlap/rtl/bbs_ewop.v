@@ -19,7 +19,7 @@
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
+//   vector_words = 23232
 //   instruction_words = 128
 //   [host]
 //   clock_mhz = 200
@@ -31,6 +31,11 @@
 //   chaining = true
 //   act_unit = true
 //   input_ahead = true
+//   [overlap.regions]
+//   dma = 192
+//   pe = 8704
+//   act = 4096
+//   ewop = 10240
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // The EWOP and ACT unit: 64 lane(s), each doing one element per cycle, then
@@ -48,11 +53,11 @@ module bbs_ewop (
   input  wire                                      valid_i,
   input  wire [2:0]                                op_i,
   input  wire [63:0]                lane_ok_i,
-  input  wire [13:0]              waddr_i,
+  input  wire [14:0]              waddr_i,
   input  wire [1023:0]    a_i,
   input  wire [1023:0]    b_i,
   output wire [63:0]                we_o,
-  output wire [13:0]              waddr_o,
+  output wire [14:0]              waddr_o,
   output wire [1023:0]    wdata_o
 );
 
@@ -144,7 +149,7 @@ module bbs_ewop (
 
   wire [L-1:0] we_d = valid_i ? lane_ok_i : {L{1'b0}};
 
-  bbs_delay #(.WIDTH(L + 14 + L*W), .DEPTH(3)) u_pipe (
+  bbs_delay #(.WIDTH(L + 15 + L*W), .DEPTH(3)) u_pipe (
     .clk_i (clk_i),
     .rst_ni(rst_ni),
     .d_i   ({we_d, waddr_i, y}),

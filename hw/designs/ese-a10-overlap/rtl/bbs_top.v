@@ -19,7 +19,7 @@
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
+//   vector_words = 23232
 //   instruction_words = 128
 //   [host]
 //   clock_mhz = 200
@@ -31,6 +31,11 @@
 //   chaining = true
 //   act_unit = true
 //   input_ahead = true
+//   [overlap.regions]
+//   dma = 192
+//   pe = 8704
+//   act = 4096
+//   ewop = 10240
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // The overlapped accelerator (docs/architecture.md, "The overlapped machine
@@ -61,13 +66,13 @@ module bbs_top #(
   output wire [31:0]                             reg_rdata_o,
   input  wire                                    imem_we_i,
   input  wire [6:0]        imem_waddr_i,
-  input  wire [94:0]            imem_wdata_i,
+  input  wire [97:0]            imem_wdata_i,
   // Issue tables at run time: tab_sel_i = u < 6 writes word tab_waddr_i of
   // unit u's issue list (tab_wdata_i[15:0]), 7 line tab_waddr_i of the wait table.
   input  wire                                    tab_we_i,
   input  wire [2:0]                              tab_sel_i,
   input  wire [8:0]      tab_waddr_i,
-  input  wire [107:0]      tab_wdata_i,
+  input  wire [115:0]      tab_wdata_i,
   input  wire                                    mat_we_i,
   input  wire [5:0]           mat_pe_i,
   input  wire [8:0]         mat_waddr_i,
@@ -84,11 +89,11 @@ module bbs_top #(
 );
 
   localparam integer W = 16;
-  localparam integer AW = 14;
+  localparam integer AW = 15;
   localparam integer XW = 17;
   localparam integer IA = 7;
   localparam integer FW = 16;
-  localparam integer IW = 95;
+  localparam integer IW = 98;
   localparam integer NU = 6;
   localparam integer VB = 64;
   localparam integer NG = 4;
@@ -243,7 +248,7 @@ module bbs_top #(
     .start_i  (start),
     .we_i     (tab_we_i && (tab_sel_i == 3'd7)),
     .waddr_i  (tab_waddr_i[IA-1:0]),
-    .wdata_i  (tab_wdata_i[107:0]),
+    .wdata_i  (tab_wdata_i[115:0]),
     .r_we_i   (r_we),
     .r_instr_i(head_instr),
     .r_frame_i(head_frame),
@@ -295,8 +300,8 @@ module bbs_top #(
   wire [IW-1:0] in_word;
   wire [IA-1:0] in_index;
   wire [FW-1:0] in_frame;
-  wire [XW-1:0] in_len = { 2'd0, in_word[61:47] };
-  wire [XW-1:0] in_d   = { 3'd0, in_word[46:33] };
+  wire [XW-1:0] in_len = { 2'd0, in_word[64:50] };
+  wire [XW-1:0] in_d   = { 2'd0, in_word[49:35] };
   wire          in_fire = s_axis_tvalid_i && in_run;
 
   bbs_unit #(.STEP(8)) u_in (
@@ -331,8 +336,8 @@ module bbs_top #(
   wire [IW-1:0] out_word;
   wire [IA-1:0] out_index;
   wire [FW-1:0] out_frame;
-  wire [XW-1:0] out_len = { 2'd0, out_word[61:47] };
-  wire [XW-1:0] out_a   = { 3'd0, out_word[18:5] };
+  wire [XW-1:0] out_len = { 2'd0, out_word[64:50] };
+  wire [XW-1:0] out_a   = { 2'd0, out_word[19:5] };
 
   bbs_unit #(.STEP(8)) u_out (
     .clk_i       (clk_i),
@@ -401,10 +406,10 @@ module bbs_top #(
   wire [IW-1:0] vl_word;
   wire [IA-1:0] vl_index;
   wire [FW-1:0] vl_frame;
-  wire [XW-1:0] vl_bank = { 10'd0, vl_word[85:79] };
-  wire [XW-1:0] vl_len  = { 2'd0, vl_word[61:47] };
-  wire [XW-1:0] vl_a    = { 3'd0, vl_word[18:5] };
-  wire [XW-1:0] vl_head_bank = { 10'd0, vl_head[85:79] };
+  wire [XW-1:0] vl_bank = { 10'd0, vl_word[88:82] };
+  wire [XW-1:0] vl_len  = { 2'd0, vl_word[64:50] };
+  wire [XW-1:0] vl_a    = { 2'd0, vl_word[19:5] };
+  wire [XW-1:0] vl_head_bank = { 10'd0, vl_head[88:82] };
   wire vl_free = (buf_q[vl_next_q] == BufEmpty);
 
   bbs_unit #(.STEP(1)) u_vl (
@@ -464,9 +469,9 @@ module bbs_top #(
     .clk_i        (clk_i),
     .rst_ni       (rst_ni),
     .head_valid_i (head_valid[3]),
-    .head_rows_i  (pe_head[74:62]),
-    .head_slots_i (pe_head[78:75]),
-    .head_mat_i   (pe_head[94:86]),
+    .head_rows_i  (pe_head[77:65]),
+    .head_slots_i (pe_head[81:78]),
+    .head_mat_i   (pe_head[97:89]),
     .buf_full_i   (pe_full),
     .ready_i      (met[3]),
     .start_o      (pe_start),
@@ -489,7 +494,7 @@ module bbs_top #(
 
   // The destination of the word issued this cycle, delayed to its result.
   reg  [AW-1:0] pe_d_q;
-  wire [AW-1:0] pe_d_now = pe_start ? pe_head[46:33] : pe_d_q;
+  wire [AW-1:0] pe_d_now = pe_start ? pe_head[49:35] : pe_d_q;
   wire [AW-1:0] res_d;
   bbs_delay #(.WIDTH(AW), .DEPTH(7)) u_res_d (
     .clk_i (clk_i),
@@ -497,7 +502,7 @@ module bbs_top #(
     .d_i   (pe_d_now),
     .q_o   (res_d)
   );
-  wire [XW-1:0] res_d_x = { 3'd0, res_d };
+  wire [XW-1:0] res_d_x = { 2'd0, res_d };
 
   always @(posedge clk_i) begin
     if (!rst_ni) begin
@@ -2293,10 +2298,10 @@ module bbs_top #(
   wire [IW-1:0] ew_word;
   wire [IA-1:0] ew_index;
   wire [FW-1:0] ew_frame;
-  wire [XW-1:0] ew_len = { 2'd0, ew_word[61:47] };
-  wire [XW-1:0] ew_a = { 3'd0, ew_word[18:5] };
-  wire [XW-1:0] ew_b = { 3'd0, ew_word[32:19] };
-  wire [XW-1:0] ew_d = { 3'd0, ew_word[46:33] };
+  wire [XW-1:0] ew_len = { 2'd0, ew_word[64:50] };
+  wire [XW-1:0] ew_a = { 2'd0, ew_word[19:5] };
+  wire [XW-1:0] ew_b = { 2'd0, ew_word[34:20] };
+  wire [XW-1:0] ew_d = { 2'd0, ew_word[49:35] };
   wire [2:0] ew_op = ew_word[2:0];
   wire [1:0] ew_func = ew_word[4:3];
 
@@ -2368,7 +2373,7 @@ module bbs_top #(
   generate
     for (g = 0; g < VB; g = g + 1) begin : g_ew_w
       if (g < 64) begin : g_lane
-        localparam [AW-1:0] G = 14'd0 + g;
+        localparam [AW-1:0] G = 15'd0 + g;
         assign v_we[2*VB + g] = ew_we[g];
         assign v_waddr[(2*VB + g)*AW +: AW] = ew_waddr + G;
         assign v_wdata[(2*VB + g)*W +: W] = ew_wdata[g*W +: W];
@@ -2385,10 +2390,10 @@ module bbs_top #(
   wire [IW-1:0] act_word;
   wire [IA-1:0] act_index;
   wire [FW-1:0] act_frame;
-  wire [XW-1:0] act_len = { 2'd0, act_word[61:47] };
-  wire [XW-1:0] act_a = { 3'd0, act_word[18:5] };
-  wire [XW-1:0] act_b = { 3'd0, act_word[32:19] };
-  wire [XW-1:0] act_d = { 3'd0, act_word[46:33] };
+  wire [XW-1:0] act_len = { 2'd0, act_word[64:50] };
+  wire [XW-1:0] act_a = { 2'd0, act_word[19:5] };
+  wire [XW-1:0] act_b = { 2'd0, act_word[34:20] };
+  wire [XW-1:0] act_d = { 2'd0, act_word[49:35] };
   wire [2:0] act_op = act_word[2:0];
   wire [1:0] act_func = act_word[4:3];
 
@@ -2459,7 +2464,7 @@ module bbs_top #(
   generate
     for (g = 0; g < VB; g = g + 1) begin : g_act_w
       if (g < 64) begin : g_lane
-        localparam [AW-1:0] G = 14'd0 + g;
+        localparam [AW-1:0] G = 15'd0 + g;
         assign v_we[3*VB + g] = act_we[g];
         assign v_waddr[(3*VB + g)*AW +: AW] = act_waddr + G;
         assign v_wdata[(3*VB + g)*W +: W] = act_wdata[g*W +: W];

@@ -19,7 +19,7 @@
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
+//   vector_words = 23232
 //   instruction_words = 128
 //   [host]
 //   clock_mhz = 200
@@ -31,6 +31,11 @@
 //   chaining = true
 //   act_unit = true
 //   input_ahead = true
+//   [overlap.regions]
+//   dma = 192
+//   pe = 8704
+//   act = 4096
+//   ewop = 10240
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // A unit that runs over a vector: the DMA-in and DMA-out engines, the
@@ -52,7 +57,7 @@ module bbs_unit #(
   input  wire                              head_valid_i,
   input  wire [6:0]   head_instr_i,
   input  wire [15:0]   head_frame_i,
-  input  wire [94:0]      head_word_i,
+  input  wire [97:0]      head_word_i,
   input  wire                              ready_i,
   input  wire                              fire_i,
   input  wire [16:0]        count_i,
@@ -60,7 +65,7 @@ module bbs_unit #(
   output wire                              run_o,
   output wire                              last_o,
   output wire [16:0]        off_o,
-  output wire [94:0]      instr_o,
+  output wire [97:0]      instr_o,
   output wire [6:0]   index_o,
   output wire [15:0]   frame_o
 );
@@ -70,7 +75,7 @@ module bbs_unit #(
 
   reg                            run_q;
   reg [OW-1:0]                   off_q;
-  reg [94:0]    instr_q;
+  reg [97:0]    instr_q;
   reg [6:0] index_q;
   reg [15:0] frame_q;
 
@@ -81,7 +86,7 @@ module bbs_unit #(
     if (!rst_ni) begin
       run_q   <= 1'b0;
       off_q   <= {OW{1'b0}};
-      instr_q <= 95'd0;
+      instr_q <= 98'd0;
       index_q <= 7'd0;
       frame_q <= 16'd0;
     end else if (dispatch) begin

@@ -19,7 +19,7 @@
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
+//   vector_words = 23232
 //   instruction_words = 128
 //   [host]
 //   clock_mhz = 200
@@ -31,26 +31,30 @@
 //   chaining = true
 //   act_unit = true
 //   input_ahead = true
+//   [overlap.regions]
+//   dma = 192
+//   pe = 8704
+//   act = 4096
+//   ewop = 10240
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
-// One bank of the overlapped machine's vector memory: NWP write ports (one
-// per writer group; the program never has two of them write one element in
-// a cycle) and NR asynchronous read ports. Preloaded from INIT_FILE.
+// One bank of the vector memory: DEPTH words of WIDTH bits, one synchronous
+// write port and NR asynchronous read ports (distributed RAM; synthesis
+// replicates it per read port). INIT_FILE, when not empty, preloads it.
 
 module bbs_vbank #(
   parameter integer WIDTH = 8,
   parameter integer DEPTH = 16,
   parameter integer ADDR_W = 4,
   parameter integer NR = 1,
-  parameter integer NWP = 1,
   parameter INIT_FILE = ""
 ) (
-  input  wire                  clk_i,
-  input  wire [NWP-1:0]        we_i,
-  input  wire [NWP*ADDR_W-1:0] waddr_i,
-  input  wire [NWP*WIDTH-1:0]  wdata_i,
-  input  wire [NR*ADDR_W-1:0]  raddr_i,
-  output wire [NR*WIDTH-1:0]   rdata_o
+  input  wire                 clk_i,
+  input  wire                 we_i,
+  input  wire [ADDR_W-1:0]    waddr_i,
+  input  wire [WIDTH-1:0]     wdata_i,
+  input  wire [NR*ADDR_W-1:0] raddr_i,
+  output wire [NR*WIDTH-1:0]  rdata_o
 );
 
   reg [WIDTH-1:0] mem [0:DEPTH-1];
@@ -61,12 +65,9 @@ module bbs_vbank #(
     end
   endgenerate
 
-  integer p;
   always @(posedge clk_i) begin
-    for (p = 0; p < NWP; p = p + 1) begin
-      if (we_i[p]) begin
-        mem[waddr_i[p*ADDR_W +: ADDR_W]] <= wdata_i[p*WIDTH +: WIDTH];
-      end
+    if (we_i) begin
+      mem[waddr_i] <= wdata_i;
     end
   end
 

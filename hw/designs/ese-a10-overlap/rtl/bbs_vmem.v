@@ -19,7 +19,7 @@
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
+//   vector_words = 23232
 //   instruction_words = 128
 //   [host]
 //   clock_mhz = 200
@@ -31,50 +31,61 @@
 //   chaining = true
 //   act_unit = true
 //   input_ahead = true
+//   [overlap.regions]
+//   dma = 192
+//   pe = 8704
+//   act = 4096
+//   ewop = 10240
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
-// The overlapped machine's vector memory: 16384 elements of 16 bits in 64
-// bank(s) of 256 (bbs_vbank): element e lives in bank e % 64, row e / 64.
+// The overlapped machine's vector memory: 23232 elements of 16 bits, split among
+// its writers (bbs_sim::overlap::regions): each part has one writer, so each
+// of its 64 bank(s) (bbs_vbank) has one write port and maps to distributed RAM.
+// Element e lives in bank e % 64, global row e / 64, of the part holding it:
+//   part 0: rows 0..3 (3 deep), written by the DMA in (write group 0)
+//   part 1: rows 3..139 (136 deep), written by the PE array (write group 1)
+//   part 2: rows 139..203 (64 deep), written by the ACT lanes (write group 3)
+//   part 3: rows 203..363 (160 deep), written by the EWOP lanes (write group 2)
 // The units work at the same time, so every unit has ports of its own:
 //   run ports (4): asynchronous reads of 64 consecutive elements from
 //              run_addr_i's address: EWOP a, EWOP b, store, ACT.
 //   load ports (16): asynchronous reads of one element each (the SpMxV
 //              vector load: one element of each matrix bank).
 //   write groups (4): DMA in, PE results, EWOP, ACT; each writes a run
-//              of at most 64 consecutive elements, so it touches a bank at most
-//              once, and each bank has one write port per group.
-// No two groups write one element in the same cycle: the program's waits
-// order every two writers of an element (the validator checks it).
-// Each bank has 4 + 16 read ports and 4 write ports.
-// Bank b is preloaded from vmem_b<b>.hex (biases, initial states).
+//              of at most 64 consecutive elements of its own part (the
+//              validator refuses any other write), so it touches a bank once.
+// Every bank of every part has 4 + 16 read ports; a port takes the part
+// its element's row falls in. Part q's bank b is preloaded from vmem_p<q>_b<b>.hex.
 
 module bbs_vmem (
   input  wire                                                  clk_i,
-  input  wire [55:0]              run_addr_i,
+  input  wire [59:0]              run_addr_i,
   output wire [4095:0] run_data_o,
-  input  wire [223:0]                load_addr_i,
+  input  wire [239:0]                load_addr_i,
   output wire [255:0]                load_data_o,
   input  wire [255:0]           we_i,
-  input  wire [3583:0] waddr_i,
+  input  wire [3839:0] waddr_i,
   input  wire [4095:0] wdata_i
 );
 
   localparam integer W = 16;
-  localparam integer AW = 14;
-  localparam integer RW = 8;
+  localparam integer AW = 15;
+  localparam integer RW = 9;
   localparam integer SB = 6;
   localparam integer VB = 64;
   localparam integer K = 16;
   localparam integer NRUN = 4;
-  localparam integer NG = 4;
+  localparam integer NQ = 4;
   localparam integer NR = NRUN + K;
 
-  // Every bank's read data, port by port: bank n's port r at (n * NR + r) * W.
-  wire [VB*NR*W-1:0] rdata;
+  // Every bank's read data, port by port: part q's bank n's port r at
+  // ((q * VB + n) * NR + r) * W.
+  wire [NQ*VB*NR*W-1:0] rdata;
 
   localparam integer SBW = (SB > 0) ? SB : 1;
+  localparam integer QW = 2;
 
-  // (bank, row) of an element address (each takes its own bits).
+  // (bank, global row) of an element address (each takes its own bits).
   /* verilator lint_off UNUSEDSIGNAL */
   function automatic [RW-1:0] row_of(input [AW-1:0] a);
     row_of = a[AW-1:AW-RW];
@@ -83,3159 +94,13348 @@ module bbs_vmem (
     bank_of = a[SBW-1:0];
   endfunction
   /* verilator lint_on UNUSEDSIGNAL */
+  // The part holding global row `row`: the parts' first rows it has passed.
+  function automatic [QW-1:0] part_of(input [RW:0] row);
+    part_of = {QW{1'b0}}
+            + ((row >= 10'd3) ? 2'd1 : 2'd0)
+            + ((row >= 10'd139) ? 2'd1 : 2'd0)
+            + ((row >= 10'd203) ? 2'd1 : 2'd0);
+  endfunction
 
   genvar r;
   genvar l;
   generate
-    if (1) begin : g_bank0
+    if (1) begin : g_p0_bank0
       localparam [SBW-1:0] Bank = 6'd0;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b0.hex")
+        .INIT_FILE("vmem_p0_b0.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[0*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 0)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank1
+    if (1) begin : g_p0_bank1
       localparam [SBW-1:0] Bank = 6'd1;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b1.hex")
+        .INIT_FILE("vmem_p0_b1.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[1*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 1)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank2
+    if (1) begin : g_p0_bank2
       localparam [SBW-1:0] Bank = 6'd2;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b2.hex")
+        .INIT_FILE("vmem_p0_b2.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[2*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 2)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank3
+    if (1) begin : g_p0_bank3
       localparam [SBW-1:0] Bank = 6'd3;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b3.hex")
+        .INIT_FILE("vmem_p0_b3.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[3*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 3)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank4
+    if (1) begin : g_p0_bank4
       localparam [SBW-1:0] Bank = 6'd4;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b4.hex")
+        .INIT_FILE("vmem_p0_b4.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[4*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 4)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank5
+    if (1) begin : g_p0_bank5
       localparam [SBW-1:0] Bank = 6'd5;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b5.hex")
+        .INIT_FILE("vmem_p0_b5.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[5*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 5)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank6
+    if (1) begin : g_p0_bank6
       localparam [SBW-1:0] Bank = 6'd6;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b6.hex")
+        .INIT_FILE("vmem_p0_b6.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[6*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 6)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank7
+    if (1) begin : g_p0_bank7
       localparam [SBW-1:0] Bank = 6'd7;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b7.hex")
+        .INIT_FILE("vmem_p0_b7.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[7*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 7)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank8
+    if (1) begin : g_p0_bank8
       localparam [SBW-1:0] Bank = 6'd8;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b8.hex")
+        .INIT_FILE("vmem_p0_b8.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[8*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 8)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank9
+    if (1) begin : g_p0_bank9
       localparam [SBW-1:0] Bank = 6'd9;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b9.hex")
+        .INIT_FILE("vmem_p0_b9.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[9*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 9)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank10
+    if (1) begin : g_p0_bank10
       localparam [SBW-1:0] Bank = 6'd10;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b10.hex")
+        .INIT_FILE("vmem_p0_b10.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[10*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 10)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank11
+    if (1) begin : g_p0_bank11
       localparam [SBW-1:0] Bank = 6'd11;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b11.hex")
+        .INIT_FILE("vmem_p0_b11.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[11*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 11)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank12
+    if (1) begin : g_p0_bank12
       localparam [SBW-1:0] Bank = 6'd12;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b12.hex")
+        .INIT_FILE("vmem_p0_b12.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[12*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 12)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank13
+    if (1) begin : g_p0_bank13
       localparam [SBW-1:0] Bank = 6'd13;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b13.hex")
+        .INIT_FILE("vmem_p0_b13.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[13*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 13)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank14
+    if (1) begin : g_p0_bank14
       localparam [SBW-1:0] Bank = 6'd14;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b14.hex")
+        .INIT_FILE("vmem_p0_b14.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[14*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 14)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank15
+    if (1) begin : g_p0_bank15
       localparam [SBW-1:0] Bank = 6'd15;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b15.hex")
+        .INIT_FILE("vmem_p0_b15.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[15*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 15)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank16
+    if (1) begin : g_p0_bank16
       localparam [SBW-1:0] Bank = 6'd16;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b16.hex")
+        .INIT_FILE("vmem_p0_b16.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[16*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 16)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank17
+    if (1) begin : g_p0_bank17
       localparam [SBW-1:0] Bank = 6'd17;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b17.hex")
+        .INIT_FILE("vmem_p0_b17.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[17*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 17)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank18
+    if (1) begin : g_p0_bank18
       localparam [SBW-1:0] Bank = 6'd18;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b18.hex")
+        .INIT_FILE("vmem_p0_b18.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[18*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 18)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank19
+    if (1) begin : g_p0_bank19
       localparam [SBW-1:0] Bank = 6'd19;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b19.hex")
+        .INIT_FILE("vmem_p0_b19.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[19*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 19)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank20
+    if (1) begin : g_p0_bank20
       localparam [SBW-1:0] Bank = 6'd20;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b20.hex")
+        .INIT_FILE("vmem_p0_b20.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[20*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 20)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank21
+    if (1) begin : g_p0_bank21
       localparam [SBW-1:0] Bank = 6'd21;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b21.hex")
+        .INIT_FILE("vmem_p0_b21.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[21*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 21)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank22
+    if (1) begin : g_p0_bank22
       localparam [SBW-1:0] Bank = 6'd22;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b22.hex")
+        .INIT_FILE("vmem_p0_b22.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[22*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 22)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank23
+    if (1) begin : g_p0_bank23
       localparam [SBW-1:0] Bank = 6'd23;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b23.hex")
+        .INIT_FILE("vmem_p0_b23.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[23*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 23)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank24
+    if (1) begin : g_p0_bank24
       localparam [SBW-1:0] Bank = 6'd24;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b24.hex")
+        .INIT_FILE("vmem_p0_b24.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[24*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 24)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank25
+    if (1) begin : g_p0_bank25
       localparam [SBW-1:0] Bank = 6'd25;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b25.hex")
+        .INIT_FILE("vmem_p0_b25.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[25*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 25)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank26
+    if (1) begin : g_p0_bank26
       localparam [SBW-1:0] Bank = 6'd26;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b26.hex")
+        .INIT_FILE("vmem_p0_b26.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[26*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 26)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank27
+    if (1) begin : g_p0_bank27
       localparam [SBW-1:0] Bank = 6'd27;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b27.hex")
+        .INIT_FILE("vmem_p0_b27.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[27*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 27)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank28
+    if (1) begin : g_p0_bank28
       localparam [SBW-1:0] Bank = 6'd28;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b28.hex")
+        .INIT_FILE("vmem_p0_b28.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[28*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 28)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank29
+    if (1) begin : g_p0_bank29
       localparam [SBW-1:0] Bank = 6'd29;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b29.hex")
+        .INIT_FILE("vmem_p0_b29.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[29*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 29)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank30
+    if (1) begin : g_p0_bank30
       localparam [SBW-1:0] Bank = 6'd30;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b30.hex")
+        .INIT_FILE("vmem_p0_b30.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[30*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 30)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank31
+    if (1) begin : g_p0_bank31
       localparam [SBW-1:0] Bank = 6'd31;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b31.hex")
+        .INIT_FILE("vmem_p0_b31.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[31*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 31)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank32
+    if (1) begin : g_p0_bank32
       localparam [SBW-1:0] Bank = 6'd32;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b32.hex")
+        .INIT_FILE("vmem_p0_b32.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[32*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 32)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank33
+    if (1) begin : g_p0_bank33
       localparam [SBW-1:0] Bank = 6'd33;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b33.hex")
+        .INIT_FILE("vmem_p0_b33.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[33*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 33)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank34
+    if (1) begin : g_p0_bank34
       localparam [SBW-1:0] Bank = 6'd34;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b34.hex")
+        .INIT_FILE("vmem_p0_b34.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[34*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 34)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank35
+    if (1) begin : g_p0_bank35
       localparam [SBW-1:0] Bank = 6'd35;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b35.hex")
+        .INIT_FILE("vmem_p0_b35.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[35*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 35)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank36
+    if (1) begin : g_p0_bank36
       localparam [SBW-1:0] Bank = 6'd36;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b36.hex")
+        .INIT_FILE("vmem_p0_b36.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[36*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 36)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank37
+    if (1) begin : g_p0_bank37
       localparam [SBW-1:0] Bank = 6'd37;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b37.hex")
+        .INIT_FILE("vmem_p0_b37.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[37*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 37)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank38
+    if (1) begin : g_p0_bank38
       localparam [SBW-1:0] Bank = 6'd38;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b38.hex")
+        .INIT_FILE("vmem_p0_b38.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[38*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 38)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank39
+    if (1) begin : g_p0_bank39
       localparam [SBW-1:0] Bank = 6'd39;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b39.hex")
+        .INIT_FILE("vmem_p0_b39.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[39*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 39)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank40
+    if (1) begin : g_p0_bank40
       localparam [SBW-1:0] Bank = 6'd40;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b40.hex")
+        .INIT_FILE("vmem_p0_b40.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[40*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 40)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank41
+    if (1) begin : g_p0_bank41
       localparam [SBW-1:0] Bank = 6'd41;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b41.hex")
+        .INIT_FILE("vmem_p0_b41.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[41*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 41)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank42
+    if (1) begin : g_p0_bank42
       localparam [SBW-1:0] Bank = 6'd42;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b42.hex")
+        .INIT_FILE("vmem_p0_b42.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[42*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 42)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank43
+    if (1) begin : g_p0_bank43
       localparam [SBW-1:0] Bank = 6'd43;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b43.hex")
+        .INIT_FILE("vmem_p0_b43.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[43*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 43)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank44
+    if (1) begin : g_p0_bank44
       localparam [SBW-1:0] Bank = 6'd44;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b44.hex")
+        .INIT_FILE("vmem_p0_b44.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[44*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 44)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank45
+    if (1) begin : g_p0_bank45
       localparam [SBW-1:0] Bank = 6'd45;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b45.hex")
+        .INIT_FILE("vmem_p0_b45.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[45*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 45)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank46
+    if (1) begin : g_p0_bank46
       localparam [SBW-1:0] Bank = 6'd46;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b46.hex")
+        .INIT_FILE("vmem_p0_b46.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[46*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 46)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank47
+    if (1) begin : g_p0_bank47
       localparam [SBW-1:0] Bank = 6'd47;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b47.hex")
+        .INIT_FILE("vmem_p0_b47.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[47*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 47)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank48
+    if (1) begin : g_p0_bank48
       localparam [SBW-1:0] Bank = 6'd48;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b48.hex")
+        .INIT_FILE("vmem_p0_b48.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[48*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 48)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank49
+    if (1) begin : g_p0_bank49
       localparam [SBW-1:0] Bank = 6'd49;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b49.hex")
+        .INIT_FILE("vmem_p0_b49.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[49*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 49)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank50
+    if (1) begin : g_p0_bank50
       localparam [SBW-1:0] Bank = 6'd50;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b50.hex")
+        .INIT_FILE("vmem_p0_b50.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[50*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 50)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank51
+    if (1) begin : g_p0_bank51
       localparam [SBW-1:0] Bank = 6'd51;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b51.hex")
+        .INIT_FILE("vmem_p0_b51.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[51*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 51)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank52
+    if (1) begin : g_p0_bank52
       localparam [SBW-1:0] Bank = 6'd52;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b52.hex")
+        .INIT_FILE("vmem_p0_b52.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[52*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 52)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank53
+    if (1) begin : g_p0_bank53
       localparam [SBW-1:0] Bank = 6'd53;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b53.hex")
+        .INIT_FILE("vmem_p0_b53.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[53*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 53)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank54
+    if (1) begin : g_p0_bank54
       localparam [SBW-1:0] Bank = 6'd54;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b54.hex")
+        .INIT_FILE("vmem_p0_b54.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[54*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 54)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank55
+    if (1) begin : g_p0_bank55
       localparam [SBW-1:0] Bank = 6'd55;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b55.hex")
+        .INIT_FILE("vmem_p0_b55.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[55*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 55)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank56
+    if (1) begin : g_p0_bank56
       localparam [SBW-1:0] Bank = 6'd56;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b56.hex")
+        .INIT_FILE("vmem_p0_b56.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[56*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 56)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank57
+    if (1) begin : g_p0_bank57
       localparam [SBW-1:0] Bank = 6'd57;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b57.hex")
+        .INIT_FILE("vmem_p0_b57.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[57*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 57)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank58
+    if (1) begin : g_p0_bank58
       localparam [SBW-1:0] Bank = 6'd58;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b58.hex")
+        .INIT_FILE("vmem_p0_b58.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[58*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 58)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank59
+    if (1) begin : g_p0_bank59
       localparam [SBW-1:0] Bank = 6'd59;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b59.hex")
+        .INIT_FILE("vmem_p0_b59.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[59*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 59)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank60
+    if (1) begin : g_p0_bank60
       localparam [SBW-1:0] Bank = 6'd60;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b60.hex")
+        .INIT_FILE("vmem_p0_b60.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[60*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 60)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank61
+    if (1) begin : g_p0_bank61
       localparam [SBW-1:0] Bank = 6'd61;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b61.hex")
+        .INIT_FILE("vmem_p0_b61.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[61*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 61)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank62
+    if (1) begin : g_p0_bank62
       localparam [SBW-1:0] Bank = 6'd62;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = (bank_of(first) > Bank) ? 8'd1 : 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b62.hex")
+        .INIT_FILE("vmem_p0_b62.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[62*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 62)*NR*W +: NR*W])
       );
     end
-    if (1) begin : g_bank63
+    if (1) begin : g_p0_bank63
       localparam [SBW-1:0] Bank = 6'd63;
-      reg [NG-1:0]    we;
-      reg [NG*RW-1:0] waddr;
-      reg [NG*W-1:0]  wdata;
-      integer g;
+      localparam [RW:0] BaseRow = 10'd0;
+      // Write group 0's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
       integer i;
       always @(*) begin
-        we    = {NG{1'b0}};
-        waddr = {(NG*RW){1'b0}};
-        wdata = {(NG*W){1'b0}};
-        for (g = 0; g < NG; g = g + 1) begin
-          for (i = 0; i < VB; i = i + 1) begin
-            if (we_i[g*VB + i] &&
-                (bank_of(waddr_i[(g*VB + i)*AW +: AW]) == Bank)) begin
-              we[g] = 1'b1;
-              waddr[g*RW +: RW] = row_of(waddr_i[(g*VB + i)*AW +: AW]);
-              wdata[g*W +: W] = wdata_i[(g*VB + i)*W +: W];
-            end
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[0*VB + i] &&
+              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
+            wdata = wdata_i[(0*VB + i)*W +: W];
           end
         end
       end
-      wire [NR*RW-1:0] raddr;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-        wire [RW-1:0] next = 8'd0;
-        assign raddr[r*RW +: RW] = row_of(first) + next;
+        wire [RW:0] next = 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*2 +: 2] = row[1:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
-        assign raddr[(NRUN + r)*RW +: RW] = row_of(load_addr_i[r*AW +: AW]);
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*2 +: 2] = row[1:0];
       end
+      /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(256),
-        .ADDR_W(RW),
+        .DEPTH(3),
+        .ADDR_W(2),
         .NR(NR),
-        .NWP(NG),
-        .INIT_FILE("vmem_b63.hex")
+        .INIT_FILE("vmem_p0_b63.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(waddr),
+        .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[63*NR*W +: NR*W])
+        .rdata_o(rdata[(0*VB + 63)*NR*W +: NR*W])
       );
     end
-    // Crossbar: lane l of a run takes bank (first + l) mod VB; load port r
-    // takes the bank its address names.
+    if (1) begin : g_p1_bank0
+      localparam [SBW-1:0] Bank = 6'd0;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b0.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 0)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank1
+      localparam [SBW-1:0] Bank = 6'd1;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b1.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 1)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank2
+      localparam [SBW-1:0] Bank = 6'd2;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b2.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 2)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank3
+      localparam [SBW-1:0] Bank = 6'd3;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b3.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 3)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank4
+      localparam [SBW-1:0] Bank = 6'd4;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b4.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 4)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank5
+      localparam [SBW-1:0] Bank = 6'd5;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b5.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 5)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank6
+      localparam [SBW-1:0] Bank = 6'd6;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b6.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 6)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank7
+      localparam [SBW-1:0] Bank = 6'd7;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b7.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 7)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank8
+      localparam [SBW-1:0] Bank = 6'd8;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b8.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 8)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank9
+      localparam [SBW-1:0] Bank = 6'd9;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b9.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 9)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank10
+      localparam [SBW-1:0] Bank = 6'd10;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b10.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 10)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank11
+      localparam [SBW-1:0] Bank = 6'd11;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b11.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 11)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank12
+      localparam [SBW-1:0] Bank = 6'd12;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b12.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 12)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank13
+      localparam [SBW-1:0] Bank = 6'd13;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b13.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 13)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank14
+      localparam [SBW-1:0] Bank = 6'd14;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b14.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 14)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank15
+      localparam [SBW-1:0] Bank = 6'd15;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b15.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 15)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank16
+      localparam [SBW-1:0] Bank = 6'd16;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b16.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 16)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank17
+      localparam [SBW-1:0] Bank = 6'd17;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b17.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 17)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank18
+      localparam [SBW-1:0] Bank = 6'd18;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b18.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 18)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank19
+      localparam [SBW-1:0] Bank = 6'd19;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b19.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 19)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank20
+      localparam [SBW-1:0] Bank = 6'd20;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b20.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 20)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank21
+      localparam [SBW-1:0] Bank = 6'd21;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b21.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 21)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank22
+      localparam [SBW-1:0] Bank = 6'd22;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b22.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 22)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank23
+      localparam [SBW-1:0] Bank = 6'd23;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b23.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 23)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank24
+      localparam [SBW-1:0] Bank = 6'd24;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b24.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 24)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank25
+      localparam [SBW-1:0] Bank = 6'd25;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b25.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 25)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank26
+      localparam [SBW-1:0] Bank = 6'd26;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b26.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 26)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank27
+      localparam [SBW-1:0] Bank = 6'd27;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b27.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 27)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank28
+      localparam [SBW-1:0] Bank = 6'd28;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b28.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 28)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank29
+      localparam [SBW-1:0] Bank = 6'd29;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b29.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 29)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank30
+      localparam [SBW-1:0] Bank = 6'd30;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b30.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 30)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank31
+      localparam [SBW-1:0] Bank = 6'd31;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b31.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 31)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank32
+      localparam [SBW-1:0] Bank = 6'd32;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b32.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 32)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank33
+      localparam [SBW-1:0] Bank = 6'd33;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b33.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 33)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank34
+      localparam [SBW-1:0] Bank = 6'd34;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b34.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 34)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank35
+      localparam [SBW-1:0] Bank = 6'd35;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b35.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 35)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank36
+      localparam [SBW-1:0] Bank = 6'd36;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b36.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 36)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank37
+      localparam [SBW-1:0] Bank = 6'd37;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b37.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 37)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank38
+      localparam [SBW-1:0] Bank = 6'd38;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b38.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 38)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank39
+      localparam [SBW-1:0] Bank = 6'd39;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b39.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 39)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank40
+      localparam [SBW-1:0] Bank = 6'd40;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b40.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 40)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank41
+      localparam [SBW-1:0] Bank = 6'd41;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b41.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 41)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank42
+      localparam [SBW-1:0] Bank = 6'd42;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b42.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 42)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank43
+      localparam [SBW-1:0] Bank = 6'd43;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b43.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 43)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank44
+      localparam [SBW-1:0] Bank = 6'd44;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b44.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 44)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank45
+      localparam [SBW-1:0] Bank = 6'd45;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b45.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 45)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank46
+      localparam [SBW-1:0] Bank = 6'd46;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b46.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 46)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank47
+      localparam [SBW-1:0] Bank = 6'd47;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b47.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 47)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank48
+      localparam [SBW-1:0] Bank = 6'd48;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b48.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 48)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank49
+      localparam [SBW-1:0] Bank = 6'd49;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b49.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 49)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank50
+      localparam [SBW-1:0] Bank = 6'd50;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b50.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 50)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank51
+      localparam [SBW-1:0] Bank = 6'd51;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b51.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 51)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank52
+      localparam [SBW-1:0] Bank = 6'd52;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b52.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 52)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank53
+      localparam [SBW-1:0] Bank = 6'd53;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b53.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 53)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank54
+      localparam [SBW-1:0] Bank = 6'd54;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b54.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 54)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank55
+      localparam [SBW-1:0] Bank = 6'd55;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b55.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 55)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank56
+      localparam [SBW-1:0] Bank = 6'd56;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b56.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 56)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank57
+      localparam [SBW-1:0] Bank = 6'd57;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b57.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 57)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank58
+      localparam [SBW-1:0] Bank = 6'd58;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b58.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 58)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank59
+      localparam [SBW-1:0] Bank = 6'd59;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b59.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 59)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank60
+      localparam [SBW-1:0] Bank = 6'd60;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b60.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 60)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank61
+      localparam [SBW-1:0] Bank = 6'd61;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b61.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 61)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank62
+      localparam [SBW-1:0] Bank = 6'd62;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b62.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 62)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p1_bank63
+      localparam [SBW-1:0] Bank = 6'd63;
+      localparam [RW:0] BaseRow = 10'd3;
+      // Write group 1's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[1*VB + i] &&
+              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
+            wdata = wdata_i[(1*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(136),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p1_b63.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(1*VB + 63)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank0
+      localparam [SBW-1:0] Bank = 6'd0;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b0.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 0)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank1
+      localparam [SBW-1:0] Bank = 6'd1;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b1.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 1)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank2
+      localparam [SBW-1:0] Bank = 6'd2;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b2.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 2)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank3
+      localparam [SBW-1:0] Bank = 6'd3;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b3.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 3)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank4
+      localparam [SBW-1:0] Bank = 6'd4;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b4.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 4)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank5
+      localparam [SBW-1:0] Bank = 6'd5;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b5.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 5)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank6
+      localparam [SBW-1:0] Bank = 6'd6;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b6.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 6)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank7
+      localparam [SBW-1:0] Bank = 6'd7;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b7.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 7)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank8
+      localparam [SBW-1:0] Bank = 6'd8;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b8.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 8)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank9
+      localparam [SBW-1:0] Bank = 6'd9;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b9.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 9)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank10
+      localparam [SBW-1:0] Bank = 6'd10;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b10.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 10)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank11
+      localparam [SBW-1:0] Bank = 6'd11;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b11.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 11)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank12
+      localparam [SBW-1:0] Bank = 6'd12;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b12.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 12)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank13
+      localparam [SBW-1:0] Bank = 6'd13;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b13.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 13)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank14
+      localparam [SBW-1:0] Bank = 6'd14;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b14.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 14)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank15
+      localparam [SBW-1:0] Bank = 6'd15;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b15.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 15)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank16
+      localparam [SBW-1:0] Bank = 6'd16;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b16.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 16)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank17
+      localparam [SBW-1:0] Bank = 6'd17;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b17.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 17)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank18
+      localparam [SBW-1:0] Bank = 6'd18;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b18.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 18)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank19
+      localparam [SBW-1:0] Bank = 6'd19;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b19.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 19)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank20
+      localparam [SBW-1:0] Bank = 6'd20;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b20.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 20)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank21
+      localparam [SBW-1:0] Bank = 6'd21;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b21.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 21)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank22
+      localparam [SBW-1:0] Bank = 6'd22;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b22.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 22)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank23
+      localparam [SBW-1:0] Bank = 6'd23;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b23.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 23)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank24
+      localparam [SBW-1:0] Bank = 6'd24;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b24.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 24)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank25
+      localparam [SBW-1:0] Bank = 6'd25;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b25.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 25)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank26
+      localparam [SBW-1:0] Bank = 6'd26;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b26.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 26)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank27
+      localparam [SBW-1:0] Bank = 6'd27;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b27.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 27)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank28
+      localparam [SBW-1:0] Bank = 6'd28;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b28.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 28)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank29
+      localparam [SBW-1:0] Bank = 6'd29;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b29.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 29)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank30
+      localparam [SBW-1:0] Bank = 6'd30;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b30.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 30)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank31
+      localparam [SBW-1:0] Bank = 6'd31;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b31.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 31)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank32
+      localparam [SBW-1:0] Bank = 6'd32;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b32.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 32)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank33
+      localparam [SBW-1:0] Bank = 6'd33;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b33.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 33)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank34
+      localparam [SBW-1:0] Bank = 6'd34;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b34.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 34)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank35
+      localparam [SBW-1:0] Bank = 6'd35;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b35.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 35)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank36
+      localparam [SBW-1:0] Bank = 6'd36;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b36.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 36)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank37
+      localparam [SBW-1:0] Bank = 6'd37;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b37.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 37)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank38
+      localparam [SBW-1:0] Bank = 6'd38;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b38.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 38)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank39
+      localparam [SBW-1:0] Bank = 6'd39;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b39.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 39)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank40
+      localparam [SBW-1:0] Bank = 6'd40;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b40.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 40)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank41
+      localparam [SBW-1:0] Bank = 6'd41;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b41.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 41)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank42
+      localparam [SBW-1:0] Bank = 6'd42;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b42.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 42)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank43
+      localparam [SBW-1:0] Bank = 6'd43;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b43.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 43)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank44
+      localparam [SBW-1:0] Bank = 6'd44;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b44.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 44)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank45
+      localparam [SBW-1:0] Bank = 6'd45;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b45.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 45)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank46
+      localparam [SBW-1:0] Bank = 6'd46;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b46.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 46)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank47
+      localparam [SBW-1:0] Bank = 6'd47;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b47.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 47)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank48
+      localparam [SBW-1:0] Bank = 6'd48;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b48.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 48)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank49
+      localparam [SBW-1:0] Bank = 6'd49;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b49.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 49)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank50
+      localparam [SBW-1:0] Bank = 6'd50;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b50.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 50)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank51
+      localparam [SBW-1:0] Bank = 6'd51;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b51.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 51)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank52
+      localparam [SBW-1:0] Bank = 6'd52;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b52.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 52)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank53
+      localparam [SBW-1:0] Bank = 6'd53;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b53.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 53)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank54
+      localparam [SBW-1:0] Bank = 6'd54;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b54.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 54)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank55
+      localparam [SBW-1:0] Bank = 6'd55;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b55.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 55)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank56
+      localparam [SBW-1:0] Bank = 6'd56;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b56.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 56)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank57
+      localparam [SBW-1:0] Bank = 6'd57;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b57.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 57)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank58
+      localparam [SBW-1:0] Bank = 6'd58;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b58.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 58)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank59
+      localparam [SBW-1:0] Bank = 6'd59;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b59.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 59)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank60
+      localparam [SBW-1:0] Bank = 6'd60;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b60.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 60)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank61
+      localparam [SBW-1:0] Bank = 6'd61;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b61.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 61)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank62
+      localparam [SBW-1:0] Bank = 6'd62;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b62.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 62)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p2_bank63
+      localparam [SBW-1:0] Bank = 6'd63;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[3*VB + i] &&
+              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
+            wdata = wdata_i[(3*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(NR),
+        .INIT_FILE("vmem_p2_b63.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(2*VB + 63)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank0
+      localparam [SBW-1:0] Bank = 6'd0;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b0.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 0)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank1
+      localparam [SBW-1:0] Bank = 6'd1;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b1.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 1)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank2
+      localparam [SBW-1:0] Bank = 6'd2;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b2.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 2)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank3
+      localparam [SBW-1:0] Bank = 6'd3;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b3.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 3)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank4
+      localparam [SBW-1:0] Bank = 6'd4;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b4.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 4)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank5
+      localparam [SBW-1:0] Bank = 6'd5;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b5.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 5)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank6
+      localparam [SBW-1:0] Bank = 6'd6;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b6.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 6)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank7
+      localparam [SBW-1:0] Bank = 6'd7;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b7.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 7)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank8
+      localparam [SBW-1:0] Bank = 6'd8;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b8.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 8)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank9
+      localparam [SBW-1:0] Bank = 6'd9;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b9.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 9)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank10
+      localparam [SBW-1:0] Bank = 6'd10;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b10.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 10)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank11
+      localparam [SBW-1:0] Bank = 6'd11;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b11.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 11)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank12
+      localparam [SBW-1:0] Bank = 6'd12;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b12.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 12)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank13
+      localparam [SBW-1:0] Bank = 6'd13;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b13.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 13)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank14
+      localparam [SBW-1:0] Bank = 6'd14;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b14.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 14)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank15
+      localparam [SBW-1:0] Bank = 6'd15;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b15.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 15)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank16
+      localparam [SBW-1:0] Bank = 6'd16;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b16.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 16)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank17
+      localparam [SBW-1:0] Bank = 6'd17;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b17.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 17)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank18
+      localparam [SBW-1:0] Bank = 6'd18;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b18.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 18)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank19
+      localparam [SBW-1:0] Bank = 6'd19;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b19.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 19)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank20
+      localparam [SBW-1:0] Bank = 6'd20;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b20.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 20)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank21
+      localparam [SBW-1:0] Bank = 6'd21;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b21.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 21)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank22
+      localparam [SBW-1:0] Bank = 6'd22;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b22.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 22)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank23
+      localparam [SBW-1:0] Bank = 6'd23;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b23.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 23)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank24
+      localparam [SBW-1:0] Bank = 6'd24;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b24.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 24)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank25
+      localparam [SBW-1:0] Bank = 6'd25;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b25.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 25)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank26
+      localparam [SBW-1:0] Bank = 6'd26;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b26.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 26)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank27
+      localparam [SBW-1:0] Bank = 6'd27;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b27.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 27)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank28
+      localparam [SBW-1:0] Bank = 6'd28;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b28.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 28)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank29
+      localparam [SBW-1:0] Bank = 6'd29;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b29.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 29)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank30
+      localparam [SBW-1:0] Bank = 6'd30;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b30.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 30)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank31
+      localparam [SBW-1:0] Bank = 6'd31;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b31.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 31)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank32
+      localparam [SBW-1:0] Bank = 6'd32;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b32.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 32)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank33
+      localparam [SBW-1:0] Bank = 6'd33;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b33.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 33)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank34
+      localparam [SBW-1:0] Bank = 6'd34;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b34.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 34)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank35
+      localparam [SBW-1:0] Bank = 6'd35;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b35.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 35)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank36
+      localparam [SBW-1:0] Bank = 6'd36;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b36.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 36)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank37
+      localparam [SBW-1:0] Bank = 6'd37;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b37.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 37)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank38
+      localparam [SBW-1:0] Bank = 6'd38;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b38.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 38)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank39
+      localparam [SBW-1:0] Bank = 6'd39;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b39.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 39)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank40
+      localparam [SBW-1:0] Bank = 6'd40;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b40.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 40)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank41
+      localparam [SBW-1:0] Bank = 6'd41;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b41.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 41)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank42
+      localparam [SBW-1:0] Bank = 6'd42;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b42.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 42)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank43
+      localparam [SBW-1:0] Bank = 6'd43;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b43.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 43)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank44
+      localparam [SBW-1:0] Bank = 6'd44;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b44.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 44)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank45
+      localparam [SBW-1:0] Bank = 6'd45;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b45.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 45)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank46
+      localparam [SBW-1:0] Bank = 6'd46;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b46.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 46)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank47
+      localparam [SBW-1:0] Bank = 6'd47;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b47.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 47)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank48
+      localparam [SBW-1:0] Bank = 6'd48;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b48.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 48)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank49
+      localparam [SBW-1:0] Bank = 6'd49;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b49.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 49)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank50
+      localparam [SBW-1:0] Bank = 6'd50;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b50.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 50)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank51
+      localparam [SBW-1:0] Bank = 6'd51;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b51.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 51)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank52
+      localparam [SBW-1:0] Bank = 6'd52;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b52.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 52)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank53
+      localparam [SBW-1:0] Bank = 6'd53;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b53.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 53)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank54
+      localparam [SBW-1:0] Bank = 6'd54;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b54.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 54)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank55
+      localparam [SBW-1:0] Bank = 6'd55;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b55.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 55)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank56
+      localparam [SBW-1:0] Bank = 6'd56;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b56.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 56)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank57
+      localparam [SBW-1:0] Bank = 6'd57;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b57.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 57)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank58
+      localparam [SBW-1:0] Bank = 6'd58;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b58.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 58)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank59
+      localparam [SBW-1:0] Bank = 6'd59;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b59.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 59)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank60
+      localparam [SBW-1:0] Bank = 6'd60;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b60.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 60)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank61
+      localparam [SBW-1:0] Bank = 6'd61;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b61.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 61)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank62
+      localparam [SBW-1:0] Bank = 6'd62;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b62.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 62)*NR*W +: NR*W])
+      );
+    end
+    if (1) begin : g_p3_bank63
+      localparam [SBW-1:0] Bank = 6'd63;
+      localparam [RW:0] BaseRow = 10'd203;
+      // Write group 2's lane that lands in this bank, if any.
+      reg          we;
+      reg [RW-1:0] waddr;
+      reg [W-1:0]  wdata;
+      integer i;
+      always @(*) begin
+        we    = 1'b0;
+        waddr = {RW{1'b0}};
+        wdata = {W{1'b0}};
+        for (i = 0; i < VB; i = i + 1) begin
+          if (we_i[2*VB + i] &&
+              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
+            we    = 1'b1;
+            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
+            wdata = wdata_i[(2*VB + i)*W +: W];
+          end
+        end
+      end
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
+      wire [NR*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(160),
+        .ADDR_W(8),
+        .NR(NR),
+        .INIT_FILE("vmem_p3_b63.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata[(3*VB + 63)*NR*W +: NR*W])
+      );
+    end
+    // Crossbar: lane l of a run takes bank (first + l) mod VB of the part
+    // its row falls in; load port r takes the bank and part its address names.
     for (r = 0; r < NRUN; r = r + 1) begin : g_run
       wire [AW-1:0] first = run_addr_i[r*AW +: AW];
       for (l = 0; l < VB; l = l + 1) begin : g_lane
-        localparam [SBW-1:0] L = l;
-        wire [SBW-1:0] bank = bank_of(first) + L;
+        localparam [SBW:0] L = l;
+        wire [SBW:0] lane_bank = {1'b0, bank_of(first)} + L;
+        wire [SBW-1:0] bank = lane_bank[SBW-1:0];
+        wire [RW:0] row = {1'b0, row_of(first)} + {{RW{1'b0}}, lane_bank[SBW]};
+        wire [QW-1:0] part = part_of(row);
         reg [W-1:0] d;
         integer m;
+        integer q;
         always @(*) begin
           d = {W{1'b0}};
-          for (m = 0; m < VB; m = m + 1) begin
-            if (bank == m[SBW-1:0]) d = rdata[(m*NR + r)*W +: W];
+          for (q = 0; q < NQ; q = q + 1) begin
+            for (m = 0; m < VB; m = m + 1) begin
+              if (part == q[QW-1:0] && bank == m[SBW-1:0]) d = rdata[((q*VB + m)*NR + r)*W +: W];
+            end
           end
         end
         assign run_data_o[(r*VB + l)*W +: W] = d;
@@ -3243,12 +13443,16 @@ module bbs_vmem (
     end
     for (r = 0; r < K; r = r + 1) begin : g_load
       wire [SBW-1:0] bank = bank_of(load_addr_i[r*AW +: AW]);
+      wire [QW-1:0] part = part_of({1'b0, row_of(load_addr_i[r*AW +: AW])});
       reg [W-1:0] d;
       integer m;
+      integer q;
       always @(*) begin
         d = {W{1'b0}};
-        for (m = 0; m < VB; m = m + 1) begin
-          if (bank == m[SBW-1:0]) d = rdata[(m*NR + NRUN + r)*W +: W];
+        for (q = 0; q < NQ; q = q + 1) begin
+          for (m = 0; m < VB; m = m + 1) begin
+            if (part == q[QW-1:0] && bank == m[SBW-1:0]) d = rdata[((q*VB + m)*NR + NRUN + r)*W +: W];
+          end
         end
       end
       assign load_data_o[r*W +: W] = d;

@@ -19,7 +19,7 @@
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
+//   vector_words = 23232
 //   instruction_words = 128
 //   [host]
 //   clock_mhz = 200
@@ -31,27 +31,38 @@
 //   chaining = true
 //   act_unit = true
 //   input_ahead = true
+//   [overlap.regions]
+//   dma = 192
+//   pe = 8704
+//   act = 4096
+//   ewop = 10240
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // The issue stage's hazard check (bbs_sim::overlap::schedule is its
 // specification). It keeps, per instruction, the cycles its read and its
-// write anchor started in its last two frames (slot = frame mod 2) and how
-// many frames have started, and answers for the head of each of the
-// 6 units whether every wait of that instruction is met.
-// An anchor is a dispatch, except for an spmv: its read anchor is its
-// vector load's dispatch, its write anchor its first compute cycle.
+// write anchor started in its last two frames (slot = frame mod 2) and
+// answers for the head of each of the 6 units whether every wait of that
+// instruction is met. An anchor is a dispatch, except for an spmv: its read
+// anchor is its vector load's dispatch, its write anchor its first compute
+// cycle on the PE array.
 //
 // The wait table (WAIT_FILE or the host's write port, one line per instruction) holds 4 entries of
-// 27 bits: {valid, instruction, previous_frame, of_write, gates_write, after}.
-// A wait of instruction i in frame f on instruction j is met in cycle t when
-// j's anchor (of_write: its write anchor, else its read anchor) of frame
-// f - previous_frame has started, in cycle s, and t - s >= after (after >= 1:
-// the start is seen from these registers, a cycle later). A wait on the
-// previous frame in frame 0 is met. gates_write says which of i's anchors
-// the wait holds back; each unit asks for the waits of its own anchor
-// (q_mask_i: bit 0 read, bit 1 write). The validator makes sure that frame
-// f + 2 of j never overwrites a slot a wait still needs.
-
+// 29 bits: {valid, anchor unit, instruction, previous_frame, gates_write, after}
+// (bbs_sim::overlap::tables::wait_entry). A wait of instruction i in frame f
+// on instruction j is met in cycle t when j's anchor on the anchor unit (the
+// PE array: its write anchor, else its read anchor) of frame f -
+// previous_frame has started, in cycle s, and t - s >= after (after >= 1: the
+// start is seen from these tables, a cycle later). A wait on the previous
+// frame in frame 0 is met. gates_write says which of i's anchors the wait
+// holds back; each unit asks for the waits of its own anchor (q_mask_i: bit
+// 0 read, bit 1 write). The validator makes sure that frame f + 2 of j never
+// overwrites a slot a wait still needs.
+//
+// Why it is built this way: each unit starts only its own instructions, so
+// every unit has its own start-cycle table (one write port: distributed
+// RAM), and a wait names the table it reads. Only the slots' "written in
+// this run" bits, cleared by a start, are registers: one set for read
+// anchors (an instruction has one dispatching unit), one for write anchors.
 module bbs_waits #(
   parameter WAIT_FILE = ""
 ) (
@@ -61,7 +72,7 @@ module bbs_waits #(
   // The host's write port (while idle): the wait table's line waddr_i.
   input  wire                                         we_i,
   input  wire [6:0]              waddr_i,
-  input  wire [107:0] wdata_i,
+  input  wire [115:0] wdata_i,
   // Anchors starting this cycle, one port per unit.
   input  wire [5:0]                r_we_i,
   input  wire [41:0] r_instr_i,
@@ -83,7 +94,7 @@ module bbs_waits #(
   localparam integer SW = 16;
   localparam integer AFW = 16;
   localparam integer MW = 4;
-  localparam integer EW = 27;
+  localparam integer EW = 29;
 
   reg [MW*EW-1:0] waits_q [0:N-1];
 
@@ -106,96 +117,129 @@ module bbs_waits #(
     else         now_q <= now_q + 16'd1;
   end
 
-  // Per instruction: whether an anchor started in this run (cleared by
-  // start_i), the frames started modulo 4, and the start cycles of the last
-  // two frames modulo 2^SW (at {instruction, frame mod 2}). Read anchors are
-  // written by the units that dispatch (an instruction other than spmv has
-  // one anchor, kept here), write anchors by the PE array (an spmv's first
-  // compute cycle). Why so few bits: a wait on frame g is checked only
-  // after the same wait of the frame before was met, so the count is g,
-  // g + 1 or g + 2 (the validator refuses g + 3, and an age of 2^SW cycles
-  // or more between a wait's anchor and its instruction).
-  reg [N-1:0]   r_valid_q;
-  reg [N-1:0]   w_valid_q;
-  reg [1:0]     r_count_q [0:N-1];
-  reg [1:0]     w_count_q [0:N-1];
-  reg [SW-1:0]  r_stamp_q [0:2*N-1];
-  reg [SW-1:0]  w_stamp_q [0:2*N-1];
-
-  always @(posedge clk_i) begin
-    if (!rst_ni) begin
-      r_valid_q <= {N{1'b0}};
-      w_valid_q <= {N{1'b0}};
-    end else begin
-      if (start_i) begin
-        r_valid_q <= {N{1'b0}};
-        w_valid_q <= {N{1'b0}};
-      end
-      if (r_we_i[0]) begin
-        r_valid_q[r_instr_i[0*IA +: IA]] <= 1'b1;
-        r_count_q[r_instr_i[0*IA +: IA]] <= r_frame_i[0*FW +: 2] + 2'd1;
-        r_stamp_q[{r_instr_i[0*IA +: IA], r_frame_i[0*FW]}] <= now_q;
-      end
-      if (r_we_i[1]) begin
-        r_valid_q[r_instr_i[1*IA +: IA]] <= 1'b1;
-        r_count_q[r_instr_i[1*IA +: IA]] <= r_frame_i[1*FW +: 2] + 2'd1;
-        r_stamp_q[{r_instr_i[1*IA +: IA], r_frame_i[1*FW]}] <= now_q;
-      end
-      if (r_we_i[2]) begin
-        r_valid_q[r_instr_i[2*IA +: IA]] <= 1'b1;
-        r_count_q[r_instr_i[2*IA +: IA]] <= r_frame_i[2*FW +: 2] + 2'd1;
-        r_stamp_q[{r_instr_i[2*IA +: IA], r_frame_i[2*FW]}] <= now_q;
-      end
-      if (w_we_i[3]) begin
-        w_valid_q[w_instr_i[3*IA +: IA]] <= 1'b1;
-        w_count_q[w_instr_i[3*IA +: IA]] <= w_frame_i[3*FW +: 2] + 2'd1;
-        w_stamp_q[{w_instr_i[3*IA +: IA], w_frame_i[3*FW]}] <= now_q;
-      end
-      if (r_we_i[4]) begin
-        r_valid_q[r_instr_i[4*IA +: IA]] <= 1'b1;
-        r_count_q[r_instr_i[4*IA +: IA]] <= r_frame_i[4*FW +: 2] + 2'd1;
-        r_stamp_q[{r_instr_i[4*IA +: IA], r_frame_i[4*FW]}] <= now_q;
-      end
-      if (r_we_i[5]) begin
-        r_valid_q[r_instr_i[5*IA +: IA]] <= 1'b1;
-        r_count_q[r_instr_i[5*IA +: IA]] <= r_frame_i[5*FW +: 2] + 2'd1;
-        r_stamp_q[{r_instr_i[5*IA +: IA], r_frame_i[5*FW]}] <= now_q;
-      end
-    end
-  end
+  // Per anchor unit u and slot {instruction, frame mod 2}: the frame
+  // (modulo 4) and the cycle (modulo 2^SW) of the anchor's last start in
+  // that slot, and whether the slot was written in this run (cleared by
+  // start_i). A wait on frame g reads slot {j, g mod 2}: it holds frame g
+  // once g has started, g - 2 before (the validator refuses g + 2 while the
+  // wait is pending), so the frame bits tell the two apart.
+  wire [NU-1:0]    a_we;
+  wire [NU*IA-1:0] a_instr;
+  wire [NU*FW-1:0] a_frame;
+  assign a_we[0] = r_we_i[0];
+  assign a_instr[0*IA +: IA] = r_instr_i[0*IA +: IA];
+  assign a_frame[0*FW +: FW] = r_frame_i[0*FW +: FW];
+  assign a_we[1] = r_we_i[1];
+  assign a_instr[1*IA +: IA] = r_instr_i[1*IA +: IA];
+  assign a_frame[1*FW +: FW] = r_frame_i[1*FW +: FW];
+  assign a_we[2] = r_we_i[2];
+  assign a_instr[2*IA +: IA] = r_instr_i[2*IA +: IA];
+  assign a_frame[2*FW +: FW] = r_frame_i[2*FW +: FW];
+  assign a_we[3] = w_we_i[3];
+  assign a_instr[3*IA +: IA] = w_instr_i[3*IA +: IA];
+  assign a_frame[3*FW +: FW] = w_frame_i[3*FW +: FW];
+  assign a_we[4] = r_we_i[4];
+  assign a_instr[4*IA +: IA] = r_instr_i[4*IA +: IA];
+  assign a_frame[4*FW +: FW] = r_frame_i[4*FW +: FW];
+  assign a_we[5] = r_we_i[5];
+  assign a_instr[5*IA +: IA] = r_instr_i[5*IA +: IA];
+  assign a_frame[5*FW +: FW] = r_frame_i[5*FW +: FW];
   // The PE array has no read anchor; the others' write anchor is the read one.
-  wire unused_anchor_ports = ^{r_we_i[3], r_instr_i[3*IA +: IA], r_frame_i,
+  wire unused_anchor_ports = ^{r_we_i[3], r_instr_i[3*IA +: IA], r_frame_i[3*FW +: FW],
                                w_we_i, w_instr_i, w_frame_i};
 
+  // Every wait of every unit's head, decoded: query n = q * MW + k.
+  localparam integer NQ = NU * MW;
+  localparam integer TW = SW + 2;
+  wire [NQ-1:0]      w_valid;
+  wire [NQ*3-1:0]    w_unit;
+  wire [NQ*(IA+1)-1:0] w_slot;
+  wire [NQ*2-1:0]    w_g;
+  wire [NQ-1:0]      w_skip;
+  wire [NQ*AFW-1:0]  w_after;
+  // What each anchor unit's table holds at each query's slot.
+  wire [NU*NQ*TW-1:0] rd_entry;
+
+  genvar u;
   genvar q;
   genvar k;
   generate
-    for (q = 0; q < NU; q = q + 1) begin : g_query
+    for (q = 0; q < NU; q = q + 1) begin : g_decode
       wire [IA-1:0]    instr = q_instr_i[q*IA +: IA];
       wire [FW-1:0]    frame = q_frame_i[q*FW +: FW];
       wire [MW*EW-1:0] entries = waits_q[instr];
-      wire [MW-1:0]    met_k;
       for (k = 0; k < MW; k = k + 1) begin : g_wait
         wire [EW-1:0]  e = entries[k*EW +: EW];
-        wire           valid = e[EW-1];
-        wire [IA-1:0]  other = e[EW-2 -: IA];
-        wire           previous = e[AFW+2];
-        wire           of_write = e[AFW+1];
+        wire           previous = e[AFW+1];
         wire           gates_write = e[AFW];
-        wire [AFW-1:0] after = e[AFW-1:0];
         wire           asked = gates_write ? q_mask_i[q*2+1] : q_mask_i[q*2];
         wire           no_frame = previous && (frame == {FW{1'b0}});
-        // The frame waited for, modulo 4: all the tables keep.
+        // The frame waited for, modulo 4.
         wire [1:0]     g = frame[1:0] - {1'b0, previous};
-        wire           seen = of_write ? w_valid_q[other] : r_valid_q[other];
-        wire [1:0]     count = of_write ? w_count_q[other] : r_count_q[other];
-        wire [SW-1:0]  stamp = of_write ? w_stamp_q[{other, g[0]}] : r_stamp_q[{other, g[0]}];
-        // Frames started past g, modulo 4: 1 or 2 (g + 1 or g + 2 started).
-        wire [1:0]     ahead = count - g;
-        wire           started = !start_i && seen && (ahead == 2'd1 || ahead == 2'd2);
-        wire [SW-1:0]  age = now_q - stamp;
-        assign met_k[k] = !valid || !asked || no_frame ||
-                          (started && (age >= { {(SW-AFW){1'b0}}, after }));
+        assign w_valid[q*MW + k] = e[EW-1];
+        assign w_unit[(q*MW + k)*3 +: 3] = e[EW-2 -: 3];
+        assign w_slot[(q*MW + k)*(IA+1) +: IA+1] = {e[EW-5 -: IA], g[0]};
+        assign w_g[(q*MW + k)*2 +: 2] = g;
+        assign w_skip[q*MW + k] = !asked || no_frame;
+        assign w_after[(q*MW + k)*AFW +: AFW] = e[AFW-1:0];
+      end
+    end
+
+    for (u = 0; u < NU; u = u + 1) begin : g_anchor
+      // {frame mod 4, start cycle}: one write port, NQ read ports.
+      reg [TW-1:0] stamp_q [0:2*N-1];
+      wire [IA:0]  slot = {a_instr[u*IA +: IA], a_frame[u*FW]};
+      always @(posedge clk_i) begin
+        if (a_we[u]) stamp_q[slot] <= {a_frame[u*FW +: 2], now_q};
+      end
+      for (k = 0; k < NQ; k = k + 1) begin : g_read
+        assign rd_entry[(u*NQ + k)*TW +: TW] = stamp_q[w_slot[k*(IA+1) +: IA+1]];
+      end
+    end
+  endgenerate
+
+  // Whether each slot was written in this run: read anchors (each
+  // instruction has one unit that dispatches it) and the PE array's write
+  // anchors. A unit may dispatch in the start cycle itself: its bit
+  // survives the clear (the later assignment wins).
+  reg [2*N-1:0] r_seen_q;
+  reg [2*N-1:0] w_seen_q;
+  integer s;
+  always @(posedge clk_i) begin
+    if (!rst_ni) begin
+      r_seen_q <= {(2*N){1'b0}};
+      w_seen_q <= {(2*N){1'b0}};
+    end else begin
+      if (start_i) begin
+        r_seen_q <= {(2*N){1'b0}};
+        w_seen_q <= {(2*N){1'b0}};
+      end
+      for (s = 0; s < NU; s = s + 1) begin
+        if (a_we[s] && s == 3) w_seen_q[{a_instr[s*IA +: IA], a_frame[s*FW]}] <= 1'b1;
+        if (a_we[s] && s != 3) r_seen_q[{a_instr[s*IA +: IA], a_frame[s*FW]}] <= 1'b1;
+      end
+    end
+  end
+
+  generate
+    for (q = 0; q < NU; q = q + 1) begin : g_query
+      wire [MW-1:0] met_k;
+      for (k = 0; k < MW; k = k + 1) begin : g_wait
+        localparam integer n = q * MW + k;
+        wire [IA:0]    slot = w_slot[n*(IA+1) +: IA+1];
+        wire           seen = (w_unit[n*3 +: 3] == 3'd3) ? w_seen_q[slot] : r_seen_q[slot];
+        reg [TW-1:0]   entry;
+        integer        m;
+        always @(*) begin
+          entry = {TW{1'b0}};
+          for (m = 0; m < NU; m = m + 1) begin
+            if (w_unit[n*3 +: 3] == m[2:0]) entry = rd_entry[(m*NQ + n)*TW +: TW];
+          end
+        end
+        wire           started = !start_i && seen && (entry[SW+1:SW] == w_g[n*2 +: 2]);
+        wire [SW-1:0]  age = now_q - entry[SW-1:0];
+        assign met_k[k] = !w_valid[n] || w_skip[n] ||
+                          (started && (age >= { {(SW-AFW){1'b0}}, w_after[n*AFW +: AFW] }));
       end
       assign met_o[q] = &met_k;
     end

@@ -19,7 +19,7 @@
 //   [memory]
 //   matrix = "onchip"
 //   dram_bytes_per_cycle = 64
-//   vector_words = 16384
+//   vector_words = 23232
 //   instruction_words = 128
 //   [host]
 //   clock_mhz = 200
@@ -31,6 +31,11 @@
 //   chaining = true
 //   act_unit = true
 //   input_ahead = true
+//   [overlap.regions]
+//   dma = 192
+//   pe = 8704
+//   act = 4096
+//   ewop = 10240
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // Testbench for bbs_top: the host. Run it in a directory holding the files
@@ -114,11 +119,11 @@ module tb_bbs;
     .reg_rdata_o    (reg_rdata),
     .imem_we_i      (1'b0),
     .imem_waddr_i   (7'd0),
-    .imem_wdata_i   (95'd0),
+    .imem_wdata_i   (98'd0),
     .tab_we_i       (1'b0),
     .tab_sel_i      (3'd0),
     .tab_waddr_i    (9'd0),
-    .tab_wdata_i    (108'd0),
+    .tab_wdata_i    (116'd0),
     .mat_we_i       (mat_we),
     .mat_pe_i       (mat_pe),
     .mat_waddr_i    (mat_waddr),

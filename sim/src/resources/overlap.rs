@@ -1,0 +1,178 @@
+//! What the overlapped machine (`overlap.units`, `templates/overlap/`) adds
+//! to the estimate: its vector memory in one part per writer, the issue
+//! lists, the wait table and start-cycle tables, and the issue stage's logic
+//! (list walkers, hazard lookups, the units' run counters).
+//!
+//! | memory | RTL | instances | depth | width | read ports |
+//! |---|---|---|---|---|---|
+//! | `vector_<writer>` | `bbs_vmem.v` part | N banks | `ceil(part words / N)` | W | runs + K combinational |
+//! | `issue_list` | `bbs_issue.v` `list_q` | units | `3 + 3 * instruction_words` | 16 | 4 combinational (3 lengths, the head) |
+//! | `wait_table` | `bbs_waits.v` `waits_q` | 1 | `instruction_words` | `MAX_WAITS * entry` | units |
+//! | `start_cycles` | `bbs_waits.v` `stamp_q` | units | `2 * instruction_words` | `STAMP_WIDTH + 2` | units * `MAX_WAITS` |
+//!
+//! The logic coefficients were measured with Yosys 0.23 `synth_xilinx` on
+//! the overlapped mini (docs/synthesis.md).
+
+use super::{memory, mux_luts, BlockEstimate, Device, MemSpec, MemoryEstimate, Read};
+use crate::arch::{VectorMemory, Widths};
+use crate::config::{Config, ConfigError};
+use crate::overlap::regions::{Writer, WriterRegions};
+use crate::overlap::tables::{self, MAX_WAITS, STAMP_WIDTH};
+
+/// The overlapped machine's sizes the estimate needs.
+pub(super) struct Overlapped<'a> {
+    cfg: &'a Config,
+    parts: WriterRegions,
+    /// Units with an issue list.
+    units: usize,
+    /// Run read ports of the vector memory: EWOP a, EWOP b, store (and ACT).
+    runs: usize,
+}
+
+impl<'a> Overlapped<'a> {
+    pub(super) fn new(cfg: &'a Config) -> Result<Overlapped<'a>, ConfigError> {
+        Ok(Overlapped {
+            cfg,
+            parts: WriterRegions::new(cfg)?,
+            units: tables::issue_units(cfg).len(),
+            runs: 3 + usize::from(cfg.overlap.act_unit),
+        })
+    }
+
+    pub(super) fn memories(&self, device: Device, vm: &VectorMemory) -> Vec<MemoryEstimate> {
+        let cfg = self.cfg;
+        let n = cfg.memory.instruction_words;
+        let mut v: Vec<MemoryEstimate> = self
+            .parts
+            .parts
+            .iter()
+            .map(|(writer, part)| {
+                memory(
+                    device,
+                    &MemSpec {
+                        name: format!("vector_{}", writer_name(*writer)),
+                        instances: vm.banks,
+                        depth: part.len.div_ceil(vm.banks),
+                        width: cfg.value_width,
+                        read_ports: self.runs + cfg.banks,
+                        read: Read::Combinational,
+                    },
+                )
+            })
+            .collect();
+        v.push(memory(
+            device,
+            &MemSpec {
+                name: "issue_list".into(),
+                instances: self.units,
+                depth: tables::list_depth(cfg),
+                width: 16,
+                read_ports: 4,
+                read: Read::Combinational,
+            },
+        ));
+        v.push(memory(
+            device,
+            &MemSpec {
+                name: "wait_table".into(),
+                instances: 1,
+                depth: n,
+                width: (MAX_WAITS * tables::wait_entry_width(cfg)) as u32,
+                read_ports: self.units,
+                read: Read::Combinational,
+            },
+        ));
+        v.push(memory(
+            device,
+            &MemSpec {
+                name: "start_cycles".into(),
+                instances: self.units,
+                depth: 2 * n,
+                width: STAMP_WIDTH as u32 + 2,
+                read_ports: self.units * MAX_WAITS,
+                read: Read::Combinational,
+            },
+        ));
+        v
+    }
+
+    /// The issue stage's logic: the list walkers (`bbs_issue`), the hazard
+    /// lookups and "written in this run" bits (`bbs_waits`), the units' run
+    /// counters (`bbs_unit`) and the PE array's issue (`bbs_pe_issue`).
+    pub(super) fn issue_stage(&self, device: Device, wd: &Widths) -> BlockEstimate {
+        let n = self.cfg.memory.instruction_words;
+        let (fw, sw) = (tables::FRAME_WIDTH, STAMP_WIDTH);
+        let w_list = crate::arith::clog2(tables::list_depth(self.cfg)) as usize;
+        let iw = tables::instr_width(self.cfg);
+        let walker = fw + 2 * w_list + iw;
+        let lookups = self.units * MAX_WAITS;
+        // Per lookup: the seen bit (two 2N:1 muxes), the start-cycle table's
+        // entry picked among the units', the age and its comparison.
+        let lookup =
+            2 * mux_luts(device, 2 * n) + (sw + 2) * mux_luts(device, self.units) + 2 * sw + 8;
+        // Run counters of the units with runs (all but the PE array).
+        let run_units = self.units - 1;
+        BlockEstimate {
+            name: "issue_stage",
+            luts: self.units * 8 * walker + lookups * lookup + 4 * n + run_units * 13 + 120,
+            // A run unit holds its offset, index and frame, and of its
+            // instruction word the fields it decodes (addresses, length).
+            registers: self.units * (walker + 1)
+                + 4 * n
+                + sw
+                + run_units * (1 + wd.addr_sum + iw + fw + 3 * wd.vaddr + wd.vlen)
+                + 40,
+            multipliers: 0,
+        }
+    }
+
+    /// The vector memory's ports (`bbs_vmem.v` and the address logic in
+    /// `bbs_top.v`): every run lane and load port picks its element among
+    /// the parts' banks, each part's bank rows are the port's row less the
+    /// part's first, and each part's banks pick their writer lane; the top
+    /// computes every unit's run and load addresses.
+    pub(super) fn vector_ports(
+        &self,
+        device: Device,
+        wd: &Widths,
+        vm: &VectorMemory,
+    ) -> BlockEstimate {
+        let (w, k) = (self.cfg.value_width as usize, self.cfg.banks);
+        let parts = self.parts.parts.len();
+        let readers = self.runs * vm.banks + k;
+        let crossbar = readers * w * mux_luts(device, parts * vm.banks);
+        let part_select = readers * (parts - 1) * wd.vbank_row.div_ceil(2);
+        let rows = parts * vm.banks * (self.runs + k) * (wd.vbank_row + 1);
+        // Each part's banks pick among its writer's lanes (a DMA beat's
+        // elements, the PEs, the EWOP or ACT lanes).
+        let writes: usize = self
+            .parts
+            .parts
+            .iter()
+            .map(|(writer, _)| {
+                let lanes = match writer {
+                    Writer::DmaIn => self.cfg.beat_elements(),
+                    Writer::Pe => self.cfg.pes,
+                    Writer::Elementwise | Writer::Act => self.cfg.ewop.lanes,
+                };
+                vm.banks * (wd.vbank_row + w + 1) * mux_luts(device, lanes).max(1)
+            })
+            .sum();
+        let addresses = (self.units + k) * 2 * wd.vaddr;
+        BlockEstimate {
+            name: "vector_ports",
+            luts: crossbar + part_select + rows + writes + addresses,
+            registers: k * w,
+            multipliers: 0,
+        }
+    }
+}
+
+fn writer_name(w: Writer) -> &'static str {
+    match w {
+        Writer::DmaIn => "dma",
+        Writer::Pe => "pe",
+        Writer::Elementwise => "ewop",
+        Writer::Act => "act",
+    }
+}
