@@ -438,6 +438,19 @@ fn run_point(
 ) -> Point {
     let mut p = Point::new(pes, banks, sparsity);
     let cfg = derive(&plan.base, needs, pes, banks, sparsity, plan.overlapped());
+    // The overlapped machine's vector memory, one part per writer, as large
+    // as the program needs (docs/architecture.md).
+    let cfg = if cfg.overlap.units {
+        match bbs_sim::overlap::compile::fit_memory(net, &cfg) {
+            Ok(c) => c,
+            Err(e) => {
+                p.reason = Some(e.to_string());
+                return p;
+            }
+        }
+    } else {
+        cfg
+    };
     p.max_rows = Some(cfg.max_rows);
     p.max_cols = Some(cfg.max_cols);
     p.max_slots = Some(cfg.max_slots);

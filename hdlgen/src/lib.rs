@@ -81,6 +81,7 @@ module_template!(OvWaitsTpl, "overlap/bbs_waits.v");
 module_template!(OvUnitTpl, "overlap/bbs_unit.v");
 module_template!(OvPeIssueTpl, "overlap/bbs_pe_issue.v");
 module_template!(OvVmemTpl, "overlap/bbs_vmem.v");
+module_template!(OvRotateTpl, "overlap/bbs_rotate.v");
 
 /// Renders one module from the parameters.
 type Render = dyn Fn(&RtlParams) -> Result<String, HdlError>;
@@ -158,6 +159,12 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
             "bbs_pe_issue",
             "bbs_pe_issue: the PE array's issue",
             &|p| render("bbs_pe_issue", &OvPeIssueTpl { p }),
+        )?;
+        add(
+            "rtl",
+            "bbs_rotate",
+            "bbs_rotate: a rotation by a variable number of words",
+            &|p| render("bbs_rotate", &OvRotateTpl { p }),
         )?;
     } else {
         add("rtl", "bbs_top", "bbs_top: the BBS accelerator", &|p| {

@@ -65,33 +65,45 @@ module bbs_vmem (
             + ((row >= {{ p.w.vbank_row + 1 }}'d{{ q.base_row }}) ? {{ p.ov.w_part }}'d1 : {{ p.ov.w_part }}'d0){% endif %}{% endfor %};
   endfunction
 
+  // Each writer group writes a run of consecutive elements, lane i the
+  // run's element i: rotated left by its first element's bank, lane i
+  // lands on bank (first + i) mod VB. A lane is {we, address, data}.
+  localparam integer LW = 1 + AW + W;
+{%- for q in p.ov.parts %}
+  wire [VB*LW-1:0] wlane{{ loop.index0 }};
+{%- endfor %}
+
   genvar r;
   genvar l;
   generate
 {%- for q in p.ov.parts %}
+    if (1) begin : g_w{{ loop.index0 }}
+      wire [VB*LW-1:0] lanes;
+      for (l = 0; l < VB; l = l + 1) begin : g_lane
+        assign lanes[l*LW +: LW] = {we_i[{{ q.group }}*VB + l],
+                                    waddr_i[({{ q.group }}*VB + l)*AW +: AW],
+                                    wdata_i[({{ q.group }}*VB + l)*W +: W]};
+      end
+      bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
+        .data_i (lanes),
+        .shift_i(bank_of(waddr_i[{{ q.group }}*VB*AW +: AW])),
+        .data_o (wlane{{ loop.index0 }})
+      );
+    end
+{%- endfor %}
+{%- for q in p.ov.parts %}
 {%- let qi = loop.index0 %}
 {%- for n in p.vbank_list %}
     if (1) begin : g_p{{ qi }}_bank{{ n }}
+{%- if n + 1 < p.vbank_list.len() %}
       localparam [SBW-1:0] Bank = {{ p.w.vbank_sel.max(1) }}'d{{ n }};
+{%- endif %}
       localparam [RW:0] BaseRow = {{ p.w.vbank_row + 1 }}'d{{ q.base_row }};
-      // Write group {{ q.group }}'s lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[{{ q.group }}*VB + i] &&
-              (bank_of(waddr_i[({{ q.group }}*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[({{ q.group }}*VB + i)*AW +: AW]);
-            wdata = wdata_i[({{ q.group }}*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group {{ q.group }}'s lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane{{ qi }}[{{ n }}*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*{{ q.w_row }}-1:0] raddr;
@@ -129,33 +141,38 @@ module bbs_vmem (
     end
 {%- endfor %}
 {%- endfor %}
-    // Crossbar: lane l of a run takes bank (first + l) mod VB of the part
-    // its row falls in; load port r takes the bank and part its address names.
+    // Run ports: bank n supplies the run's element in its row (the first
+    // element's, or the next when the run starts past n), from the part
+    // that row falls in; rotated right by the first element's bank, lane l
+    // gets element first + l.
     for (r = 0; r < NRUN; r = r + 1) begin : g_run
       wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-      for (l = 0; l < VB; l = l + 1) begin : g_lane
-        localparam [SBW:0] L = l;
-        wire [SBW:0] lane_bank = {1'b0, bank_of(first)} + L;
-        wire [SBW-1:0] bank = lane_bank[SBW-1:0];
-{%- if p.w.vbank_sel > 0 %}
-        wire [RW:0] row = {1'b0, row_of(first)} + {{ '{' }}{RW{1'b0}}, lane_bank[SBW]};
-{%- else %}
-        wire [RW:0] row = {1'b0, row_of(first)};
-{%- endif %}
+      wire [VB*W-1:0] banks;
+      for (l = 0; l < VB; l = l + 1) begin : g_bank
+        localparam [SBW-1:0] B = l;
+        wire [RW:0] row;
+        if (l + 1 < VB) begin : g_next
+          assign row = {1'b0, row_of(first)} +
+                       ((bank_of(first) > B) ? {{ p.w.vbank_row + 1 }}'d1 : {{ p.w.vbank_row + 1 }}'d0);
+        end else begin : g_same
+          assign row = {1'b0, row_of(first)};
+        end
         wire [QW-1:0] part = part_of(row);
         reg [W-1:0] d;
-        integer m;
         integer q;
         always @(*) begin
           d = {W{1'b0}};
           for (q = 0; q < NQ; q = q + 1) begin
-            for (m = 0; m < VB; m = m + 1) begin
-              if (part == q[QW-1:0] && bank == m[SBW-1:0]) d = rdata[((q*VB + m)*NR + r)*W +: W];
-            end
+            if (part == q[QW-1:0]) d = rdata[((q*VB + l)*NR + r)*W +: W];
           end
         end
-        assign run_data_o[(r*VB + l)*W +: W] = d;
+        assign banks[l*W +: W] = d;
       end
+      bbs_rotate #(.N(VB), .W(W), .SW(SBW), .LEFT(0)) u_rotate (
+        .data_i (banks),
+        .shift_i(bank_of(first)),
+        .data_o (run_data_o[r*VB*W +: VB*W])
+      );
     end
     for (r = 0; r < K; r = r + 1) begin : g_load
       wire [SBW-1:0] bank = bank_of(load_addr_i[r*AW +: AW]);

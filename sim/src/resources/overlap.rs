@@ -126,11 +126,14 @@ impl<'a> Overlapped<'a> {
         }
     }
 
-    /// The vector memory's ports (`bbs_vmem.v` and the address logic in
-    /// `bbs_top.v`): every run lane and load port picks its element among
-    /// the parts' banks, each part's bank rows are the port's row less the
-    /// part's first, and each part's banks pick their writer lane; the top
-    /// computes every unit's run and load addresses.
+    /// The vector memory's ports (`bbs_vmem.v`, `bbs_rotate.v` and the
+    /// address logic in `bbs_top.v`): a run port's banks each pick the part
+    /// their row falls in, then a rotation by the run's first bank lines
+    /// them up with the lanes (`log2(N)` stages of 2:1 multiplexers); a load
+    /// port picks its element among every part's banks; each part's bank
+    /// rows are the port's row less the part's first; each writer's lanes
+    /// are rotated onto the banks of its part; the top computes every
+    /// unit's run and load addresses.
     pub(super) fn vector_ports(
         &self,
         device: Device,
@@ -139,29 +142,19 @@ impl<'a> Overlapped<'a> {
     ) -> BlockEstimate {
         let (w, k) = (self.cfg.value_width as usize, self.cfg.banks);
         let parts = self.parts.parts.len();
-        let readers = self.runs * vm.banks + k;
-        let crossbar = readers * w * mux_luts(device, parts * vm.banks);
-        let part_select = readers * (parts - 1) * wd.vbank_row.div_ceil(2);
+        let stages = vm.banks.trailing_zeros() as usize;
+        let rotate = |bits: usize| vm.banks * bits * stages * mux_luts(device, 2);
+        let runs = self.runs
+            * (vm.banks * w * mux_luts(device, parts)
+                + vm.banks * (wd.vbank_row + 1 + (parts - 1) * wd.vbank_row.div_ceil(2))
+                + rotate(w));
+        let loads = k * w * mux_luts(device, parts * vm.banks);
         let rows = parts * vm.banks * (self.runs + k) * (wd.vbank_row + 1);
-        // Each part's banks pick among its writer's lanes (a DMA beat's
-        // elements, the PEs, the EWOP or ACT lanes).
-        let writes: usize = self
-            .parts
-            .parts
-            .iter()
-            .map(|(writer, _)| {
-                let lanes = match writer {
-                    Writer::DmaIn => self.cfg.beat_elements(),
-                    Writer::Pe => self.cfg.pes,
-                    Writer::Elementwise | Writer::Act => self.cfg.ewop.lanes,
-                };
-                vm.banks * (wd.vbank_row + w + 1) * mux_luts(device, lanes).max(1)
-            })
-            .sum();
+        let writes = parts * rotate(1 + wd.vaddr + w);
         let addresses = (self.units + k) * 2 * wd.vaddr;
         BlockEstimate {
             name: "vector_ports",
-            luts: crossbar + part_select + rows + writes + addresses,
+            luts: runs + loads + rows + writes + addresses,
             registers: k * w,
             multipliers: 0,
         }

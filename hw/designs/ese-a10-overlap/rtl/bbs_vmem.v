@@ -102,30 +102,78 @@ module bbs_vmem (
             + ((row >= 10'd203) ? 2'd1 : 2'd0);
   endfunction
 
+  // Each writer group writes a run of consecutive elements, lane i the
+  // run's element i: rotated left by its first element's bank, lane i
+  // lands on bank (first + i) mod VB. A lane is {we, address, data}.
+  localparam integer LW = 1 + AW + W;
+  wire [VB*LW-1:0] wlane0;
+  wire [VB*LW-1:0] wlane1;
+  wire [VB*LW-1:0] wlane2;
+  wire [VB*LW-1:0] wlane3;
+
   genvar r;
   genvar l;
   generate
+    if (1) begin : g_w0
+      wire [VB*LW-1:0] lanes;
+      for (l = 0; l < VB; l = l + 1) begin : g_lane
+        assign lanes[l*LW +: LW] = {we_i[0*VB + l],
+                                    waddr_i[(0*VB + l)*AW +: AW],
+                                    wdata_i[(0*VB + l)*W +: W]};
+      end
+      bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
+        .data_i (lanes),
+        .shift_i(bank_of(waddr_i[0*VB*AW +: AW])),
+        .data_o (wlane0)
+      );
+    end
+    if (1) begin : g_w1
+      wire [VB*LW-1:0] lanes;
+      for (l = 0; l < VB; l = l + 1) begin : g_lane
+        assign lanes[l*LW +: LW] = {we_i[1*VB + l],
+                                    waddr_i[(1*VB + l)*AW +: AW],
+                                    wdata_i[(1*VB + l)*W +: W]};
+      end
+      bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
+        .data_i (lanes),
+        .shift_i(bank_of(waddr_i[1*VB*AW +: AW])),
+        .data_o (wlane1)
+      );
+    end
+    if (1) begin : g_w2
+      wire [VB*LW-1:0] lanes;
+      for (l = 0; l < VB; l = l + 1) begin : g_lane
+        assign lanes[l*LW +: LW] = {we_i[3*VB + l],
+                                    waddr_i[(3*VB + l)*AW +: AW],
+                                    wdata_i[(3*VB + l)*W +: W]};
+      end
+      bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
+        .data_i (lanes),
+        .shift_i(bank_of(waddr_i[3*VB*AW +: AW])),
+        .data_o (wlane2)
+      );
+    end
+    if (1) begin : g_w3
+      wire [VB*LW-1:0] lanes;
+      for (l = 0; l < VB; l = l + 1) begin : g_lane
+        assign lanes[l*LW +: LW] = {we_i[2*VB + l],
+                                    waddr_i[(2*VB + l)*AW +: AW],
+                                    wdata_i[(2*VB + l)*W +: W]};
+      end
+      bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
+        .data_i (lanes),
+        .shift_i(bank_of(waddr_i[2*VB*AW +: AW])),
+        .data_o (wlane3)
+      );
+    end
     if (1) begin : g_p0_bank0
       localparam [SBW-1:0] Bank = 6'd0;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[0*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -160,24 +208,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank1
       localparam [SBW-1:0] Bank = 6'd1;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[1*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -212,24 +247,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank2
       localparam [SBW-1:0] Bank = 6'd2;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[2*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -264,24 +286,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank3
       localparam [SBW-1:0] Bank = 6'd3;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[3*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -316,24 +325,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank4
       localparam [SBW-1:0] Bank = 6'd4;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[4*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -368,24 +364,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank5
       localparam [SBW-1:0] Bank = 6'd5;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[5*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -420,24 +403,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank6
       localparam [SBW-1:0] Bank = 6'd6;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[6*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -472,24 +442,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank7
       localparam [SBW-1:0] Bank = 6'd7;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[7*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -524,24 +481,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank8
       localparam [SBW-1:0] Bank = 6'd8;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[8*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -576,24 +520,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank9
       localparam [SBW-1:0] Bank = 6'd9;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[9*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -628,24 +559,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank10
       localparam [SBW-1:0] Bank = 6'd10;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[10*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -680,24 +598,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank11
       localparam [SBW-1:0] Bank = 6'd11;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[11*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -732,24 +637,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank12
       localparam [SBW-1:0] Bank = 6'd12;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[12*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -784,24 +676,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank13
       localparam [SBW-1:0] Bank = 6'd13;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[13*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -836,24 +715,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank14
       localparam [SBW-1:0] Bank = 6'd14;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[14*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -888,24 +754,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank15
       localparam [SBW-1:0] Bank = 6'd15;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[15*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -940,24 +793,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank16
       localparam [SBW-1:0] Bank = 6'd16;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[16*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -992,24 +832,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank17
       localparam [SBW-1:0] Bank = 6'd17;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[17*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1044,24 +871,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank18
       localparam [SBW-1:0] Bank = 6'd18;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[18*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1096,24 +910,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank19
       localparam [SBW-1:0] Bank = 6'd19;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[19*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1148,24 +949,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank20
       localparam [SBW-1:0] Bank = 6'd20;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[20*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1200,24 +988,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank21
       localparam [SBW-1:0] Bank = 6'd21;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[21*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1252,24 +1027,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank22
       localparam [SBW-1:0] Bank = 6'd22;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[22*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1304,24 +1066,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank23
       localparam [SBW-1:0] Bank = 6'd23;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[23*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1356,24 +1105,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank24
       localparam [SBW-1:0] Bank = 6'd24;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[24*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1408,24 +1144,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank25
       localparam [SBW-1:0] Bank = 6'd25;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[25*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1460,24 +1183,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank26
       localparam [SBW-1:0] Bank = 6'd26;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[26*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1512,24 +1222,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank27
       localparam [SBW-1:0] Bank = 6'd27;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[27*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1564,24 +1261,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank28
       localparam [SBW-1:0] Bank = 6'd28;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[28*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1616,24 +1300,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank29
       localparam [SBW-1:0] Bank = 6'd29;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[29*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1668,24 +1339,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank30
       localparam [SBW-1:0] Bank = 6'd30;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[30*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1720,24 +1378,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank31
       localparam [SBW-1:0] Bank = 6'd31;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[31*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1772,24 +1417,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank32
       localparam [SBW-1:0] Bank = 6'd32;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[32*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1824,24 +1456,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank33
       localparam [SBW-1:0] Bank = 6'd33;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[33*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1876,24 +1495,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank34
       localparam [SBW-1:0] Bank = 6'd34;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[34*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1928,24 +1534,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank35
       localparam [SBW-1:0] Bank = 6'd35;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[35*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -1980,24 +1573,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank36
       localparam [SBW-1:0] Bank = 6'd36;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[36*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2032,24 +1612,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank37
       localparam [SBW-1:0] Bank = 6'd37;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[37*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2084,24 +1651,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank38
       localparam [SBW-1:0] Bank = 6'd38;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[38*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2136,24 +1690,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank39
       localparam [SBW-1:0] Bank = 6'd39;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[39*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2188,24 +1729,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank40
       localparam [SBW-1:0] Bank = 6'd40;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[40*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2240,24 +1768,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank41
       localparam [SBW-1:0] Bank = 6'd41;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[41*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2292,24 +1807,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank42
       localparam [SBW-1:0] Bank = 6'd42;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[42*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2344,24 +1846,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank43
       localparam [SBW-1:0] Bank = 6'd43;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[43*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2396,24 +1885,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank44
       localparam [SBW-1:0] Bank = 6'd44;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[44*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2448,24 +1924,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank45
       localparam [SBW-1:0] Bank = 6'd45;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[45*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2500,24 +1963,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank46
       localparam [SBW-1:0] Bank = 6'd46;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[46*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2552,24 +2002,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank47
       localparam [SBW-1:0] Bank = 6'd47;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[47*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2604,24 +2041,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank48
       localparam [SBW-1:0] Bank = 6'd48;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[48*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2656,24 +2080,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank49
       localparam [SBW-1:0] Bank = 6'd49;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[49*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2708,24 +2119,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank50
       localparam [SBW-1:0] Bank = 6'd50;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[50*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2760,24 +2158,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank51
       localparam [SBW-1:0] Bank = 6'd51;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[51*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2812,24 +2197,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank52
       localparam [SBW-1:0] Bank = 6'd52;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[52*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2864,24 +2236,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank53
       localparam [SBW-1:0] Bank = 6'd53;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[53*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2916,24 +2275,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank54
       localparam [SBW-1:0] Bank = 6'd54;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[54*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -2968,24 +2314,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank55
       localparam [SBW-1:0] Bank = 6'd55;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[55*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3020,24 +2353,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank56
       localparam [SBW-1:0] Bank = 6'd56;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[56*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3072,24 +2392,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank57
       localparam [SBW-1:0] Bank = 6'd57;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[57*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3124,24 +2431,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank58
       localparam [SBW-1:0] Bank = 6'd58;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[58*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3176,24 +2470,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank59
       localparam [SBW-1:0] Bank = 6'd59;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[59*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3228,24 +2509,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank60
       localparam [SBW-1:0] Bank = 6'd60;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[60*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3280,24 +2548,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank61
       localparam [SBW-1:0] Bank = 6'd61;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[61*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3332,24 +2587,11 @@ module bbs_vmem (
     if (1) begin : g_p0_bank62
       localparam [SBW-1:0] Bank = 6'd62;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[62*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3382,26 +2624,12 @@ module bbs_vmem (
       );
     end
     if (1) begin : g_p0_bank63
-      localparam [SBW-1:0] Bank = 6'd63;
       localparam [RW:0] BaseRow = 10'd0;
-      // Write group 0's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[0*VB + i] &&
-              (bank_of(waddr_i[(0*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(0*VB + i)*AW +: AW]);
-            wdata = wdata_i[(0*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 0's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane0[63*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*2-1:0] raddr;
@@ -3436,24 +2664,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank0
       localparam [SBW-1:0] Bank = 6'd0;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[0*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3488,24 +2703,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank1
       localparam [SBW-1:0] Bank = 6'd1;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[1*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3540,24 +2742,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank2
       localparam [SBW-1:0] Bank = 6'd2;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[2*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3592,24 +2781,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank3
       localparam [SBW-1:0] Bank = 6'd3;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[3*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3644,24 +2820,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank4
       localparam [SBW-1:0] Bank = 6'd4;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[4*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3696,24 +2859,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank5
       localparam [SBW-1:0] Bank = 6'd5;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[5*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3748,24 +2898,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank6
       localparam [SBW-1:0] Bank = 6'd6;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[6*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3800,24 +2937,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank7
       localparam [SBW-1:0] Bank = 6'd7;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[7*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3852,24 +2976,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank8
       localparam [SBW-1:0] Bank = 6'd8;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[8*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3904,24 +3015,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank9
       localparam [SBW-1:0] Bank = 6'd9;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[9*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -3956,24 +3054,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank10
       localparam [SBW-1:0] Bank = 6'd10;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[10*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4008,24 +3093,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank11
       localparam [SBW-1:0] Bank = 6'd11;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[11*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4060,24 +3132,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank12
       localparam [SBW-1:0] Bank = 6'd12;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[12*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4112,24 +3171,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank13
       localparam [SBW-1:0] Bank = 6'd13;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[13*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4164,24 +3210,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank14
       localparam [SBW-1:0] Bank = 6'd14;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[14*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4216,24 +3249,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank15
       localparam [SBW-1:0] Bank = 6'd15;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[15*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4268,24 +3288,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank16
       localparam [SBW-1:0] Bank = 6'd16;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[16*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4320,24 +3327,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank17
       localparam [SBW-1:0] Bank = 6'd17;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[17*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4372,24 +3366,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank18
       localparam [SBW-1:0] Bank = 6'd18;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[18*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4424,24 +3405,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank19
       localparam [SBW-1:0] Bank = 6'd19;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[19*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4476,24 +3444,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank20
       localparam [SBW-1:0] Bank = 6'd20;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[20*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4528,24 +3483,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank21
       localparam [SBW-1:0] Bank = 6'd21;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[21*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4580,24 +3522,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank22
       localparam [SBW-1:0] Bank = 6'd22;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[22*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4632,24 +3561,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank23
       localparam [SBW-1:0] Bank = 6'd23;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[23*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4684,24 +3600,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank24
       localparam [SBW-1:0] Bank = 6'd24;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[24*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4736,24 +3639,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank25
       localparam [SBW-1:0] Bank = 6'd25;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[25*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4788,24 +3678,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank26
       localparam [SBW-1:0] Bank = 6'd26;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[26*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4840,24 +3717,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank27
       localparam [SBW-1:0] Bank = 6'd27;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[27*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4892,24 +3756,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank28
       localparam [SBW-1:0] Bank = 6'd28;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[28*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4944,24 +3795,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank29
       localparam [SBW-1:0] Bank = 6'd29;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[29*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -4996,24 +3834,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank30
       localparam [SBW-1:0] Bank = 6'd30;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[30*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5048,24 +3873,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank31
       localparam [SBW-1:0] Bank = 6'd31;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[31*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5100,24 +3912,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank32
       localparam [SBW-1:0] Bank = 6'd32;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[32*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5152,24 +3951,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank33
       localparam [SBW-1:0] Bank = 6'd33;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[33*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5204,24 +3990,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank34
       localparam [SBW-1:0] Bank = 6'd34;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[34*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5256,24 +4029,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank35
       localparam [SBW-1:0] Bank = 6'd35;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[35*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5308,24 +4068,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank36
       localparam [SBW-1:0] Bank = 6'd36;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[36*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5360,24 +4107,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank37
       localparam [SBW-1:0] Bank = 6'd37;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[37*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5412,24 +4146,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank38
       localparam [SBW-1:0] Bank = 6'd38;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[38*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5464,24 +4185,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank39
       localparam [SBW-1:0] Bank = 6'd39;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[39*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5516,24 +4224,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank40
       localparam [SBW-1:0] Bank = 6'd40;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[40*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5568,24 +4263,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank41
       localparam [SBW-1:0] Bank = 6'd41;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[41*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5620,24 +4302,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank42
       localparam [SBW-1:0] Bank = 6'd42;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[42*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5672,24 +4341,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank43
       localparam [SBW-1:0] Bank = 6'd43;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[43*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5724,24 +4380,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank44
       localparam [SBW-1:0] Bank = 6'd44;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[44*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5776,24 +4419,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank45
       localparam [SBW-1:0] Bank = 6'd45;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[45*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5828,24 +4458,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank46
       localparam [SBW-1:0] Bank = 6'd46;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[46*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5880,24 +4497,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank47
       localparam [SBW-1:0] Bank = 6'd47;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[47*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5932,24 +4536,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank48
       localparam [SBW-1:0] Bank = 6'd48;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[48*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -5984,24 +4575,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank49
       localparam [SBW-1:0] Bank = 6'd49;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[49*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6036,24 +4614,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank50
       localparam [SBW-1:0] Bank = 6'd50;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[50*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6088,24 +4653,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank51
       localparam [SBW-1:0] Bank = 6'd51;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[51*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6140,24 +4692,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank52
       localparam [SBW-1:0] Bank = 6'd52;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[52*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6192,24 +4731,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank53
       localparam [SBW-1:0] Bank = 6'd53;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[53*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6244,24 +4770,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank54
       localparam [SBW-1:0] Bank = 6'd54;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[54*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6296,24 +4809,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank55
       localparam [SBW-1:0] Bank = 6'd55;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[55*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6348,24 +4848,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank56
       localparam [SBW-1:0] Bank = 6'd56;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[56*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6400,24 +4887,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank57
       localparam [SBW-1:0] Bank = 6'd57;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[57*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6452,24 +4926,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank58
       localparam [SBW-1:0] Bank = 6'd58;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[58*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6504,24 +4965,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank59
       localparam [SBW-1:0] Bank = 6'd59;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[59*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6556,24 +5004,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank60
       localparam [SBW-1:0] Bank = 6'd60;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[60*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6608,24 +5043,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank61
       localparam [SBW-1:0] Bank = 6'd61;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[61*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6660,24 +5082,11 @@ module bbs_vmem (
     if (1) begin : g_p1_bank62
       localparam [SBW-1:0] Bank = 6'd62;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[62*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6710,26 +5119,12 @@ module bbs_vmem (
       );
     end
     if (1) begin : g_p1_bank63
-      localparam [SBW-1:0] Bank = 6'd63;
       localparam [RW:0] BaseRow = 10'd3;
-      // Write group 1's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[1*VB + i] &&
-              (bank_of(waddr_i[(1*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(1*VB + i)*AW +: AW]);
-            wdata = wdata_i[(1*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[63*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -6764,24 +5159,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank0
       localparam [SBW-1:0] Bank = 6'd0;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[0*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -6816,24 +5198,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank1
       localparam [SBW-1:0] Bank = 6'd1;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[1*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -6868,24 +5237,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank2
       localparam [SBW-1:0] Bank = 6'd2;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[2*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -6920,24 +5276,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank3
       localparam [SBW-1:0] Bank = 6'd3;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[3*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -6972,24 +5315,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank4
       localparam [SBW-1:0] Bank = 6'd4;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[4*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7024,24 +5354,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank5
       localparam [SBW-1:0] Bank = 6'd5;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[5*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7076,24 +5393,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank6
       localparam [SBW-1:0] Bank = 6'd6;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[6*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7128,24 +5432,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank7
       localparam [SBW-1:0] Bank = 6'd7;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[7*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7180,24 +5471,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank8
       localparam [SBW-1:0] Bank = 6'd8;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[8*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7232,24 +5510,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank9
       localparam [SBW-1:0] Bank = 6'd9;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[9*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7284,24 +5549,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank10
       localparam [SBW-1:0] Bank = 6'd10;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[10*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7336,24 +5588,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank11
       localparam [SBW-1:0] Bank = 6'd11;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[11*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7388,24 +5627,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank12
       localparam [SBW-1:0] Bank = 6'd12;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[12*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7440,24 +5666,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank13
       localparam [SBW-1:0] Bank = 6'd13;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[13*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7492,24 +5705,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank14
       localparam [SBW-1:0] Bank = 6'd14;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[14*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7544,24 +5744,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank15
       localparam [SBW-1:0] Bank = 6'd15;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[15*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7596,24 +5783,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank16
       localparam [SBW-1:0] Bank = 6'd16;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[16*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7648,24 +5822,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank17
       localparam [SBW-1:0] Bank = 6'd17;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[17*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7700,24 +5861,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank18
       localparam [SBW-1:0] Bank = 6'd18;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[18*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7752,24 +5900,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank19
       localparam [SBW-1:0] Bank = 6'd19;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[19*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7804,24 +5939,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank20
       localparam [SBW-1:0] Bank = 6'd20;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[20*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7856,24 +5978,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank21
       localparam [SBW-1:0] Bank = 6'd21;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[21*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7908,24 +6017,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank22
       localparam [SBW-1:0] Bank = 6'd22;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[22*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -7960,24 +6056,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank23
       localparam [SBW-1:0] Bank = 6'd23;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[23*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8012,24 +6095,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank24
       localparam [SBW-1:0] Bank = 6'd24;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[24*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8064,24 +6134,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank25
       localparam [SBW-1:0] Bank = 6'd25;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[25*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8116,24 +6173,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank26
       localparam [SBW-1:0] Bank = 6'd26;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[26*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8168,24 +6212,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank27
       localparam [SBW-1:0] Bank = 6'd27;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[27*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8220,24 +6251,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank28
       localparam [SBW-1:0] Bank = 6'd28;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[28*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8272,24 +6290,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank29
       localparam [SBW-1:0] Bank = 6'd29;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[29*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8324,24 +6329,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank30
       localparam [SBW-1:0] Bank = 6'd30;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[30*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8376,24 +6368,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank31
       localparam [SBW-1:0] Bank = 6'd31;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[31*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8428,24 +6407,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank32
       localparam [SBW-1:0] Bank = 6'd32;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[32*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8480,24 +6446,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank33
       localparam [SBW-1:0] Bank = 6'd33;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[33*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8532,24 +6485,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank34
       localparam [SBW-1:0] Bank = 6'd34;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[34*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8584,24 +6524,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank35
       localparam [SBW-1:0] Bank = 6'd35;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[35*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8636,24 +6563,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank36
       localparam [SBW-1:0] Bank = 6'd36;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[36*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8688,24 +6602,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank37
       localparam [SBW-1:0] Bank = 6'd37;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[37*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8740,24 +6641,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank38
       localparam [SBW-1:0] Bank = 6'd38;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[38*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8792,24 +6680,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank39
       localparam [SBW-1:0] Bank = 6'd39;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[39*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8844,24 +6719,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank40
       localparam [SBW-1:0] Bank = 6'd40;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[40*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8896,24 +6758,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank41
       localparam [SBW-1:0] Bank = 6'd41;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[41*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -8948,24 +6797,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank42
       localparam [SBW-1:0] Bank = 6'd42;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[42*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9000,24 +6836,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank43
       localparam [SBW-1:0] Bank = 6'd43;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[43*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9052,24 +6875,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank44
       localparam [SBW-1:0] Bank = 6'd44;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[44*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9104,24 +6914,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank45
       localparam [SBW-1:0] Bank = 6'd45;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[45*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9156,24 +6953,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank46
       localparam [SBW-1:0] Bank = 6'd46;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[46*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9208,24 +6992,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank47
       localparam [SBW-1:0] Bank = 6'd47;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[47*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9260,24 +7031,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank48
       localparam [SBW-1:0] Bank = 6'd48;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[48*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9312,24 +7070,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank49
       localparam [SBW-1:0] Bank = 6'd49;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[49*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9364,24 +7109,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank50
       localparam [SBW-1:0] Bank = 6'd50;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[50*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9416,24 +7148,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank51
       localparam [SBW-1:0] Bank = 6'd51;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[51*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9468,24 +7187,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank52
       localparam [SBW-1:0] Bank = 6'd52;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[52*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9520,24 +7226,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank53
       localparam [SBW-1:0] Bank = 6'd53;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[53*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9572,24 +7265,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank54
       localparam [SBW-1:0] Bank = 6'd54;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[54*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9624,24 +7304,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank55
       localparam [SBW-1:0] Bank = 6'd55;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[55*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9676,24 +7343,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank56
       localparam [SBW-1:0] Bank = 6'd56;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[56*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9728,24 +7382,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank57
       localparam [SBW-1:0] Bank = 6'd57;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[57*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9780,24 +7421,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank58
       localparam [SBW-1:0] Bank = 6'd58;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[58*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9832,24 +7460,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank59
       localparam [SBW-1:0] Bank = 6'd59;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[59*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9884,24 +7499,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank60
       localparam [SBW-1:0] Bank = 6'd60;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[60*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9936,24 +7538,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank61
       localparam [SBW-1:0] Bank = 6'd61;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[61*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -9988,24 +7577,11 @@ module bbs_vmem (
     if (1) begin : g_p2_bank62
       localparam [SBW-1:0] Bank = 6'd62;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[62*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -10038,26 +7614,12 @@ module bbs_vmem (
       );
     end
     if (1) begin : g_p2_bank63
-      localparam [SBW-1:0] Bank = 6'd63;
       localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[3*VB + i] &&
-              (bank_of(waddr_i[(3*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(3*VB + i)*AW +: AW]);
-            wdata = wdata_i[(3*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[63*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*6-1:0] raddr;
@@ -10092,24 +7654,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank0
       localparam [SBW-1:0] Bank = 6'd0;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[0*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10144,24 +7693,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank1
       localparam [SBW-1:0] Bank = 6'd1;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[1*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10196,24 +7732,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank2
       localparam [SBW-1:0] Bank = 6'd2;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[2*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10248,24 +7771,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank3
       localparam [SBW-1:0] Bank = 6'd3;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[3*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10300,24 +7810,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank4
       localparam [SBW-1:0] Bank = 6'd4;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[4*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10352,24 +7849,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank5
       localparam [SBW-1:0] Bank = 6'd5;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[5*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10404,24 +7888,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank6
       localparam [SBW-1:0] Bank = 6'd6;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[6*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10456,24 +7927,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank7
       localparam [SBW-1:0] Bank = 6'd7;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[7*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10508,24 +7966,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank8
       localparam [SBW-1:0] Bank = 6'd8;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[8*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10560,24 +8005,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank9
       localparam [SBW-1:0] Bank = 6'd9;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[9*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10612,24 +8044,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank10
       localparam [SBW-1:0] Bank = 6'd10;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[10*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10664,24 +8083,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank11
       localparam [SBW-1:0] Bank = 6'd11;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[11*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10716,24 +8122,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank12
       localparam [SBW-1:0] Bank = 6'd12;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[12*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10768,24 +8161,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank13
       localparam [SBW-1:0] Bank = 6'd13;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[13*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10820,24 +8200,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank14
       localparam [SBW-1:0] Bank = 6'd14;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[14*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10872,24 +8239,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank15
       localparam [SBW-1:0] Bank = 6'd15;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[15*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10924,24 +8278,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank16
       localparam [SBW-1:0] Bank = 6'd16;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[16*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -10976,24 +8317,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank17
       localparam [SBW-1:0] Bank = 6'd17;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[17*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11028,24 +8356,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank18
       localparam [SBW-1:0] Bank = 6'd18;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[18*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11080,24 +8395,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank19
       localparam [SBW-1:0] Bank = 6'd19;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[19*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11132,24 +8434,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank20
       localparam [SBW-1:0] Bank = 6'd20;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[20*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11184,24 +8473,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank21
       localparam [SBW-1:0] Bank = 6'd21;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[21*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11236,24 +8512,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank22
       localparam [SBW-1:0] Bank = 6'd22;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[22*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11288,24 +8551,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank23
       localparam [SBW-1:0] Bank = 6'd23;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[23*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11340,24 +8590,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank24
       localparam [SBW-1:0] Bank = 6'd24;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[24*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11392,24 +8629,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank25
       localparam [SBW-1:0] Bank = 6'd25;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[25*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11444,24 +8668,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank26
       localparam [SBW-1:0] Bank = 6'd26;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[26*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11496,24 +8707,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank27
       localparam [SBW-1:0] Bank = 6'd27;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[27*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11548,24 +8746,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank28
       localparam [SBW-1:0] Bank = 6'd28;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[28*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11600,24 +8785,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank29
       localparam [SBW-1:0] Bank = 6'd29;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[29*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11652,24 +8824,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank30
       localparam [SBW-1:0] Bank = 6'd30;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[30*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11704,24 +8863,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank31
       localparam [SBW-1:0] Bank = 6'd31;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[31*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11756,24 +8902,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank32
       localparam [SBW-1:0] Bank = 6'd32;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[32*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11808,24 +8941,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank33
       localparam [SBW-1:0] Bank = 6'd33;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[33*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11860,24 +8980,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank34
       localparam [SBW-1:0] Bank = 6'd34;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[34*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11912,24 +9019,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank35
       localparam [SBW-1:0] Bank = 6'd35;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[35*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -11964,24 +9058,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank36
       localparam [SBW-1:0] Bank = 6'd36;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[36*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12016,24 +9097,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank37
       localparam [SBW-1:0] Bank = 6'd37;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[37*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12068,24 +9136,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank38
       localparam [SBW-1:0] Bank = 6'd38;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[38*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12120,24 +9175,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank39
       localparam [SBW-1:0] Bank = 6'd39;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[39*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12172,24 +9214,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank40
       localparam [SBW-1:0] Bank = 6'd40;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[40*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12224,24 +9253,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank41
       localparam [SBW-1:0] Bank = 6'd41;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[41*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12276,24 +9292,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank42
       localparam [SBW-1:0] Bank = 6'd42;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[42*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12328,24 +9331,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank43
       localparam [SBW-1:0] Bank = 6'd43;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[43*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12380,24 +9370,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank44
       localparam [SBW-1:0] Bank = 6'd44;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[44*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12432,24 +9409,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank45
       localparam [SBW-1:0] Bank = 6'd45;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[45*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12484,24 +9448,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank46
       localparam [SBW-1:0] Bank = 6'd46;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[46*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12536,24 +9487,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank47
       localparam [SBW-1:0] Bank = 6'd47;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[47*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12588,24 +9526,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank48
       localparam [SBW-1:0] Bank = 6'd48;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[48*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12640,24 +9565,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank49
       localparam [SBW-1:0] Bank = 6'd49;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[49*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12692,24 +9604,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank50
       localparam [SBW-1:0] Bank = 6'd50;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[50*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12744,24 +9643,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank51
       localparam [SBW-1:0] Bank = 6'd51;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[51*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12796,24 +9682,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank52
       localparam [SBW-1:0] Bank = 6'd52;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[52*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12848,24 +9721,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank53
       localparam [SBW-1:0] Bank = 6'd53;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[53*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12900,24 +9760,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank54
       localparam [SBW-1:0] Bank = 6'd54;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[54*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -12952,24 +9799,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank55
       localparam [SBW-1:0] Bank = 6'd55;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[55*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13004,24 +9838,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank56
       localparam [SBW-1:0] Bank = 6'd56;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[56*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13056,24 +9877,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank57
       localparam [SBW-1:0] Bank = 6'd57;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[57*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13108,24 +9916,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank58
       localparam [SBW-1:0] Bank = 6'd58;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[58*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13160,24 +9955,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank59
       localparam [SBW-1:0] Bank = 6'd59;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[59*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13212,24 +9994,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank60
       localparam [SBW-1:0] Bank = 6'd60;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[60*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13264,24 +10033,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank61
       localparam [SBW-1:0] Bank = 6'd61;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[61*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13316,24 +10072,11 @@ module bbs_vmem (
     if (1) begin : g_p3_bank62
       localparam [SBW-1:0] Bank = 6'd62;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[62*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13366,26 +10109,12 @@ module bbs_vmem (
       );
     end
     if (1) begin : g_p3_bank63
-      localparam [SBW-1:0] Bank = 6'd63;
       localparam [RW:0] BaseRow = 10'd203;
-      // Write group 2's lane that lands in this bank, if any.
-      reg          we;
-      reg [RW-1:0] waddr;
-      reg [W-1:0]  wdata;
-      integer i;
-      always @(*) begin
-        we    = 1'b0;
-        waddr = {RW{1'b0}};
-        wdata = {W{1'b0}};
-        for (i = 0; i < VB; i = i + 1) begin
-          if (we_i[2*VB + i] &&
-              (bank_of(waddr_i[(2*VB + i)*AW +: AW]) == Bank)) begin
-            we    = 1'b1;
-            waddr = row_of(waddr_i[(2*VB + i)*AW +: AW]);
-            wdata = wdata_i[(2*VB + i)*W +: W];
-          end
-        end
-      end
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[63*LW +: LW];
+      wire          we = lane[LW-1];
+      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
       wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
       wire [NR*8-1:0] raddr;
@@ -13417,29 +10146,38 @@ module bbs_vmem (
         .rdata_o(rdata[(3*VB + 63)*NR*W +: NR*W])
       );
     end
-    // Crossbar: lane l of a run takes bank (first + l) mod VB of the part
-    // its row falls in; load port r takes the bank and part its address names.
+    // Run ports: bank n supplies the run's element in its row (the first
+    // element's, or the next when the run starts past n), from the part
+    // that row falls in; rotated right by the first element's bank, lane l
+    // gets element first + l.
     for (r = 0; r < NRUN; r = r + 1) begin : g_run
       wire [AW-1:0] first = run_addr_i[r*AW +: AW];
-      for (l = 0; l < VB; l = l + 1) begin : g_lane
-        localparam [SBW:0] L = l;
-        wire [SBW:0] lane_bank = {1'b0, bank_of(first)} + L;
-        wire [SBW-1:0] bank = lane_bank[SBW-1:0];
-        wire [RW:0] row = {1'b0, row_of(first)} + {{RW{1'b0}}, lane_bank[SBW]};
+      wire [VB*W-1:0] banks;
+      for (l = 0; l < VB; l = l + 1) begin : g_bank
+        localparam [SBW-1:0] B = l;
+        wire [RW:0] row;
+        if (l + 1 < VB) begin : g_next
+          assign row = {1'b0, row_of(first)} +
+                       ((bank_of(first) > B) ? 10'd1 : 10'd0);
+        end else begin : g_same
+          assign row = {1'b0, row_of(first)};
+        end
         wire [QW-1:0] part = part_of(row);
         reg [W-1:0] d;
-        integer m;
         integer q;
         always @(*) begin
           d = {W{1'b0}};
           for (q = 0; q < NQ; q = q + 1) begin
-            for (m = 0; m < VB; m = m + 1) begin
-              if (part == q[QW-1:0] && bank == m[SBW-1:0]) d = rdata[((q*VB + m)*NR + r)*W +: W];
-            end
+            if (part == q[QW-1:0]) d = rdata[((q*VB + l)*NR + r)*W +: W];
           end
         end
-        assign run_data_o[(r*VB + l)*W +: W] = d;
+        assign banks[l*W +: W] = d;
       end
+      bbs_rotate #(.N(VB), .W(W), .SW(SBW), .LEFT(0)) u_rotate (
+        .data_i (banks),
+        .shift_i(bank_of(first)),
+        .data_o (run_data_o[r*VB*W +: VB*W])
+      );
     end
     for (r = 0; r < K; r = r + 1) begin : g_load
       wire [SBW-1:0] bank = bank_of(load_addr_i[r*AW +: AW]);
