@@ -952,3 +952,49 @@ fn the_overlapped_machine_simulates_and_its_traces_are_refused() {
     ]);
     assert_fails(&o, &["--vcd", "overlap.units"], &[&vcd]);
 }
+
+/// An overlapped configuration whose vector-memory part is too small for
+/// the network: one line naming the part's field and what it needs, exit
+/// 1, no report written; `bbs hdl` writes `vmem_p<q>_b<b>.hex`-reading RTL
+/// for the same configuration (the parts are the hardware's).
+#[test]
+fn a_vector_memory_part_too_small_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = bbs_sim::Config {
+        overlap: bbs_sim::config::Overlap::all(),
+        ..bbs_sim::Config::default()
+    };
+    cfg.memory.vector_words = 4096;
+    cfg.overlap.regions = Some(bbs_sim::RegionWords {
+        dma: 512,
+        pe: 512,
+        act: 768,
+        ewop: 2304,
+    });
+    let cfg_path = dir.path().join("small-pe.toml");
+    std::fs::write(&cfg_path, cfg.to_toml()).unwrap();
+    let json = dir.path().join("r.json");
+    let o = bbs(&[
+        "sim",
+        "--workload",
+        "small-lstm",
+        "--config",
+        s(&cfg_path),
+        "--json",
+        s(&json),
+    ]);
+    assert_fails(
+        &o,
+        &[
+            "overlap.regions.pe",
+            "needs 1024 words of the PE array's part",
+            "gives it 512",
+        ],
+        &[&json],
+    );
+    let rtl = dir.path().join("rtl");
+    let o = bbs(&["hdl", "--config", s(&cfg_path), "-o", s(&rtl)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let vmem = std::fs::read_to_string(rtl.join("rtl/bbs_vmem.v")).unwrap();
+    assert!(vmem.contains("vmem_p1_b0.hex") && vmem.contains("written by the PE array"));
+}

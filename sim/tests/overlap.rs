@@ -506,3 +506,104 @@ fn waits_the_issue_stage_cannot_hold_are_refused() {
     let e = m.validate(&long).unwrap_err().to_string();
     assert!(e.contains(".wait): ") && e.contains("70000"), "{e}");
 }
+
+/// `overlap.regions`: the parts add up to `memory.vector_words`, every part
+/// but the EWOP one ends on a bank row, an ACT part only with ACT lanes,
+/// none empty; without it the default split; a network too large for a
+/// part is refused naming the part's field, and `fit_memory` sizes the
+/// parts to the program.
+#[test]
+fn vector_memory_parts_are_checked_naming_the_field() {
+    use bbs_sim::overlap::regions::{Writer, WriterRegions};
+    use bbs_sim::RegionWords;
+    let mut cfg = with(&config("default"), &Overlap::all());
+    cfg.memory.vector_words = 4096;
+    // Default: 2/16, 5/16, 3/16 of the bank rows, the EWOP lanes the rest.
+    let parts = WriterRegions::new(&cfg).unwrap();
+    let split: Vec<(Writer, usize, usize)> = parts
+        .parts
+        .iter()
+        .map(|(w, r)| (*w, r.base, r.len))
+        .collect();
+    assert_eq!(
+        split,
+        [
+            (Writer::DmaIn, 0, 512),
+            (Writer::Pe, 512, 1280),
+            (Writer::Act, 1792, 768),
+            (Writer::Elementwise, 2560, 1536)
+        ]
+    );
+    let bad = |r: RegionWords, act_unit: bool, field: &str, why: &str| {
+        let mut c = cfg.clone();
+        c.overlap.act_unit = act_unit;
+        c.overlap.regions = Some(r);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(field) && e.contains(why), "{e}");
+        // The same from TOML.
+        let e = Config::from_toml_str(&c.to_toml(), "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field) && e.contains(why), "{e}");
+    };
+    let r = |dma, pe, act, ewop| RegionWords { dma, pe, act, ewop };
+    bad(
+        r(512, 1280, 768, 1024),
+        true,
+        "overlap.regions",
+        "add up to 3584 words, memory.vector_words is 4096",
+    );
+    bad(
+        r(500, 1292, 768, 1536),
+        true,
+        "overlap.regions.dma",
+        "500 is not a multiple of the vector memory's 8 banks",
+    );
+    bad(
+        r(512, 1280, 768, 1536),
+        false,
+        "overlap.regions.act",
+        "overlap.act_unit is off",
+    );
+    bad(
+        r(0, 1792, 768, 1536),
+        true,
+        "overlap.regions.dma",
+        "must be at least 1 word",
+    );
+    let mut serial = config("default");
+    serial.overlap.regions = Some(r(512, 1280, 768, 1536));
+    let e = serial.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("overlap.regions") && e.contains("needs overlap.units"),
+        "{e}"
+    );
+    // The EWOP part may end anywhere; a valid split is used as given.
+    let mut ok = cfg.clone();
+    ok.overlap.regions = Some(r(64, 1024, 512, 2496));
+    assert_eq!(
+        WriterRegions::new(&ok)
+            .unwrap()
+            .of(Writer::Elementwise)
+            .unwrap()
+            .base,
+        1600
+    );
+
+    // small-lstm writes 1024 PE results: a PE part of 512 is too small.
+    let net = workloads::network("small-lstm", &cfg, 0.75, 1).unwrap();
+    let mut small = cfg.clone();
+    small.overlap.regions = Some(r(512, 512, 768, 2304));
+    let e = net.compile(&small).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "overlap.regions.pe: the network needs 1024 words of the PE array's part of the vector memory, the configuration gives it 512"
+    );
+    // fit_memory sizes every part to what the program writes.
+    let fitted = bbs_sim::overlap::compile::fit_memory(&net, &small).unwrap();
+    let f = fitted.overlap.regions.unwrap();
+    assert_eq!((f.dma, f.pe, f.act), (64, 1024, 512));
+    assert_eq!(fitted.memory.vector_words, f.dma + f.pe + f.act + f.ewop);
+    let (machine, program) = compiled(&fitted, &net);
+    machine.validate(&program).unwrap();
+}
