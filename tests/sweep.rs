@@ -576,21 +576,17 @@ fn infeasible_points_are_recorded_not_fatal() {
     )
     .unwrap();
     let out = dir.path().join("sw");
-    let o = sweep(
-        &out,
-        &[
-            "--config",
-            s(&cfg),
-            "--pes",
-            "2,4",
-            "--banks",
-            "4",
-            "--sparsity",
-            "0.5",
-            "--overlap",
-            "off",
-        ],
-    );
+    let grid = [
+        "--config",
+        s(&cfg),
+        "--pes",
+        "2,4",
+        "--banks",
+        "4",
+        "--sparsity",
+        "0.5",
+    ];
+    let o = sweep(&out, &[&grid[..], &["--overlap", "off"]].concat());
     assert!(String::from_utf8_lossy(&o.stdout).contains("2 points, 0 feasible"));
     let (_, rows) = read_csv(&out);
     assert_eq!(rows.len(), 2);
@@ -602,19 +598,7 @@ fn infeasible_points_are_recorded_not_fatal() {
         // The resources are still estimated.
         assert!(!r["dsp_blocks"].is_empty());
     }
-    let o = sweep(
-        &out,
-        &[
-            "--config",
-            s(&cfg),
-            "--pes",
-            "2,4",
-            "--banks",
-            "4",
-            "--sparsity",
-            "0.5",
-        ],
-    );
+    let o = sweep(&out, &grid);
     assert!(o.status.success());
     let (_, rows) = read_csv(&out);
     for r in &rows {
