@@ -131,7 +131,8 @@ impl<'a> Overlapped<'a> {
     /// their row falls in, then a rotation by the run's first bank lines
     /// them up with the lanes (`log2(N)` stages of 2:1 multiplexers); a load
     /// port picks its element among every part's banks; each part's bank
-    /// rows are the port's row less the part's first; each writer's lanes
+    /// rows are the port's row less the part's first (per bank for a run
+    /// port, once per part for a load port); each writer's lanes
     /// are rotated onto the banks of its part; the top computes every
     /// unit's run and load addresses.
     pub(super) fn vector_ports(
@@ -149,7 +150,10 @@ impl<'a> Overlapped<'a> {
                 + vm.banks * (wd.vbank_row + 1 + (parts - 1) * wd.vbank_row.div_ceil(2))
                 + rotate(w));
         let loads = k * w * mux_luts(device, parts * vm.banks);
-        let rows = parts * vm.banks * (self.runs + k) * (wd.vbank_row + 1);
+        // A run port's row differs per bank (its first element's or the
+        // next); a load port's is the same in every bank of a part, and
+        // Yosys's opt_merge keeps one subtraction per part.
+        let rows = parts * (vm.banks * self.runs + k) * (wd.vbank_row + 1);
         let writes = parts * rotate(1 + wd.vaddr + w);
         let addresses = (self.units + k) * 2 * wd.vaddr;
         BlockEstimate {
