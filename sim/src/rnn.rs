@@ -94,7 +94,7 @@ pub enum NetworkError {
     Shape { layer: usize, message: String },
     #[error("memory.vector_words: the network needs {need} words of vector memory, the configuration has {have}")]
     VectorMemory { need: usize, have: usize },
-    #[error("{field}: the network needs {need} words of {writer}'s part of the vector memory, the configuration gives it {have}")]
+    #[error("{field}: the network needs {need} words of {writer} part of the vector memory, the configuration gives it {have}")]
     WriterPart {
         field: &'static str,
         writer: &'static str,

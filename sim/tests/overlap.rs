@@ -262,7 +262,7 @@ fn two_writers_in_flight_and_a_write_before_a_read_are_refused() {
     let e = bare.validate(&racing).unwrap_err().to_string();
     assert_eq!(dma.base, 0);
     assert!(
-        e.starts_with("instruction 1 (ewop.dst): writes 0..8, outside the EWOP lanes's part")
+        e.starts_with("instruction 1 (ewop.dst): writes 0..8, outside the EWOP lanes' part")
             && e.contains("overlap.regions.ewop")
             && e.contains("each part has one writer"),
         "{e}"

@@ -193,7 +193,7 @@ impl Alloc {
             if self.used[k] > part.len {
                 return Err(NetworkError::WriterPart {
                     field: w.field(),
-                    writer: w.describe(),
+                    writer: w.possessive(),
                     need: self.used[k],
                     have: part.len,
                 });

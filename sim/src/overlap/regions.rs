@@ -49,6 +49,15 @@ impl Writer {
             Writer::Act => "the ACT lanes",
         }
     }
+    /// Whose part: "the PE array's", "the EWOP lanes'".
+    pub fn possessive(self) -> &'static str {
+        match self {
+            Writer::DmaIn => "the DMA in's",
+            Writer::Pe => "the PE array's",
+            Writer::Elementwise => "the EWOP lanes'",
+            Writer::Act => "the ACT lanes'",
+        }
+    }
     /// Its field in `overlap.regions`.
     pub fn field(self) -> &'static str {
         match self {
@@ -195,10 +204,10 @@ impl WriterRegions {
             return None;
         }
         Some(format!(
-            "writes {}..{}, outside {}'s part of the vector memory ({}..{}, {}): each part has one writer",
+            "writes {}..{}, outside {} part of the vector memory ({}..{}, {}): each part has one writer",
             dst.base,
             dst.end(),
-            w.describe(),
+            w.possessive(),
             part.base,
             part.end(),
             w.field()
