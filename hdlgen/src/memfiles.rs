@@ -14,10 +14,13 @@ use std::path::Path;
 /// memory (`bbs_sim::overlap::regions`).
 pub fn spmv_program(cfg: &Config, csb: &Csb) -> Program {
     let x = Region::new(0, csb.cols);
-    let y_base = match WriterRegions::new(cfg) {
-        Ok(parts) if cfg.overlap.units => parts.of(Writer::Pe).map_or(csb.cols, |r| r.base),
-        _ => csb.cols,
+    // An invalid split is refused when the program is validated.
+    let pe_part = if cfg.overlap.units {
+        WriterRegions::new(cfg).ok().and_then(|p| p.of(Writer::Pe))
+    } else {
+        None
     };
+    let y_base = pe_part.map_or(csb.cols, |r| r.base);
     let y = Region::new(y_base, csb.rows);
     Program {
         instrs: vec![

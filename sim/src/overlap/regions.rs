@@ -3,8 +3,9 @@
 //! Its units write at the same time: the DMA in, the PE array, the EWOP
 //! lanes and (with `overlap.act_unit`) the ACT lanes. A bank that two of
 //! them could write would need a write port for each, and a memory with
-//! several write ports is a register file (Yosys maps the overlapped mini's
-//! four-writer vector memory to flip-flops and 11k LUTs). So each writer
+//! several write ports is a register file (Yosys mapped the overlapped mini's
+//! four-writer vector memory, before this split, to flip-flops and 11k
+//! LUTs). So each writer
 //! owns a part of the address space: the part is its own memory, banked like
 //! the serialized machine's, with one write port per bank. Every unit reads
 //! every part.
