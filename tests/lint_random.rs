@@ -75,6 +75,7 @@ fn random_valid_configurations_generate_lint_clean_verilog() {
                 act_unit: machine.random_bool(0.5),
                 input_ahead: machine.random_bool(0.5),
                 regions: None,
+                loadable: None,
             };
         }
         if cfg.validate().is_err() {

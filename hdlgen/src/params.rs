@@ -123,18 +123,27 @@ pub struct OverlapParams {
     pub w_vbuf_addr: usize,
     /// `localparam` of the `act` opcode (the element-wise lanes tell ACT from EWOP).
     pub op_act: String,
-    /// The vector memory's parts, one per writer, in address order
-    /// (`bbs_sim::overlap::regions`).
+    /// The vector memory's parts in address order: each writer's, or its
+    /// words the vector load reads and the rest
+    /// (`bbs_sim::overlap::regions::WriterRegions::banked`).
     pub parts: Vec<VmemPart>,
+    /// The write groups, `0..groups`.
+    pub group_list: Vec<usize>,
     /// Bits of a part number.
     pub w_part: usize,
 }
 
-/// One writer's part of the overlapped machine's vector memory.
+/// One part of the overlapped machine's vector memory.
 pub struct VmemPart {
     pub name: &'static str,
     /// Its writer's write group.
     pub group: usize,
+    /// The vector load reads it.
+    pub loads: bool,
+    /// Its writer has another part (its banks check the write's row).
+    pub shared: bool,
+    /// Read ports of each bank: the runs, and the loads if `loads`.
+    pub nr: usize,
     /// Its first global bank row (its first element over the banks).
     pub base_row: usize,
     /// Rows of each of its banks.
@@ -195,16 +204,22 @@ impl OverlapParams {
         let w_instr = rtl::instr_width(cfg);
         let list_depth = rtl::list_depth(cfg);
         let vb = bbs_sim::arch::VectorMemory::new(cfg).banks;
+        let runs = 3 + (o.units && o.act_unit) as usize;
         let parts: Vec<VmemPart> = if o.units {
-            bbs_sim::overlap::regions::WriterRegions::new(cfg)
-                .map(|w| w.parts)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(w, r)| {
+            let banked = bbs_sim::overlap::regions::WriterRegions::new(cfg)
+                .map(|w| w.banked())
+                .unwrap_or_default();
+            banked
+                .iter()
+                .map(|b| {
+                    let (w, r) = (b.writer, b.region);
                     let depth = r.len.div_ceil(vb);
                     VmemPart {
                         name: w.describe(),
                         group: w.group(),
+                        loads: b.loads,
+                        shared: banked.iter().filter(|o| o.writer == w).count() > 1,
+                        nr: runs + if b.loads { cfg.banks } else { 0 },
                         base_row: r.base / vb,
                         depth,
                         w_row: (clog2(depth) as usize).max(1),
@@ -219,8 +234,9 @@ impl OverlapParams {
             vbuf: if o.units { o.vector_buffers } else { 1 },
             act_unit: o.units && o.act_unit,
             units: rtl::issue_units(cfg).len(),
-            runs: 3 + (o.units && o.act_unit) as usize,
+            runs,
             groups: 3 + (o.units && o.act_unit) as usize,
+            group_list: (0..3 + (o.units && o.act_unit) as usize).collect(),
             max_waits: bbs_sim::overlap::MAX_WAITS,
             w_frame: rtl::FRAME_WIDTH,
             w_instr,

@@ -124,16 +124,17 @@ impl RunFiles<'_> {
         let digits = cfg.value_width.div_ceil(4) as usize;
         let mask = (1u64 << cfg.value_width) - 1;
         // Element e is in bank e % banks, row e / banks (arch::placement);
-        // the overlapped machine's parts (one per writer) each have their
-        // own banks, from their first row on (overlap::regions).
+        // the overlapped machine's parts (one per writer, or two: the words
+        // the vector load reads and the rest) each have their own banks,
+        // from their first row on (overlap::regions).
         let banks = VectorMemory::new(cfg).banks;
         let parts: Vec<(String, std::ops::Range<usize>)> = if cfg.overlap.units {
             WriterRegions::new(cfg)
                 .expect("a validated configuration")
-                .parts
+                .banked()
                 .iter()
                 .enumerate()
-                .map(|(q, (_, r))| (format!("vmem_p{q}_"), r.base..r.end()))
+                .map(|(q, b)| (format!("vmem_p{q}_"), b.region.base..b.region.end()))
                 .collect()
         } else {
             vec![("vmem_".to_string(), 0..vmem.len())]

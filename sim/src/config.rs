@@ -91,6 +91,12 @@ pub struct Overlap {
     /// `memory.vector_words`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<RegionWords>,
+    /// Words at the start of each writer's part that the SpMxV vector load
+    /// reads: only those banks have its `banks` read ports, the rest of a
+    /// part has the run ports alone ([`crate::overlap::regions`]). Absent:
+    /// every word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loadable: Option<RegionWords>,
 }
 
 /// Words of the vector memory each writer owns, in address order: the DMA
@@ -119,6 +125,7 @@ impl Default for Overlap {
             act_unit: false,
             input_ahead: false,
             regions: None,
+            loadable: None,
         }
     }
 }
@@ -133,15 +140,18 @@ impl Overlap {
             act_unit: true,
             input_ahead: true,
             regions: None,
+            loadable: None,
         }
     }
     /// The same switches, whatever the vector memory's split.
     pub fn same_techniques(&self, other: &Overlap) -> bool {
         Overlap {
             regions: None,
+            loadable: None,
             ..self.clone()
         } == Overlap {
             regions: None,
+            loadable: None,
             ..other.clone()
         }
     }
@@ -430,6 +440,7 @@ impl Config {
                 (o.act_unit, "overlap.act_unit"),
                 (o.input_ahead, "overlap.input_ahead"),
                 (o.regions.is_some(), "overlap.regions"),
+                (o.loadable.is_some(), "overlap.loadable"),
             ];
             if let Some((_, field)) = needs_units.iter().find(|(on, _)| *on) {
                 return Err(invalid(

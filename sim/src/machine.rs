@@ -243,6 +243,9 @@ impl Machine {
                 if let Some(why) = parts.refuse_write(instr, &self.cfg) {
                     return Err(invalid(index, instr, "dst", why));
                 }
+                if let Some(why) = parts.refuse_load(instr) {
+                    return Err(invalid(index, instr, "src", why));
+                }
             }
             match *instr {
                 Instr::Spmv { matrix, src, dst } => {

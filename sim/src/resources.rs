@@ -431,10 +431,14 @@ fn mode_name(m: &BramMode) -> String {
 /// LUTs of one bit of an `n:1` read mux as Yosys 0.23 maps it: Xilinx about
 /// `0.45 n` (LUT6 4:1 muxes and MUXF7s; measured 1 for 2:1 and 4:1, 13 to 19
 /// for 32:1), Intel about `0.65 n` (no MUXF7; measured 5.3 for 8:1, 48.5 for
-/// 64:1); 0 for `n <= 1`.
+/// 64:1); 0 for `n <= 1`, and 1 for a 2:1 mux on either (three inputs: one
+/// LUT of any size).
 pub fn mux_luts(device: Device, n: usize) -> usize {
     if n <= 1 {
         return 0;
+    }
+    if n == 2 {
+        return 1;
     }
     let (num, den) = match device {
         Device::XilinxRamb36 => (9, 20),

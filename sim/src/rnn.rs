@@ -101,6 +101,13 @@ pub enum NetworkError {
         need: usize,
         have: usize,
     },
+    #[error("{field}: the network's SpMxVs load {need} words of {writer} part of the vector memory, the configuration lets the vector load read {have}")]
+    LoadPart {
+        field: &'static str,
+        writer: &'static str,
+        need: usize,
+        have: usize,
+    },
     #[error("overlap.regions: a constant of {len} words (a bias) fits in no writer's part of the vector memory (the most room left is {room} words)")]
     Constant { len: usize, room: usize },
     #[error(transparent)]
@@ -244,6 +251,7 @@ impl Network {
             block: self.layers.iter().map(hidden).max().unwrap_or(0),
             source: (0..self.matrices().len()).collect(),
             written: vec![],
+            loaded: vec![],
             constants: 0,
         })
     }

@@ -607,3 +607,112 @@ fn vector_memory_parts_are_checked_naming_the_field() {
     let (machine, program) = compiled(&fitted, &net);
     machine.validate(&program).unwrap();
 }
+
+/// `overlap.loadable`: the vector load reads the first words of each part
+/// (each at most its part, on a bank row unless the whole part, an ACT
+/// share only with ACT lanes, not all zero); the program generator puts
+/// the vectors its SpMxVs load there, the validator refuses a load of any
+/// other word naming `src` and the field, a network that loads more is
+/// refused naming the field, and `fit_memory` sets it to what the program
+/// loads.
+#[test]
+fn the_vector_load_reads_only_its_words() {
+    use bbs_sim::isa::{Instr, Region};
+    use bbs_sim::overlap::regions::{Writer, WriterRegions};
+    use bbs_sim::RegionWords;
+    let mut cfg = with(&config("default"), &Overlap::all());
+    cfg.memory.vector_words = 4096;
+    let r = |dma, pe, act, ewop| RegionWords { dma, pe, act, ewop };
+    let bad = |l: RegionWords, field: &str, why: &str| {
+        let mut c = cfg.clone();
+        c.overlap.loadable = Some(l);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(field) && e.contains(why), "{e}");
+    };
+    bad(
+        r(520, 0, 0, 64),
+        "overlap.loadable.dma",
+        "520 is more than the part's 512 words",
+    );
+    bad(
+        r(64, 12, 0, 64),
+        "overlap.loadable.pe",
+        "12 is not a multiple of the vector memory's 8 banks",
+    );
+    bad(r(0, 0, 0, 0), "overlap.loadable", "no word");
+    let mut no_act = cfg.clone();
+    no_act.overlap.act_unit = false;
+    no_act.overlap.loadable = Some(r(64, 0, 8, 64));
+    let e = no_act.validate().unwrap_err().to_string();
+    assert!(e.contains("overlap.loadable.act"), "{e}");
+
+    // Each part in two where it is split, in address order.
+    let mut split = cfg.clone();
+    split.overlap.loadable = Some(r(512, 0, 0, 128));
+    let banked: Vec<(Writer, usize, usize, bool)> = WriterRegions::new(&split)
+        .unwrap()
+        .banked()
+        .iter()
+        .map(|p| (p.writer, p.region.base, p.region.len, p.loads))
+        .collect();
+    assert_eq!(
+        banked,
+        [
+            (Writer::DmaIn, 0, 512, true),
+            (Writer::Pe, 512, 1280, false),
+            (Writer::Act, 1792, 768, false),
+            (Writer::Elementwise, 2560, 128, true),
+            (Writer::Elementwise, 2688, 1408, false),
+        ]
+    );
+
+    // small-lstm loads its input (DMA) and h (EWOP): there, first.
+    let net = workloads::network("small-lstm", &cfg, 0.75, 1).unwrap();
+    let (machine, program) = compiled(&split, &net);
+    machine.validate(&program).unwrap();
+    let loads: Vec<Region> = program
+        .instrs
+        .iter()
+        .filter_map(|i| match i {
+            Instr::Spmv { src, .. } => Some(*src),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        loads
+            .iter()
+            .all(|s| s.end() <= 512 || (2560..2688).contains(&s.base)),
+        "{loads:?}"
+    );
+    // The same SpMxV loading a word with no load port is refused.
+    let i = program
+        .instrs
+        .iter()
+        .position(|i| matches!(i, Instr::Spmv { src, .. } if src.base >= 2560))
+        .unwrap();
+    let mut moved = program.clone();
+    if let Instr::Spmv { src, .. } = &mut moved.instrs[i] {
+        // A region the program wrote before (the EWOP part's rest).
+        *src = Region::new(2688, src.len);
+    }
+    let e = machine.validate(&moved).unwrap_err().to_string();
+    assert!(
+        e.contains(".src): ")
+            && e.contains("past the words of the EWOP lanes' part the vector load reads (2560..2688, overlap.loadable.ewop)"),
+        "{e}"
+    );
+    // Fewer loadable words than the program loads: refused at compile.
+    let mut tight = cfg.clone();
+    tight.overlap.loadable = Some(r(512, 0, 0, 64));
+    let e = net.compile(&tight).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "overlap.loadable.ewop: the network's SpMxVs load 128 words of the EWOP lanes' part of the vector memory, the configuration lets the vector load read 64"
+    );
+    // fit_memory: just what the program loads, in bank rows.
+    let fitted = bbs_sim::overlap::compile::fit_memory(&net, &cfg).unwrap();
+    assert_eq!(fitted.overlap.regions, None);
+    assert_eq!(fitted.overlap.loadable, Some(r(64, 0, 0, 128)));
+    let (machine, program) = compiled(&fitted, &net);
+    machine.validate(&program).unwrap();
+}

@@ -3,9 +3,11 @@
 // The overlapped machine's vector memory: {{ p.vm.words }} elements of {{ p.w.value }} bits, split among
 // its writers (bbs_sim::overlap::regions): each part has one writer, so each
 // of its {{ p.vm.banks }} bank(s) (bbs_vbank) has one write port and maps to distributed RAM.
-// Element e lives in bank e % {{ p.vm.banks }}, global row e / {{ p.vm.banks }}, of the part holding it:
+// Element e lives in bank e % {{ p.vm.banks }}, global row e / {{ p.vm.banks }}, of the part holding it
+// (a writer's words the SpMxV vector load reads, overlap.loadable, are a part
+// of their own with the load ports; the rest of its words have none):
 {%- for q in p.ov.parts %}
-//   part {{ loop.index0 }}: rows {{ q.base_row }}..{{ q.base_row + q.depth }} ({{ q.depth }} deep), written by {{ q.name }} (write group {{ q.group }})
+//   part {{ loop.index0 }}: rows {{ q.base_row }}..{{ q.base_row + q.depth }} ({{ q.depth }} deep), written by {{ q.name }} (write group {{ q.group }}){% if q.loads %}, loaded{% endif %}
 {%- endfor %}
 // The units work at the same time, so every unit has ports of its own:
 //   run ports ({{ p.ov.runs }}): asynchronous reads of {{ p.vm.banks }} consecutive elements from
@@ -15,8 +17,9 @@
 //   write groups ({{ p.ov.groups }}): DMA in, PE results, EWOP{% if p.ov.act_unit %}, ACT{% endif %}; each writes a run
 //              of at most {{ p.vm.banks }} consecutive elements of its own part (the
 //              validator refuses any other write), so it touches a bank once.
-// Every bank of every part has {{ p.ov.runs }} + {{ p.banks }} read ports; a port takes the part
-// its element's row falls in. Part q's bank b is preloaded from vmem_p<q>_b<b>.hex.
+// Every bank has the {{ p.ov.runs }} run ports, a loaded part's banks the {{ p.banks }} load ports as
+// well; a port takes the part its element's row falls in. Part q's bank b is
+// preloaded from vmem_p<q>_b<b>.hex.
 
 module bbs_vmem (
   input  wire                                                  clk_i,
@@ -36,12 +39,12 @@ module bbs_vmem (
   localparam integer VB = {{ p.vm.banks }};
   localparam integer K = {{ p.banks }};
   localparam integer NRUN = {{ p.ov.runs }};
-  localparam integer NQ = {{ p.ov.parts.len() }};
-  localparam integer NR = NRUN + K;
 
-  // Every bank's read data, port by port: part q's bank n's port r at
-  // ((q * VB + n) * NR + r) * W.
-  wire [NQ*VB*NR*W-1:0] rdata;
+  // Each part's read data, bank by bank and port by port: bank n's port r
+  // at (n * NR + r) * W, NR = NRUN (+ K in a loaded part).
+{%- for q in p.ov.parts %}
+  wire [VB*{{ q.nr }}*W-1:0] rdata{{ loop.index0 }};
+{%- endfor %}
 
   localparam integer SBW = (SB > 0) ? SB : 1;
   localparam integer QW = {{ p.ov.w_part }};
@@ -68,26 +71,27 @@ module bbs_vmem (
   // Each writer group writes a run of consecutive elements, lane i the
   // run's element i: rotated left by its first element's bank, lane i
   // lands on bank (first + i) mod VB. A lane is {we, address, data}.
+  // (One rotation per writer: a writer's parts share it.)
   localparam integer LW = 1 + AW + W;
-{%- for q in p.ov.parts %}
-  wire [VB*LW-1:0] wlane{{ loop.index0 }};
+{%- for g in p.ov.group_list %}
+  wire [VB*LW-1:0] wlane{{ g }};
 {%- endfor %}
 
   genvar r;
   genvar l;
   generate
-{%- for q in p.ov.parts %}
-    if (1) begin : g_w{{ loop.index0 }}
+{%- for g in p.ov.group_list %}
+    if (1) begin : g_w{{ g }}
       wire [VB*LW-1:0] lanes;
       for (l = 0; l < VB; l = l + 1) begin : g_lane
-        assign lanes[l*LW +: LW] = {we_i[{{ q.group }}*VB + l],
-                                    waddr_i[({{ q.group }}*VB + l)*AW +: AW],
-                                    wdata_i[({{ q.group }}*VB + l)*W +: W]};
+        assign lanes[l*LW +: LW] = {we_i[{{ g }}*VB + l],
+                                    waddr_i[({{ g }}*VB + l)*AW +: AW],
+                                    wdata_i[({{ g }}*VB + l)*W +: W]};
       end
       bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
         .data_i (lanes),
-        .shift_i(bank_of(waddr_i[{{ q.group }}*VB*AW +: AW])),
-        .data_o (wlane{{ loop.index0 }})
+        .shift_i(bank_of(waddr_i[{{ g }}*VB*AW +: AW])),
+        .data_o (wlane{{ g }})
       );
     end
 {%- endfor %}
@@ -99,14 +103,22 @@ module bbs_vmem (
       localparam [SBW-1:0] Bank = {{ p.w.vbank_sel.max(1) }}'d{{ n }};
 {%- endif %}
       localparam [RW:0] BaseRow = {{ p.w.vbank_row + 1 }}'d{{ q.base_row }};
+{%- if q.shared %}
+      localparam [RW:0] EndRow = {{ p.w.vbank_row + 1 }}'d{{ q.base_row + q.depth }};
+{%- endif %}
       // Write group {{ q.group }}'s lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane{{ qi }}[{{ n }}*LW +: LW];
+      wire [LW-1:0] lane = wlane{{ q.group }}[{{ n }}*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+{%- if q.shared %}
+      // The writer has another part: this one takes rows {{ q.base_row }}..{{ q.base_row + q.depth }}.
+      wire          we = lane[LW-1]{% if q.base_row > 0 %} && wglobal >= BaseRow{% endif %} && wglobal < EndRow;
+{%- else %}
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+{%- endif %}
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*{{ q.w_row }}-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [{{ q.nr }}*{{ q.w_row }}-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -119,16 +131,18 @@ module bbs_vmem (
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
         assign raddr[r*{{ q.w_row }} +: {{ q.w_row }}] = row[{{ q.w_row - 1 }}:0];
       end
+{%- if q.loads %}
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
         assign raddr[(NRUN + r)*{{ q.w_row }} +: {{ q.w_row }}] = row[{{ q.w_row - 1 }}:0];
       end
+{%- endif %}
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
         .DEPTH({{ q.depth }}),
         .ADDR_W({{ q.w_row }}),
-        .NR(NR),
+        .NR({{ q.nr }}),
         .INIT_FILE("vmem_p{{ qi }}_b{{ n }}.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -136,7 +150,7 @@ module bbs_vmem (
         .waddr_i(wrow[{{ q.w_row - 1 }}:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[({{ qi }}*VB + {{ n }})*NR*W +: NR*W])
+        .rdata_o(rdata{{ qi }}[{{ n }}*{{ q.nr }}*W +: {{ q.nr }}*W])
       );
     end
 {%- endfor %}
@@ -159,12 +173,11 @@ module bbs_vmem (
         end
         wire [QW-1:0] part = part_of(row);
         reg [W-1:0] d;
-        integer q;
         always @(*) begin
           d = {W{1'b0}};
-          for (q = 0; q < NQ; q = q + 1) begin
-            if (part == q[QW-1:0]) d = rdata[((q*VB + l)*NR + r)*W +: W];
-          end
+{%- for q in p.ov.parts %}
+          if (part == {{ p.ov.w_part }}'d{{ loop.index0 }}) d = rdata{{ loop.index0 }}[(l*{{ q.nr }} + r)*W +: W];
+{%- endfor %}
         end
         assign banks[l*W +: W] = d;
       end
@@ -179,13 +192,14 @@ module bbs_vmem (
       wire [QW-1:0] part = part_of({1'b0, row_of(load_addr_i[r*AW +: AW])});
       reg [W-1:0] d;
       integer m;
-      integer q;
+      // Only the loaded parts have load ports (the validator refuses a
+      // load of any other word).
       always @(*) begin
         d = {W{1'b0}};
-        for (q = 0; q < NQ; q = q + 1) begin
-          for (m = 0; m < VB; m = m + 1) begin
-            if (part == q[QW-1:0] && bank == m[SBW-1:0]) d = rdata[((q*VB + m)*NR + NRUN + r)*W +: W];
-          end
+        for (m = 0; m < VB; m = m + 1) begin
+{%- for q in p.ov.parts %}{% if q.loads %}
+          if (part == {{ p.ov.w_part }}'d{{ loop.index0 }} && bank == m[SBW-1:0]) d = rdata{{ loop.index0 }}[(m*{{ q.nr }} + NRUN + r)*W +: W];
+{%- endif %}{% endfor %}
         end
       end
       assign load_data_o[r*W +: W] = d;

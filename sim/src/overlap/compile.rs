@@ -51,42 +51,87 @@ pub struct Compiled {
     /// ([`super::regions`]), in address order (the overlapped machine's
     /// programs only).
     pub written: Vec<(Writer, usize)>,
+    /// Of `written`, the words the SpMxVs load (at the start of each part).
+    pub loaded: Vec<(Writer, usize)>,
     /// Words of constants (biases), placed where there was room.
     pub constants: usize,
 }
 
 /// `cfg` with a vector memory split that holds `net`'s overlapped program:
-/// `cfg` itself when its split does, else each writer's part just large
+/// `cfg`'s own split when it does, else each writer's part just large
 /// enough (in whole bank rows; the constants in the EWOP part) and
-/// `memory.vector_words` their sum. The ablation and the sweep schedule
+/// `memory.vector_words` their sum; and, unless `cfg` sets
+/// `overlap.loadable`, the vector load reading just the words the program
+/// loads; and an instruction buffer no larger than the program needs (its
+/// length in a power of two, at least 16). So the estimate is that of the
+/// machine the program needs. The ablation and the sweep schedule
 /// the overlapped machine this way, since writing every region from one
 /// unit takes more words than the serialized program's in-place updates.
 pub fn fit_memory(net: &Network, cfg: &Config) -> Result<Config, NetworkError> {
+    let rows = VectorMemory::new(cfg).banks;
+    let in_rows = |n: usize| n.max(1).div_ceil(rows) * rows;
+    let of =
+        |v: &[(Writer, usize)], w: Writer| v.iter().find(|(x, _)| *x == w).map_or(0, |(_, n)| *n);
+    // The words the vector load reads: what the program loads, in whole
+    // bank rows (or the whole part).
+    let loadable = |c: &Compiled, parts: &RegionWords| {
+        let fit = |w: Writer, part: usize| (of(&c.loaded, w).div_ceil(rows) * rows).min(part);
+        RegionWords {
+            dma: fit(Writer::DmaIn, parts.dma),
+            pe: fit(Writer::Pe, parts.pe),
+            act: if cfg.overlap.act_unit {
+                fit(Writer::Act, parts.act)
+            } else {
+                0
+            },
+            ewop: fit(Writer::Elementwise, parts.ewop),
+        }
+    };
+    // The instruction buffer: the program's length, in a power of two.
+    let instructions = |c: &Compiled, fitted: &mut Config| {
+        let n = c.program.instrs.len().next_power_of_two().max(16);
+        fitted.memory.instruction_words = fitted.memory.instruction_words.min(n);
+    };
     match compile(net, cfg) {
-        Ok(_) => return Ok(cfg.clone()),
-        Err(NetworkError::WriterPart { .. } | NetworkError::Constant { .. }) => {}
+        Ok(c) => {
+            let mut fitted = cfg.clone();
+            instructions(&c, &mut fitted);
+            if cfg.overlap.loadable.is_none() {
+                let parts = WriterRegions::new(cfg).map_err(ProgramError::from)?;
+                let words = |w: Writer| parts.of(w).map_or(0, |r| r.len);
+                let sizes = RegionWords {
+                    dma: words(Writer::DmaIn),
+                    pe: words(Writer::Pe),
+                    act: words(Writer::Act),
+                    ewop: words(Writer::Elementwise),
+                };
+                fitted.overlap.loadable = Some(loadable(&c, &sizes));
+            }
+            return Ok(fitted);
+        }
+        Err(
+            NetworkError::WriterPart { .. }
+            | NetworkError::Constant { .. }
+            | NetworkError::LoadPart { .. },
+        ) => {}
         Err(e) => return Err(e),
     }
-    let rows = VectorMemory::new(cfg).banks;
     let mut roomy = cfg.clone();
     roomy.overlap.regions = None;
+    roomy.overlap.loadable = None;
     // Far more than any writer's part needs: every matrix's rows and
     // columns sixteen times over.
     let dims: usize = net.matrices().iter().map(|m| m.rows + m.cols).sum();
     roomy.memory.vector_words = (16 * dims).next_power_of_two().clamp(1 << 12, 1 << 24);
     let c = compile(net, &roomy)?;
     let words = |w: Writer| {
-        let n = c
-            .written
-            .iter()
-            .find(|(x, _)| *x == w)
-            .map_or(0, |(_, n)| *n);
+        let n = of(&c.written, w);
         let n = if w == Writer::Elementwise {
             n + c.constants
         } else {
             n
         };
-        n.max(1).div_ceil(rows) * rows
+        in_rows(n)
     };
     let regions = RegionWords {
         dma: words(Writer::DmaIn),
@@ -101,6 +146,8 @@ pub fn fit_memory(net: &Network, cfg: &Config) -> Result<Config, NetworkError> {
     let mut fitted = cfg.clone();
     fitted.memory.vector_words = regions.dma + regions.pe + regions.act + regions.ewop;
     fitted.overlap.regions = Some(regions);
+    fitted.overlap.loadable = Some(loadable(&c, &regions));
+    instructions(&c, &mut fitted);
     fitted.validate().map_err(ProgramError::from)?;
     Ok(fitted)
 }
@@ -126,12 +173,17 @@ enum Slot {
 }
 
 /// Where a network's regions go: each in the part of the vector memory its
-/// writer owns ([`super::regions`]), bottom up; the constants (biases) go
-/// where there is room once the rest is placed, top down ([`Alloc::place`]).
+/// writer owns ([`super::regions`]): first the vectors the SpMxVs load (the
+/// words the vector load reads), then the rest, bottom up; the constants
+/// (biases) where there is room once the rest is placed, top down. The
+/// loaded words of a part are only known at the end, so the rest is laid
+/// out at virtual addresses until [`Alloc::place`] moves it past them.
 struct Alloc {
     parts: WriterRegions,
-    /// Words taken from the bottom of each part (may pass its end: the
-    /// overflow is reported by [`Alloc::place`]).
+    /// Words each part gives the vectors the SpMxVs load, from its start.
+    loaded: Vec<usize>,
+    /// Words each part gives the rest, after its loaded words (may pass its
+    /// end: the overflow is reported by [`Alloc::place`]).
     used: Vec<usize>,
     /// Lengths of the constants, at virtual addresses from [`VIRTUAL`] on
     /// until they are placed.
@@ -143,11 +195,16 @@ struct Alloc {
 /// Where constants sit until [`Alloc::place`] gives them addresses: past
 /// any vector memory.
 const VIRTUAL: usize = 1 << 40;
+/// Where part `k`'s words that are not loaded sit until [`Alloc::place`]:
+/// from `REST + k * REST_SPAN` on.
+const REST: usize = 1 << 48;
+const REST_SPAN: usize = 1 << 40;
 
 impl Alloc {
     fn new(cfg: &Config) -> Result<Alloc, NetworkError> {
         let parts = WriterRegions::new(cfg).map_err(ProgramError::from)?;
         Ok(Alloc {
+            loaded: vec![0; parts.parts.len()],
             used: vec![0; parts.parts.len()],
             parts,
             constants: Vec::new(),
@@ -158,10 +215,18 @@ impl Alloc {
             },
         })
     }
+    /// A region `w` writes and nothing loads.
     fn take(&mut self, w: Writer, len: usize) -> Region {
         let k = self.part(w);
-        let r = Region::new(self.parts.parts[k].1.base + self.used[k], len);
+        let r = Region::new(REST + k * REST_SPAN + self.used[k], len);
         self.used[k] += len;
+        r
+    }
+    /// A region `w` writes (or the host, for the DMA in) that an SpMxV loads.
+    fn take_loaded(&mut self, w: Writer, len: usize) -> Region {
+        let k = self.part(w);
+        let r = Region::new(self.parts.parts[k].1.base + self.loaded[k], len);
+        self.loaded[k] += len;
         r
     }
     fn part(&self, w: Writer) -> usize {
@@ -181,21 +246,40 @@ impl Alloc {
         self.parts
             .parts
             .iter()
-            .zip(&self.used)
+            .enumerate()
+            .map(|(k, (w, _))| (*w, self.loaded[k] + self.used[k]))
+            .collect()
+    }
+    /// Of [`Alloc::needs`], the words the SpMxVs load.
+    fn loads(&self) -> Vec<(Writer, usize)> {
+        self.parts
+            .parts
+            .iter()
+            .zip(&self.loaded)
             .map(|((w, _), &n)| (*w, n))
             .collect()
     }
-    /// Give the constants addresses (each, largest first, at the top of the
-    /// part with the most room left) and move every region of `p` that
-    /// names one there.
+    /// Move the rest of each part past its loaded words, give the
+    /// constants addresses (each, largest first, at the top of the part
+    /// with the most room left), and move every region of `p` that names
+    /// one of them there.
     fn place(&self, p: &mut Program) -> Result<(), NetworkError> {
         for (k, (w, part)) in self.parts.parts.iter().enumerate() {
-            if self.used[k] > part.len {
+            let need = self.loaded[k] + self.used[k];
+            if need > part.len {
                 return Err(NetworkError::WriterPart {
                     field: w.field(),
                     writer: w.possessive(),
-                    need: self.used[k],
+                    need,
                     have: part.len,
+                });
+            }
+            if self.loaded[k] > self.parts.loadable[k] {
+                return Err(NetworkError::LoadPart {
+                    field: super::regions::loadable_field(*w),
+                    writer: w.possessive(),
+                    need: self.loaded[k],
+                    have: self.parts.loadable[k],
                 });
             }
         }
@@ -205,7 +289,8 @@ impl Alloc {
         order.sort_by_key(|&c| std::cmp::Reverse(self.constants[c]));
         for c in order {
             let len = self.constants[c];
-            let room = |k: usize| top[k] - self.parts.parts[k].1.base - self.used[k];
+            let room =
+                |k: usize| top[k] - self.parts.parts[k].1.base - self.loaded[k] - self.used[k];
             let k = (0..top.len())
                 .max_by_key(|&k| (room(k), std::cmp::Reverse(k)))
                 .expect("parts");
@@ -225,6 +310,11 @@ impl Alloc {
             })
             .collect();
         let moved = |r: Region| -> Region {
+            if r.base >= REST {
+                let k = (r.base - REST) / REST_SPAN;
+                let base = self.parts.parts[k].1.base + self.loaded[k];
+                return Region::new(base + (r.base - REST - k * REST_SPAN), r.len);
+            }
             if r.base < VIRTUAL {
                 return r;
             }
@@ -398,11 +488,11 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 let first = input.is_none();
                 let x = match input {
                     Some(prev) => prev,
-                    None => a.take(Writer::DmaIn, l.input),
+                    None => a.take_loaded(Writer::DmaIn, l.input),
                 };
                 let hout = match l.proj {
-                    Some(_) => a.take(Writer::Pe, l.output()),
-                    None => a.take(Writer::Elementwise, l.output()),
+                    Some(_) => a.take_loaded(Writer::Pe, l.output()),
+                    None => a.take_loaded(Writer::Elementwise, l.output()),
                 };
                 // The products (PE array), the summed gates (EWOP: gx + bias,
                 // then + gates, in place; i * g then goes where the sum of
@@ -415,7 +505,7 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 );
                 let act_out = a.take(a.act, 4 * n);
                 let hfull = if l.proj.is_some() {
-                    a.take(Writer::Elementwise, n)
+                    a.take_loaded(Writer::Elementwise, n)
                 } else {
                     hout
                 };
@@ -525,9 +615,9 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 let first = input.is_none();
                 let x = match input {
                     Some(prev) => prev,
-                    None => a.take(Writer::DmaIn, g.input),
+                    None => a.take_loaded(Writer::DmaIn, g.input),
                 };
-                let hs = a.take(Writer::Elementwise, hn);
+                let hs = a.take_loaded(Writer::Elementwise, hn);
                 // The products (PE array), then each plus its bias (EWOP):
                 // the next frame's products may replace gx and gh as soon
                 // as this frame has read them.
@@ -644,6 +734,7 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
         block,
         source,
         written: a.needs(),
+        loaded: a.loads(),
         constants: a.constants.iter().sum(),
     })
 }

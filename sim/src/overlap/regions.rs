@@ -22,6 +22,14 @@
 //! instruction writes outside its unit's part
 //! ([`crate::machine::Machine::validate`]). Values loaded with the program
 //! (biases, initial states) may sit in any part.
+//!
+//! The run ports (EWOP a and b, store, ACT) read every word; the SpMxV
+//! vector load's `banks` ports read only the first words of each part,
+//! `overlap.loadable` of them (all without it). Each read port is a copy of
+//! a bank in distributed RAM, so a part whose vectors are never loaded
+//! (gate sums, activations, cell state: most of an LSTM's words) costs a
+//! fraction of one the vector load reads. In the RTL each part is then two
+//! memories with the one writer ([`WriterRegions::banked`]).
 
 use crate::arch::VectorMemory;
 use crate::config::{Config, ConfigError};
@@ -81,6 +89,16 @@ impl Writer {
     }
 }
 
+/// A writer's field in `overlap.loadable`.
+pub fn loadable_field(w: Writer) -> &'static str {
+    match w {
+        Writer::DmaIn => "overlap.loadable.dma",
+        Writer::Pe => "overlap.loadable.pe",
+        Writer::Elementwise => "overlap.loadable.ewop",
+        Writer::Act => "overlap.loadable.act",
+    }
+}
+
 /// The default split in sixteenths of the vector memory: DMA in, PE array,
 /// ACT (with `overlap.act_unit`); the EWOP lanes take the rest. An LSTM of
 /// `n` cells writes `8n` PE results (both products), `4n` activations and
@@ -94,6 +112,20 @@ pub const DEFAULT_SIXTEENTHS: [usize; 3] = [2, 5, 3];
 pub struct WriterRegions {
     /// In address order, each with its part.
     pub parts: Vec<(Writer, Region)>,
+    /// Of each part (same order), the words at its start the vector load
+    /// reads.
+    pub loadable: Vec<usize>,
+}
+
+/// One memory of the overlapped machine's vector memory: a writer's part,
+/// or the piece of it the vector load reads or the rest
+/// ([`WriterRegions::banked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BankedPart {
+    pub writer: Writer,
+    pub region: Region,
+    /// The vector load reads it (its banks have the load ports).
+    pub loads: bool,
 }
 
 impl WriterRegions {
@@ -176,7 +208,102 @@ impl WriterRegions {
             parts.push((w, Region::new(base, n)));
             base += n;
         }
-        Ok(WriterRegions { parts })
+        let loadable = match cfg.overlap.loadable {
+            None => parts.iter().map(|(_, r)| r.len).collect(),
+            Some(l) => {
+                if !act && l.act != 0 {
+                    return Err(invalid(
+                        "overlap.loadable.act",
+                        format!("is {} but overlap.act_unit is off", l.act),
+                    ));
+                }
+                let mut v = Vec::with_capacity(parts.len());
+                for (w, r) in &parts {
+                    let n = match w {
+                        Writer::DmaIn => l.dma,
+                        Writer::Pe => l.pe,
+                        Writer::Act => l.act,
+                        Writer::Elementwise => l.ewop,
+                    };
+                    let field = loadable_field(*w);
+                    if n > r.len {
+                        return Err(invalid(
+                            field,
+                            format!(
+                                "{n} is more than the part's {} words ({})",
+                                r.len,
+                                w.field()
+                            ),
+                        ));
+                    }
+                    if n != r.len && n % vm.banks != 0 {
+                        return Err(invalid(
+                            field,
+                            format!(
+                                "{n} is not a multiple of the vector memory's {} banks (the words the vector load reads end on a bank row, or with the part)",
+                                vm.banks
+                            ),
+                        ));
+                    }
+                    v.push(n);
+                }
+                if v.iter().all(|&n| n == 0) {
+                    return Err(invalid(
+                        "overlap.loadable",
+                        "gives the vector load no word to read".into(),
+                    ));
+                }
+                v
+            }
+        };
+        Ok(WriterRegions { parts, loadable })
+    }
+
+    /// The memories of the vector memory in address order: each part, or
+    /// its words the vector load reads and the rest (none empty).
+    pub fn banked(&self) -> Vec<BankedPart> {
+        let mut v = Vec::new();
+        for ((writer, r), &n) in self.parts.iter().zip(&self.loadable) {
+            for (region, loads) in [
+                (Region::new(r.base, n), true),
+                (Region::new(r.base + n, r.len - n), false),
+            ] {
+                if region.len > 0 {
+                    v.push(BankedPart {
+                        writer: *writer,
+                        region,
+                        loads,
+                    });
+                }
+            }
+        }
+        v
+    }
+
+    /// Why the SpMxV `instr` may not load its vector `src`, if it may not:
+    /// the vector load reads the first `overlap.loadable` words of a part.
+    pub fn refuse_load(&self, instr: &Instr) -> Option<String> {
+        let Instr::Spmv { src, .. } = *instr else {
+            return None;
+        };
+        let k = self
+            .parts
+            .iter()
+            .position(|(_, r)| (r.base..r.end()).contains(&src.base))?;
+        let (w, part) = self.parts[k];
+        let n = self.loadable[k];
+        if src.end() <= part.base + n {
+            return None;
+        }
+        Some(format!(
+            "loads {}..{}, past the words of {} part the vector load reads ({}..{}, {}): its other words have no load ports",
+            src.base,
+            src.end(),
+            w.possessive(),
+            part.base,
+            part.base + n,
+            loadable_field(w)
+        ))
     }
 
     /// The part `w` owns (every configuration has a DMA, PE and EWOP part;

@@ -5,7 +5,8 @@
 //!
 //! | memory | RTL | instances | depth | width | read ports |
 //! |---|---|---|---|---|---|
-//! | `vector_<writer>` | `bbs_vmem.v` part | N banks | `ceil(part words / N)` | W | runs + K combinational |
+//! | `vector_<writer>` | `bbs_vmem.v` part | N banks | `ceil(part words / N)` | W | runs combinational |
+//! | `vector_<writer>_loaded` | the part's words the vector load reads | N banks | `ceil(words / N)` | W | runs + K combinational |
 //! | `issue_list` | `bbs_issue.v` `list_q` | units | `3 + 3 * instruction_words` | 16 | 4 combinational (3 lengths, the head) |
 //! | `wait_table` | `bbs_waits.v` `waits_q` | 1 | `instruction_words` | `MAX_WAITS * entry` | units |
 //! | `start_cycles` | `bbs_waits.v` `stamp_q` | units | `2 * instruction_words` | `STAMP_WIDTH + 2` | units * `MAX_WAITS` |
@@ -16,13 +17,17 @@
 use super::{memory, mux_luts, BlockEstimate, Device, MemSpec, MemoryEstimate, Read};
 use crate::arch::{VectorMemory, Widths};
 use crate::config::{Config, ConfigError};
-use crate::overlap::regions::{Writer, WriterRegions};
+use crate::overlap::regions::{BankedPart, Writer};
 use crate::overlap::tables::{self, MAX_WAITS, STAMP_WIDTH};
 
 /// The overlapped machine's sizes the estimate needs.
 pub(super) struct Overlapped<'a> {
     cfg: &'a Config,
-    parts: WriterRegions,
+    /// The vector memory's parts, each writer's split in the words the
+    /// vector load reads and the rest.
+    parts: Vec<BankedPart>,
+    /// Writers (write groups, each with its lanes' rotation).
+    writers: usize,
     /// Units with an issue list.
     units: usize,
     /// Run read ports of the vector memory: EWOP a, EWOP b, store (and ACT).
@@ -31,12 +36,23 @@ pub(super) struct Overlapped<'a> {
 
 impl<'a> Overlapped<'a> {
     pub(super) fn new(cfg: &'a Config) -> Result<Overlapped<'a>, ConfigError> {
+        let regions = crate::overlap::regions::WriterRegions::new(cfg)?;
         Ok(Overlapped {
             cfg,
-            parts: WriterRegions::new(cfg)?,
+            parts: regions.banked(),
+            writers: regions.parts.len(),
             units: tables::issue_units(cfg).len(),
             runs: 3 + usize::from(cfg.overlap.act_unit),
         })
+    }
+
+    /// Words of `w`'s whole part.
+    fn part_len(&self, w: Writer) -> usize {
+        self.parts
+            .iter()
+            .filter(|p| p.writer == w)
+            .map(|p| p.region.len)
+            .sum()
     }
 
     pub(super) fn memories(&self, device: Device, vm: &VectorMemory) -> Vec<MemoryEstimate> {
@@ -44,17 +60,26 @@ impl<'a> Overlapped<'a> {
         let n = cfg.memory.instruction_words;
         let mut v: Vec<MemoryEstimate> = self
             .parts
-            .parts
             .iter()
-            .map(|(writer, part)| {
+            .map(|part| {
                 memory(
                     device,
                     &MemSpec {
-                        name: format!("vector_{}", writer_name(*writer)),
+                        // A writer's loaded words, when the rest of its
+                        // part is a memory of its own, are `_loaded`.
+                        name: format!(
+                            "vector_{}{}",
+                            writer_name(part.writer),
+                            if part.loads && part.region.len < self.part_len(part.writer) {
+                                "_loaded"
+                            } else {
+                                ""
+                            }
+                        ),
                         instances: vm.banks,
-                        depth: part.len.div_ceil(vm.banks),
+                        depth: part.region.len.div_ceil(vm.banks),
                         width: cfg.value_width,
-                        read_ports: self.runs + cfg.banks,
+                        read_ports: self.runs + if part.loads { cfg.banks } else { 0 },
                         read: Read::Combinational,
                     },
                 )
@@ -130,7 +155,7 @@ impl<'a> Overlapped<'a> {
     /// address logic in `bbs_top.v`): a run port's banks each pick the part
     /// their row falls in, then a rotation by the run's first bank lines
     /// them up with the lanes (`log2(N)` stages of 2:1 multiplexers); a load
-    /// port picks its element among every part's banks; each part's bank
+    /// port picks its element among the loaded parts' banks; each part's bank
     /// rows are the port's row less the part's first (per bank for a run
     /// port, once per part for a load port); each writer's lanes
     /// are rotated onto the banks of its part; the top computes every
@@ -142,19 +167,23 @@ impl<'a> Overlapped<'a> {
         vm: &VectorMemory,
     ) -> BlockEstimate {
         let (w, k) = (self.cfg.value_width as usize, self.cfg.banks);
-        let parts = self.parts.parts.len();
+        let parts = self.parts.len();
+        let loaded = self.parts.iter().filter(|p| p.loads).count();
         let stages = vm.banks.trailing_zeros() as usize;
         let rotate = |bits: usize| vm.banks * bits * stages * mux_luts(device, 2);
         let runs = self.runs
             * (vm.banks * w * mux_luts(device, parts)
                 + vm.banks * (wd.vbank_row + 1 + (parts - 1) * wd.vbank_row.div_ceil(2))
                 + rotate(w));
-        let loads = k * w * mux_luts(device, parts * vm.banks);
+        let loads = k * w * mux_luts(device, loaded * vm.banks);
         // A run port's row differs per bank (its first element's or the
         // next); a load port's is the same in every bank of a part, and
         // Yosys's opt_merge keeps one subtraction per part.
-        let rows = parts * (vm.banks * self.runs + k) * (wd.vbank_row + 1);
-        let writes = parts * rotate(1 + wd.vaddr + w);
+        let rows = (parts * vm.banks * self.runs + loaded * k) * (wd.vbank_row + 1);
+        // One rotation per writer; a writer with two parts checks each
+        // bank's row against the boundary.
+        let writes = self.writers * rotate(1 + wd.vaddr + w)
+            + (parts - self.writers) * vm.banks * 2 * (wd.vbank_row + 1);
         let addresses = (self.units + k) * 2 * wd.vaddr;
         BlockEstimate {
             name: "vector_ports",

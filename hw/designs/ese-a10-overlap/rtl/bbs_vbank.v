@@ -36,6 +36,11 @@
 //   pe = 8704
 //   act = 4096
 //   ewop = 10240
+//   [overlap.loadable]
+//   dma = 192
+//   pe = 512
+//   act = 0
+//   ewop = 1024
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // One bank of the vector memory: DEPTH words of WIDTH bits, one synchronous

@@ -36,16 +36,25 @@
 //   pe = 8704
 //   act = 4096
 //   ewop = 10240
+//   [overlap.loadable]
+//   dma = 192
+//   pe = 512
+//   act = 0
+//   ewop = 1024
 // Do not edit: regenerate with `bbs hdl`. The same configuration always gives the same file.
 //
 // The overlapped machine's vector memory: 23232 elements of 16 bits, split among
 // its writers (bbs_sim::overlap::regions): each part has one writer, so each
 // of its 64 bank(s) (bbs_vbank) has one write port and maps to distributed RAM.
-// Element e lives in bank e % 64, global row e / 64, of the part holding it:
-//   part 0: rows 0..3 (3 deep), written by the DMA in (write group 0)
-//   part 1: rows 3..139 (136 deep), written by the PE array (write group 1)
-//   part 2: rows 139..203 (64 deep), written by the ACT lanes (write group 3)
-//   part 3: rows 203..363 (160 deep), written by the EWOP lanes (write group 2)
+// Element e lives in bank e % 64, global row e / 64, of the part holding it
+// (a writer's words the SpMxV vector load reads, overlap.loadable, are a part
+// of their own with the load ports; the rest of its words have none):
+//   part 0: rows 0..3 (3 deep), written by the DMA in (write group 0), loaded
+//   part 1: rows 3..11 (8 deep), written by the PE array (write group 1), loaded
+//   part 2: rows 11..139 (128 deep), written by the PE array (write group 1)
+//   part 3: rows 139..203 (64 deep), written by the ACT lanes (write group 3)
+//   part 4: rows 203..219 (16 deep), written by the EWOP lanes (write group 2), loaded
+//   part 5: rows 219..363 (144 deep), written by the EWOP lanes (write group 2)
 // The units work at the same time, so every unit has ports of its own:
 //   run ports (4): asynchronous reads of 64 consecutive elements from
 //              run_addr_i's address: EWOP a, EWOP b, store, ACT.
@@ -54,8 +63,9 @@
 //   write groups (4): DMA in, PE results, EWOP, ACT; each writes a run
 //              of at most 64 consecutive elements of its own part (the
 //              validator refuses any other write), so it touches a bank once.
-// Every bank of every part has 4 + 16 read ports; a port takes the part
-// its element's row falls in. Part q's bank b is preloaded from vmem_p<q>_b<b>.hex.
+// Every bank has the 4 run ports, a loaded part's banks the 16 load ports as
+// well; a port takes the part its element's row falls in. Part q's bank b is
+// preloaded from vmem_p<q>_b<b>.hex.
 
 module bbs_vmem (
   input  wire                                                  clk_i,
@@ -75,15 +85,18 @@ module bbs_vmem (
   localparam integer VB = 64;
   localparam integer K = 16;
   localparam integer NRUN = 4;
-  localparam integer NQ = 4;
-  localparam integer NR = NRUN + K;
 
-  // Every bank's read data, port by port: part q's bank n's port r at
-  // ((q * VB + n) * NR + r) * W.
-  wire [NQ*VB*NR*W-1:0] rdata;
+  // Each part's read data, bank by bank and port by port: bank n's port r
+  // at (n * NR + r) * W, NR = NRUN (+ K in a loaded part).
+  wire [VB*20*W-1:0] rdata0;
+  wire [VB*20*W-1:0] rdata1;
+  wire [VB*4*W-1:0] rdata2;
+  wire [VB*4*W-1:0] rdata3;
+  wire [VB*20*W-1:0] rdata4;
+  wire [VB*4*W-1:0] rdata5;
 
   localparam integer SBW = (SB > 0) ? SB : 1;
-  localparam integer QW = 2;
+  localparam integer QW = 3;
 
   // (bank, global row) of an element address (each takes its own bits).
   /* verilator lint_off UNUSEDSIGNAL */
@@ -97,14 +110,17 @@ module bbs_vmem (
   // The part holding global row `row`: the parts' first rows it has passed.
   function automatic [QW-1:0] part_of(input [RW:0] row);
     part_of = {QW{1'b0}}
-            + ((row >= 10'd3) ? 2'd1 : 2'd0)
-            + ((row >= 10'd139) ? 2'd1 : 2'd0)
-            + ((row >= 10'd203) ? 2'd1 : 2'd0);
+            + ((row >= 10'd3) ? 3'd1 : 3'd0)
+            + ((row >= 10'd11) ? 3'd1 : 3'd0)
+            + ((row >= 10'd139) ? 3'd1 : 3'd0)
+            + ((row >= 10'd203) ? 3'd1 : 3'd0)
+            + ((row >= 10'd219) ? 3'd1 : 3'd0);
   endfunction
 
   // Each writer group writes a run of consecutive elements, lane i the
   // run's element i: rotated left by its first element's bank, lane i
   // lands on bank (first + i) mod VB. A lane is {we, address, data}.
+  // (One rotation per writer: a writer's parts share it.)
   localparam integer LW = 1 + AW + W;
   wire [VB*LW-1:0] wlane0;
   wire [VB*LW-1:0] wlane1;
@@ -143,19 +159,6 @@ module bbs_vmem (
     if (1) begin : g_w2
       wire [VB*LW-1:0] lanes;
       for (l = 0; l < VB; l = l + 1) begin : g_lane
-        assign lanes[l*LW +: LW] = {we_i[3*VB + l],
-                                    waddr_i[(3*VB + l)*AW +: AW],
-                                    wdata_i[(3*VB + l)*W +: W]};
-      end
-      bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
-        .data_i (lanes),
-        .shift_i(bank_of(waddr_i[3*VB*AW +: AW])),
-        .data_o (wlane2)
-      );
-    end
-    if (1) begin : g_w3
-      wire [VB*LW-1:0] lanes;
-      for (l = 0; l < VB; l = l + 1) begin : g_lane
         assign lanes[l*LW +: LW] = {we_i[2*VB + l],
                                     waddr_i[(2*VB + l)*AW +: AW],
                                     wdata_i[(2*VB + l)*W +: W]};
@@ -163,6 +166,19 @@ module bbs_vmem (
       bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
         .data_i (lanes),
         .shift_i(bank_of(waddr_i[2*VB*AW +: AW])),
+        .data_o (wlane2)
+      );
+    end
+    if (1) begin : g_w3
+      wire [VB*LW-1:0] lanes;
+      for (l = 0; l < VB; l = l + 1) begin : g_lane
+        assign lanes[l*LW +: LW] = {we_i[3*VB + l],
+                                    waddr_i[(3*VB + l)*AW +: AW],
+                                    wdata_i[(3*VB + l)*W +: W]};
+      end
+      bbs_rotate #(.N(VB), .W(LW), .SW(SBW), .LEFT(1)) u_rotate (
+        .data_i (lanes),
+        .shift_i(bank_of(waddr_i[3*VB*AW +: AW])),
         .data_o (wlane3)
       );
     end
@@ -171,12 +187,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[0*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -194,7 +210,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b0.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -202,7 +218,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 0)*NR*W +: NR*W])
+        .rdata_o(rdata0[0*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank1
@@ -210,12 +226,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[1*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -233,7 +249,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b1.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -241,7 +257,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 1)*NR*W +: NR*W])
+        .rdata_o(rdata0[1*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank2
@@ -249,12 +265,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[2*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -272,7 +288,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b2.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -280,7 +296,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 2)*NR*W +: NR*W])
+        .rdata_o(rdata0[2*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank3
@@ -288,12 +304,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[3*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -311,7 +327,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b3.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -319,7 +335,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 3)*NR*W +: NR*W])
+        .rdata_o(rdata0[3*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank4
@@ -327,12 +343,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[4*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -350,7 +366,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b4.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -358,7 +374,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 4)*NR*W +: NR*W])
+        .rdata_o(rdata0[4*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank5
@@ -366,12 +382,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[5*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -389,7 +405,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b5.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -397,7 +413,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 5)*NR*W +: NR*W])
+        .rdata_o(rdata0[5*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank6
@@ -405,12 +421,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[6*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -428,7 +444,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b6.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -436,7 +452,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 6)*NR*W +: NR*W])
+        .rdata_o(rdata0[6*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank7
@@ -444,12 +460,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[7*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -467,7 +483,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b7.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -475,7 +491,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 7)*NR*W +: NR*W])
+        .rdata_o(rdata0[7*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank8
@@ -483,12 +499,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[8*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -506,7 +522,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b8.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -514,7 +530,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 8)*NR*W +: NR*W])
+        .rdata_o(rdata0[8*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank9
@@ -522,12 +538,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[9*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -545,7 +561,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b9.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -553,7 +569,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 9)*NR*W +: NR*W])
+        .rdata_o(rdata0[9*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank10
@@ -561,12 +577,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[10*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -584,7 +600,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b10.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -592,7 +608,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 10)*NR*W +: NR*W])
+        .rdata_o(rdata0[10*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank11
@@ -600,12 +616,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[11*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -623,7 +639,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b11.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -631,7 +647,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 11)*NR*W +: NR*W])
+        .rdata_o(rdata0[11*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank12
@@ -639,12 +655,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[12*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -662,7 +678,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b12.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -670,7 +686,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 12)*NR*W +: NR*W])
+        .rdata_o(rdata0[12*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank13
@@ -678,12 +694,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[13*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -701,7 +717,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b13.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -709,7 +725,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 13)*NR*W +: NR*W])
+        .rdata_o(rdata0[13*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank14
@@ -717,12 +733,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[14*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -740,7 +756,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b14.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -748,7 +764,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 14)*NR*W +: NR*W])
+        .rdata_o(rdata0[14*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank15
@@ -756,12 +772,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[15*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -779,7 +795,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b15.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -787,7 +803,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 15)*NR*W +: NR*W])
+        .rdata_o(rdata0[15*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank16
@@ -795,12 +811,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[16*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -818,7 +834,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b16.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -826,7 +842,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 16)*NR*W +: NR*W])
+        .rdata_o(rdata0[16*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank17
@@ -834,12 +850,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[17*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -857,7 +873,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b17.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -865,7 +881,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 17)*NR*W +: NR*W])
+        .rdata_o(rdata0[17*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank18
@@ -873,12 +889,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[18*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -896,7 +912,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b18.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -904,7 +920,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 18)*NR*W +: NR*W])
+        .rdata_o(rdata0[18*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank19
@@ -912,12 +928,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[19*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -935,7 +951,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b19.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -943,7 +959,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 19)*NR*W +: NR*W])
+        .rdata_o(rdata0[19*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank20
@@ -951,12 +967,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[20*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -974,7 +990,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b20.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -982,7 +998,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 20)*NR*W +: NR*W])
+        .rdata_o(rdata0[20*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank21
@@ -990,12 +1006,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[21*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1013,7 +1029,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b21.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1021,7 +1037,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 21)*NR*W +: NR*W])
+        .rdata_o(rdata0[21*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank22
@@ -1029,12 +1045,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[22*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1052,7 +1068,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b22.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1060,7 +1076,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 22)*NR*W +: NR*W])
+        .rdata_o(rdata0[22*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank23
@@ -1068,12 +1084,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[23*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1091,7 +1107,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b23.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1099,7 +1115,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 23)*NR*W +: NR*W])
+        .rdata_o(rdata0[23*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank24
@@ -1107,12 +1123,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[24*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1130,7 +1146,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b24.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1138,7 +1154,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 24)*NR*W +: NR*W])
+        .rdata_o(rdata0[24*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank25
@@ -1146,12 +1162,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[25*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1169,7 +1185,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b25.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1177,7 +1193,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 25)*NR*W +: NR*W])
+        .rdata_o(rdata0[25*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank26
@@ -1185,12 +1201,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[26*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1208,7 +1224,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b26.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1216,7 +1232,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 26)*NR*W +: NR*W])
+        .rdata_o(rdata0[26*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank27
@@ -1224,12 +1240,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[27*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1247,7 +1263,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b27.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1255,7 +1271,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 27)*NR*W +: NR*W])
+        .rdata_o(rdata0[27*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank28
@@ -1263,12 +1279,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[28*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1286,7 +1302,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b28.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1294,7 +1310,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 28)*NR*W +: NR*W])
+        .rdata_o(rdata0[28*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank29
@@ -1302,12 +1318,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[29*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1325,7 +1341,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b29.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1333,7 +1349,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 29)*NR*W +: NR*W])
+        .rdata_o(rdata0[29*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank30
@@ -1341,12 +1357,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[30*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1364,7 +1380,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b30.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1372,7 +1388,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 30)*NR*W +: NR*W])
+        .rdata_o(rdata0[30*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank31
@@ -1380,12 +1396,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[31*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1403,7 +1419,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b31.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1411,7 +1427,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 31)*NR*W +: NR*W])
+        .rdata_o(rdata0[31*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank32
@@ -1419,12 +1435,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[32*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1442,7 +1458,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b32.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1450,7 +1466,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 32)*NR*W +: NR*W])
+        .rdata_o(rdata0[32*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank33
@@ -1458,12 +1474,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[33*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1481,7 +1497,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b33.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1489,7 +1505,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 33)*NR*W +: NR*W])
+        .rdata_o(rdata0[33*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank34
@@ -1497,12 +1513,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[34*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1520,7 +1536,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b34.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1528,7 +1544,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 34)*NR*W +: NR*W])
+        .rdata_o(rdata0[34*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank35
@@ -1536,12 +1552,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[35*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1559,7 +1575,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b35.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1567,7 +1583,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 35)*NR*W +: NR*W])
+        .rdata_o(rdata0[35*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank36
@@ -1575,12 +1591,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[36*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1598,7 +1614,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b36.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1606,7 +1622,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 36)*NR*W +: NR*W])
+        .rdata_o(rdata0[36*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank37
@@ -1614,12 +1630,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[37*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1637,7 +1653,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b37.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1645,7 +1661,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 37)*NR*W +: NR*W])
+        .rdata_o(rdata0[37*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank38
@@ -1653,12 +1669,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[38*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1676,7 +1692,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b38.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1684,7 +1700,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 38)*NR*W +: NR*W])
+        .rdata_o(rdata0[38*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank39
@@ -1692,12 +1708,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[39*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1715,7 +1731,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b39.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1723,7 +1739,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 39)*NR*W +: NR*W])
+        .rdata_o(rdata0[39*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank40
@@ -1731,12 +1747,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[40*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1754,7 +1770,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b40.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1762,7 +1778,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 40)*NR*W +: NR*W])
+        .rdata_o(rdata0[40*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank41
@@ -1770,12 +1786,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[41*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1793,7 +1809,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b41.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1801,7 +1817,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 41)*NR*W +: NR*W])
+        .rdata_o(rdata0[41*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank42
@@ -1809,12 +1825,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[42*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1832,7 +1848,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b42.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1840,7 +1856,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 42)*NR*W +: NR*W])
+        .rdata_o(rdata0[42*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank43
@@ -1848,12 +1864,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[43*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1871,7 +1887,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b43.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1879,7 +1895,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 43)*NR*W +: NR*W])
+        .rdata_o(rdata0[43*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank44
@@ -1887,12 +1903,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[44*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1910,7 +1926,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b44.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1918,7 +1934,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 44)*NR*W +: NR*W])
+        .rdata_o(rdata0[44*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank45
@@ -1926,12 +1942,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[45*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1949,7 +1965,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b45.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1957,7 +1973,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 45)*NR*W +: NR*W])
+        .rdata_o(rdata0[45*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank46
@@ -1965,12 +1981,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[46*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -1988,7 +2004,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b46.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -1996,7 +2012,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 46)*NR*W +: NR*W])
+        .rdata_o(rdata0[46*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank47
@@ -2004,12 +2020,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[47*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2027,7 +2043,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b47.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2035,7 +2051,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 47)*NR*W +: NR*W])
+        .rdata_o(rdata0[47*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank48
@@ -2043,12 +2059,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[48*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2066,7 +2082,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b48.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2074,7 +2090,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 48)*NR*W +: NR*W])
+        .rdata_o(rdata0[48*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank49
@@ -2082,12 +2098,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[49*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2105,7 +2121,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b49.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2113,7 +2129,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 49)*NR*W +: NR*W])
+        .rdata_o(rdata0[49*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank50
@@ -2121,12 +2137,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[50*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2144,7 +2160,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b50.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2152,7 +2168,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 50)*NR*W +: NR*W])
+        .rdata_o(rdata0[50*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank51
@@ -2160,12 +2176,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[51*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2183,7 +2199,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b51.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2191,7 +2207,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 51)*NR*W +: NR*W])
+        .rdata_o(rdata0[51*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank52
@@ -2199,12 +2215,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[52*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2222,7 +2238,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b52.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2230,7 +2246,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 52)*NR*W +: NR*W])
+        .rdata_o(rdata0[52*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank53
@@ -2238,12 +2254,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[53*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2261,7 +2277,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b53.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2269,7 +2285,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 53)*NR*W +: NR*W])
+        .rdata_o(rdata0[53*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank54
@@ -2277,12 +2293,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[54*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2300,7 +2316,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b54.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2308,7 +2324,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 54)*NR*W +: NR*W])
+        .rdata_o(rdata0[54*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank55
@@ -2316,12 +2332,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[55*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2339,7 +2355,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b55.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2347,7 +2363,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 55)*NR*W +: NR*W])
+        .rdata_o(rdata0[55*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank56
@@ -2355,12 +2371,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[56*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2378,7 +2394,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b56.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2386,7 +2402,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 56)*NR*W +: NR*W])
+        .rdata_o(rdata0[56*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank57
@@ -2394,12 +2410,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[57*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2417,7 +2433,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b57.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2425,7 +2441,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 57)*NR*W +: NR*W])
+        .rdata_o(rdata0[57*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank58
@@ -2433,12 +2449,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[58*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2456,7 +2472,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b58.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2464,7 +2480,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 58)*NR*W +: NR*W])
+        .rdata_o(rdata0[58*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank59
@@ -2472,12 +2488,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[59*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2495,7 +2511,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b59.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2503,7 +2519,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 59)*NR*W +: NR*W])
+        .rdata_o(rdata0[59*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank60
@@ -2511,12 +2527,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[60*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2534,7 +2550,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b60.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2542,7 +2558,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 60)*NR*W +: NR*W])
+        .rdata_o(rdata0[60*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank61
@@ -2550,12 +2566,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[61*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2573,7 +2589,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b61.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2581,7 +2597,7 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 61)*NR*W +: NR*W])
+        .rdata_o(rdata0[61*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank62
@@ -2589,12 +2605,12 @@ module bbs_vmem (
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[62*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2612,7 +2628,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b62.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2620,19 +2636,19 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 62)*NR*W +: NR*W])
+        .rdata_o(rdata0[62*20*W +: 20*W])
       );
     end
     if (1) begin : g_p0_bank63
       localparam [RW:0] BaseRow = 10'd0;
       // Write group 0's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane0[63*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
       wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*2-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*2-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -2650,7 +2666,7 @@ module bbs_vmem (
         .WIDTH(W),
         .DEPTH(3),
         .ADDR_W(2),
-        .NR(NR),
+        .NR(20),
         .INIT_FILE("vmem_p0_b63.hex")
       ) u_bank (
         .clk_i  (clk_i),
@@ -2658,4971 +2674,7214 @@ module bbs_vmem (
         .waddr_i(wrow[1:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(0*VB + 63)*NR*W +: NR*W])
+        .rdata_o(rdata0[63*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank0
       localparam [SBW-1:0] Bank = 6'd0;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[0*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b0.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 0)*NR*W +: NR*W])
+        .rdata_o(rdata1[0*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank1
       localparam [SBW-1:0] Bank = 6'd1;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[1*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b1.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 1)*NR*W +: NR*W])
+        .rdata_o(rdata1[1*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank2
       localparam [SBW-1:0] Bank = 6'd2;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[2*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b2.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 2)*NR*W +: NR*W])
+        .rdata_o(rdata1[2*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank3
       localparam [SBW-1:0] Bank = 6'd3;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[3*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b3.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 3)*NR*W +: NR*W])
+        .rdata_o(rdata1[3*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank4
       localparam [SBW-1:0] Bank = 6'd4;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[4*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b4.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 4)*NR*W +: NR*W])
+        .rdata_o(rdata1[4*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank5
       localparam [SBW-1:0] Bank = 6'd5;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[5*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b5.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 5)*NR*W +: NR*W])
+        .rdata_o(rdata1[5*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank6
       localparam [SBW-1:0] Bank = 6'd6;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[6*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b6.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 6)*NR*W +: NR*W])
+        .rdata_o(rdata1[6*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank7
       localparam [SBW-1:0] Bank = 6'd7;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[7*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b7.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 7)*NR*W +: NR*W])
+        .rdata_o(rdata1[7*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank8
       localparam [SBW-1:0] Bank = 6'd8;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[8*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b8.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 8)*NR*W +: NR*W])
+        .rdata_o(rdata1[8*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank9
       localparam [SBW-1:0] Bank = 6'd9;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[9*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b9.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 9)*NR*W +: NR*W])
+        .rdata_o(rdata1[9*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank10
       localparam [SBW-1:0] Bank = 6'd10;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[10*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b10.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 10)*NR*W +: NR*W])
+        .rdata_o(rdata1[10*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank11
       localparam [SBW-1:0] Bank = 6'd11;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[11*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b11.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 11)*NR*W +: NR*W])
+        .rdata_o(rdata1[11*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank12
       localparam [SBW-1:0] Bank = 6'd12;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[12*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b12.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 12)*NR*W +: NR*W])
+        .rdata_o(rdata1[12*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank13
       localparam [SBW-1:0] Bank = 6'd13;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[13*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b13.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 13)*NR*W +: NR*W])
+        .rdata_o(rdata1[13*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank14
       localparam [SBW-1:0] Bank = 6'd14;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[14*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b14.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 14)*NR*W +: NR*W])
+        .rdata_o(rdata1[14*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank15
       localparam [SBW-1:0] Bank = 6'd15;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[15*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b15.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 15)*NR*W +: NR*W])
+        .rdata_o(rdata1[15*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank16
       localparam [SBW-1:0] Bank = 6'd16;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[16*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b16.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 16)*NR*W +: NR*W])
+        .rdata_o(rdata1[16*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank17
       localparam [SBW-1:0] Bank = 6'd17;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[17*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b17.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 17)*NR*W +: NR*W])
+        .rdata_o(rdata1[17*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank18
       localparam [SBW-1:0] Bank = 6'd18;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[18*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b18.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 18)*NR*W +: NR*W])
+        .rdata_o(rdata1[18*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank19
       localparam [SBW-1:0] Bank = 6'd19;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[19*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b19.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 19)*NR*W +: NR*W])
+        .rdata_o(rdata1[19*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank20
       localparam [SBW-1:0] Bank = 6'd20;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[20*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b20.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 20)*NR*W +: NR*W])
+        .rdata_o(rdata1[20*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank21
       localparam [SBW-1:0] Bank = 6'd21;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[21*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b21.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 21)*NR*W +: NR*W])
+        .rdata_o(rdata1[21*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank22
       localparam [SBW-1:0] Bank = 6'd22;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[22*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b22.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 22)*NR*W +: NR*W])
+        .rdata_o(rdata1[22*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank23
       localparam [SBW-1:0] Bank = 6'd23;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[23*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b23.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 23)*NR*W +: NR*W])
+        .rdata_o(rdata1[23*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank24
       localparam [SBW-1:0] Bank = 6'd24;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[24*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b24.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 24)*NR*W +: NR*W])
+        .rdata_o(rdata1[24*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank25
       localparam [SBW-1:0] Bank = 6'd25;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[25*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b25.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 25)*NR*W +: NR*W])
+        .rdata_o(rdata1[25*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank26
       localparam [SBW-1:0] Bank = 6'd26;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[26*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b26.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 26)*NR*W +: NR*W])
+        .rdata_o(rdata1[26*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank27
       localparam [SBW-1:0] Bank = 6'd27;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[27*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b27.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 27)*NR*W +: NR*W])
+        .rdata_o(rdata1[27*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank28
       localparam [SBW-1:0] Bank = 6'd28;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[28*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b28.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 28)*NR*W +: NR*W])
+        .rdata_o(rdata1[28*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank29
       localparam [SBW-1:0] Bank = 6'd29;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[29*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b29.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 29)*NR*W +: NR*W])
+        .rdata_o(rdata1[29*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank30
       localparam [SBW-1:0] Bank = 6'd30;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[30*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b30.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 30)*NR*W +: NR*W])
+        .rdata_o(rdata1[30*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank31
       localparam [SBW-1:0] Bank = 6'd31;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[31*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b31.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 31)*NR*W +: NR*W])
+        .rdata_o(rdata1[31*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank32
       localparam [SBW-1:0] Bank = 6'd32;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[32*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b32.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 32)*NR*W +: NR*W])
+        .rdata_o(rdata1[32*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank33
       localparam [SBW-1:0] Bank = 6'd33;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[33*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b33.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 33)*NR*W +: NR*W])
+        .rdata_o(rdata1[33*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank34
       localparam [SBW-1:0] Bank = 6'd34;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[34*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b34.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 34)*NR*W +: NR*W])
+        .rdata_o(rdata1[34*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank35
       localparam [SBW-1:0] Bank = 6'd35;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[35*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b35.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 35)*NR*W +: NR*W])
+        .rdata_o(rdata1[35*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank36
       localparam [SBW-1:0] Bank = 6'd36;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[36*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b36.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 36)*NR*W +: NR*W])
+        .rdata_o(rdata1[36*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank37
       localparam [SBW-1:0] Bank = 6'd37;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[37*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b37.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 37)*NR*W +: NR*W])
+        .rdata_o(rdata1[37*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank38
       localparam [SBW-1:0] Bank = 6'd38;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[38*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b38.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 38)*NR*W +: NR*W])
+        .rdata_o(rdata1[38*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank39
       localparam [SBW-1:0] Bank = 6'd39;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[39*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b39.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 39)*NR*W +: NR*W])
+        .rdata_o(rdata1[39*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank40
       localparam [SBW-1:0] Bank = 6'd40;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[40*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b40.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 40)*NR*W +: NR*W])
+        .rdata_o(rdata1[40*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank41
       localparam [SBW-1:0] Bank = 6'd41;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[41*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b41.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 41)*NR*W +: NR*W])
+        .rdata_o(rdata1[41*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank42
       localparam [SBW-1:0] Bank = 6'd42;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[42*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b42.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 42)*NR*W +: NR*W])
+        .rdata_o(rdata1[42*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank43
       localparam [SBW-1:0] Bank = 6'd43;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[43*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b43.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 43)*NR*W +: NR*W])
+        .rdata_o(rdata1[43*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank44
       localparam [SBW-1:0] Bank = 6'd44;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[44*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b44.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 44)*NR*W +: NR*W])
+        .rdata_o(rdata1[44*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank45
       localparam [SBW-1:0] Bank = 6'd45;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[45*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b45.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 45)*NR*W +: NR*W])
+        .rdata_o(rdata1[45*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank46
       localparam [SBW-1:0] Bank = 6'd46;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[46*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b46.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 46)*NR*W +: NR*W])
+        .rdata_o(rdata1[46*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank47
       localparam [SBW-1:0] Bank = 6'd47;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[47*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b47.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 47)*NR*W +: NR*W])
+        .rdata_o(rdata1[47*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank48
       localparam [SBW-1:0] Bank = 6'd48;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[48*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b48.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 48)*NR*W +: NR*W])
+        .rdata_o(rdata1[48*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank49
       localparam [SBW-1:0] Bank = 6'd49;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[49*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b49.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 49)*NR*W +: NR*W])
+        .rdata_o(rdata1[49*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank50
       localparam [SBW-1:0] Bank = 6'd50;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[50*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b50.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 50)*NR*W +: NR*W])
+        .rdata_o(rdata1[50*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank51
       localparam [SBW-1:0] Bank = 6'd51;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[51*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b51.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 51)*NR*W +: NR*W])
+        .rdata_o(rdata1[51*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank52
       localparam [SBW-1:0] Bank = 6'd52;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[52*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b52.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 52)*NR*W +: NR*W])
+        .rdata_o(rdata1[52*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank53
       localparam [SBW-1:0] Bank = 6'd53;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[53*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b53.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 53)*NR*W +: NR*W])
+        .rdata_o(rdata1[53*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank54
       localparam [SBW-1:0] Bank = 6'd54;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[54*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b54.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 54)*NR*W +: NR*W])
+        .rdata_o(rdata1[54*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank55
       localparam [SBW-1:0] Bank = 6'd55;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[55*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b55.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 55)*NR*W +: NR*W])
+        .rdata_o(rdata1[55*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank56
       localparam [SBW-1:0] Bank = 6'd56;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[56*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b56.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 56)*NR*W +: NR*W])
+        .rdata_o(rdata1[56*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank57
       localparam [SBW-1:0] Bank = 6'd57;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[57*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b57.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 57)*NR*W +: NR*W])
+        .rdata_o(rdata1[57*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank58
       localparam [SBW-1:0] Bank = 6'd58;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[58*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b58.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 58)*NR*W +: NR*W])
+        .rdata_o(rdata1[58*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank59
       localparam [SBW-1:0] Bank = 6'd59;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[59*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b59.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 59)*NR*W +: NR*W])
+        .rdata_o(rdata1[59*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank60
       localparam [SBW-1:0] Bank = 6'd60;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[60*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b60.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 60)*NR*W +: NR*W])
+        .rdata_o(rdata1[60*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank61
       localparam [SBW-1:0] Bank = 6'd61;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[61*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b61.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 61)*NR*W +: NR*W])
+        .rdata_o(rdata1[61*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank62
       localparam [SBW-1:0] Bank = 6'd62;
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[62*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b62.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 62)*NR*W +: NR*W])
+        .rdata_o(rdata1[62*20*W +: 20*W])
       );
     end
     if (1) begin : g_p1_bank63
       localparam [RW:0] BaseRow = 10'd3;
+      localparam [RW:0] EndRow = 10'd11;
       // Write group 1's lane that holds this bank's element of the run.
       wire [LW-1:0] lane = wlane1[63*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 3..11.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*3-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*3 +: 3] = row[2:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*3 +: 3] = row[2:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(136),
-        .ADDR_W(8),
-        .NR(NR),
+        .DEPTH(8),
+        .ADDR_W(3),
+        .NR(20),
         .INIT_FILE("vmem_p1_b63.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[2:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(1*VB + 63)*NR*W +: NR*W])
+        .rdata_o(rdata1[63*20*W +: 20*W])
       );
     end
     if (1) begin : g_p2_bank0
       localparam [SBW-1:0] Bank = 6'd0;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[0*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[0*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b0.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 0)*NR*W +: NR*W])
+        .rdata_o(rdata2[0*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank1
       localparam [SBW-1:0] Bank = 6'd1;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[1*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[1*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b1.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 1)*NR*W +: NR*W])
+        .rdata_o(rdata2[1*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank2
       localparam [SBW-1:0] Bank = 6'd2;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[2*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[2*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b2.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 2)*NR*W +: NR*W])
+        .rdata_o(rdata2[2*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank3
       localparam [SBW-1:0] Bank = 6'd3;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[3*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[3*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b3.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 3)*NR*W +: NR*W])
+        .rdata_o(rdata2[3*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank4
       localparam [SBW-1:0] Bank = 6'd4;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[4*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[4*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b4.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 4)*NR*W +: NR*W])
+        .rdata_o(rdata2[4*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank5
       localparam [SBW-1:0] Bank = 6'd5;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[5*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[5*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b5.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 5)*NR*W +: NR*W])
+        .rdata_o(rdata2[5*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank6
       localparam [SBW-1:0] Bank = 6'd6;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[6*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[6*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b6.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 6)*NR*W +: NR*W])
+        .rdata_o(rdata2[6*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank7
       localparam [SBW-1:0] Bank = 6'd7;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[7*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[7*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b7.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 7)*NR*W +: NR*W])
+        .rdata_o(rdata2[7*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank8
       localparam [SBW-1:0] Bank = 6'd8;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[8*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[8*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b8.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 8)*NR*W +: NR*W])
+        .rdata_o(rdata2[8*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank9
       localparam [SBW-1:0] Bank = 6'd9;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[9*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[9*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b9.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 9)*NR*W +: NR*W])
+        .rdata_o(rdata2[9*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank10
       localparam [SBW-1:0] Bank = 6'd10;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[10*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[10*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b10.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 10)*NR*W +: NR*W])
+        .rdata_o(rdata2[10*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank11
       localparam [SBW-1:0] Bank = 6'd11;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[11*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[11*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b11.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 11)*NR*W +: NR*W])
+        .rdata_o(rdata2[11*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank12
       localparam [SBW-1:0] Bank = 6'd12;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[12*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[12*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b12.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 12)*NR*W +: NR*W])
+        .rdata_o(rdata2[12*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank13
       localparam [SBW-1:0] Bank = 6'd13;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[13*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[13*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b13.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 13)*NR*W +: NR*W])
+        .rdata_o(rdata2[13*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank14
       localparam [SBW-1:0] Bank = 6'd14;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[14*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[14*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b14.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 14)*NR*W +: NR*W])
+        .rdata_o(rdata2[14*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank15
       localparam [SBW-1:0] Bank = 6'd15;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[15*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[15*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b15.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 15)*NR*W +: NR*W])
+        .rdata_o(rdata2[15*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank16
       localparam [SBW-1:0] Bank = 6'd16;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[16*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[16*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b16.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 16)*NR*W +: NR*W])
+        .rdata_o(rdata2[16*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank17
       localparam [SBW-1:0] Bank = 6'd17;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[17*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[17*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b17.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 17)*NR*W +: NR*W])
+        .rdata_o(rdata2[17*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank18
       localparam [SBW-1:0] Bank = 6'd18;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[18*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[18*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b18.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 18)*NR*W +: NR*W])
+        .rdata_o(rdata2[18*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank19
       localparam [SBW-1:0] Bank = 6'd19;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[19*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[19*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b19.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 19)*NR*W +: NR*W])
+        .rdata_o(rdata2[19*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank20
       localparam [SBW-1:0] Bank = 6'd20;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[20*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[20*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b20.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 20)*NR*W +: NR*W])
+        .rdata_o(rdata2[20*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank21
       localparam [SBW-1:0] Bank = 6'd21;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[21*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[21*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b21.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 21)*NR*W +: NR*W])
+        .rdata_o(rdata2[21*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank22
       localparam [SBW-1:0] Bank = 6'd22;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[22*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[22*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b22.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 22)*NR*W +: NR*W])
+        .rdata_o(rdata2[22*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank23
       localparam [SBW-1:0] Bank = 6'd23;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[23*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[23*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b23.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 23)*NR*W +: NR*W])
+        .rdata_o(rdata2[23*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank24
       localparam [SBW-1:0] Bank = 6'd24;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[24*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[24*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b24.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 24)*NR*W +: NR*W])
+        .rdata_o(rdata2[24*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank25
       localparam [SBW-1:0] Bank = 6'd25;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[25*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[25*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b25.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 25)*NR*W +: NR*W])
+        .rdata_o(rdata2[25*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank26
       localparam [SBW-1:0] Bank = 6'd26;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[26*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[26*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b26.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 26)*NR*W +: NR*W])
+        .rdata_o(rdata2[26*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank27
       localparam [SBW-1:0] Bank = 6'd27;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[27*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[27*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b27.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 27)*NR*W +: NR*W])
+        .rdata_o(rdata2[27*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank28
       localparam [SBW-1:0] Bank = 6'd28;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[28*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[28*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b28.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 28)*NR*W +: NR*W])
+        .rdata_o(rdata2[28*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank29
       localparam [SBW-1:0] Bank = 6'd29;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[29*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[29*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b29.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 29)*NR*W +: NR*W])
+        .rdata_o(rdata2[29*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank30
       localparam [SBW-1:0] Bank = 6'd30;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[30*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[30*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b30.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 30)*NR*W +: NR*W])
+        .rdata_o(rdata2[30*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank31
       localparam [SBW-1:0] Bank = 6'd31;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[31*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[31*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b31.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 31)*NR*W +: NR*W])
+        .rdata_o(rdata2[31*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank32
       localparam [SBW-1:0] Bank = 6'd32;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[32*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[32*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b32.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 32)*NR*W +: NR*W])
+        .rdata_o(rdata2[32*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank33
       localparam [SBW-1:0] Bank = 6'd33;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[33*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[33*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b33.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 33)*NR*W +: NR*W])
+        .rdata_o(rdata2[33*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank34
       localparam [SBW-1:0] Bank = 6'd34;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[34*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[34*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b34.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 34)*NR*W +: NR*W])
+        .rdata_o(rdata2[34*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank35
       localparam [SBW-1:0] Bank = 6'd35;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[35*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[35*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b35.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 35)*NR*W +: NR*W])
+        .rdata_o(rdata2[35*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank36
       localparam [SBW-1:0] Bank = 6'd36;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[36*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[36*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b36.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 36)*NR*W +: NR*W])
+        .rdata_o(rdata2[36*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank37
       localparam [SBW-1:0] Bank = 6'd37;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[37*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[37*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b37.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 37)*NR*W +: NR*W])
+        .rdata_o(rdata2[37*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank38
       localparam [SBW-1:0] Bank = 6'd38;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[38*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[38*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b38.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 38)*NR*W +: NR*W])
+        .rdata_o(rdata2[38*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank39
       localparam [SBW-1:0] Bank = 6'd39;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[39*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[39*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b39.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 39)*NR*W +: NR*W])
+        .rdata_o(rdata2[39*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank40
       localparam [SBW-1:0] Bank = 6'd40;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[40*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[40*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b40.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 40)*NR*W +: NR*W])
+        .rdata_o(rdata2[40*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank41
       localparam [SBW-1:0] Bank = 6'd41;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[41*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[41*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b41.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 41)*NR*W +: NR*W])
+        .rdata_o(rdata2[41*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank42
       localparam [SBW-1:0] Bank = 6'd42;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[42*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[42*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b42.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 42)*NR*W +: NR*W])
+        .rdata_o(rdata2[42*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank43
       localparam [SBW-1:0] Bank = 6'd43;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[43*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[43*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b43.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 43)*NR*W +: NR*W])
+        .rdata_o(rdata2[43*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank44
       localparam [SBW-1:0] Bank = 6'd44;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[44*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[44*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b44.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 44)*NR*W +: NR*W])
+        .rdata_o(rdata2[44*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank45
       localparam [SBW-1:0] Bank = 6'd45;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[45*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[45*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b45.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 45)*NR*W +: NR*W])
+        .rdata_o(rdata2[45*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank46
       localparam [SBW-1:0] Bank = 6'd46;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[46*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[46*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b46.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 46)*NR*W +: NR*W])
+        .rdata_o(rdata2[46*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank47
       localparam [SBW-1:0] Bank = 6'd47;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[47*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[47*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b47.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 47)*NR*W +: NR*W])
+        .rdata_o(rdata2[47*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank48
       localparam [SBW-1:0] Bank = 6'd48;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[48*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[48*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b48.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 48)*NR*W +: NR*W])
+        .rdata_o(rdata2[48*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank49
       localparam [SBW-1:0] Bank = 6'd49;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[49*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[49*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b49.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 49)*NR*W +: NR*W])
+        .rdata_o(rdata2[49*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank50
       localparam [SBW-1:0] Bank = 6'd50;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[50*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[50*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b50.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 50)*NR*W +: NR*W])
+        .rdata_o(rdata2[50*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank51
       localparam [SBW-1:0] Bank = 6'd51;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[51*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[51*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b51.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 51)*NR*W +: NR*W])
+        .rdata_o(rdata2[51*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank52
       localparam [SBW-1:0] Bank = 6'd52;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[52*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[52*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b52.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 52)*NR*W +: NR*W])
+        .rdata_o(rdata2[52*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank53
       localparam [SBW-1:0] Bank = 6'd53;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[53*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[53*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b53.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 53)*NR*W +: NR*W])
+        .rdata_o(rdata2[53*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank54
       localparam [SBW-1:0] Bank = 6'd54;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[54*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[54*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b54.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 54)*NR*W +: NR*W])
+        .rdata_o(rdata2[54*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank55
       localparam [SBW-1:0] Bank = 6'd55;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[55*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[55*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b55.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 55)*NR*W +: NR*W])
+        .rdata_o(rdata2[55*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank56
       localparam [SBW-1:0] Bank = 6'd56;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[56*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[56*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b56.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 56)*NR*W +: NR*W])
+        .rdata_o(rdata2[56*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank57
       localparam [SBW-1:0] Bank = 6'd57;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[57*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[57*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b57.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 57)*NR*W +: NR*W])
+        .rdata_o(rdata2[57*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank58
       localparam [SBW-1:0] Bank = 6'd58;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[58*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[58*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b58.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 58)*NR*W +: NR*W])
+        .rdata_o(rdata2[58*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank59
       localparam [SBW-1:0] Bank = 6'd59;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[59*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[59*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b59.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 59)*NR*W +: NR*W])
+        .rdata_o(rdata2[59*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank60
       localparam [SBW-1:0] Bank = 6'd60;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[60*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[60*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b60.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 60)*NR*W +: NR*W])
+        .rdata_o(rdata2[60*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank61
       localparam [SBW-1:0] Bank = 6'd61;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[61*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[61*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b61.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 61)*NR*W +: NR*W])
+        .rdata_o(rdata2[61*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank62
       localparam [SBW-1:0] Bank = 6'd62;
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[62*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[62*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*6 +: 6] = row[5:0];
-      end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
+        assign raddr[r*7 +: 7] = row[6:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(64),
-        .ADDR_W(6),
-        .NR(NR),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
         .INIT_FILE("vmem_p2_b62.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[5:0]),
+        .waddr_i(wrow[6:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 62)*NR*W +: NR*W])
+        .rdata_o(rdata2[62*4*W +: 4*W])
       );
     end
     if (1) begin : g_p2_bank63
-      localparam [RW:0] BaseRow = 10'd139;
-      // Write group 3's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane2[63*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      localparam [RW:0] BaseRow = 10'd11;
+      localparam [RW:0] EndRow = 10'd139;
+      // Write group 1's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane1[63*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 11..139.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*6-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*7-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*7 +: 7] = row[6:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(128),
+        .ADDR_W(7),
+        .NR(4),
+        .INIT_FILE("vmem_p2_b63.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[6:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata2[63*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank0
+      localparam [SBW-1:0] Bank = 6'd0;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[0*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b0.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[0*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank1
+      localparam [SBW-1:0] Bank = 6'd1;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[1*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b1.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[1*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank2
+      localparam [SBW-1:0] Bank = 6'd2;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[2*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b2.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[2*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank3
+      localparam [SBW-1:0] Bank = 6'd3;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[3*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b3.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[3*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank4
+      localparam [SBW-1:0] Bank = 6'd4;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[4*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b4.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[4*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank5
+      localparam [SBW-1:0] Bank = 6'd5;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[5*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b5.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[5*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank6
+      localparam [SBW-1:0] Bank = 6'd6;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[6*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b6.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[6*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank7
+      localparam [SBW-1:0] Bank = 6'd7;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[7*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b7.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[7*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank8
+      localparam [SBW-1:0] Bank = 6'd8;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[8*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b8.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[8*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank9
+      localparam [SBW-1:0] Bank = 6'd9;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[9*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b9.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[9*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank10
+      localparam [SBW-1:0] Bank = 6'd10;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[10*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b10.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[10*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank11
+      localparam [SBW-1:0] Bank = 6'd11;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[11*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b11.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[11*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank12
+      localparam [SBW-1:0] Bank = 6'd12;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[12*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b12.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[12*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank13
+      localparam [SBW-1:0] Bank = 6'd13;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[13*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b13.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[13*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank14
+      localparam [SBW-1:0] Bank = 6'd14;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[14*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b14.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[14*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank15
+      localparam [SBW-1:0] Bank = 6'd15;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[15*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b15.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[15*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank16
+      localparam [SBW-1:0] Bank = 6'd16;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[16*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b16.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[16*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank17
+      localparam [SBW-1:0] Bank = 6'd17;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[17*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b17.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[17*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank18
+      localparam [SBW-1:0] Bank = 6'd18;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[18*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b18.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[18*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank19
+      localparam [SBW-1:0] Bank = 6'd19;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[19*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b19.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[19*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank20
+      localparam [SBW-1:0] Bank = 6'd20;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[20*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b20.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[20*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank21
+      localparam [SBW-1:0] Bank = 6'd21;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[21*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b21.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[21*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank22
+      localparam [SBW-1:0] Bank = 6'd22;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[22*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b22.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[22*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank23
+      localparam [SBW-1:0] Bank = 6'd23;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[23*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b23.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[23*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank24
+      localparam [SBW-1:0] Bank = 6'd24;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[24*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b24.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[24*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank25
+      localparam [SBW-1:0] Bank = 6'd25;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[25*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b25.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[25*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank26
+      localparam [SBW-1:0] Bank = 6'd26;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[26*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b26.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[26*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank27
+      localparam [SBW-1:0] Bank = 6'd27;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[27*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b27.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[27*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank28
+      localparam [SBW-1:0] Bank = 6'd28;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[28*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b28.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[28*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank29
+      localparam [SBW-1:0] Bank = 6'd29;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[29*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b29.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[29*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank30
+      localparam [SBW-1:0] Bank = 6'd30;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[30*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b30.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[30*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank31
+      localparam [SBW-1:0] Bank = 6'd31;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[31*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b31.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[31*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank32
+      localparam [SBW-1:0] Bank = 6'd32;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[32*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b32.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[32*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank33
+      localparam [SBW-1:0] Bank = 6'd33;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[33*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b33.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[33*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank34
+      localparam [SBW-1:0] Bank = 6'd34;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[34*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b34.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[34*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank35
+      localparam [SBW-1:0] Bank = 6'd35;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[35*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b35.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[35*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank36
+      localparam [SBW-1:0] Bank = 6'd36;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[36*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b36.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[36*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank37
+      localparam [SBW-1:0] Bank = 6'd37;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[37*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b37.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[37*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank38
+      localparam [SBW-1:0] Bank = 6'd38;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[38*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b38.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[38*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank39
+      localparam [SBW-1:0] Bank = 6'd39;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[39*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b39.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[39*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank40
+      localparam [SBW-1:0] Bank = 6'd40;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[40*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b40.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[40*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank41
+      localparam [SBW-1:0] Bank = 6'd41;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[41*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b41.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[41*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank42
+      localparam [SBW-1:0] Bank = 6'd42;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[42*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b42.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[42*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank43
+      localparam [SBW-1:0] Bank = 6'd43;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[43*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b43.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[43*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank44
+      localparam [SBW-1:0] Bank = 6'd44;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[44*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b44.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[44*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank45
+      localparam [SBW-1:0] Bank = 6'd45;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[45*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b45.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[45*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank46
+      localparam [SBW-1:0] Bank = 6'd46;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[46*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b46.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[46*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank47
+      localparam [SBW-1:0] Bank = 6'd47;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[47*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b47.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[47*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank48
+      localparam [SBW-1:0] Bank = 6'd48;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[48*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b48.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[48*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank49
+      localparam [SBW-1:0] Bank = 6'd49;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[49*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b49.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[49*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank50
+      localparam [SBW-1:0] Bank = 6'd50;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[50*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b50.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[50*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank51
+      localparam [SBW-1:0] Bank = 6'd51;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[51*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b51.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[51*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank52
+      localparam [SBW-1:0] Bank = 6'd52;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[52*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b52.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[52*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank53
+      localparam [SBW-1:0] Bank = 6'd53;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[53*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b53.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[53*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank54
+      localparam [SBW-1:0] Bank = 6'd54;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[54*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b54.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[54*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank55
+      localparam [SBW-1:0] Bank = 6'd55;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[55*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b55.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[55*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank56
+      localparam [SBW-1:0] Bank = 6'd56;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[56*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b56.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[56*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank57
+      localparam [SBW-1:0] Bank = 6'd57;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[57*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b57.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[57*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank58
+      localparam [SBW-1:0] Bank = 6'd58;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[58*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b58.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[58*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank59
+      localparam [SBW-1:0] Bank = 6'd59;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[59*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b59.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[59*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank60
+      localparam [SBW-1:0] Bank = 6'd60;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[60*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b60.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[60*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank61
+      localparam [SBW-1:0] Bank = 6'd61;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[61*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b61.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[61*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank62
+      localparam [SBW-1:0] Bank = 6'd62;
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[62*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*6 +: 6] = row[5:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(64),
+        .ADDR_W(6),
+        .NR(4),
+        .INIT_FILE("vmem_p3_b62.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[5:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata3[62*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p3_bank63
+      localparam [RW:0] BaseRow = 10'd139;
+      // Write group 3's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane3[63*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      wire          we = lane[LW-1];
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*6-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -7631,2455 +9890,2658 @@ module bbs_vmem (
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
         assign raddr[r*6 +: 6] = row[5:0];
       end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*6 +: 6] = row[5:0];
-      end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
         .DEPTH(64),
         .ADDR_W(6),
-        .NR(NR),
-        .INIT_FILE("vmem_p2_b63.hex")
+        .NR(4),
+        .INIT_FILE("vmem_p3_b63.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
         .waddr_i(wrow[5:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(2*VB + 63)*NR*W +: NR*W])
+        .rdata_o(rdata3[63*4*W +: 4*W])
       );
     end
-    if (1) begin : g_p3_bank0
+    if (1) begin : g_p4_bank0
       localparam [SBW-1:0] Bank = 6'd0;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[0*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[0*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b0.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b0.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 0)*NR*W +: NR*W])
+        .rdata_o(rdata4[0*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank1
+    if (1) begin : g_p4_bank1
       localparam [SBW-1:0] Bank = 6'd1;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[1*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[1*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b1.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b1.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 1)*NR*W +: NR*W])
+        .rdata_o(rdata4[1*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank2
+    if (1) begin : g_p4_bank2
       localparam [SBW-1:0] Bank = 6'd2;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[2*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[2*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b2.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b2.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 2)*NR*W +: NR*W])
+        .rdata_o(rdata4[2*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank3
+    if (1) begin : g_p4_bank3
       localparam [SBW-1:0] Bank = 6'd3;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[3*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[3*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b3.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b3.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 3)*NR*W +: NR*W])
+        .rdata_o(rdata4[3*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank4
+    if (1) begin : g_p4_bank4
       localparam [SBW-1:0] Bank = 6'd4;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[4*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[4*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b4.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b4.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 4)*NR*W +: NR*W])
+        .rdata_o(rdata4[4*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank5
+    if (1) begin : g_p4_bank5
       localparam [SBW-1:0] Bank = 6'd5;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[5*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[5*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b5.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b5.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 5)*NR*W +: NR*W])
+        .rdata_o(rdata4[5*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank6
+    if (1) begin : g_p4_bank6
       localparam [SBW-1:0] Bank = 6'd6;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[6*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[6*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b6.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b6.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 6)*NR*W +: NR*W])
+        .rdata_o(rdata4[6*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank7
+    if (1) begin : g_p4_bank7
       localparam [SBW-1:0] Bank = 6'd7;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[7*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[7*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b7.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b7.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 7)*NR*W +: NR*W])
+        .rdata_o(rdata4[7*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank8
+    if (1) begin : g_p4_bank8
       localparam [SBW-1:0] Bank = 6'd8;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[8*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[8*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b8.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b8.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 8)*NR*W +: NR*W])
+        .rdata_o(rdata4[8*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank9
+    if (1) begin : g_p4_bank9
       localparam [SBW-1:0] Bank = 6'd9;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[9*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[9*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b9.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b9.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 9)*NR*W +: NR*W])
+        .rdata_o(rdata4[9*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank10
+    if (1) begin : g_p4_bank10
       localparam [SBW-1:0] Bank = 6'd10;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[10*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[10*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b10.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b10.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 10)*NR*W +: NR*W])
+        .rdata_o(rdata4[10*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank11
+    if (1) begin : g_p4_bank11
       localparam [SBW-1:0] Bank = 6'd11;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[11*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[11*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b11.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b11.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 11)*NR*W +: NR*W])
+        .rdata_o(rdata4[11*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank12
+    if (1) begin : g_p4_bank12
       localparam [SBW-1:0] Bank = 6'd12;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[12*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[12*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b12.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b12.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 12)*NR*W +: NR*W])
+        .rdata_o(rdata4[12*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank13
+    if (1) begin : g_p4_bank13
       localparam [SBW-1:0] Bank = 6'd13;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[13*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[13*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b13.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b13.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 13)*NR*W +: NR*W])
+        .rdata_o(rdata4[13*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank14
+    if (1) begin : g_p4_bank14
       localparam [SBW-1:0] Bank = 6'd14;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[14*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[14*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b14.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b14.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 14)*NR*W +: NR*W])
+        .rdata_o(rdata4[14*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank15
+    if (1) begin : g_p4_bank15
       localparam [SBW-1:0] Bank = 6'd15;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[15*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[15*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b15.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b15.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 15)*NR*W +: NR*W])
+        .rdata_o(rdata4[15*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank16
+    if (1) begin : g_p4_bank16
       localparam [SBW-1:0] Bank = 6'd16;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[16*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[16*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b16.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b16.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 16)*NR*W +: NR*W])
+        .rdata_o(rdata4[16*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank17
+    if (1) begin : g_p4_bank17
       localparam [SBW-1:0] Bank = 6'd17;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[17*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[17*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b17.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b17.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 17)*NR*W +: NR*W])
+        .rdata_o(rdata4[17*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank18
+    if (1) begin : g_p4_bank18
       localparam [SBW-1:0] Bank = 6'd18;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[18*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[18*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b18.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b18.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 18)*NR*W +: NR*W])
+        .rdata_o(rdata4[18*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank19
+    if (1) begin : g_p4_bank19
       localparam [SBW-1:0] Bank = 6'd19;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[19*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[19*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b19.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b19.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 19)*NR*W +: NR*W])
+        .rdata_o(rdata4[19*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank20
+    if (1) begin : g_p4_bank20
       localparam [SBW-1:0] Bank = 6'd20;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[20*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[20*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b20.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b20.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 20)*NR*W +: NR*W])
+        .rdata_o(rdata4[20*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank21
+    if (1) begin : g_p4_bank21
       localparam [SBW-1:0] Bank = 6'd21;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[21*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[21*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b21.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b21.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 21)*NR*W +: NR*W])
+        .rdata_o(rdata4[21*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank22
+    if (1) begin : g_p4_bank22
       localparam [SBW-1:0] Bank = 6'd22;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[22*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[22*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b22.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b22.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 22)*NR*W +: NR*W])
+        .rdata_o(rdata4[22*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank23
+    if (1) begin : g_p4_bank23
       localparam [SBW-1:0] Bank = 6'd23;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[23*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[23*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b23.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b23.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 23)*NR*W +: NR*W])
+        .rdata_o(rdata4[23*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank24
+    if (1) begin : g_p4_bank24
       localparam [SBW-1:0] Bank = 6'd24;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[24*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[24*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b24.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b24.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 24)*NR*W +: NR*W])
+        .rdata_o(rdata4[24*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank25
+    if (1) begin : g_p4_bank25
       localparam [SBW-1:0] Bank = 6'd25;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[25*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[25*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b25.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b25.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 25)*NR*W +: NR*W])
+        .rdata_o(rdata4[25*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank26
+    if (1) begin : g_p4_bank26
       localparam [SBW-1:0] Bank = 6'd26;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[26*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[26*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b26.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b26.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 26)*NR*W +: NR*W])
+        .rdata_o(rdata4[26*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank27
+    if (1) begin : g_p4_bank27
       localparam [SBW-1:0] Bank = 6'd27;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[27*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[27*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b27.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b27.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 27)*NR*W +: NR*W])
+        .rdata_o(rdata4[27*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank28
+    if (1) begin : g_p4_bank28
       localparam [SBW-1:0] Bank = 6'd28;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[28*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[28*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b28.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b28.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 28)*NR*W +: NR*W])
+        .rdata_o(rdata4[28*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank29
+    if (1) begin : g_p4_bank29
       localparam [SBW-1:0] Bank = 6'd29;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[29*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[29*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b29.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b29.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 29)*NR*W +: NR*W])
+        .rdata_o(rdata4[29*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank30
+    if (1) begin : g_p4_bank30
       localparam [SBW-1:0] Bank = 6'd30;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[30*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[30*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b30.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b30.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 30)*NR*W +: NR*W])
+        .rdata_o(rdata4[30*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank31
+    if (1) begin : g_p4_bank31
       localparam [SBW-1:0] Bank = 6'd31;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[31*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[31*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b31.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b31.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 31)*NR*W +: NR*W])
+        .rdata_o(rdata4[31*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank32
+    if (1) begin : g_p4_bank32
       localparam [SBW-1:0] Bank = 6'd32;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[32*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[32*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b32.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b32.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 32)*NR*W +: NR*W])
+        .rdata_o(rdata4[32*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank33
+    if (1) begin : g_p4_bank33
       localparam [SBW-1:0] Bank = 6'd33;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[33*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[33*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b33.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b33.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 33)*NR*W +: NR*W])
+        .rdata_o(rdata4[33*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank34
+    if (1) begin : g_p4_bank34
       localparam [SBW-1:0] Bank = 6'd34;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[34*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[34*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b34.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b34.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 34)*NR*W +: NR*W])
+        .rdata_o(rdata4[34*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank35
+    if (1) begin : g_p4_bank35
       localparam [SBW-1:0] Bank = 6'd35;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[35*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[35*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b35.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b35.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 35)*NR*W +: NR*W])
+        .rdata_o(rdata4[35*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank36
+    if (1) begin : g_p4_bank36
       localparam [SBW-1:0] Bank = 6'd36;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[36*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[36*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b36.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b36.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 36)*NR*W +: NR*W])
+        .rdata_o(rdata4[36*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank37
+    if (1) begin : g_p4_bank37
       localparam [SBW-1:0] Bank = 6'd37;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[37*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[37*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b37.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b37.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 37)*NR*W +: NR*W])
+        .rdata_o(rdata4[37*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank38
+    if (1) begin : g_p4_bank38
       localparam [SBW-1:0] Bank = 6'd38;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[38*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[38*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b38.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b38.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 38)*NR*W +: NR*W])
+        .rdata_o(rdata4[38*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank39
+    if (1) begin : g_p4_bank39
       localparam [SBW-1:0] Bank = 6'd39;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[39*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[39*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b39.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b39.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 39)*NR*W +: NR*W])
+        .rdata_o(rdata4[39*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank40
+    if (1) begin : g_p4_bank40
       localparam [SBW-1:0] Bank = 6'd40;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[40*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[40*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b40.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b40.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 40)*NR*W +: NR*W])
+        .rdata_o(rdata4[40*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank41
+    if (1) begin : g_p4_bank41
       localparam [SBW-1:0] Bank = 6'd41;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[41*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[41*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b41.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b41.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 41)*NR*W +: NR*W])
+        .rdata_o(rdata4[41*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank42
+    if (1) begin : g_p4_bank42
       localparam [SBW-1:0] Bank = 6'd42;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[42*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[42*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b42.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b42.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 42)*NR*W +: NR*W])
+        .rdata_o(rdata4[42*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank43
+    if (1) begin : g_p4_bank43
       localparam [SBW-1:0] Bank = 6'd43;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[43*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[43*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b43.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b43.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 43)*NR*W +: NR*W])
+        .rdata_o(rdata4[43*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank44
+    if (1) begin : g_p4_bank44
       localparam [SBW-1:0] Bank = 6'd44;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[44*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[44*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b44.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b44.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 44)*NR*W +: NR*W])
+        .rdata_o(rdata4[44*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank45
+    if (1) begin : g_p4_bank45
       localparam [SBW-1:0] Bank = 6'd45;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[45*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[45*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b45.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b45.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 45)*NR*W +: NR*W])
+        .rdata_o(rdata4[45*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank46
+    if (1) begin : g_p4_bank46
       localparam [SBW-1:0] Bank = 6'd46;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[46*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[46*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b46.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b46.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 46)*NR*W +: NR*W])
+        .rdata_o(rdata4[46*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank47
+    if (1) begin : g_p4_bank47
       localparam [SBW-1:0] Bank = 6'd47;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[47*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[47*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b47.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b47.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 47)*NR*W +: NR*W])
+        .rdata_o(rdata4[47*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank48
+    if (1) begin : g_p4_bank48
       localparam [SBW-1:0] Bank = 6'd48;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[48*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[48*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b48.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b48.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 48)*NR*W +: NR*W])
+        .rdata_o(rdata4[48*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank49
+    if (1) begin : g_p4_bank49
       localparam [SBW-1:0] Bank = 6'd49;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[49*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[49*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b49.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b49.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 49)*NR*W +: NR*W])
+        .rdata_o(rdata4[49*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank50
+    if (1) begin : g_p4_bank50
       localparam [SBW-1:0] Bank = 6'd50;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[50*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[50*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b50.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b50.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 50)*NR*W +: NR*W])
+        .rdata_o(rdata4[50*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank51
+    if (1) begin : g_p4_bank51
       localparam [SBW-1:0] Bank = 6'd51;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[51*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[51*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b51.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b51.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 51)*NR*W +: NR*W])
+        .rdata_o(rdata4[51*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank52
+    if (1) begin : g_p4_bank52
       localparam [SBW-1:0] Bank = 6'd52;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[52*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[52*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b52.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b52.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 52)*NR*W +: NR*W])
+        .rdata_o(rdata4[52*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank53
+    if (1) begin : g_p4_bank53
       localparam [SBW-1:0] Bank = 6'd53;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[53*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[53*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b53.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b53.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 53)*NR*W +: NR*W])
+        .rdata_o(rdata4[53*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank54
+    if (1) begin : g_p4_bank54
       localparam [SBW-1:0] Bank = 6'd54;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[54*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[54*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b54.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b54.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 54)*NR*W +: NR*W])
+        .rdata_o(rdata4[54*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank55
+    if (1) begin : g_p4_bank55
       localparam [SBW-1:0] Bank = 6'd55;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[55*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[55*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b55.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b55.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 55)*NR*W +: NR*W])
+        .rdata_o(rdata4[55*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank56
+    if (1) begin : g_p4_bank56
       localparam [SBW-1:0] Bank = 6'd56;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[56*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[56*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b56.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b56.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 56)*NR*W +: NR*W])
+        .rdata_o(rdata4[56*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank57
+    if (1) begin : g_p4_bank57
       localparam [SBW-1:0] Bank = 6'd57;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[57*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[57*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b57.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b57.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 57)*NR*W +: NR*W])
+        .rdata_o(rdata4[57*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank58
+    if (1) begin : g_p4_bank58
       localparam [SBW-1:0] Bank = 6'd58;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[58*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[58*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b58.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b58.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 58)*NR*W +: NR*W])
+        .rdata_o(rdata4[58*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank59
+    if (1) begin : g_p4_bank59
       localparam [SBW-1:0] Bank = 6'd59;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[59*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[59*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b59.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b59.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 59)*NR*W +: NR*W])
+        .rdata_o(rdata4[59*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank60
+    if (1) begin : g_p4_bank60
       localparam [SBW-1:0] Bank = 6'd60;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[60*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[60*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b60.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b60.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 60)*NR*W +: NR*W])
+        .rdata_o(rdata4[60*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank61
+    if (1) begin : g_p4_bank61
       localparam [SBW-1:0] Bank = 6'd61;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[61*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[61*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
         wire [AW-1:0] first = run_addr_i[r*AW +: AW];
         wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
-        assign raddr[r*8 +: 8] = row[7:0];
+        assign raddr[r*4 +: 4] = row[3:0];
       end
       for (r = 0; r < K; r = r + 1) begin : g_load_row
         wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
       end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
-        .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b61.hex")
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b61.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
-        .waddr_i(wrow[7:0]),
+        .waddr_i(wrow[3:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 61)*NR*W +: NR*W])
+        .rdata_o(rdata4[61*20*W +: 20*W])
       );
     end
-    if (1) begin : g_p3_bank62
+    if (1) begin : g_p4_bank62
       localparam [SBW-1:0] Bank = 6'd62;
       localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[62*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[62*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*4 +: 4] = row[3:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b62.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[3:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata4[62*20*W +: 20*W])
+      );
+    end
+    if (1) begin : g_p4_bank63
+      localparam [RW:0] BaseRow = 10'd203;
+      localparam [RW:0] EndRow = 10'd219;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[63*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 203..219.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [20*4-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*4 +: 4] = row[3:0];
+      end
+      for (r = 0; r < K; r = r + 1) begin : g_load_row
+        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
+        assign raddr[(NRUN + r)*4 +: 4] = row[3:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(16),
+        .ADDR_W(4),
+        .NR(20),
+        .INIT_FILE("vmem_p4_b63.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[3:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata4[63*20*W +: 20*W])
+      );
+    end
+    if (1) begin : g_p5_bank0
+      localparam [SBW-1:0] Bank = 6'd0;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[0*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -10088,36 +12550,2328 @@ module bbs_vmem (
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
         assign raddr[r*8 +: 8] = row[7:0];
       end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
-      end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
+        .DEPTH(144),
         .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b62.hex")
+        .NR(4),
+        .INIT_FILE("vmem_p5_b0.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
         .waddr_i(wrow[7:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 62)*NR*W +: NR*W])
+        .rdata_o(rdata5[0*4*W +: 4*W])
       );
     end
-    if (1) begin : g_p3_bank63
-      localparam [RW:0] BaseRow = 10'd203;
+    if (1) begin : g_p5_bank1
+      localparam [SBW-1:0] Bank = 6'd1;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
       // Write group 2's lane that holds this bank's element of the run.
-      wire [LW-1:0] lane = wlane3[63*LW +: LW];
-      wire          we = lane[LW-1];
-      wire [RW-1:0] waddr = row_of(lane[W +: AW]);
+      wire [LW-1:0] lane = wlane2[1*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
       wire [W-1:0]  wdata = lane[W-1:0];
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [RW:0]      wrow = {1'b0, waddr} - BaseRow;
-      wire [NR*8-1:0] raddr;
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b1.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[1*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank2
+      localparam [SBW-1:0] Bank = 6'd2;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[2*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b2.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[2*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank3
+      localparam [SBW-1:0] Bank = 6'd3;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[3*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b3.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[3*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank4
+      localparam [SBW-1:0] Bank = 6'd4;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[4*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b4.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[4*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank5
+      localparam [SBW-1:0] Bank = 6'd5;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[5*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b5.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[5*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank6
+      localparam [SBW-1:0] Bank = 6'd6;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[6*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b6.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[6*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank7
+      localparam [SBW-1:0] Bank = 6'd7;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[7*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b7.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[7*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank8
+      localparam [SBW-1:0] Bank = 6'd8;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[8*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b8.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[8*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank9
+      localparam [SBW-1:0] Bank = 6'd9;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[9*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b9.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[9*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank10
+      localparam [SBW-1:0] Bank = 6'd10;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[10*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b10.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[10*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank11
+      localparam [SBW-1:0] Bank = 6'd11;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[11*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b11.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[11*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank12
+      localparam [SBW-1:0] Bank = 6'd12;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[12*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b12.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[12*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank13
+      localparam [SBW-1:0] Bank = 6'd13;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[13*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b13.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[13*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank14
+      localparam [SBW-1:0] Bank = 6'd14;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[14*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b14.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[14*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank15
+      localparam [SBW-1:0] Bank = 6'd15;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[15*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b15.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[15*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank16
+      localparam [SBW-1:0] Bank = 6'd16;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[16*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b16.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[16*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank17
+      localparam [SBW-1:0] Bank = 6'd17;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[17*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b17.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[17*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank18
+      localparam [SBW-1:0] Bank = 6'd18;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[18*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b18.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[18*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank19
+      localparam [SBW-1:0] Bank = 6'd19;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[19*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b19.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[19*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank20
+      localparam [SBW-1:0] Bank = 6'd20;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[20*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b20.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[20*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank21
+      localparam [SBW-1:0] Bank = 6'd21;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[21*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b21.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[21*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank22
+      localparam [SBW-1:0] Bank = 6'd22;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[22*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b22.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[22*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank23
+      localparam [SBW-1:0] Bank = 6'd23;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[23*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b23.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[23*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank24
+      localparam [SBW-1:0] Bank = 6'd24;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[24*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b24.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[24*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank25
+      localparam [SBW-1:0] Bank = 6'd25;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[25*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b25.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[25*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank26
+      localparam [SBW-1:0] Bank = 6'd26;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[26*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b26.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[26*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank27
+      localparam [SBW-1:0] Bank = 6'd27;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[27*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b27.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[27*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank28
+      localparam [SBW-1:0] Bank = 6'd28;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[28*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b28.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[28*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank29
+      localparam [SBW-1:0] Bank = 6'd29;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[29*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b29.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[29*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank30
+      localparam [SBW-1:0] Bank = 6'd30;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[30*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b30.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[30*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank31
+      localparam [SBW-1:0] Bank = 6'd31;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[31*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b31.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[31*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank32
+      localparam [SBW-1:0] Bank = 6'd32;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[32*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b32.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[32*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank33
+      localparam [SBW-1:0] Bank = 6'd33;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[33*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b33.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[33*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank34
+      localparam [SBW-1:0] Bank = 6'd34;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[34*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b34.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[34*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank35
+      localparam [SBW-1:0] Bank = 6'd35;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[35*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b35.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[35*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank36
+      localparam [SBW-1:0] Bank = 6'd36;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[36*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b36.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[36*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank37
+      localparam [SBW-1:0] Bank = 6'd37;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[37*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b37.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[37*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank38
+      localparam [SBW-1:0] Bank = 6'd38;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[38*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b38.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[38*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank39
+      localparam [SBW-1:0] Bank = 6'd39;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[39*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b39.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[39*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank40
+      localparam [SBW-1:0] Bank = 6'd40;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[40*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b40.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[40*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank41
+      localparam [SBW-1:0] Bank = 6'd41;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[41*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b41.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[41*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank42
+      localparam [SBW-1:0] Bank = 6'd42;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[42*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b42.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[42*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank43
+      localparam [SBW-1:0] Bank = 6'd43;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[43*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b43.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[43*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank44
+      localparam [SBW-1:0] Bank = 6'd44;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[44*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b44.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[44*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank45
+      localparam [SBW-1:0] Bank = 6'd45;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[45*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b45.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[45*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank46
+      localparam [SBW-1:0] Bank = 6'd46;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[46*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b46.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[46*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank47
+      localparam [SBW-1:0] Bank = 6'd47;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[47*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b47.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[47*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank48
+      localparam [SBW-1:0] Bank = 6'd48;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[48*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b48.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[48*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank49
+      localparam [SBW-1:0] Bank = 6'd49;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[49*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b49.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[49*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank50
+      localparam [SBW-1:0] Bank = 6'd50;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[50*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b50.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[50*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank51
+      localparam [SBW-1:0] Bank = 6'd51;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[51*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b51.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[51*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank52
+      localparam [SBW-1:0] Bank = 6'd52;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[52*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b52.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[52*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank53
+      localparam [SBW-1:0] Bank = 6'd53;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[53*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b53.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[53*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank54
+      localparam [SBW-1:0] Bank = 6'd54;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[54*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b54.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[54*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank55
+      localparam [SBW-1:0] Bank = 6'd55;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[55*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b55.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[55*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank56
+      localparam [SBW-1:0] Bank = 6'd56;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[56*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b56.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[56*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank57
+      localparam [SBW-1:0] Bank = 6'd57;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[57*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b57.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[57*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank58
+      localparam [SBW-1:0] Bank = 6'd58;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[58*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b58.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[58*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank59
+      localparam [SBW-1:0] Bank = 6'd59;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[59*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b59.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[59*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank60
+      localparam [SBW-1:0] Bank = 6'd60;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[60*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b60.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[60*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank61
+      localparam [SBW-1:0] Bank = 6'd61;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[61*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b61.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[61*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank62
+      localparam [SBW-1:0] Bank = 6'd62;
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[62*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
+      for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
+        // A run holds this bank's element in its first element's row, or
+        // the next row when it starts past this bank.
+        wire [AW-1:0] first = run_addr_i[r*AW +: AW];
+        wire [RW:0] next = (bank_of(first) > Bank) ? 10'd1 : 10'd0;
+        wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
+        assign raddr[r*8 +: 8] = row[7:0];
+      end
+      /* verilator lint_on UNUSEDSIGNAL */
+      bbs_vbank #(
+        .WIDTH(W),
+        .DEPTH(144),
+        .ADDR_W(8),
+        .NR(4),
+        .INIT_FILE("vmem_p5_b62.hex")
+      ) u_bank (
+        .clk_i  (clk_i),
+        .we_i   (we),
+        .waddr_i(wrow[7:0]),
+        .wdata_i(wdata),
+        .raddr_i(raddr),
+        .rdata_o(rdata5[62*4*W +: 4*W])
+      );
+    end
+    if (1) begin : g_p5_bank63
+      localparam [RW:0] BaseRow = 10'd219;
+      localparam [RW:0] EndRow = 10'd363;
+      // Write group 2's lane that holds this bank's element of the run.
+      wire [LW-1:0] lane = wlane2[63*LW +: LW];
+      wire [RW:0]   wglobal = {1'b0, row_of(lane[W +: AW])};
+      // The writer has another part: this one takes rows 219..363.
+      wire          we = lane[LW-1] && wglobal >= BaseRow && wglobal < EndRow;
+      wire [W-1:0]  wdata = lane[W-1:0];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [RW:0]      wrow = wglobal - BaseRow;
+      wire [4*8-1:0] raddr;
       for (r = 0; r < NRUN; r = r + 1) begin : g_run_row
         // A run holds this bank's element in its first element's row, or
         // the next row when it starts past this bank.
@@ -10126,24 +14880,20 @@ module bbs_vmem (
         wire [RW:0] row = {1'b0, row_of(first)} + next - BaseRow;
         assign raddr[r*8 +: 8] = row[7:0];
       end
-      for (r = 0; r < K; r = r + 1) begin : g_load_row
-        wire [RW:0] row = {1'b0, row_of(load_addr_i[r*AW +: AW])} - BaseRow;
-        assign raddr[(NRUN + r)*8 +: 8] = row[7:0];
-      end
       /* verilator lint_on UNUSEDSIGNAL */
       bbs_vbank #(
         .WIDTH(W),
-        .DEPTH(160),
+        .DEPTH(144),
         .ADDR_W(8),
-        .NR(NR),
-        .INIT_FILE("vmem_p3_b63.hex")
+        .NR(4),
+        .INIT_FILE("vmem_p5_b63.hex")
       ) u_bank (
         .clk_i  (clk_i),
         .we_i   (we),
         .waddr_i(wrow[7:0]),
         .wdata_i(wdata),
         .raddr_i(raddr),
-        .rdata_o(rdata[(3*VB + 63)*NR*W +: NR*W])
+        .rdata_o(rdata5[63*4*W +: 4*W])
       );
     end
     // Run ports: bank n supplies the run's element in its row (the first
@@ -10164,12 +14914,14 @@ module bbs_vmem (
         end
         wire [QW-1:0] part = part_of(row);
         reg [W-1:0] d;
-        integer q;
         always @(*) begin
           d = {W{1'b0}};
-          for (q = 0; q < NQ; q = q + 1) begin
-            if (part == q[QW-1:0]) d = rdata[((q*VB + l)*NR + r)*W +: W];
-          end
+          if (part == 3'd0) d = rdata0[(l*20 + r)*W +: W];
+          if (part == 3'd1) d = rdata1[(l*20 + r)*W +: W];
+          if (part == 3'd2) d = rdata2[(l*4 + r)*W +: W];
+          if (part == 3'd3) d = rdata3[(l*4 + r)*W +: W];
+          if (part == 3'd4) d = rdata4[(l*20 + r)*W +: W];
+          if (part == 3'd5) d = rdata5[(l*4 + r)*W +: W];
         end
         assign banks[l*W +: W] = d;
       end
@@ -10184,13 +14936,14 @@ module bbs_vmem (
       wire [QW-1:0] part = part_of({1'b0, row_of(load_addr_i[r*AW +: AW])});
       reg [W-1:0] d;
       integer m;
-      integer q;
+      // Only the loaded parts have load ports (the validator refuses a
+      // load of any other word).
       always @(*) begin
         d = {W{1'b0}};
-        for (q = 0; q < NQ; q = q + 1) begin
-          for (m = 0; m < VB; m = m + 1) begin
-            if (part == q[QW-1:0] && bank == m[SBW-1:0]) d = rdata[((q*VB + m)*NR + NRUN + r)*W +: W];
-          end
+        for (m = 0; m < VB; m = m + 1) begin
+          if (part == 3'd0 && bank == m[SBW-1:0]) d = rdata0[(m*20 + NRUN + r)*W +: W];
+          if (part == 3'd1 && bank == m[SBW-1:0]) d = rdata1[(m*20 + NRUN + r)*W +: W];
+          if (part == 3'd4 && bank == m[SBW-1:0]) d = rdata4[(m*20 + NRUN + r)*W +: W];
         end
       end
       assign load_data_o[r*W +: W] = d;
