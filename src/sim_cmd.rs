@@ -163,14 +163,14 @@ pub fn run(args: &SimArgs) -> Result<()> {
     }
 }
 
-/// The traces name the generated RTL's signals, those of the serialized
-/// machine: a machine the generator does not build (DRAM matrices) has
-/// none, and the overlapped machine's trace is not written yet.
-fn traces_supported(cfg: &bbs_sim::Config) -> Result<()> {
+/// The traces name the generated RTL's signals: a machine the generator
+/// does not build (DRAM matrices) has none. The overlapped machine's VCD
+/// is its issue stage (every unit's starts); its bank reads are not traced.
+fn traces_supported(cfg: &bbs_sim::Config, files: TraceFiles) -> Result<()> {
     bbs_hdlgen::check_supported(cfg).context("--vcd/--bram-trace")?;
-    if cfg.overlap.units {
+    if cfg.overlap.units && files.bram.is_some() {
         bail!(
-            "--vcd/--bram-trace: overlap.units: the simulator traces the serialized machine only so far (run the overlapped design in Verilator, `bbs verify -o DIR`, for its waveform)"
+            "--bram-trace: overlap.units: the simulator lists the serialized machine's vector-bank reads only (--vcd gives the overlapped machine's issue stage)"
         );
     }
     Ok(())
@@ -204,6 +204,16 @@ pub fn render_traces(
         return Ok(out);
     }
     let first = trace::tb_first_start_edge(cfg, None);
+    if cfg.overlap.units {
+        // One start runs every frame: the issue stage's waveform.
+        let t = trace::issue_trace(cfg, matrices, program, runs.len(), first).context("--vcd")?;
+        if let Some(p) = files.vcd {
+            let mut bytes = Vec::new();
+            trace::write_vcd(&t, &mut bytes)?;
+            out.push((p.to_path_buf(), bytes));
+        }
+        return Ok(out);
+    }
     let t =
         trace::program_trace(cfg, matrices, program, runs, first).context("--vcd/--bram-trace")?;
     if let Some(p) = files.vcd {
@@ -326,7 +336,7 @@ fn run_spmv(args: &SimArgs, csb: &Path, input: &Path) -> Result<()> {
     };
     // The traces are rendered before anything is written.
     let trace_files = if traces.wanted() {
-        traces_supported(&cfg)?;
+        traces_supported(&cfg, traces)?;
         let program = spmv_program(&cfg, &c);
         let matrices = std::slice::from_ref(&c);
         let sim = simulate_program(&cfg, matrices, &program, std::slice::from_ref(&x), 1)
@@ -431,7 +441,7 @@ fn workload_traces(
     opts: &WorkloadOptions,
     files: TraceFiles,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>> {
-    traces_supported(cfg)?;
+    traces_supported(cfg, files)?;
     let net = workloads::network(&opts.workload, cfg, opts.sparsity, opts.seed)?;
     let compiled = net.compile(cfg)?;
     let (program, matrices) = (compiled.program, compiled.matrices);

@@ -446,35 +446,12 @@ fn issue_matches(
     w: &Workload,
     run_dir: &Path,
 ) -> Result<(), String> {
-    use bbs_sim::overlap::access::Lane;
-    use bbs_sim::overlap::schedule::Scheduler;
     let machine = bbs_sim::machine::Machine::new(cfg, w.matrices.clone()).unwrap();
-    let program = machine.with_waits(w.program.clone());
-    let acc = machine.accesses(&program);
-    let mut scheduler = Scheduler::new(
-        acc.clone(),
-        program.waits.clone(),
-        &program.issue,
-        cfg.overlap.vector_buffers,
-    );
-    let mut expected = Vec::new();
-    for frame in 0..w.runs {
-        let t = scheduler.next_frame();
-        for (i, a) in acc.iter().enumerate() {
-            let unit = match a.lane {
-                Lane::DmaIn => 0,
-                Lane::DmaOut => 1,
-                Lane::VectorLoad => {
-                    expected.push((t.write_at[i], 3, i, frame));
-                    2
-                }
-                Lane::Elementwise | Lane::Pe => 4,
-                Lane::Act => 5,
-            };
-            expected.push((t.read_at[i], unit, i, frame));
-        }
-    }
-    expected.sort_unstable();
+    let expected: Vec<(i64, usize, usize, usize)> =
+        bbs_sim::overlap::tables::dispatches(&machine, &w.program, w.runs)
+            .iter()
+            .map(|d| (d.cycle, d.unit, d.instr, d.frame))
+            .collect();
     let out = std::process::Command::new(&build.binary)
         .current_dir(run_dir)
         .arg("+issue")

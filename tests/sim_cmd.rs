@@ -914,11 +914,12 @@ fn traces_cover_the_whole_program() {
 }
 
 /// The overlapped machine: `bbs sim` reports its steady-state frame and the
-/// ablation; the simulator's traces (RTL signal names of the serialized
-/// machine) are refused naming `overlap.units`, before anything is
-/// simulated or written.
+/// ablation; `--vcd` writes its issue stage (every unit's `advance` and
+/// `head_valid` in `tb_bbs.dut`, one start per frame and instruction);
+/// `--bram-trace` (the serialized machine's bank reads) is refused naming
+/// `overlap.units`, before anything is written.
 #[test]
-fn the_overlapped_machine_simulates_and_its_traces_are_refused() {
+fn the_overlapped_machine_simulates_and_traces_its_issue_stage() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = bbs_sim::Config {
         overlap: bbs_sim::config::Overlap::all(),
@@ -947,10 +948,50 @@ fn the_overlapped_machine_simulates_and_its_traces_are_refused() {
         "small-lstm",
         "--config",
         s(&cfg),
+        "--frames",
+        "3",
         "--vcd",
         s(&vcd),
     ]);
-    assert_fails(&o, &["--vcd", "overlap.units"], &[&vcd]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&vcd).unwrap();
+    assert!(
+        text.contains("$scope module dut $end")
+            && text.contains("$var wire 6 \" advance $end")
+            && text.contains("$var wire 6 # head_valid $end"),
+        "{text}"
+    );
+    let paths = [
+        vec!["tb_bbs", "dut", "advance"],
+        vec!["tb_bbs", "dut", "head_valid"],
+    ];
+    let samples =
+        bbs_sim::trace::sample_vcd(text.as_bytes(), bbs_sim::trace::CLOCK, &paths).unwrap();
+    // Every unit starts something; the DMA in (unit 0) first, at the start
+    // edge; at the end no unit has anything left.
+    let advance: Vec<u64> = samples.values[0].iter().map(|v| v.unwrap()).collect();
+    let start = advance.iter().position(|&a| a != 0).unwrap();
+    assert_eq!((start, advance[start] & 1), (6, 1));
+    assert_eq!(advance.iter().fold(0, |a, &b| a | b), 0b111111);
+    assert_eq!(samples.values[1].last().copied().flatten(), Some(0));
+
+    let csv = dir.path().join("b.csv");
+    let o = bbs(&[
+        "sim",
+        "--workload",
+        "small-lstm",
+        "--config",
+        s(&cfg),
+        "--vcd",
+        s(&vcd.with_extension("2.vcd")),
+        "--bram-trace",
+        s(&csv),
+    ]);
+    assert_fails(
+        &o,
+        &["--bram-trace", "overlap.units"],
+        &[&csv, &vcd.with_extension("2.vcd")],
+    );
 }
 
 /// An overlapped configuration whose vector-memory part is too small for

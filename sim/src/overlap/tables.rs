@@ -177,3 +177,57 @@ pub fn check(p: &Program) -> Result<(), ProgramError> {
     }
     Ok(())
 }
+
+/// One start by the overlapped machine's issue stage: unit `unit` (its
+/// number among [`issue_units`], the RTL's `advance[unit]`) takes
+/// instruction `instr` of frame `frame` in cycle `cycle` since the start
+/// (the PE array: the SpMxV's first compute cycle, after its vector load).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dispatch {
+    pub cycle: i64,
+    pub unit: usize,
+    pub instr: usize,
+    pub frame: usize,
+}
+
+/// Every start of `frames` frames of `program` on the overlapped machine of
+/// `machine`, in the cycle model ([`super::schedule::Scheduler`]), by cycle
+/// then unit: what the RTL's issue stage does, cycle by cycle.
+pub fn dispatches(
+    machine: &crate::machine::Machine,
+    program: &Program,
+    frames: usize,
+) -> Vec<Dispatch> {
+    let program = machine.with_waits(program.clone());
+    let acc = machine.accesses(&program);
+    let units = issue_units(machine.config());
+    let mut scheduler = super::schedule::Scheduler::new(
+        acc.clone(),
+        program.waits.clone(),
+        &program.issue,
+        machine.config().overlap.vector_buffers,
+    );
+    let mut out = Vec::new();
+    for frame in 0..frames {
+        let t = scheduler.next_frame();
+        for (instr, a) in acc.iter().enumerate() {
+            for (unit, u) in units.iter().enumerate() {
+                if u.takes(a) {
+                    let cycle = if *u == IssueUnit::Pe {
+                        t.write_at[instr]
+                    } else {
+                        t.read_at[instr]
+                    };
+                    out.push(Dispatch {
+                        cycle,
+                        unit,
+                        instr,
+                        frame,
+                    });
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}

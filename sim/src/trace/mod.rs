@@ -25,6 +25,7 @@
 //! | `mod.rs` | the signal type, the testbench's clock and start edges, errors |
 //! | `ctrl.rs` | `bbs_ctrl` and PE 0's write-back stepped edge by edge; [`spmv_trace`] |
 //! | `program.rs` | `bbs_seq` stepped edge by edge over a program's runs; [`program_trace`] |
+//! | `issue.rs` | the overlapped machine's issue stage (each unit's starts); [`issue_trace`] |
 //! | `vcd_io.rs` | [`write_vcd`] and [`sample_vcd`] |
 //! | `bank_reads.rs` | [`write_bank_reads_csv`] |
 //!
@@ -36,6 +37,7 @@ use crate::machine::ProgramError;
 
 mod bank_reads;
 mod ctrl;
+mod issue;
 mod program;
 #[cfg(test)]
 mod tests;
@@ -43,6 +45,7 @@ mod vcd_io;
 
 pub use bank_reads::write_bank_reads_csv;
 pub use ctrl::{spmv_trace, SpmvTrace};
+pub use issue::{issue_trace, IssueTrace, TOP_SCOPE};
 pub use program::{program_trace, ProgramTrace, RunSpan, SpmvSpan};
 pub use vcd_io::{sample_vcd, write_vcd, VcdError, VcdSamples};
 
@@ -68,12 +71,13 @@ pub const TB_RUN_GAP: u64 = 3;
 
 /// The rising edge at which `tb_bbs`'s first start is sampled: three edges in
 /// reset, then (with matrices written through the load port) one edge per
-/// word and PE plus one to release the port, then NINSTR, then CTRL.
+/// word and PE plus one to release the port, then NINSTR, (on the
+/// overlapped machine FRAMES,) then CTRL.
 /// `port_words` is `Some(words per PE)` for the load port, `None` when the
 /// matrix memories are preloaded (`$readmemh`).
 pub fn tb_first_start_edge(cfg: &Config, port_words: Option<usize>) -> u64 {
     let port = port_words.map_or(0, |w| (cfg.pes * w) as u64 + 1);
-    3 + port + 2
+    3 + port + 2 + u64::from(cfg.overlap.units)
 }
 
 /// Time of rising edge `edge`, in ns.
