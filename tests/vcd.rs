@@ -322,9 +322,11 @@ fn issue_trace_matches_verilator_waveform() {
     if !bbs_hdlgen::verilator::available_for_test("the overlapped VCD comparison") {
         return;
     }
-    let mut cfg = Config::default();
-    cfg.name = "default-ov".into();
-    cfg.overlap = bbs_sim::Overlap::all();
+    let mut cfg = Config {
+        name: "default-ov".into(),
+        overlap: bbs_sim::Overlap::all(),
+        ..Config::default()
+    };
     cfg.memory.instruction_words = 128;
     cfg.memory.vector_words = 4096;
     let work = tempfile::tempdir().unwrap();
