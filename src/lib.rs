@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod flow;
 pub mod layers;
+pub mod model_compile;
 pub mod model_prune;
 pub mod patterns;
 pub mod print;

@@ -166,6 +166,13 @@ enum Command {
         #[arg(short, long, default_value = "bbs-demo-out")]
         output: PathBuf,
     },
+    /// Compile a trained recurrent network (a PyTorch-style state dict:
+    /// LSTM/GRU layers) for the accelerator: prune, quantize, program; write
+    /// a directory `bbs run` reads.
+    Compile(bbs::model_compile::CompileArgs),
+    /// Run a sequence (frames x features .npy) through a compiled network on
+    /// the simulated accelerator: outputs, cycles per frame, error against float.
+    Run(bbs::model_compile::RunArgs),
     /// Design-space exploration: simulate a workload over PEs x banks x
     /// sparsity, estimate resources, write sweep.csv, sweep.json and pareto.svg.
     Sweep(bbs::sweep::SweepArgs),
@@ -525,6 +532,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo { output } => {
             print::stdout_is_output(false);
             bbs::demo::run(&output)?
+        }
+        Command::Compile(args) => {
+            print::stdout_is_output(false);
+            bbs::model_compile::compile(&args)?
+        }
+        Command::Run(args) => {
+            print::stdout_is_output(false);
+            bbs::model_compile::run(&args)?
         }
         Command::Sweep(args) => {
             print::stdout_is_output(false);

@@ -33,6 +33,6 @@ pub use schedule::Schedule;
 pub use weights::onnx;
 pub use weights::{
     glob_match, list_tensors, read_matrices, read_matrix, read_matrix_data,
-    read_matrix_data_deferred, read_npz_vector, read_vector, write_like, write_like_to,
-    write_masks, write_masks_to, DType, GateInfo, MatrixData, NamedMatrix, Vector,
+    read_matrix_data_deferred, read_named_vector, read_npz_vector, read_vector, write_like,
+    write_like_to, write_masks, write_masks_to, DType, GateInfo, MatrixData, NamedMatrix, Vector,
 };

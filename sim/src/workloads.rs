@@ -210,3 +210,64 @@ pub fn frame_stream(cfg: &Config, input: usize, seed: u64) -> impl Iterator<Item
         )
     })
 }
+
+/// A recurrent layer's float weights as PyTorch stores them (`nn.LSTM`,
+/// `nn.GRU`, their `Cell`s): gate rows i, f, g, o (LSTM) or r, z, n (GRU).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloatLayer {
+    pub kind: FloatKind,
+    /// `G hidden x input`.
+    pub w_ih: ndarray::Array2<f32>,
+    /// `G hidden x output` (the projection's size with one, else hidden).
+    pub w_hh: ndarray::Array2<f32>,
+    /// `G hidden` each (zeros when the model has none).
+    pub b_ih: Vec<f32>,
+    pub b_hh: Vec<f32>,
+    /// LSTM projection (`weight_hr`), `output x hidden`.
+    pub w_hr: Option<ndarray::Array2<f32>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatKind {
+    Lstm,
+    Gru,
+}
+
+/// A trained network on `cfg`: every matrix pruned to `sparsity` with the
+/// configuration's banks and quantized to its format, biases quantized
+/// (an LSTM's `b_ih + b_hh` as one). `label` names the layers in errors.
+pub fn network_from_float(
+    label: &str,
+    cfg: &Config,
+    sparsity: f64,
+    layers: &[FloatLayer],
+) -> Result<Network, WorkloadError> {
+    let mut out = Vec::with_capacity(layers.len());
+    for (k, l) in layers.iter().enumerate() {
+        let name = format!("{label} layer {k}");
+        let csb = |w: &ndarray::Array2<f32>| prune(&name, cfg, w, sparsity);
+        let hidden = l.w_ih.nrows() / if l.kind == FloatKind::Lstm { 4 } else { 3 };
+        out.push(match l.kind {
+            FloatKind::Lstm => {
+                let bias: Vec<f32> = l.b_ih.iter().zip(&l.b_hh).map(|(a, b)| a + b).collect();
+                Layer::Lstm(LstmLayer {
+                    input: l.w_ih.ncols(),
+                    hidden,
+                    w_ih: csb(&l.w_ih)?,
+                    w_hh: csb(&l.w_hh)?,
+                    bias: quantize(cfg, &bias),
+                    proj: l.w_hr.as_ref().map(csb).transpose()?,
+                })
+            }
+            FloatKind::Gru => Layer::Gru(GruLayer {
+                input: l.w_ih.ncols(),
+                hidden,
+                w_ih: csb(&l.w_ih)?,
+                w_hh: csb(&l.w_hh)?,
+                b_ih: quantize(cfg, &l.b_ih),
+                b_hh: quantize(cfg, &l.b_hh),
+            }),
+        });
+    }
+    Ok(Network { layers: out })
+}

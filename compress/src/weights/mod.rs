@@ -42,7 +42,7 @@ mod tensor;
 pub use masks::{write_masks, write_masks_to};
 pub use read::{
     list_tensors, read_matrices, read_matrix, read_matrix_data, read_matrix_data_deferred,
-    read_npz_vector, read_vector, MatrixData,
+    read_named_vector, read_npz_vector, read_vector, MatrixData,
 };
 pub use rewrite::{write_like, write_like_to};
 pub use select::glob_match;

@@ -255,6 +255,27 @@ pub fn read_npz_vector(path: &Path, name: &str) -> Result<Vector> {
     vector_of(&t, path)
 }
 
+/// Reads tensor `name` of an `.npz` or `.safetensors` file as a vector (a
+/// bias of a state dict), with the checks of [`read_npz_vector`].
+pub fn read_named_vector(path: &Path, name: &str) -> Result<Vector> {
+    let ext = extension(path);
+    check_extension(path, &ext)?;
+    match ext.as_str() {
+        "npz" => read_npz_vector(path, name),
+        "safetensors" => {
+            let bytes = read_file(path)?;
+            let st = open_safetensors(&bytes, path)?;
+            vector_of(&st_tensor(&st, path, name)?, path)
+        }
+        _ => Err(Error::file(
+            path,
+            format!(
+                "unsupported file type '.{ext}' for a named vector; expected .npz or .safetensors"
+            ),
+        )),
+    }
+}
+
 /// A parsed tensor as a vector: shape `[n]`, `[n, 1]` or `[1, n]`, not
 /// empty, finite.
 fn vector_of(t: &super::tensor::TensorRef, path: &Path) -> Result<Vector> {

@@ -1,0 +1,593 @@
+//! `bbs compile MODEL -o DIR` and `bbs run DIR INPUT.npy`: a user's trained
+//! recurrent network on the accelerator (docs/compile.md).
+//!
+//! `compile` finds the recurrent layers of a PyTorch-style state dict
+//! (`.npz` or `.safetensors`) by their tensor names, prunes every matrix to
+//! bank-balanced sparsity with the configuration's banks, quantizes it,
+//! builds the machine's program (the overlapped one with `overlap.units`)
+//! to check that the network fits, and writes the directory `run` reads:
+//! `config.toml`, `manifest.json` (layers, fixed-point biases, the program's
+//! size and frame cycles) and one CSB file per matrix. `run` streams a
+//! sequence (frames x features) through the simulated accelerator, bit for
+//! bit as the RTL computes it, checks the outputs against the plain
+//! fixed-point reference, and reports the cycles per frame and the error
+//! against the same pruned network in float.
+//!
+//! Names: `[P]weight_ih[_l<k>]`, `[P]weight_hh[_l<k>]`, `[P]bias_ih[_l<k>]`,
+//! `[P]bias_hh[_l<k>]` and, for an LSTM with a projection,
+//! `[P]weight_hr[_l<k>]` (`nn.LSTM`, `nn.GRU`, `nn.LSTMCell`, `nn.GRUCell`);
+//! or `[P]w_ih`, `[P]w_hh`, `[P]b_ih`, `[P]b_hh`. Layers `_l0`, `_l1`, ...
+//! stack. The kind follows from the shapes: `weight_hh` has 4 (LSTM) or 3
+//! (GRU) times as many rows as the hidden size.
+
+use crate::say;
+use anyhow::{bail, Context, Result};
+use bbs_compress::{list_tensors, read_matrix, read_named_vector, Csb, OutputPlan, Vector};
+use bbs_sim::rnn::{Layer, Network};
+use bbs_sim::workloads::{network_from_float, FloatKind, FloatLayer};
+use bbs_sim::Config;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Version of `manifest.json`.
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(clap::Args, Debug)]
+pub struct CompileArgs {
+    /// A trained model's state dict: .npz or .safetensors.
+    pub model: PathBuf,
+    /// The directory to write (created; its files are replaced).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Fraction of each matrix's weights to remove, in [0, 1).
+    #[arg(long, default_value_t = 0.75, value_parser = crate::cli::number, allow_negative_numbers = true)]
+    pub sparsity: f64,
+    /// The tensor-name prefix of the network to compile, when the model
+    /// holds several (e.g. `enc_` and `dec_`).
+    #[arg(long)]
+    pub prefix: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// A `bbs compile` output directory.
+    pub dir: PathBuf,
+    /// The input sequence: a .npy of frames x features (floats).
+    pub input: PathBuf,
+    /// The outputs, frames x outputs (float32 .npy).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The run's report as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// The names one family of state dicts gives a layer's tensors.
+struct Names {
+    w_ih: &'static str,
+    w_hh: &'static str,
+    b_ih: &'static str,
+    b_hh: &'static str,
+    w_hr: Option<&'static str>,
+}
+
+const FAMILIES: [Names; 2] = [
+    Names {
+        w_ih: "weight_ih",
+        w_hh: "weight_hh",
+        b_ih: "bias_ih",
+        b_hh: "bias_hh",
+        w_hr: Some("weight_hr"),
+    },
+    Names {
+        w_ih: "w_ih",
+        w_hh: "w_hh",
+        b_ih: "b_ih",
+        b_hh: "b_hh",
+        w_hr: None,
+    },
+];
+
+/// The tensors of one layer, by role.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LayerTensors {
+    pub w_ih: String,
+    pub w_hh: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_ih: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_hh: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub w_hr: Option<String>,
+}
+
+/// The recurrent layers of `model` under one prefix, in stacking order.
+pub fn find_layers(model: &Path, prefix: Option<&str>) -> Result<Vec<LayerTensors>> {
+    let tensors: BTreeMap<String, Vec<usize>> = list_tensors(model)?.into_iter().collect();
+    // (prefix, family, layer number or None for a cell).
+    let mut found: Vec<(String, usize, Option<usize>)> = Vec::new();
+    for name in tensors.keys() {
+        for (f, fam) in FAMILIES.iter().enumerate() {
+            let Some(at) = name.rfind(fam.w_ih) else {
+                continue;
+            };
+            let (pre, rest) = (&name[..at], &name[at + fam.w_ih.len()..]);
+            let layer = if rest.is_empty() {
+                None
+            } else if let Some(k) = rest.strip_prefix("_l") {
+                if k.ends_with("_reverse") {
+                    bail!(
+                        "{}: tensor {name}: reverse and bidirectional layers are not supported yet",
+                        model.display()
+                    );
+                }
+                match k.parse::<usize>() {
+                    Ok(k) => Some(k),
+                    Err(_) => continue,
+                }
+            } else {
+                continue;
+            };
+            found.push((pre.to_string(), f, layer));
+        }
+    }
+    let mut prefixes: Vec<&str> = found.iter().map(|(p, _, _)| p.as_str()).collect();
+    prefixes.dedup();
+    let chosen = match prefix {
+        Some(p) => {
+            if !prefixes.contains(&p) {
+                bail!(
+                    "{}: --prefix {p:?}: no recurrent layer has it (prefixes: {})",
+                    model.display(),
+                    shown_prefixes(&prefixes)
+                );
+            }
+            p.to_string()
+        }
+        None => match prefixes.as_slice() {
+            [] => bail!(
+                "{}: holds no recurrent layer (tensors named [prefix]weight_ih[_l<k>] or [prefix]w_ih)",
+                model.display()
+            ),
+            [p] => p.to_string(),
+            _ => bail!(
+                "{}: holds recurrent layers under several prefixes ({}): pick one with --prefix",
+                model.display(),
+                shown_prefixes(&prefixes)
+            ),
+        },
+    };
+    let mut mine: Vec<(usize, Option<usize>)> = found
+        .iter()
+        .filter(|(p, _, _)| *p == chosen)
+        .map(|&(_, f, l)| (f, l))
+        .collect();
+    mine.sort_by_key(|&(_, l)| l);
+    if mine.iter().any(|&(_, l)| l.is_none()) && mine.len() > 1 {
+        bail!(
+            "{}: prefix {chosen:?} has a cell and numbered layers; name one network",
+            model.display()
+        );
+    }
+    let mut out = Vec::new();
+    for (k, &(f, l)) in mine.iter().enumerate() {
+        if l.is_some_and(|l| l != k) {
+            bail!(
+                "{}: prefix {chosen:?}: layer {k} is missing ({}{}_l{k})",
+                model.display(),
+                chosen,
+                FAMILIES[f].w_ih
+            );
+        }
+        let fam = &FAMILIES[f];
+        let suffix = l.map_or(String::new(), |l| format!("_l{l}"));
+        let name = |role: &str| format!("{chosen}{role}{suffix}");
+        let present = |role: &str| Some(name(role)).filter(|n| tensors.contains_key(n));
+        let w_hh = name(fam.w_hh);
+        if !tensors.contains_key(&w_hh) {
+            bail!(
+                "{}: {} has no {w_hh} beside it",
+                model.display(),
+                name(fam.w_ih)
+            );
+        }
+        out.push(LayerTensors {
+            w_ih: name(fam.w_ih),
+            w_hh,
+            b_ih: present(fam.b_ih),
+            b_hh: present(fam.b_hh),
+            w_hr: fam.w_hr.and_then(present),
+        });
+    }
+    Ok(out)
+}
+
+fn shown_prefixes(p: &[&str]) -> String {
+    p.iter()
+        .map(|p| format!("{p:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One layer's float weights, its kind from the shapes.
+fn read_layer(model: &Path, t: &LayerTensors) -> Result<FloatLayer> {
+    let w_ih = read_matrix(model, Some(&t.w_ih))?;
+    let w_hh = read_matrix(model, Some(&t.w_hh))?;
+    let w_hr = t
+        .w_hr
+        .as_deref()
+        .map(|n| read_matrix(model, Some(n)))
+        .transpose()?;
+    let hidden = w_hr.as_ref().map_or(w_hh.ncols(), Array2::ncols);
+    let rows = w_hh.nrows();
+    let kind = match (rows / hidden.max(1), rows % hidden.max(1)) {
+        (4, 0) => FloatKind::Lstm,
+        (3, 0) if w_hr.is_none() => FloatKind::Gru,
+        _ => bail!(
+            "{}: {}: {rows} rows are not 4 (LSTM) or 3 (GRU) times the hidden size {hidden}",
+            model.display(),
+            t.w_hh
+        ),
+    };
+    if w_ih.nrows() != rows {
+        bail!(
+            "{}: {} has {} rows, {} has {rows}",
+            model.display(),
+            t.w_ih,
+            w_ih.nrows(),
+            t.w_hh
+        );
+    }
+    let bias = |name: &Option<String>| -> Result<Vec<f32>> {
+        let Some(n) = name else {
+            return Ok(vec![0.0; rows]);
+        };
+        match read_named_vector(model, n)? {
+            Vector::Float(v) if v.len() == rows => Ok(v.to_vec()),
+            Vector::Float(v) => bail!(
+                "{}: {n}: {} values, the layer has {rows} gate rows",
+                model.display(),
+                v.len()
+            ),
+            Vector::Fixed(_) => bail!("{}: {n}: not floating point", model.display()),
+        }
+    };
+    Ok(FloatLayer {
+        kind,
+        b_ih: bias(&t.b_ih)?,
+        b_hh: bias(&t.b_hh)?,
+        w_ih: w_ih.to_owned(),
+        w_hh: w_hh.to_owned(),
+        w_hr,
+    })
+}
+
+/// `manifest.json` of a compiled directory.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub bbs_version: String,
+    /// The model's file name.
+    pub model: String,
+    pub sparsity: f64,
+    /// The configuration (`config.toml` beside it).
+    pub config: String,
+    /// Every layer runs on the accelerator; nothing on the host.
+    pub layers: Vec<ManifestLayer>,
+    pub input: usize,
+    pub output: usize,
+    /// The machine's program of one frame.
+    pub instructions: usize,
+    /// Cycles of the first frame, and per frame once frames follow each
+    /// other (the overlapped machine overlaps them).
+    pub first_frame_cycles: u64,
+    pub steady_frame_cycles: u64,
+    pub steady_frame_us: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestLayer {
+    /// `lstm` or `gru`.
+    pub kind: String,
+    pub tensors: LayerTensors,
+    pub input: usize,
+    pub hidden: usize,
+    pub output: usize,
+    /// CSB files, by role (`w_ih`, `w_hh`, `proj`).
+    pub csb: BTreeMap<String, String>,
+    /// Fixed-point biases: an LSTM's `b_ih + b_hh` as `bias`, a GRU's apart.
+    pub biases: BTreeMap<String, Vec<i64>>,
+}
+
+pub fn compile(args: &CompileArgs) -> Result<()> {
+    let mut plan = OutputPlan::new();
+    plan.input("MODEL", &args.model);
+    if let Some(c) = &args.config {
+        plan.input("--config", c);
+    }
+    let dir = plan.dir("-o", &args.output)?;
+    plan.check()?;
+    if !(0.0..1.0).contains(&args.sparsity) {
+        bail!("--sparsity: {} is not in [0, 1)", args.sparsity);
+    }
+    let cfg = crate::flow::load_config(args.config.as_deref())?;
+    let tensors = find_layers(&args.model, args.prefix.as_deref())?;
+    let float: Vec<FloatLayer> = tensors
+        .iter()
+        .map(|t| read_layer(&args.model, t))
+        .collect::<Result<_>>()?;
+    let label = file_name(&args.model);
+    let net = network_from_float(&label, &cfg, args.sparsity, &float)?;
+    net.check()
+        .with_context(|| format!("{}", args.model.display()))?;
+    let compiled = net
+        .compile(&cfg)
+        .with_context(|| format!("{} on configuration '{}'", label, cfg.name))?;
+    let machine = bbs_sim::machine::Machine::new(&cfg, compiled.matrices.clone())?;
+    let cycles = machine.frame_cycles(&compiled.program, 6);
+    let (first, steady) = (cycles[0], *cycles.last().expect("frames"));
+
+    let mut layers = Vec::new();
+    for (k, (layer, t)) in net.layers.iter().zip(&tensors).enumerate() {
+        let mut csb = BTreeMap::new();
+        let mut biases = BTreeMap::new();
+        let mut put = |role: &str, m: &Csb, plan: &mut OutputPlan| -> Result<()> {
+            let file = format!("layer{k}.{role}.csb");
+            plan.part(dir, &file);
+            m.write_into(plan.dest_in(dir, &file))?;
+            csb.insert(role.to_string(), file);
+            Ok(())
+        };
+        let (kind, hidden) = match layer {
+            Layer::Lstm(l) => {
+                put("w_ih", &l.w_ih, &mut plan)?;
+                put("w_hh", &l.w_hh, &mut plan)?;
+                if let Some(p) = &l.proj {
+                    put("proj", p, &mut plan)?;
+                }
+                biases.insert("bias".to_string(), l.bias.clone());
+                ("lstm", l.hidden)
+            }
+            Layer::Gru(g) => {
+                put("w_ih", &g.w_ih, &mut plan)?;
+                put("w_hh", &g.w_hh, &mut plan)?;
+                biases.insert("b_ih".to_string(), g.b_ih.clone());
+                biases.insert("b_hh".to_string(), g.b_hh.clone());
+                ("gru", g.hidden)
+            }
+        };
+        layers.push(ManifestLayer {
+            kind: kind.into(),
+            tensors: t.clone(),
+            input: layer.input(),
+            hidden,
+            output: layer.output(),
+            csb,
+            biases,
+        });
+    }
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        bbs_version: env!("CARGO_PKG_VERSION").into(),
+        model: label.clone(),
+        sparsity: args.sparsity,
+        config: cfg.name.clone(),
+        layers,
+        input: net.input(),
+        output: net.output(),
+        instructions: compiled.program.instrs.len(),
+        first_frame_cycles: first,
+        steady_frame_cycles: steady,
+        steady_frame_us: steady as f64 / f64::from(cfg.host.clock_mhz),
+    };
+    plan.write_in(dir, "config.toml", cfg.to_toml().as_bytes())?;
+    plan.write_in(
+        dir,
+        "manifest.json",
+        format!("{}\n", serde_json::to_string_pretty(&manifest)?).as_bytes(),
+    )?;
+    plan.publish()?;
+    let kinds: Vec<String> = manifest
+        .layers
+        .iter()
+        .map(|l| format!("{} {} -> {}", l.kind, l.input, l.output))
+        .collect();
+    say!(
+        "{label}: {} on '{}' at {:.0}% sparsity: {} instructions per frame, first frame {first} cycles, then {steady} cycles = {:.2} us per frame; wrote {}",
+        kinds.join(", "),
+        cfg.name,
+        100.0 * args.sparsity,
+        manifest.instructions,
+        manifest.steady_frame_us,
+        args.output.display()
+    )?;
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// The network and configuration of a compiled directory.
+pub fn load_compiled(dir: &Path) -> Result<(Config, Manifest, Network)> {
+    let text = std::fs::read_to_string(dir.join("manifest.json"))
+        .with_context(|| format!("{}: not a `bbs compile` directory", dir.display()))?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .with_context(|| format!("{}", dir.join("manifest.json").display()))?;
+    if manifest.manifest_version != MANIFEST_VERSION {
+        bail!(
+            "{}: manifest_version {} is not {MANIFEST_VERSION}",
+            dir.join("manifest.json").display(),
+            manifest.manifest_version
+        );
+    }
+    let cfg = Config::from_file(&dir.join("config.toml"))?;
+    let mut layers = Vec::new();
+    for l in &manifest.layers {
+        let csb = |role: &str| -> Result<Csb> {
+            let file = l
+                .csb
+                .get(role)
+                .with_context(|| format!("{}: a {} layer without {role}", dir.display(), l.kind))?;
+            Ok(Csb::read(&dir.join(file))?)
+        };
+        let bias = |name: &str| -> Result<Vec<i64>> {
+            l.biases
+                .get(name)
+                .cloned()
+                .with_context(|| format!("{}: a {} layer without {name}", dir.display(), l.kind))
+        };
+        layers.push(match l.kind.as_str() {
+            "lstm" => Layer::Lstm(bbs_sim::rnn::LstmLayer {
+                input: l.input,
+                hidden: l.hidden,
+                w_ih: csb("w_ih")?,
+                w_hh: csb("w_hh")?,
+                bias: bias("bias")?,
+                proj: l
+                    .csb
+                    .contains_key("proj")
+                    .then(|| csb("proj"))
+                    .transpose()?,
+            }),
+            "gru" => Layer::Gru(bbs_sim::rnn::GruLayer {
+                input: l.input,
+                hidden: l.hidden,
+                w_ih: csb("w_ih")?,
+                w_hh: csb("w_hh")?,
+                b_ih: bias("b_ih")?,
+                b_hh: bias("b_hh")?,
+            }),
+            other => bail!("{}: layer kind {other:?} is not lstm or gru", dir.display()),
+        });
+    }
+    let net = Network { layers };
+    net.check()
+        .with_context(|| format!("{}", dir.join("manifest.json").display()))?;
+    Ok((cfg, manifest, net))
+}
+
+/// `bbs run`'s report.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub model: String,
+    pub config: String,
+    pub frames: usize,
+    pub input: usize,
+    pub output: usize,
+    /// Each frame's cycles (on the overlapped machine from the end of the
+    /// frame before).
+    pub frame_cycles: Vec<u64>,
+    pub total_cycles: u64,
+    pub steady_frame_cycles: u64,
+    pub steady_frame_us: f64,
+    pub multiplier_utilization: f64,
+    /// The outputs equal the plain fixed-point reference's (always: a
+    /// difference is an error).
+    pub bit_exact_vs_reference: bool,
+    /// Against the same pruned network in float (f64, exact sigmoid/tanh).
+    pub max_abs_error_vs_float: f64,
+    pub rms_error_vs_float: f64,
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let mut plan = OutputPlan::new();
+    plan.input("DIR", &args.dir);
+    plan.input("INPUT", &args.input);
+    let out = args
+        .output
+        .as_deref()
+        .map(|p| plan.file("-o", p))
+        .transpose()?;
+    let json = args
+        .json
+        .as_deref()
+        .map(|p| plan.file("--json", p))
+        .transpose()?;
+    plan.check()?;
+    let (cfg, manifest, net) = load_compiled(&args.dir)?;
+    let x = read_matrix(&args.input, None)?;
+    if x.ncols() != net.input() {
+        bail!(
+            "{}: {} features per frame, the network takes {}",
+            args.input.display(),
+            x.ncols(),
+            net.input()
+        );
+    }
+    let fmt = cfg.format();
+    let frames: Vec<Vec<i64>> = x
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().map(|&v| fmt.quantize(v).0).collect())
+        .collect();
+    let run = bbs_sim::rnn::run_sequence(&cfg, &net, &frames)?;
+    let reference = bbs_sim::rnn::reference_sequence(&cfg, &net, &frames);
+    if reference != run.outputs {
+        bail!("internal error: the accelerator's outputs differ from the fixed-point reference");
+    }
+    let float = bbs_sim::rnn::float_sequence(&cfg, &net, &frames);
+    let (mut max, mut sq, mut n) = (0.0f64, 0.0f64, 0usize);
+    for (o, f) in run.outputs.iter().zip(&float) {
+        for (&a, &b) in o.iter().zip(f) {
+            let e = (fmt.dequantize(a) as f64 - b).abs();
+            max = max.max(e);
+            sq += e * e;
+            n += 1;
+        }
+    }
+    let frame_cycles: Vec<u64> = run.frames.iter().map(|r| r.cycles).collect();
+    let total: u64 = frame_cycles.iter().sum();
+    let macs: u64 = run.frames.iter().map(|r| r.macs).sum();
+    let steady = *frame_cycles.last().unwrap_or(&0);
+    let report = RunReport {
+        model: manifest.model.clone(),
+        config: cfg.name.clone(),
+        frames: frames.len(),
+        input: net.input(),
+        output: net.output(),
+        frame_cycles,
+        total_cycles: total,
+        steady_frame_cycles: steady,
+        steady_frame_us: steady as f64 / f64::from(cfg.host.clock_mhz),
+        multiplier_utilization: macs as f64 / ((cfg.pes * cfg.banks) as f64 * total.max(1) as f64),
+        bit_exact_vs_reference: true,
+        max_abs_error_vs_float: max,
+        rms_error_vs_float: (sq / n.max(1) as f64).sqrt(),
+    };
+    if let Some(o) = out {
+        let y = Array2::from_shape_fn((frames.len(), net.output()), |(t, j)| {
+            fmt.dequantize(run.outputs[t][j])
+        });
+        plan.dest(o).write_npy(&y)?;
+    }
+    if let Some(j) = json {
+        plan.write(
+            j,
+            format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes(),
+        )?;
+    }
+    plan.publish()?;
+    say!(
+        "{} on '{}': {} frames of {} features -> {}; {} cycles in all, {} per frame once they follow each other ({:.2} us), multipliers busy {:.1}%; bit-exact with the fixed-point reference; against the pruned network in float: max |error| {:.4}, RMS {:.4}",
+        report.model,
+        report.config,
+        report.frames,
+        report.input,
+        report.output,
+        report.total_cycles,
+        report.steady_frame_cycles,
+        report.steady_frame_us,
+        100.0 * report.multiplier_utilization,
+        report.max_abs_error_vs_float,
+        report.rms_error_vs_float
+    )?;
+    Ok(())
+}

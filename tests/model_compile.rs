@@ -1,0 +1,299 @@
+//! `bbs compile` and `bbs run` on trained networks: silero-vad's LSTM cell
+//! (safetensors, `lstm_cell.*`), g2p-en's encoder GRU (npz, `enc_w_ih`
+//! naming, two networks in one file), a two-layer `nn.LSTM` state dict
+//! (`rnn.weight_ih_l0`, `_l1`) written here, on the serialized and the
+//! overlapped machine; and the bad inputs: one line, exit 1, nothing
+//! written.
+
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bbs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bbs"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn assert_fails(out: &Output, needles: &[&str], absent: &[&Path]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for n in needles {
+        assert!(lines[0].contains(n), "'{n}' missing from: {}", lines[0]);
+    }
+    for p in absent {
+        assert!(!p.exists(), "{} was left behind", p.display());
+    }
+}
+
+/// `frames x features` values in (-1, 1).
+fn sequence(path: &Path, frames: usize, features: usize) {
+    let x = Array2::from_shape_fn((frames, features), |(t, j)| {
+        (0.8 * (0.37 * t as f64 + 0.11 * j as f64).sin()) as f32
+    });
+    bbs_compress::write_npy_atomic(path, &x).unwrap();
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Compile `model` into `dir`, run `frames` frames, check the report.
+fn compile_and_run(
+    model: &Path,
+    extra: &[&str],
+    dir: &Path,
+    frames: usize,
+) -> (serde_json::Value, serde_json::Value) {
+    let mut args = vec!["compile", s(model), "-o", s(dir)];
+    args.extend(extra);
+    let said = ok(&bbs(&args));
+    assert!(said.contains("instructions per frame"), "{said}");
+    let manifest = json(&dir.join("manifest.json"));
+    let input = manifest["input"].as_u64().unwrap() as usize;
+    let x = dir.with_extension("x.npy");
+    sequence(&x, frames, input);
+    let (y, r) = (dir.with_extension("y.npy"), dir.with_extension("r.json"));
+    let said = ok(&bbs(&["run", s(dir), s(&x), "-o", s(&y), "--json", s(&r)]));
+    assert!(
+        said.contains("bit-exact with the fixed-point reference"),
+        "{said}"
+    );
+    let report = json(&r);
+    assert_eq!(report["bit_exact_vs_reference"], true);
+    assert_eq!(report["frames"], frames);
+    let out = bbs_compress::read_matrix(&y, None).unwrap();
+    assert_eq!(
+        out.dim(),
+        (frames, manifest["output"].as_u64().unwrap() as usize)
+    );
+    assert!(out.iter().any(|&v| v != 0.0));
+    // The same run, the same bytes.
+    let y2 = dir.with_extension("y2.npy");
+    ok(&bbs(&["run", s(dir), s(&x), "-o", s(&y2)]));
+    assert_eq!(std::fs::read(&y).unwrap(), std::fs::read(&y2).unwrap());
+    (manifest, report)
+}
+
+#[test]
+fn silero_lstm_cell_compiles_and_runs_bit_exact() {
+    let work = tempfile::tempdir().unwrap();
+    let model = root().join("data/silero-vad/silero_vad_16k.safetensors");
+    let (m, r) = compile_and_run(&model, &["--sparsity", "0.5"], &work.path().join("vad"), 6);
+    assert_eq!(m["layers"].as_array().unwrap().len(), 1);
+    let l = &m["layers"][0];
+    assert_eq!(
+        (
+            l["kind"].as_str(),
+            l["input"].as_u64(),
+            l["hidden"].as_u64()
+        ),
+        (Some("lstm"), Some(128), Some(128))
+    );
+    assert_eq!(l["tensors"]["w_hh"], "lstm_cell.weight_hh");
+    assert_eq!(l["tensors"]["b_ih"], "lstm_cell.bias_ih");
+    assert_eq!(l["biases"]["bias"].as_array().unwrap().len(), 512);
+    // The serialized machine: every frame alike, the manifest's.
+    let cycles: Vec<u64> = r["frame_cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert!(
+        cycles
+            .iter()
+            .all(|&c| c == m["steady_frame_cycles"].as_u64().unwrap()),
+        "{cycles:?}"
+    );
+    // Q3.12 arithmetic with PWL sigmoid/tanh stays close to float.
+    let e = r["max_abs_error_vs_float"].as_f64().unwrap();
+    assert!(e > 0.0 && e < 0.05, "{e}");
+
+    // The overlapped machine: frames overlap, the same outputs.
+    let mut cfg = bbs_sim::Config {
+        name: "default-ov".into(),
+        overlap: bbs_sim::Overlap::all(),
+        ..bbs_sim::Config::default()
+    };
+    cfg.memory.vector_words = 4096;
+    cfg.memory.instruction_words = 128;
+    let cfg_path = work.path().join("ov.toml");
+    std::fs::write(&cfg_path, cfg.to_toml()).unwrap();
+    let dir = work.path().join("vad-ov");
+    let (mo, ro) = compile_and_run(
+        &model,
+        &["--sparsity", "0.5", "--config", s(&cfg_path)],
+        &dir,
+        6,
+    );
+    assert!(
+        mo["steady_frame_cycles"].as_u64() < m["steady_frame_cycles"].as_u64(),
+        "{mo}"
+    );
+    assert!(ro["total_cycles"].as_u64() < r["total_cycles"].as_u64());
+    let (a, b) = (
+        std::fs::read(work.path().join("vad.y.npy")).unwrap(),
+        std::fs::read(work.path().join("vad-ov.y.npy")).unwrap(),
+    );
+    assert_eq!(a, b, "the overlapped machine computes the same values");
+}
+
+#[test]
+fn g2p_encoder_gru_compiles_by_prefix() {
+    let work = tempfile::tempdir().unwrap();
+    let model = root().join("data/cache/g2p_en/checkpoint20.npz");
+    if !model.exists() {
+        // scripts/fetch-data.sh fetches it (the README's test command runs it).
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "{} is missing",
+            model.display()
+        );
+        eprintln!(
+            "skipped: {} is missing (scripts/fetch-data.sh)",
+            model.display()
+        );
+        return;
+    }
+    let dir = work.path().join("enc");
+    let o = bbs(&["compile", s(&model), "-o", s(&dir)]);
+    assert_fails(
+        &o,
+        &["several prefixes", "\"dec_\"", "\"enc_\"", "--prefix"],
+        &[&dir],
+    );
+    let (m, r) = compile_and_run(&model, &["--prefix", "enc_"], &dir, 4);
+    let l = &m["layers"][0];
+    assert_eq!(l["kind"], "gru");
+    assert_eq!(l["tensors"]["w_ih"], "enc_w_ih");
+    assert_eq!(
+        l["biases"]["b_hh"].as_array().unwrap().len(),
+        3 * l["hidden"].as_u64().unwrap() as usize
+    );
+    assert!(r["max_abs_error_vs_float"].as_f64().unwrap() < 0.05, "{r}");
+}
+
+/// A two-layer `nn.LSTM(16, 24, num_layers=2)` state dict with random weights.
+fn stacked_lstm(path: &Path) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(path).unwrap());
+    let (input, hidden) = (16, 24);
+    for (k, cols) in [(0, input), (1, hidden)] {
+        let mut m = |rows: usize, cols: usize| {
+            Array2::from_shape_fn((rows, cols), |_| rng.random_range(-0.4f32..0.4))
+        };
+        let (w_ih, w_hh) = (m(4 * hidden, cols), m(4 * hidden, hidden));
+        let b = m(2, 4 * hidden);
+        npz.add_array(format!("rnn.weight_ih_l{k}"), &w_ih).unwrap();
+        npz.add_array(format!("rnn.weight_hh_l{k}"), &w_hh).unwrap();
+        npz.add_array(format!("rnn.bias_ih_l{k}"), &b.row(0).to_owned())
+            .unwrap();
+        npz.add_array(format!("rnn.bias_hh_l{k}"), &b.row(1).to_owned())
+            .unwrap();
+    }
+    // Not recurrent: ignored.
+    npz.add_array("head.weight", &Array2::<f32>::zeros((3, hidden)))
+        .unwrap();
+    npz.finish().unwrap();
+}
+
+#[test]
+fn stacked_lstm_layers_chain() {
+    let work = tempfile::tempdir().unwrap();
+    let model = work.path().join("stacked.npz");
+    stacked_lstm(&model);
+    let (m, r) = compile_and_run(&model, &[], &work.path().join("st"), 5);
+    let layers = m["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    assert_eq!(
+        (layers[0]["input"].as_u64(), layers[1]["input"].as_u64()),
+        (Some(16), Some(24))
+    );
+    assert_eq!(layers[1]["tensors"]["w_hh"], "rnn.weight_hh_l1");
+    assert!(r["max_abs_error_vs_float"].as_f64().unwrap() < 0.05, "{r}");
+}
+
+#[test]
+fn bad_models_and_inputs_fail_cleanly() {
+    let work = tempfile::tempdir().unwrap();
+    let model = root().join("data/silero-vad/silero_vad_16k.safetensors");
+    let dir = work.path().join("vad");
+    // No recurrent layer in the file.
+    let plain = work.path().join("w.npy");
+    bbs_compress::write_npy_atomic(&plain, &Array2::<f32>::zeros((4, 4))).unwrap();
+    assert_fails(
+        &bbs(&["compile", s(&plain), "-o", s(&dir)]),
+        &["w.npy", "holds no recurrent layer"],
+        &[&dir],
+    );
+    // A prefix that is not there.
+    assert_fails(
+        &bbs(&["compile", s(&model), "--prefix", "enc_", "-o", s(&dir)]),
+        &["--prefix \"enc_\"", "\"lstm_cell.\""],
+        &[&dir],
+    );
+    // Too large for the configuration: the field and what it needs.
+    let mut small = bbs_sim::Config::default();
+    small.memory.vector_words = 512;
+    let small_path = work.path().join("small.toml");
+    std::fs::write(&small_path, small.to_toml()).unwrap();
+    assert_fails(
+        &bbs(&[
+            "compile",
+            s(&model),
+            "--config",
+            s(&small_path),
+            "-o",
+            s(&dir),
+        ]),
+        &["memory.vector_words", "needs", "512"],
+        &[&dir],
+    );
+
+    ok(&bbs(&["compile", s(&model), "-o", s(&dir)]));
+    let (x, y) = (work.path().join("x.npy"), work.path().join("y.npy"));
+    sequence(&x, 3, 100);
+    assert_fails(
+        &bbs(&["run", s(&dir), s(&x), "-o", s(&y)]),
+        &["x.npy", "100 features per frame, the network takes 128"],
+        &[&y],
+    );
+    let mut nan = Array2::<f32>::zeros((2, 128));
+    nan[[1, 5]] = f32::NAN;
+    bbs_compress::write_npy_atomic(&x, &nan).unwrap();
+    assert_fails(
+        &bbs(&["run", s(&dir), s(&x), "-o", s(&y)]),
+        &["x.npy"],
+        &[&y],
+    );
+    assert_fails(
+        &bbs(&["run", s(work.path()), s(&x), "-o", s(&y)]),
+        &["not a `bbs compile` directory"],
+        &[&y],
+    );
+}
