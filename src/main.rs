@@ -114,13 +114,17 @@ enum Command {
     /// Generate, lint, build in Verilator and compare the RTL with the simulator:
     /// one SpMxV (M.csb X.npy), or frames of a built-in workload (--workload).
     Verify {
-        #[arg(required_unless_present = "workload", requires = "input")]
+        #[arg(required_unless_present_any = ["workload", "model"], requires = "input")]
         csb: Option<PathBuf>,
         #[arg(requires = "csb")]
         input: Option<PathBuf>,
         /// A built-in workload run for --frames frames, the state carried.
         #[arg(long, value_enum, conflicts_with_all = ["csb", "input"])]
         workload: Option<cli::Workload>,
+        /// A `bbs compile` directory: --frames frames of random inputs
+        /// through the network it holds, on its configuration.
+        #[arg(long, conflicts_with_all = ["csb", "input", "workload", "config", "sparsity"])]
+        model: Option<PathBuf>,
         #[arg(long, default_value_t = 3, value_parser = cli::frames,
               allow_negative_numbers = true, conflicts_with_all = ["csb", "input"])]
         frames: usize,
@@ -413,6 +417,7 @@ fn run(cli: Cli) -> Result<()> {
             csb,
             input,
             workload,
+            model,
             frames,
             sparsity,
             config,
@@ -421,7 +426,7 @@ fn run(cli: Cli) -> Result<()> {
             // The comparison printed is the result; the directory is Verilator's work.
             let mut plan = OutputPlan::new();
             config_input(&mut plan, &config);
-            for (role, p) in [("CSB", &csb), ("INPUT", &input)] {
+            for (role, p) in [("CSB", &csb), ("INPUT", &input), ("--model", &model)] {
                 if let Some(p) = p {
                     plan.input(role, p);
                 }
@@ -432,10 +437,27 @@ fn run(cli: Cli) -> Result<()> {
             }
             plan.check()?;
             drop(plan);
-            let cfg = flow::load_config(config.as_deref())?;
+            let compiled_model = model
+                .as_deref()
+                .map(bbs::model_compile::load_compiled)
+                .transpose()?;
+            let cfg = match &compiled_model {
+                Some((cfg, _, _)) => cfg.clone(),
+                None => flow::load_config(config.as_deref())?,
+            };
             // Refuse what the generator does not build before simulating.
             bbs_hdlgen::check_supported(&cfg)?;
-            let v = match (csb, input, workload) {
+            let net = match (compiled_model, workload) {
+                (Some((_, _, net)), _) => Some(net),
+                (None, Some(workload)) => Some(bbs_sim::workloads::network(
+                    workload.name(),
+                    &cfg,
+                    sparsity,
+                    1,
+                )?),
+                (None, None) => None,
+            };
+            let v = match (csb, input, net) {
                 (Some(csb), Some(input), None) => {
                     let c = read_csb(&csb)?;
                     let x = flow::load_vector(&input, &cfg)?;
@@ -443,8 +465,7 @@ fn run(cli: Cli) -> Result<()> {
                     let build = flow::build_rtl(&cfg, &output)?;
                     flow::cosimulate(&cfg, &build, &c, &x, &output.join("run"))?.1
                 }
-                (None, None, Some(workload)) => {
-                    let net = bbs_sim::workloads::network(workload.name(), &cfg, sparsity, 1)?;
+                (None, None, Some(net)) => {
                     // The machine's own program: on the overlapped machine
                     // its gate rows are in cell blocks, its regions one
                     // writer's each, its waits written in.
@@ -467,7 +488,7 @@ fn run(cli: Cli) -> Result<()> {
                     )?
                     .1
                 }
-                _ => unreachable!("clap requires M.csb X.npy or --workload"),
+                _ => unreachable!("clap requires M.csb X.npy, --workload or --model"),
             };
             say!("{}", serde_json::to_string_pretty(&v)?)?;
             if !v.bit_exact {

@@ -297,3 +297,54 @@ fn bad_models_and_inputs_fail_cleanly() {
         &[&y],
     );
 }
+
+/// `bbs verify --model DIR --frames 2`: silero-vad's compiled LSTM on the
+/// generated RTL in Verilator, bit-exact, 0 cycles of error.
+#[test]
+fn a_compiled_model_verifies_on_verilator() {
+    if !bbs_hdlgen::verilator::available_for_test("bbs verify --model") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let model = root().join("data/silero-vad/silero_vad_16k.safetensors");
+    let dir = work.path().join("vad");
+    ok(&bbs(&[
+        "compile",
+        s(&model),
+        "-o",
+        s(&dir),
+        "--sparsity",
+        "0.5",
+    ]));
+    let build = work.path().join("build");
+    let out = ok(&bbs(&[
+        "verify",
+        "--model",
+        s(&dir),
+        "--frames",
+        "2",
+        "-o",
+        s(&build),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["config"], "default");
+    assert_eq!(v["bit_exact"], true, "{v}");
+    assert_eq!(v["rows"], 2 * 128, "{v}");
+    assert_eq!(v["rtl_cycles"], v["sim_cycles"], "{v}");
+    let manifest = json(&dir.join("manifest.json"));
+    assert_eq!(
+        v["sim_cycles"],
+        2 * manifest["steady_frame_cycles"].as_u64().unwrap()
+    );
+    // --model takes its configuration from the directory.
+    let o = bbs(&[
+        "verify",
+        "--model",
+        s(&dir),
+        "--config",
+        "x.toml",
+        "-o",
+        s(&build),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+}
