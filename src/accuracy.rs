@@ -170,3 +170,117 @@ pub fn to_markdown(rows: &[AccuracyRow]) -> String {
     }
     md
 }
+
+/// A fixed-point format the accelerator tables use: value bits and
+/// fraction bits on `default`'s machine.
+#[derive(Clone, Copy, Debug)]
+pub struct MachineFormat {
+    pub value_width: u32,
+    pub frac_bits: u32,
+}
+
+/// The sparsities of the accelerator tables (besides dense).
+pub const ACCELERATOR_SPARSITIES: [f64; 3] = [0.25, 0.5, 0.75];
+
+/// `default`'s Q3.12, a 12-bit Q3.8 and an 8-bit Q2.5.
+pub const MACHINE_FORMATS: [MachineFormat; 3] = [
+    MachineFormat {
+        value_width: 16,
+        frac_bits: 12,
+    },
+    MachineFormat {
+        value_width: 12,
+        frac_bits: 8,
+    },
+    MachineFormat {
+        value_width: 8,
+        frac_bits: 5,
+    },
+];
+
+impl MachineFormat {
+    pub fn label(&self) -> String {
+        format!(
+            "Q{}.{} ({}-bit)",
+            self.value_width - 1 - self.frac_bits,
+            self.frac_bits,
+            self.value_width
+        )
+    }
+    /// The `default` configuration with this format.
+    pub fn config(&self) -> bbs_sim::Config {
+        bbs_sim::Config {
+            value_width: self.value_width,
+            frac_bits: self.frac_bits,
+            ..bbs_sim::Config::default()
+        }
+    }
+}
+
+/// silero-vad with its LSTM cell on the simulated accelerator (the rest of
+/// the model, STFT, convolutions and head, in float on the host): frame
+/// accuracy on the shipped clip, dense and BBS (the configuration's banks)
+/// at each of `sparsities`, for each format. Bit-exact with the RTL.
+pub fn silero_accelerator_table(
+    sparsities: &[f64],
+    formats: &[MachineFormat],
+) -> Result<Vec<AccuracyRow>> {
+    use bbs_sim::workloads::{network_from_float, FloatKind, FloatLayer};
+    let model = bbs_eval::data::silero_model()?;
+    let clip = bbs_eval::data::vad_clip()?;
+    let get = |n: &str| {
+        model
+            .matrix(n)
+            .cloned()
+            .with_context(|| format!("silero-vad: no matrix {n}"))
+    };
+    let layer = FloatLayer {
+        kind: FloatKind::Lstm,
+        w_ih: get("lstm_cell.weight_ih")?,
+        w_hh: get("lstm_cell.weight_hh")?,
+        b_ih: model.lstm_bias().to_vec(),
+        b_hh: vec![0.0; model.lstm_bias().len()],
+        w_hr: None,
+    };
+    let mut jobs = Vec::new();
+    for f in formats {
+        for &s in std::iter::once(&0.0).chain(sparsities) {
+            jobs.push((*f, s));
+        }
+    }
+    jobs.par_iter()
+        .map(|&(f, s)| {
+            let cfg = f.config();
+            let net = network_from_float("silero-vad", &cfg, s, std::slice::from_ref(&layer))?;
+            let mut runner = bbs_sim::rnn::SequenceRunner::new(&cfg, &net)?;
+            let fmt = cfg.format();
+            let mut failed = None;
+            let probs = model.probabilities_with(&clip.audio, |x| {
+                let frame: Vec<i64> = x.iter().map(|&v| fmt.quantize(v).0).collect();
+                match runner.step(frame) {
+                    Ok((h, _)) => h.iter().map(|&v| fmt.dequantize(v)).collect(),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                        vec![0.0; x.len()]
+                    }
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            let score = silero::score(&probs, &clip, 0.5);
+            let banks = cfg.banks;
+            Ok(AccuracyRow {
+                model: "silero-vad LSTM on the accelerator".into(),
+                pattern: if s == 0.0 { "dense" } else { "bbs" }.into(),
+                detail: if s == 0.0 {
+                    format!("dense, {}", f.label())
+                } else {
+                    format!("BBS ({banks} banks), {}", f.label())
+                },
+                sparsity: s,
+                metrics: vec![("frame_accuracy".into(), score.accuracy)],
+            })
+        })
+        .collect()
+}

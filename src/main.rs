@@ -163,6 +163,10 @@ enum Command {
         /// default: $BBS_DATA, else the user cache directory's bbs/.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Also run silero-vad's LSTM cell on the simulated accelerator
+        /// (`default`, in its Q3.12 and in 12-bit Q3.8), bit-exact with the RTL.
+        #[arg(long)]
+        accelerator: bool,
     },
     /// Run the whole flow on the built-in default: a real trained LSTM matrix.
     Demo {
@@ -505,6 +509,7 @@ fn run(cli: Cli) -> Result<()> {
             markdown,
             json,
             data,
+            accelerator,
         } => {
             use bbs::accuracy;
             use bbs::cli::EvalModel;
@@ -536,6 +541,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             if matches!(model, EvalModel::Silero | EvalModel::All) {
                 rows.extend(accuracy::silero_table(&accuracy::SPARSITIES)?);
+                if accelerator {
+                    rows.extend(accuracy::silero_accelerator_table(
+                        &accuracy::ACCELERATOR_SPARSITIES,
+                        &accuracy::MACHINE_FORMATS,
+                    )?);
+                }
             }
             let md = accuracy::to_markdown(&rows);
             if let Some(out) = md_out {

@@ -375,8 +375,9 @@ impl SileroVad {
         Ok(model)
     }
 
-    /// One model call: `input` is `CONTEXT + CHUNK` samples; updates `(h, c)`.
-    fn step(&self, input: &[f32], h: &mut [f32], c: &mut [f32]) -> f32 {
+    /// Steps 1 to 8 of one model call: `input` is `CONTEXT + CHUNK`
+    /// samples; the LSTM cell's input, 128 values.
+    pub fn encode(&self, input: &[f32]) -> Vec<f32> {
         debug_assert_eq!(input.len(), CONTEXT + CHUNK);
         let n = input.len();
         // Reflect padding on the right (the edge sample is not repeated).
@@ -404,13 +405,16 @@ impl SileroVad {
             (x, len) = conv.forward_relu(&x, len);
         }
         debug_assert_eq!(len, 1);
+        x
+    }
 
-        // LSTM cell, gate order i, f, g, o.
+    /// Step 9 in float: the LSTM cell, gate order i, f, g, o; updates `(h, c)`.
+    fn lstm(&self, x: &[f32], h: &mut [f32], c: &mut [f32]) {
         let mut gates = self.bias.clone();
         for (r, g) in gates.iter_mut().enumerate() {
             let wi = self.weight_ih.row(r);
             let wh = self.weight_hh.row(r);
-            *g += dot(wi.as_slice().expect("standard layout"), &x)
+            *g += dot(wi.as_slice().expect("standard layout"), x)
                 + dot(wh.as_slice().expect("standard layout"), h);
         }
         for u in 0..HIDDEN {
@@ -421,24 +425,48 @@ impl SileroVad {
             c[u] = f * c[u] + i * g;
             h[u] = o * c[u].tanh();
         }
+    }
 
+    /// Step 10: ReLU, `final_conv`, sigmoid: the speech probability of the
+    /// LSTM's output `h`.
+    pub fn head(&self, h: &[f32]) -> f32 {
         let relu_h: Vec<f32> = h.iter().map(|v| v.max(0.0)).collect();
         sigmoid(dot(&self.final_weight, &relu_h) + self.final_bias)
+    }
+
+    /// `bias_ih + bias_hh` of the LSTM cell.
+    pub fn lstm_bias(&self) -> &[f32] {
+        &self.bias
     }
 
     /// Speech probability per 512-sample chunk of 16 kHz audio, state carried
     /// across chunks as the real model does. The audio is zero-padded at the
     /// end to a whole number of chunks: `ceil(audio.len() / 512)` values.
     pub fn probabilities(&self, audio: &[f32]) -> Vec<f32> {
+        let mut h = vec![0.0f32; HIDDEN];
+        let mut c = vec![0.0f32; HIDDEN];
+        self.probabilities_with(audio, |x| {
+            self.lstm(x, &mut h, &mut c);
+            h.clone()
+        })
+    }
+
+    /// [`SileroVad::probabilities`] with the LSTM cell given: `lstm` takes
+    /// each chunk's encoded input (128 values) in order, keeps its own
+    /// state, and returns the cell's output `h` (e.g. the accelerator's).
+    pub fn probabilities_with(
+        &self,
+        audio: &[f32],
+        mut lstm: impl FnMut(&[f32]) -> Vec<f32>,
+    ) -> Vec<f32> {
         let chunks = audio.len().div_ceil(CHUNK);
         let mut padded = vec![0.0f32; CONTEXT + chunks * CHUNK];
         padded[CONTEXT..CONTEXT + audio.len()].copy_from_slice(audio);
-        let mut h = vec![0.0f32; HIDDEN];
-        let mut c = vec![0.0f32; HIDDEN];
         (0..chunks)
             .map(|k| {
                 let start = k * CHUNK;
-                self.step(&padded[start..start + CONTEXT + CHUNK], &mut h, &mut c)
+                let x = self.encode(&padded[start..start + CONTEXT + CHUNK]);
+                self.head(&lstm(&x))
             })
             .collect()
     }
@@ -608,7 +636,11 @@ pub struct VadScore {
 /// Scores `model` on `clip`: a frame is detected as speech iff its
 /// probability is >= `threshold` (0.5 is the usual).
 pub fn evaluate(model: &SileroVad, clip: &Clip, threshold: f32) -> VadScore {
-    let probs = model.probabilities(&clip.audio);
+    score(&model.probabilities(&clip.audio), clip, threshold)
+}
+
+/// [`evaluate`]'s score of given per-frame probabilities.
+pub fn score(probs: &[f32], clip: &Clip, threshold: f32) -> VadScore {
     let (mut tp, mut fp, mut speech, mut correct) = (0usize, 0usize, 0usize, 0usize);
     let frames = probs.len().min(clip.frame_labels.len());
     for (&p, &label) in probs.iter().zip(&clip.frame_labels) {
