@@ -284,3 +284,97 @@ pub fn silero_accelerator_table(
         })
         .collect()
 }
+
+/// One of g2p-en's GRUs on the simulated accelerator.
+struct AcceleratorGru {
+    runner: bbs_sim::rnn::SequenceRunner,
+    fmt: bbs_compress::QFormat,
+}
+
+impl g2p::GruCell for AcceleratorGru {
+    fn start(&mut self, h0: &[f32]) {
+        let q: Vec<i64> = h0.iter().map(|&v| self.fmt.quantize(v).0).collect();
+        self.runner.start_from(0, &q);
+    }
+    fn step(&mut self, x: &[f32]) -> Vec<f32> {
+        let frame: Vec<i64> = x.iter().map(|&v| self.fmt.quantize(v).0).collect();
+        // The network was compiled and validated for this configuration,
+        // and every input has its size: a step cannot fail.
+        let (h, _) = self.runner.step(frame).expect("a validated program runs");
+        h.iter().map(|&v| self.fmt.dequantize(v)).collect()
+    }
+}
+
+/// g2p-en with its encoder and decoder GRUs on the simulated accelerator
+/// (embeddings, output layer and greedy choice in float on the host): word
+/// accuracy and PER on the fixed CMUdict sample of `words`, dense and BBS
+/// with 16 banks (16-column banks, as the float table) at each of
+/// `sparsities`, for each format, on `default` with 16 banks (and matrix
+/// memory for 2048 rows).
+pub fn g2p_accelerator_table(
+    data: Option<&std::path::Path>,
+    words: usize,
+    sparsities: &[f64],
+    formats: &[MachineFormat],
+) -> Result<Vec<AccuracyRow>> {
+    use bbs_sim::workloads::{network_from_float, FloatKind, FloatLayer};
+    let (checkpoint, cmudict) = bbs_eval::data::g2p_files(data)?;
+    let model = g2p::G2p::load(&checkpoint)?;
+    let dict = g2p::load_cmudict(&cmudict)?;
+    let sample = g2p::sample(&dict, words);
+    let layer = |w: g2p::GruWeights| FloatLayer {
+        kind: FloatKind::Gru,
+        w_ih: w.w_ih.clone(),
+        w_hh: w.w_hh.clone(),
+        b_ih: w.b_ih.to_vec(),
+        b_hh: w.b_hh.to_vec(),
+        w_hr: None,
+    };
+    let (enc, dec) = (layer(model.encoder()), layer(model.decoder()));
+    let mut rows = Vec::new();
+    for f in formats {
+        for &s in std::iter::once(&0.0).chain(sparsities) {
+            // Room for both dense matrices (768 x 256, 16 slots a row).
+            let cfg = bbs_sim::Config {
+                banks: 16,
+                max_rows: 2048,
+                ..f.config()
+            };
+            let enc_net =
+                network_from_float("g2p-en encoder", &cfg, s, std::slice::from_ref(&enc))?;
+            let dec_net =
+                network_from_float("g2p-en decoder", &cfg, s, std::slice::from_ref(&dec))?;
+            // Compiled once; each chunk of words gets its own machines.
+            let cell = |net: &bbs_sim::rnn::Network| -> Result<AcceleratorGru> {
+                Ok(AcceleratorGru {
+                    runner: bbs_sim::rnn::SequenceRunner::new(&cfg, net)?,
+                    fmt: cfg.format(),
+                })
+            };
+            // Refuse a network the configuration cannot hold before the run.
+            cell(&enc_net)?;
+            cell(&dec_net)?;
+            let score = g2p::evaluate_with(&model, &sample, || {
+                (
+                    cell(&enc_net).expect("compiled above"),
+                    cell(&dec_net).expect("compiled above"),
+                )
+            });
+            rows.push(AccuracyRow {
+                model: "g2p-en GRU on the accelerator".into(),
+                pattern: if s == 0.0 { "dense" } else { "bbs" }.into(),
+                detail: if s == 0.0 {
+                    format!("dense, {}", f.label())
+                } else {
+                    format!("BBS ({} banks), {}", cfg.banks, f.label())
+                },
+                sparsity: s,
+                metrics: vec![
+                    ("word_accuracy".into(), score.word_accuracy),
+                    ("phoneme_error_rate".into(), score.phoneme_error_rate),
+                ],
+            });
+        }
+    }
+    Ok(rows)
+}

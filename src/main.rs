@@ -163,8 +163,8 @@ enum Command {
         /// default: $BBS_DATA, else the user cache directory's bbs/.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
-        /// Also run silero-vad's LSTM cell on the simulated accelerator
-        /// (`default`, in its Q3.12 and in 12-bit Q3.8), bit-exact with the RTL.
+        /// Also run the recurrent cells on the simulated accelerator
+        /// (`default`'s machine in Q3.12, Q3.8 and Q2.5), bit-exact with the RTL.
         #[arg(long)]
         accelerator: bool,
     },
@@ -538,6 +538,14 @@ fn run(cli: Cli) -> Result<()> {
                     words,
                     &accuracy::SPARSITIES,
                 )?);
+                if accelerator {
+                    rows.extend(accuracy::g2p_accelerator_table(
+                        data.as_deref(),
+                        words,
+                        &accuracy::ACCELERATOR_SPARSITIES,
+                        &accuracy::MACHINE_FORMATS,
+                    )?);
+                }
             }
             if matches!(model, EvalModel::Silero | EvalModel::All) {
                 rows.extend(accuracy::silero_table(&accuracy::SPARSITIES)?);

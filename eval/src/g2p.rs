@@ -627,24 +627,39 @@ pub fn evaluate(model: &G2p, sample: &[Entry]) -> G2pScore {
         .map(|chunk| {
             let words: Vec<&str> = chunk.iter().map(|e| e.word.as_str()).collect();
             let preds = model.predict_batch(&words);
-            let mut tally = (0, 0, 0);
-            for (e, pred) in chunk.iter().zip(preds) {
-                let truth: Vec<usize> = e
-                    .phonemes
-                    .iter()
-                    .map(|p| PHONEMES.iter().position(|q| q == p).unwrap_or(usize::MAX))
-                    .collect();
-                tally.0 += usize::from(pred == truth);
-                tally.1 += levenshtein(&pred, &truth);
-                tally.2 += truth.len();
-            }
-            tally
+            chunk
+                .iter()
+                .zip(preds)
+                .map(|(e, pred)| tally(&pred, e))
+                .fold((0, 0, 0), add)
         })
-        .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        .reduce(|| (0, 0, 0), add);
+    score(sample.len(), correct, edits, reference)
+}
+
+/// (exact, edits, reference phonemes) of one prediction.
+fn tally(pred: &[usize], e: &Entry) -> (usize, usize, usize) {
+    let truth: Vec<usize> = e
+        .phonemes
+        .iter()
+        .map(|p| PHONEMES.iter().position(|q| q == p).unwrap_or(usize::MAX))
+        .collect();
+    (
+        usize::from(pred == truth),
+        levenshtein(pred, &truth),
+        truth.len(),
+    )
+}
+
+fn add(a: (usize, usize, usize), b: (usize, usize, usize)) -> (usize, usize, usize) {
+    (a.0 + b.0, a.1 + b.1, a.2 + b.2)
+}
+
+fn score(words: usize, correct: usize, edits: usize, reference: usize) -> G2pScore {
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     G2pScore {
-        words: sample.len(),
-        word_accuracy: ratio(correct, sample.len()),
+        words,
+        word_accuracy: ratio(correct, words),
         phoneme_error_rate: ratio(edits, reference),
     }
 }
@@ -652,6 +667,108 @@ pub fn evaluate(model: &G2p, sample: &[Entry]) -> G2pScore {
 /// Words per batch in [`evaluate`]: enough to share weight loads, small
 /// enough to spread over the threads.
 const EVAL_CHUNK: usize = 64;
+
+/// A GRU that [`G2p::predict_with`] steps instead of its own float cell:
+/// the simulated accelerator, for instance.
+pub trait GruCell {
+    /// Start a sequence from state `h0`.
+    fn start(&mut self, h0: &[f32]);
+    /// One step on the input `x` (an embedding row): the new state.
+    fn step(&mut self, x: &[f32]) -> Vec<f32>;
+}
+
+/// The encoder's or the decoder's float weights, for a [`GruCell`] to run.
+pub struct GruWeights<'a> {
+    pub w_ih: &'a Array2<f32>,
+    pub w_hh: &'a Array2<f32>,
+    pub b_ih: &'a Array1<f32>,
+    pub b_hh: &'a Array1<f32>,
+}
+
+impl G2p {
+    /// The encoder GRU's weights (input: a grapheme embedding).
+    pub fn encoder(&self) -> GruWeights<'_> {
+        GruWeights {
+            w_ih: &self.enc_w_ih,
+            w_hh: &self.enc_w_hh,
+            b_ih: &self.enc_b_ih,
+            b_hh: &self.enc_b_hh,
+        }
+    }
+
+    /// The decoder GRU's weights (input: a phoneme embedding).
+    pub fn decoder(&self) -> GruWeights<'_> {
+        GruWeights {
+            w_ih: &self.dec_w_ih,
+            w_hh: &self.dec_w_hh,
+            b_ih: &self.dec_b_ih,
+            b_hh: &self.dec_b_hh,
+        }
+    }
+
+    /// [`G2p::predict`] (as indices into [`PHONEMES`]) with the two GRUs
+    /// given: the encoder runs over the word's graphemes from a zero state,
+    /// the decoder from the encoder's last state; the embeddings, the
+    /// output layer and the greedy choice stay here, in float.
+    pub fn predict_with(
+        &self,
+        word: &str,
+        enc: &mut impl GruCell,
+        dec: &mut impl GruCell,
+    ) -> Vec<usize> {
+        let hs = self.enc_w_hh.ncols();
+        enc.start(&vec![0.0; hs]);
+        let mut h = vec![0.0f32; hs];
+        for t in word
+            .chars()
+            .map(grapheme_id)
+            .chain(std::iter::once(END_GRAPHEME))
+        {
+            h = enc.step(self.enc_emb.row(t).as_slice().unwrap_or(&[]));
+        }
+        dec.start(&h);
+        let mut input = START_PHONEME;
+        let mut out = Vec::new();
+        for _ in 0..MAX_DECODE_STEPS {
+            h = dec.step(self.dec_emb.row(input).as_slice().unwrap_or(&[]));
+            let logits: Vec<f32> = self
+                .fc_w
+                .rows()
+                .into_iter()
+                .zip(&self.fc_b)
+                .map(|(w, b)| w.iter().zip(&h).map(|(a, x)| a * x).sum::<f32>() + b)
+                .collect();
+            let pred = argmax(&logits);
+            if pred == END_PHONEME {
+                break;
+            }
+            out.push(pred);
+            input = pred;
+        }
+        out
+    }
+}
+
+/// [`evaluate`] with the GRUs given ([`G2p::predict_with`]): `cells` makes
+/// an (encoder, decoder) pair for each chunk of words, which run in
+/// parallel.
+pub fn evaluate_with<E: GruCell, D: GruCell>(
+    model: &G2p,
+    sample: &[Entry],
+    cells: impl Fn() -> (E, D) + Sync,
+) -> G2pScore {
+    let (correct, edits, reference) = sample
+        .par_chunks(EVAL_CHUNK)
+        .map(|chunk| {
+            let (mut enc, mut dec) = cells();
+            chunk
+                .iter()
+                .map(|e| tally(&model.predict_with(&e.word, &mut enc, &mut dec), e))
+                .fold((0, 0, 0), add)
+        })
+        .reduce(|| (0, 0, 0), add);
+    score(sample.len(), correct, edits, reference)
+}
 
 /// Edit distance (insertions, deletions, substitutions all cost 1).
 fn levenshtein<T: PartialEq>(a: &[T], b: &[T]) -> usize {

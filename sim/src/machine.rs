@@ -435,6 +435,12 @@ impl Machine {
     }
 
     /// Write the program's preloaded regions (biases, initial states).
+    /// Write `data` into region `r` of the vector memory (as a preloaded
+    /// region is written).
+    pub fn write_vector(&mut self, r: Region, data: &[i64]) {
+        self.vmem[r.base..r.end()].copy_from_slice(data);
+    }
+
     pub fn preload(&mut self, p: &Program) {
         for (r, data) in &p.preloaded {
             self.vmem[r.base..r.end()].copy_from_slice(data);

@@ -415,6 +415,26 @@ pub struct SequenceRunner {
     program: Program,
     machine: Machine,
     inputs: VecDeque<Vec<i64>>,
+    /// Each layer's output state `h` in the vector memory.
+    states: Vec<Region>,
+}
+
+/// Each layer's output state in the vector memory: both program generators
+/// (the serialized [`Network::program`] and the overlapped
+/// [`crate::overlap::compile`]) preload, layer by layer, three regions, the
+/// first of them the layer's `h` (zeros); an LSTM's second is its `c`.
+fn state_regions(net: &Network, p: &Program) -> Vec<Region> {
+    let mut pre = p.preloaded.iter();
+    net.layers
+        .iter()
+        .map(|l| {
+            let (h, data) = pre.next().expect("three preloaded regions per layer");
+            debug_assert_eq!(data.len(), l.output());
+            pre.next();
+            pre.next();
+            *h
+        })
+        .collect()
 }
 
 impl SequenceRunner {
@@ -426,10 +446,25 @@ impl SequenceRunner {
         machine.validate(&program)?;
         machine.preload(&program);
         Ok(SequenceRunner {
+            states: state_regions(net, &program),
             program,
             machine,
             inputs: VecDeque::new(),
         })
+    }
+
+    /// Start a new sequence: every state back to zero.
+    pub fn reset(&mut self) {
+        self.machine.preload(&self.program);
+        self.inputs.clear();
+    }
+
+    /// Start a new sequence with layer `layer`'s output state `h` (the
+    /// others, and an LSTM's cell state, at zero): a decoder started from
+    /// its encoder's last state.
+    pub fn start_from(&mut self, layer: usize, h: &[i64]) {
+        self.reset();
+        self.machine.write_vector(self.states[layer], h);
     }
 
     /// Run one frame: the last layer's output and the frame's report.
