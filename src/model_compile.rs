@@ -495,6 +495,9 @@ pub struct RunReport {
     /// Against the same pruned network in float (f64, exact sigmoid/tanh).
     pub max_abs_error_vs_float: f64,
     pub rms_error_vs_float: f64,
+    /// Per layer, over the sequence: SpMxV sums that wrapped the
+    /// accumulator, SpMxV and element-wise results saturated to the format.
+    pub overflows: Vec<bbs_sim::reference::Overflows>,
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -529,7 +532,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .map(|r| r.iter().map(|&v| fmt.quantize(v).0).collect())
         .collect();
     let run = bbs_sim::rnn::run_sequence(&cfg, &net, &frames)?;
-    let reference = bbs_sim::rnn::reference_sequence(&cfg, &net, &frames);
+    let mut reference_state = bbs_sim::rnn::ReferenceState::new(&cfg, &net);
+    let reference: Vec<Vec<i64>> = frames.iter().map(|f| reference_state.step(f)).collect();
     if reference != run.outputs {
         bail!("internal error: the accelerator's outputs differ from the fixed-point reference");
     }
@@ -561,6 +565,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         bit_exact_vs_reference: true,
         max_abs_error_vs_float: max,
         rms_error_vs_float: (sq / n.max(1) as f64).sqrt(),
+        overflows: reference_state.overflows.clone(),
     };
     if let Some(o) = out {
         let y = Array2::from_shape_fn((frames.len(), net.output()), |(t, j)| {
@@ -589,5 +594,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         report.max_abs_error_vs_float,
         report.rms_error_vs_float
     )?;
+    for (k, o) in report.overflows.iter().enumerate() {
+        say!(
+            "  layer {k}: {} SpMxV sums wrapped, {} SpMxV and {} element-wise results saturated",
+            o.wrapped,
+            o.spmv_saturated,
+            o.elementwise_saturated
+        )?;
+    }
     Ok(())
 }

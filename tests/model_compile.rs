@@ -198,14 +198,15 @@ fn g2p_encoder_gru_compiles_by_prefix() {
     assert!(r["max_abs_error_vs_float"].as_f64().unwrap() < 0.05, "{r}");
 }
 
-/// A two-layer `nn.LSTM(16, 24, num_layers=2)` state dict with random weights.
-fn stacked_lstm(path: &Path) {
+/// A two-layer `nn.LSTM(16, 24, num_layers=2)` state dict with random
+/// weights in (-scale, scale).
+fn stacked_lstm(path: &Path, scale: f32) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(path).unwrap());
     let (input, hidden) = (16, 24);
     for (k, cols) in [(0, input), (1, hidden)] {
         let mut m = |rows: usize, cols: usize| {
-            Array2::from_shape_fn((rows, cols), |_| rng.random_range(-0.4f32..0.4))
+            Array2::from_shape_fn((rows, cols), |_| rng.random_range(-scale..scale))
         };
         let (w_ih, w_hh) = (m(4 * hidden, cols), m(4 * hidden, hidden));
         let b = m(2, 4 * hidden);
@@ -226,7 +227,7 @@ fn stacked_lstm(path: &Path) {
 fn stacked_lstm_layers_chain() {
     let work = tempfile::tempdir().unwrap();
     let model = work.path().join("stacked.npz");
-    stacked_lstm(&model);
+    stacked_lstm(&model, 0.4);
     let (m, r) = compile_and_run(&model, &[], &work.path().join("st"), 5);
     let layers = m["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
@@ -236,6 +237,24 @@ fn stacked_lstm_layers_chain() {
     );
     assert_eq!(layers[1]["tensors"]["w_hh"], "rnn.weight_hh_l1");
     assert!(r["max_abs_error_vs_float"].as_f64().unwrap() < 0.05, "{r}");
+    let sum = |r: &serde_json::Value, field: &str| -> u64 {
+        r["overflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o[field].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(r["overflows"].as_array().unwrap().len(), 2);
+    assert_eq!(sum(&r, "elementwise_saturated"), 0, "{r}");
+    // Weights 20 times larger: gate sums past Q3.12's +-8 saturate.
+    let loud = work.path().join("loud.npz");
+    stacked_lstm(&loud, 8.0);
+    let (_, r) = compile_and_run(&loud, &[], &work.path().join("loud"), 5);
+    assert!(
+        sum(&r, "elementwise_saturated") + sum(&r, "spmv_saturated") > 0,
+        "{r}"
+    );
 }
 
 #[test]

@@ -11,6 +11,27 @@ use ndarray::Array2;
 /// `w` is the dense fixed-point matrix (`Csb::to_dense_fixed`), `x` the
 /// fixed-point input of length `w.ncols()`.
 pub fn reference_spmv(cfg: &Config, w: &Array2<i64>, x: &[i64]) -> Vec<i64> {
+    reference_spmv_counted(cfg, w, x, &mut Overflows::default())
+}
+
+/// How often fixed-point arithmetic left its format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Overflows {
+    /// SpMxV sums that overflowed the `acc_width` accumulator (they wrap).
+    pub wrapped: u64,
+    /// SpMxV results saturated to the value format.
+    pub spmv_saturated: u64,
+    /// Element-wise results (sums, products, the cell state) saturated.
+    pub elementwise_saturated: u64,
+}
+
+/// [`reference_spmv`], counting wrapped sums and saturated results into `o`.
+pub fn reference_spmv_counted(
+    cfg: &Config,
+    w: &Array2<i64>,
+    x: &[i64],
+    o: &mut Overflows,
+) -> Vec<i64> {
     assert_eq!(
         w.ncols(),
         x.len(),
@@ -24,7 +45,11 @@ pub fn reference_spmv(cfg: &Config, w: &Array2<i64>, x: &[i64]) -> Vec<i64> {
                 .zip(x)
                 .map(|(&a, &b)| a as i128 * b as i128)
                 .sum();
-            round_shift_saturate(wrap(exact, cfg.acc_width), cfg.frac_bits, cfg.value_width)
+            let acc = wrap(exact, cfg.acc_width);
+            o.wrapped += u64::from(acc as i128 != exact);
+            let y = round_shift_saturate(acc, cfg.frac_bits, cfg.value_width);
+            o.spmv_saturated += u64::from(y != round_shift_saturate(acc, cfg.frac_bits, 64));
+            y
         })
         .collect()
 }

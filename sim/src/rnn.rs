@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::isa::{EwOp, Instr, Region};
 use crate::machine::{Machine, Program, ProgramError, RunReport};
 pub use crate::overlap::compile::Compiled;
-use crate::reference::reference_spmv;
+use crate::reference::{reference_spmv_counted, Overflows};
 use bbs_compress::Csb;
 use std::collections::VecDeque;
 
@@ -492,6 +492,9 @@ pub struct ReferenceState<'a> {
     dense: Vec<Vec<ndarray::Array2<i64>>>,
     h: Vec<Vec<i64>>,
     c: Vec<Vec<i64>>,
+    /// Per layer, how often its arithmetic left the format so far (the
+    /// accelerator's is the same, value for value).
+    pub overflows: Vec<Overflows>,
 }
 
 impl<'a> ReferenceState<'a> {
@@ -515,6 +518,7 @@ impl<'a> ReferenceState<'a> {
             sig: ActTable::new(ActFn::Sigmoid, fmt),
             tanh: ActTable::new(ActFn::Tanh, fmt),
             dense,
+            overflows: vec![Overflows::default(); net.layers.len()],
             h: net.layers.iter().map(|l| vec![0; l.output()]).collect(),
             c: net
                 .layers
@@ -531,16 +535,30 @@ impl<'a> ReferenceState<'a> {
     pub fn step(&mut self, frame: &[i64]) -> Vec<i64> {
         let (cfg, fmt) = (self.cfg, self.cfg.format());
         let (sig, tanh) = (&self.sig, &self.tanh);
-        let sat = |v: i64| v.clamp(fmt.min(), fmt.max());
-        let mul = |a: i64, b: i64| round_shift_saturate(a * b, fmt.frac, fmt.width);
+        // Element-wise saturations of the layer being computed.
+        let clamped = std::cell::Cell::new(0u64);
+        let sat = |v: i64| {
+            let s = v.clamp(fmt.min(), fmt.max());
+            clamped.set(clamped.get() + u64::from(s != v));
+            s
+        };
+        let mul = |a: i64, b: i64| {
+            let y = round_shift_saturate(a * b, fmt.frac, fmt.width);
+            clamped.set(clamped.get() + u64::from(y != round_shift_saturate(a * b, fmt.frac, 64)));
+            y
+        };
         let (dense, h, c) = (&self.dense, &mut self.h, &mut self.c);
         let mut x = frame.to_vec();
         for (li, layer) in self.net.layers.iter().enumerate() {
+            let o = &mut self.overflows[li];
+            clamped.set(0);
+            let mut spmv =
+                |w: &ndarray::Array2<i64>, v: &[i64]| reference_spmv_counted(cfg, w, v, o);
             match layer {
                 Layer::Lstm(l) => {
                     let n = l.hidden;
-                    let px = reference_spmv(cfg, &dense[li][0], &x);
-                    let ph = reference_spmv(cfg, &dense[li][1], &h[li]);
+                    let px = spmv(&dense[li][0], &x);
+                    let ph = spmv(&dense[li][1], &h[li]);
                     let gate = |k: usize, j: usize| {
                         sat(ph[k * n + j] + sat(px[k * n + j] + l.bias[k * n + j]))
                     };
@@ -553,17 +571,17 @@ impl<'a> ReferenceState<'a> {
                     }
                     h[li] = match &l.proj {
                         None => hfull,
-                        Some(_) => reference_spmv(cfg, &dense[li][2], &hfull),
+                        Some(_) => spmv(&dense[li][2], &hfull),
                     };
                 }
                 Layer::Gru(g) => {
                     let n = g.hidden;
-                    let gi: Vec<i64> = reference_spmv(cfg, &dense[li][0], &x)
+                    let gi: Vec<i64> = spmv(&dense[li][0], &x)
                         .iter()
                         .zip(&g.b_ih)
                         .map(|(a, b)| sat(a + b))
                         .collect();
-                    let gh: Vec<i64> = reference_spmv(cfg, &dense[li][1], &h[li])
+                    let gh: Vec<i64> = spmv(&dense[li][1], &h[li])
                         .iter()
                         .zip(&g.b_hh)
                         .map(|(a, b)| sat(a + b))
@@ -576,6 +594,7 @@ impl<'a> ReferenceState<'a> {
                     }
                 }
             }
+            self.overflows[li].elementwise_saturated += clamped.get();
             x = h[li].clone();
         }
         x
