@@ -50,6 +50,105 @@ pub struct CompileArgs {
     /// holds several (e.g. `enc_` and `dec_`).
     #[arg(long)]
     pub prefix: Option<String>,
+    /// Pick the fraction bits from the weights and from the activations of
+    /// this input sequence (frames x features .npy): the most that keep
+    /// every weight, input and result in range.
+    #[arg(long, value_name = "INPUT.npy")]
+    pub calibrate: Option<PathBuf>,
+}
+
+/// What `--calibrate` counted at one choice of fraction bits.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Calibration {
+    pub frac_bits: u32,
+    /// Weights and biases past the format's range.
+    pub weights_saturated: usize,
+    /// Input values past it.
+    pub inputs_saturated: usize,
+    /// Results wrapped or saturated over the calibration sequence.
+    pub results_overflowed: u64,
+}
+
+impl Calibration {
+    fn clean(&self) -> bool {
+        self.weights_saturated == 0 && self.inputs_saturated == 0 && self.results_overflowed == 0
+    }
+}
+
+/// `--calibrate`: from the most fraction bits down, the first choice under
+/// which nothing leaves the format on the sequence `x`; with none, the one
+/// with the fewest overflows. Returns the choice and every one tried.
+fn calibrate(
+    label: &str,
+    cfg: &Config,
+    sparsity: f64,
+    float: &[FloatLayer],
+    x: &Array2<f32>,
+) -> Result<(u32, Vec<Calibration>)> {
+    let mut tried = Vec::new();
+    for frac in (0..cfg.value_width - 1).rev() {
+        let c = Config {
+            frac_bits: frac,
+            ..cfg.clone()
+        };
+        c.validate()?;
+        let fmt = c.format();
+        let over = |v: f32| fmt.quantize(v).1;
+        let weights_saturated = float
+            .iter()
+            .map(|l| {
+                l.w_ih
+                    .iter()
+                    .chain(l.w_hh.iter())
+                    .filter(|&&w| over(w))
+                    .count()
+                    + l.w_hr
+                        .iter()
+                        .flat_map(|w| w.iter())
+                        .filter(|&&w| over(w))
+                        .count()
+                    + l.b_ih
+                        .iter()
+                        .zip(&l.b_hh)
+                        .filter(|&(&a, &b)| {
+                            over(a) || over(b) || (l.kind == FloatKind::Lstm && over(a + b))
+                        })
+                        .count()
+            })
+            .sum();
+        let inputs_saturated = x.iter().filter(|&&v| over(v)).count();
+        let net = network_from_float(label, &c, sparsity, float)?;
+        let mut r = bbs_sim::rnn::ReferenceState::new(&c, &net);
+        for row in x.rows() {
+            let frame: Vec<i64> = row.iter().map(|&v| fmt.quantize(v).0).collect();
+            r.step(&frame);
+        }
+        let results_overflowed = r
+            .overflows
+            .iter()
+            .map(|o| o.wrapped + o.spmv_saturated + o.elementwise_saturated)
+            .sum();
+        let cal = Calibration {
+            frac_bits: frac,
+            weights_saturated,
+            inputs_saturated,
+            results_overflowed,
+        };
+        tried.push(cal);
+        if cal.clean() {
+            return Ok((frac, tried));
+        }
+    }
+    let best = tried
+        .iter()
+        .min_by_key(|c| {
+            (
+                c.weights_saturated as u64 + c.inputs_saturated as u64 + c.results_overflowed,
+                std::cmp::Reverse(c.frac_bits),
+            )
+        })
+        .expect("at least one choice");
+    Ok((best.frac_bits, tried))
 }
 
 #[derive(clap::Args, Debug)]
@@ -287,6 +386,11 @@ pub struct Manifest {
     pub first_frame_cycles: u64,
     pub steady_frame_cycles: u64,
     pub steady_frame_us: f64,
+    /// With `--calibrate`: every choice of fraction bits tried, from the
+    /// most down; `config.toml` has the one taken (the first with nothing
+    /// out of range, else the fewest out of range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Vec<Calibration>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -314,13 +418,47 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
     if !(0.0..1.0).contains(&args.sparsity) {
         bail!("--sparsity: {} is not in [0, 1)", args.sparsity);
     }
-    let cfg = crate::flow::load_config(args.config.as_deref())?;
+    if let Some(c) = &args.calibrate {
+        plan.input("--calibrate", c);
+        plan.check()?;
+    }
+    let mut cfg = crate::flow::load_config(args.config.as_deref())?;
     let tensors = find_layers(&args.model, args.prefix.as_deref())?;
     let float: Vec<FloatLayer> = tensors
         .iter()
         .map(|t| read_layer(&args.model, t))
         .collect::<Result<_>>()?;
     let label = file_name(&args.model);
+    let mut calibration = None;
+    if let Some(path) = &args.calibrate {
+        let x = read_matrix(path, None)?;
+        let input = float.first().map_or(0, |l| l.w_ih.ncols());
+        if x.ncols() != input {
+            bail!(
+                "{}: {} features per frame, the network takes {input}",
+                path.display(),
+                x.ncols()
+            );
+        }
+        let (frac, tried) = calibrate(&label, &cfg, args.sparsity, &float, &x)?;
+        let chosen = tried.iter().find(|c| c.frac_bits == frac).expect("tried");
+        let above = tried.iter().find(|c| c.frac_bits == frac + 1);
+        say!(
+            "--calibrate: frac_bits {frac} (Q{}.{frac} in {} bits): {} weights, {} inputs and {} results of {} frames out of range{}",
+            cfg.value_width - 1 - frac,
+            cfg.value_width,
+            chosen.weights_saturated,
+            chosen.inputs_saturated,
+            chosen.results_overflowed,
+            x.nrows(),
+            above.map_or(String::new(), |a| format!(
+                "; frac_bits {}: {} weights, {} inputs, {} results",
+                a.frac_bits, a.weights_saturated, a.inputs_saturated, a.results_overflowed
+            ))
+        )?;
+        cfg.frac_bits = frac;
+        calibration = Some(tried);
+    }
     let net = network_from_float(&label, &cfg, args.sparsity, &float)?;
     net.check()
         .with_context(|| format!("{}", args.model.display()))?;
@@ -380,6 +518,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         input: net.input(),
         output: net.output(),
         instructions: compiled.program.instrs.len(),
+        calibration,
         first_frame_cycles: first,
         steady_frame_cycles: steady,
         steady_frame_us: steady as f64 / f64::from(cfg.host.clock_mhz),

@@ -367,3 +367,70 @@ fn a_compiled_model_verifies_on_verilator() {
     ]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// `--calibrate X.npy`: from the most fraction bits down, the first choice
+/// under which no weight, input or result leaves the format on X (silero's
+/// gate sums pass Q3.12's +-8 on this sequence, so it takes Q4.11); the
+/// run on the same sequence then counts no overflow. A sequence of the
+/// wrong width is refused.
+#[test]
+fn calibrate_picks_the_fraction_bits_that_keep_values_in_range() {
+    let work = tempfile::tempdir().unwrap();
+    let model = root().join("data/silero-vad/silero_vad_16k.safetensors");
+    let x = work.path().join("x.npy");
+    sequence(&x, 6, 128);
+    let dir = work.path().join("cal");
+    let said = ok(&bbs(&[
+        "compile",
+        s(&model),
+        "-o",
+        s(&dir),
+        "--sparsity",
+        "0.5",
+        "--calibrate",
+        s(&x),
+    ]));
+    assert!(said.contains("--calibrate: frac_bits"), "{said}");
+    let m = json(&dir.join("manifest.json"));
+    let tried = m["calibration"].as_array().unwrap();
+    let cfg = bbs_sim::Config::from_file(&dir.join("config.toml")).unwrap();
+    let chosen = tried.last().unwrap();
+    assert_eq!(chosen["frac_bits"].as_u64(), Some(u64::from(cfg.frac_bits)));
+    assert_eq!(chosen["results_overflowed"], 0);
+    assert_eq!(chosen["weights_saturated"], 0);
+    // Every choice with more fraction bits had something out of range.
+    for t in &tried[..tried.len() - 1] {
+        let n = t["weights_saturated"].as_u64().unwrap()
+            + t["inputs_saturated"].as_u64().unwrap()
+            + t["results_overflowed"].as_u64().unwrap();
+        assert!(n > 0, "{t}");
+        assert!(t["frac_bits"].as_u64() > chosen["frac_bits"].as_u64());
+    }
+    let r = work.path().join("r.json");
+    ok(&bbs(&["run", s(&dir), s(&x), "--json", s(&r)]));
+    let o = &json(&r)["overflows"][0];
+    assert_eq!(
+        (
+            o["wrapped"].as_u64(),
+            o["spmv_saturated"].as_u64(),
+            o["elementwise_saturated"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+
+    let narrow = work.path().join("narrow.npy");
+    sequence(&narrow, 2, 64);
+    let dir2 = work.path().join("cal2");
+    assert_fails(
+        &bbs(&[
+            "compile",
+            s(&model),
+            "-o",
+            s(&dir2),
+            "--calibrate",
+            s(&narrow),
+        ]),
+        &["narrow.npy", "64 features per frame, the network takes 128"],
+        &[&dir2],
+    );
+}
