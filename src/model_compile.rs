@@ -523,6 +523,18 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         steady_frame_cycles: steady,
         steady_frame_us: steady as f64 / f64::from(cfg.host.clock_mhz),
     };
+    // The memories' $readmemh images (matrices, program, issue tables,
+    // vector memory) for the RTL `bbs hdl --config DIR/config.toml` builds;
+    // no run (in.hex and run.hex come with `bbs verify --model`).
+    bbs_hdlgen::program::RunFiles {
+        cfg: &cfg,
+        matrices: &compiled.matrices,
+        program: &compiled.program,
+        inputs: &[],
+        runs: 0,
+        matrix_load: bbs_hdlgen::program::MatrixLoad::Init,
+    }
+    .stage(&mut plan, dir, "hex")?;
     plan.write_in(dir, "config.toml", cfg.to_toml().as_bytes())?;
     plan.write_in(
         dir,

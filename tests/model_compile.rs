@@ -355,6 +355,15 @@ fn a_compiled_model_verifies_on_verilator() {
         v["sim_cycles"],
         2 * manifest["steady_frame_cycles"].as_u64().unwrap()
     );
+    // The compiled directory's memory images are the ones the verified
+    // run loaded.
+    for f in ["program.hex", "pe0_mat.hex", "pe7_mat.hex", "vmem_b0.hex"] {
+        assert_eq!(
+            std::fs::read(dir.join("hex").join(f)).unwrap(),
+            std::fs::read(build.join("run").join(f)).unwrap(),
+            "{f}"
+        );
+    }
     // --model takes its configuration from the directory.
     let o = bbs(&[
         "verify",
