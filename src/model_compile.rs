@@ -523,6 +523,29 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         steady_frame_cycles: steady,
         steady_frame_us: steady as f64 / f64::from(cfg.host.clock_mhz),
     };
+    // The trained weights as they are, for `run`'s error against the dense
+    // float model.
+    for (k, l) in float.iter().enumerate() {
+        let mut put = |role: &str, m: &Array2<f32>| -> Result<()> {
+            let file = format!("dense/layer{k}.{role}.npy");
+            plan.part(dir, &file);
+            plan.dest_in(dir, &file).write_npy(m)?;
+            Ok(())
+        };
+        put("w_ih", &l.w_ih)?;
+        put("w_hh", &l.w_hh)?;
+        if let Some(p) = &l.w_hr {
+            put("w_hr", p)?;
+        }
+        let biases = Array2::from_shape_fn((2, l.b_ih.len()), |(r, j)| {
+            if r == 0 {
+                l.b_ih[j]
+            } else {
+                l.b_hh[j]
+            }
+        });
+        put("biases", &biases)?;
+    }
     // The memories' $readmemh images (matrices, program, issue tables,
     // vector memory) for the RTL `bbs hdl --config DIR/config.toml` builds;
     // no run (in.hex and run.hex come with `bbs verify --model`).
@@ -625,6 +648,42 @@ pub fn load_compiled(dir: &Path) -> Result<(Config, Manifest, Network)> {
     Ok((cfg, manifest, net))
 }
 
+/// Max and RMS of |machine - reference| over every output.
+fn errors(out: &[Vec<i64>], reference: &[Vec<f64>], fmt: bbs_compress::QFormat) -> (f64, f64) {
+    let (mut max, mut sq, mut n) = (0.0f64, 0.0f64, 0usize);
+    for (o, f) in out.iter().zip(reference) {
+        for (&a, &b) in o.iter().zip(f) {
+            let e = (f64::from(fmt.dequantize(a)) - b).abs();
+            max = max.max(e);
+            sq += e * e;
+            n += 1;
+        }
+    }
+    (max, (sq / n.max(1) as f64).sqrt())
+}
+
+/// The trained network as `compile` found it (`dense/`), in float.
+fn load_dense(dir: &Path, manifest: &Manifest) -> Result<bbs_sim::rnn::FloatState> {
+    let mut layers = Vec::new();
+    for (k, l) in manifest.layers.iter().enumerate() {
+        let m = |role: &str| read_matrix(&dir.join(format!("dense/layer{k}.{role}.npy")), None);
+        let biases = m("biases")?;
+        layers.push(FloatLayer {
+            kind: if l.kind == "lstm" {
+                FloatKind::Lstm
+            } else {
+                FloatKind::Gru
+            },
+            w_ih: m("w_ih")?,
+            w_hh: m("w_hh")?,
+            b_ih: biases.row(0).to_vec(),
+            b_hh: biases.row(1).to_vec(),
+            w_hr: l.csb.contains_key("proj").then(|| m("w_hr")).transpose()?,
+        });
+    }
+    Ok(bbs_sim::rnn::FloatState::dense(&layers))
+}
+
 /// `bbs run`'s report.
 #[derive(Debug, Serialize)]
 pub struct RunReport {
@@ -646,6 +705,10 @@ pub struct RunReport {
     /// Against the same pruned network in float (f64, exact sigmoid/tanh).
     pub max_abs_error_vs_float: f64,
     pub rms_error_vs_float: f64,
+    /// Against the trained network as it is (dense, float weights, float
+    /// inputs): what pruning and the fixed point cost together.
+    pub max_abs_error_vs_dense: f64,
+    pub rms_error_vs_dense: f64,
     /// Per layer, over the sequence: SpMxV sums that wrapped the
     /// accumulator, SpMxV and element-wise results saturated to the format.
     pub overflows: Vec<bbs_sim::reference::Overflows>,
@@ -689,15 +752,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
         bail!("internal error: the accelerator's outputs differ from the fixed-point reference");
     }
     let float = bbs_sim::rnn::float_sequence(&cfg, &net, &frames);
-    let (mut max, mut sq, mut n) = (0.0f64, 0.0f64, 0usize);
-    for (o, f) in run.outputs.iter().zip(&float) {
-        for (&a, &b) in o.iter().zip(f) {
-            let e = (fmt.dequantize(a) as f64 - b).abs();
-            max = max.max(e);
-            sq += e * e;
-            n += 1;
-        }
-    }
+    let mut dense = load_dense(&args.dir, &manifest)?;
+    let dense_out: Vec<Vec<f64>> = x
+        .rows()
+        .into_iter()
+        .map(|r| dense.step_f64(&r.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()))
+        .collect();
+    let (dmax, drms) = errors(&run.outputs, &dense_out, fmt);
+    let (max, rms) = errors(&run.outputs, &float, fmt);
     let frame_cycles: Vec<u64> = run.frames.iter().map(|r| r.cycles).collect();
     let total: u64 = frame_cycles.iter().sum();
     let macs: u64 = run.frames.iter().map(|r| r.macs).sum();
@@ -715,7 +777,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         multiplier_utilization: macs as f64 / ((cfg.pes * cfg.banks) as f64 * total.max(1) as f64),
         bit_exact_vs_reference: true,
         max_abs_error_vs_float: max,
-        rms_error_vs_float: (sq / n.max(1) as f64).sqrt(),
+        rms_error_vs_float: rms,
+        max_abs_error_vs_dense: dmax,
+        rms_error_vs_dense: drms,
         overflows: reference_state.overflows.clone(),
     };
     if let Some(o) = out {
@@ -732,7 +796,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     plan.publish()?;
     say!(
-        "{} on '{}': {} frames of {} features -> {}; {} cycles in all, {} per frame once they follow each other ({:.2} us), multipliers busy {:.1}%; bit-exact with the fixed-point reference; against the pruned network in float: max |error| {:.4}, RMS {:.4}",
+        "{} on '{}': {} frames of {} features -> {}; {} cycles in all, {} per frame once they follow each other ({:.2} us), multipliers busy {:.1}%; bit-exact with the fixed-point reference; against the pruned network in float: max |error| {:.4}, RMS {:.4}; against the dense trained one: max |error| {:.4}, RMS {:.4}",
         report.model,
         report.config,
         report.frames,
@@ -743,7 +807,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         report.steady_frame_us,
         100.0 * report.multiplier_utilization,
         report.max_abs_error_vs_float,
-        report.rms_error_vs_float
+        report.rms_error_vs_float,
+        report.max_abs_error_vs_dense,
+        report.rms_error_vs_dense
     )?;
     for (k, o) in report.overflows.iter().enumerate() {
         say!(

@@ -246,6 +246,15 @@ fn stacked_lstm_layers_chain() {
             .sum()
     };
     assert_eq!(r["overflows"].as_array().unwrap().len(), 2);
+    // Pruning costs more than the fixed point: against the dense trained
+    // network the error is larger; unpruned, it is the fixed point's alone.
+    assert!(
+        r["max_abs_error_vs_dense"].as_f64() > r["max_abs_error_vs_float"].as_f64(),
+        "{r}"
+    );
+    let (_, unpruned) = compile_and_run(&model, &["--sparsity", "0"], &work.path().join("st0"), 5);
+    let e = unpruned["max_abs_error_vs_dense"].as_f64().unwrap();
+    assert!(e < 0.02, "{unpruned}");
     assert_eq!(sum(&r, "elementwise_saturated"), 0, "{r}");
     // Weights 20 times larger: gate sums past Q3.12's +-8 saturate.
     let loud = work.path().join("loud.npz");

@@ -608,49 +608,110 @@ pub fn float_sequence(cfg: &Config, net: &Network, frames: &[Vec<i64>]) -> Vec<V
 }
 
 /// [`float_sequence`] one frame at a time, its state carried.
-pub struct FloatState<'a> {
-    net: &'a Network,
+pub struct FloatState {
+    layers: Vec<FloatCell>,
     one: f64,
-    /// Each layer's matrices dequantized (as `Csb::to_dense_f32`).
-    dense: Vec<Vec<ndarray::Array2<f32>>>,
     h: Vec<Vec<f64>>,
     c: Vec<Vec<f64>>,
 }
 
-impl<'a> FloatState<'a> {
-    pub fn new(cfg: &Config, net: &'a Network) -> FloatState<'a> {
-        let dense = net
+/// One layer of a [`FloatState`]: its matrices (`w_ih`, `w_hh`, and an
+/// LSTM's projection) and biases (an LSTM's summed, a GRU's `b_ih`, `b_hh`).
+struct FloatCell {
+    lstm: bool,
+    hidden: usize,
+    output: usize,
+    mats: Vec<ndarray::Array2<f32>>,
+    biases: Vec<Vec<f64>>,
+}
+
+impl FloatState {
+    /// `net` in float: its quantized weights and biases dequantized.
+    pub fn new(cfg: &Config, net: &Network) -> FloatState {
+        let one = (1i64 << cfg.frac_bits) as f64;
+        let deq = |v: &[i64]| -> Vec<f64> { v.iter().map(|&x| x as f64 / one).collect() };
+        let layers = net
             .layers
             .iter()
             .map(|l| match l {
-                Layer::Lstm(l) => [&l.w_ih, &l.w_hh]
-                    .into_iter()
-                    .chain(l.proj.as_ref())
-                    .map(Csb::to_dense_f32)
-                    .collect(),
-                Layer::Gru(g) => vec![g.w_ih.to_dense_f32(), g.w_hh.to_dense_f32()],
+                Layer::Lstm(l) => FloatCell {
+                    lstm: true,
+                    hidden: l.hidden,
+                    output: l.output(),
+                    mats: [&l.w_ih, &l.w_hh]
+                        .into_iter()
+                        .chain(l.proj.as_ref())
+                        .map(Csb::to_dense_f32)
+                        .collect(),
+                    biases: vec![deq(&l.bias)],
+                },
+                Layer::Gru(g) => FloatCell {
+                    lstm: false,
+                    hidden: g.hidden,
+                    output: g.hidden,
+                    mats: vec![g.w_ih.to_dense_f32(), g.w_hh.to_dense_f32()],
+                    biases: vec![deq(&g.b_ih), deq(&g.b_hh)],
+                },
             })
             .collect();
+        FloatState::with_layers(layers, one)
+    }
+
+    /// A trained network as it is, in float: no pruning, no quantization.
+    pub fn dense(layers: &[crate::workloads::FloatLayer]) -> FloatState {
+        use crate::workloads::FloatKind;
+        let f64s = |v: &[f32]| -> Vec<f64> { v.iter().map(|&x| f64::from(x)).collect() };
+        let cells = layers
+            .iter()
+            .map(|l| {
+                let lstm = l.kind == FloatKind::Lstm;
+                let hidden = l.w_ih.nrows() / if lstm { 4 } else { 3 };
+                FloatCell {
+                    lstm,
+                    hidden,
+                    output: l.w_hr.as_ref().map_or(hidden, |p| p.nrows()),
+                    mats: [&l.w_ih, &l.w_hh]
+                        .into_iter()
+                        .chain(l.w_hr.as_ref())
+                        .cloned()
+                        .collect(),
+                    biases: if lstm {
+                        vec![l
+                            .b_ih
+                            .iter()
+                            .zip(&l.b_hh)
+                            .map(|(a, b)| f64::from(a + b))
+                            .collect()]
+                    } else {
+                        vec![f64s(&l.b_ih), f64s(&l.b_hh)]
+                    },
+                }
+            })
+            .collect();
+        FloatState::with_layers(cells, 1.0)
+    }
+
+    fn with_layers(layers: Vec<FloatCell>, one: f64) -> FloatState {
         FloatState {
-            net,
-            one: (1i64 << cfg.frac_bits) as f64,
-            dense,
-            h: net.layers.iter().map(|l| vec![0.0; l.output()]).collect(),
-            c: net
-                .layers
+            h: layers.iter().map(|l| vec![0.0; l.output]).collect(),
+            c: layers
                 .iter()
-                .map(|l| match l {
-                    Layer::Lstm(l) => vec![0.0; l.hidden],
-                    Layer::Gru(_) => vec![],
-                })
+                .map(|l| if l.lstm { vec![0.0; l.hidden] } else { vec![] })
                 .collect(),
+            layers,
+            one,
         }
     }
 
-    /// The last layer's output for the next frame.
+    /// The last layer's output for the next frame (fixed-point input).
     pub fn step(&mut self, frame: &[i64]) -> Vec<f64> {
         let one = self.one;
-        let deq = |v: &[i64]| -> Vec<f64> { v.iter().map(|&x| x as f64 / one).collect() };
+        let x: Vec<f64> = frame.iter().map(|&v| v as f64 / one).collect();
+        self.step_f64(&x)
+    }
+
+    /// The last layer's output for the next frame (float input).
+    pub fn step_f64(&mut self, frame: &[f64]) -> Vec<f64> {
         let mv = |d: &ndarray::Array2<f32>, x: &[f64]| -> Vec<f64> {
             d.rows()
                 .into_iter()
@@ -658,53 +719,49 @@ impl<'a> FloatState<'a> {
                 .collect()
         };
         let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-        let (dense, h, c) = (&self.dense, &mut self.h, &mut self.c);
-        let mut x = deq(frame);
-        for (li, layer) in self.net.layers.iter().enumerate() {
-            match layer {
-                Layer::Lstm(l) => {
-                    let n = l.hidden;
-                    let b = deq(&l.bias);
-                    let pre: Vec<f64> = mv(&dense[li][0], &x)
-                        .iter()
-                        .zip(mv(&dense[li][1], &h[li]))
-                        .zip(&b)
-                        .map(|((a, u), b)| a + u + b)
-                        .collect();
-                    let mut hfull = vec![0.0; n];
-                    for j in 0..n {
-                        let (i, f, g, o) = (
-                            sig(pre[j]),
-                            sig(pre[n + j]),
-                            pre[2 * n + j].tanh(),
-                            sig(pre[3 * n + j]),
-                        );
-                        c[li][j] = f * c[li][j] + i * g;
-                        hfull[j] = o * c[li][j].tanh();
-                    }
-                    h[li] = match &l.proj {
-                        None => hfull,
-                        Some(_) => mv(&dense[li][2], &hfull),
-                    };
+        let (h, c) = (&mut self.h, &mut self.c);
+        let mut x = frame.to_vec();
+        for (li, layer) in self.layers.iter().enumerate() {
+            let (m, n) = (&layer.mats, layer.hidden);
+            if layer.lstm {
+                let b = &layer.biases[0];
+                let pre: Vec<f64> = mv(&m[0], &x)
+                    .iter()
+                    .zip(mv(&m[1], &h[li]))
+                    .zip(b)
+                    .map(|((a, u), b)| a + u + b)
+                    .collect();
+                let mut hfull = vec![0.0; n];
+                for j in 0..n {
+                    let (i, f, g, o) = (
+                        sig(pre[j]),
+                        sig(pre[n + j]),
+                        pre[2 * n + j].tanh(),
+                        sig(pre[3 * n + j]),
+                    );
+                    c[li][j] = f * c[li][j] + i * g;
+                    hfull[j] = o * c[li][j].tanh();
                 }
-                Layer::Gru(g) => {
-                    let n = g.hidden;
-                    let gi: Vec<f64> = mv(&dense[li][0], &x)
-                        .iter()
-                        .zip(deq(&g.b_ih))
-                        .map(|(a, b)| a + b)
-                        .collect();
-                    let gh: Vec<f64> = mv(&dense[li][1], &h[li])
-                        .iter()
-                        .zip(deq(&g.b_hh))
-                        .map(|(a, b)| a + b)
-                        .collect();
-                    for j in 0..n {
-                        let r = sig(gi[j] + gh[j]);
-                        let z = sig(gi[n + j] + gh[n + j]);
-                        let nn = (gi[2 * n + j] + r * gh[2 * n + j]).tanh();
-                        h[li][j] = (1.0 - z) * nn + z * h[li][j];
-                    }
+                h[li] = match m.get(2) {
+                    None => hfull,
+                    Some(p) => mv(p, &hfull),
+                };
+            } else {
+                let gi: Vec<f64> = mv(&m[0], &x)
+                    .iter()
+                    .zip(&layer.biases[0])
+                    .map(|(a, b)| a + b)
+                    .collect();
+                let gh: Vec<f64> = mv(&m[1], &h[li])
+                    .iter()
+                    .zip(&layer.biases[1])
+                    .map(|(a, b)| a + b)
+                    .collect();
+                for j in 0..n {
+                    let r = sig(gi[j] + gh[j]);
+                    let z = sig(gi[n + j] + gh[n + j]);
+                    let nn = (gi[2 * n + j] + r * gh[2 * n + j]).tanh();
+                    h[li][j] = (1.0 - z) * nn + z * h[li][j];
                 }
             }
             x = h[li].clone();
