@@ -235,6 +235,7 @@ pub fn find_layers(model: &Path, prefix: Option<&str>) -> Result<Vec<LayerTensor
         }
     }
     let mut prefixes: Vec<&str> = found.iter().map(|(p, _, _)| p.as_str()).collect();
+    prefixes.sort_unstable();
     prefixes.dedup();
     let chosen = match prefix {
         Some(p) => {
