@@ -24,7 +24,7 @@ use crate::say;
 use anyhow::{bail, Context, Result};
 use bbs_compress::{list_tensors, read_matrix, read_named_vector, Csb, OutputPlan, Vector};
 use bbs_sim::rnn::{Layer, Network};
-use bbs_sim::workloads::{network_from_float, FloatKind, FloatLayer};
+use bbs_sim::workloads::{network_from_float_with, FloatKind, FloatLayer};
 use bbs_sim::Config;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,11 @@ pub struct CompileArgs {
     /// every weight, input and result in range.
     #[arg(long, value_name = "INPUT.npy")]
     pub calibrate: Option<PathBuf>,
+    /// Per-matrix sparsity (`bbs prune --layers` TOML: [defaults] and
+    /// [[layer]] rules by tensor name or glob; `skip` keeps a matrix
+    /// dense; `banks`, if given, must be the configuration's).
+    #[arg(long, value_name = "L.toml")]
+    pub layers: Option<PathBuf>,
 }
 
 /// What `--calibrate` counted at one choice of fraction bits.
@@ -81,7 +86,7 @@ impl Calibration {
 fn calibrate(
     label: &str,
     cfg: &Config,
-    sparsity: f64,
+    sparsity: &dyn Fn(usize, &str) -> f64,
     float: &[FloatLayer],
     x: &Array2<f32>,
 ) -> Result<(u32, Vec<Calibration>)> {
@@ -117,7 +122,7 @@ fn calibrate(
             })
             .sum();
         let inputs_saturated = x.iter().filter(|&&v| over(v)).count();
-        let net = network_from_float(label, &c, sparsity, float)?;
+        let net = network_from_float_with(label, &c, sparsity, float)?;
         let mut r = bbs_sim::rnn::ReferenceState::new(&c, &net);
         for row in x.rows() {
             let frame: Vec<i64> = row.iter().map(|&v| fmt.quantize(v).0).collect();
@@ -398,6 +403,8 @@ pub struct Manifest {
 pub struct ManifestLayer {
     /// `lstm` or `gru`.
     pub kind: String,
+    /// Each matrix's sparsity, by role (`w_ih`, `w_hh`, `w_hr`).
+    pub sparsity: BTreeMap<String, f64>,
     pub tensors: LayerTensors,
     pub input: usize,
     pub hidden: usize,
@@ -430,6 +437,12 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         .map(|t| read_layer(&args.model, t))
         .collect::<Result<_>>()?;
     let label = file_name(&args.model);
+    if let Some(l) = &args.layers {
+        plan.input("--layers", l);
+        plan.check()?;
+    }
+    let sparsities = matrix_sparsities(args, &cfg, &tensors)?;
+    let sparsity = |k: usize, role: &str| sparsities[k].get(role).copied().unwrap_or(args.sparsity);
     let mut calibration = None;
     if let Some(path) = &args.calibrate {
         let x = read_matrix(path, None)?;
@@ -441,7 +454,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
                 x.ncols()
             );
         }
-        let (frac, tried) = calibrate(&label, &cfg, args.sparsity, &float, &x)?;
+        let (frac, tried) = calibrate(&label, &cfg, &sparsity, &float, &x)?;
         let chosen = tried.iter().find(|c| c.frac_bits == frac).expect("tried");
         let above = tried.iter().find(|c| c.frac_bits == frac + 1);
         say!(
@@ -460,7 +473,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         cfg.frac_bits = frac;
         calibration = Some(tried);
     }
-    let net = network_from_float(&label, &cfg, args.sparsity, &float)?;
+    let net = network_from_float_with(&label, &cfg, &sparsity, &float)?;
     net.check()
         .with_context(|| format!("{}", args.model.display()))?;
     let compiled = net
@@ -501,6 +514,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         };
         layers.push(ManifestLayer {
             kind: kind.into(),
+            sparsity: sparsities[k].clone(),
             tensors: t.clone(),
             input: layer.input(),
             hidden,
@@ -572,15 +586,64 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         .map(|l| format!("{} {} -> {}", l.kind, l.input, l.output))
         .collect();
     say!(
-        "{label}: {} on '{}' at {:.0}% sparsity: {} instructions per frame, first frame {first} cycles, then {steady} cycles = {:.2} us per frame; wrote {}",
+        "{label}: {} on '{}' at {}: {} instructions per frame, first frame {first} cycles, then {steady} cycles = {:.2} us per frame; wrote {}",
         kinds.join(", "),
         cfg.name,
-        100.0 * args.sparsity,
+        match &args.layers {
+            Some(p) => format!("the sparsities of {}", p.display()),
+            None => format!("{:.0}% sparsity", 100.0 * args.sparsity),
+        },
         manifest.instructions,
         manifest.steady_frame_us,
         args.output.display()
     )?;
     Ok(())
+}
+
+/// Each layer's matrices' sparsities, by role: `--sparsity`, or the
+/// `--layers` rule matching the tensor's name.
+fn matrix_sparsities(
+    args: &CompileArgs,
+    cfg: &Config,
+    tensors: &[LayerTensors],
+) -> Result<Vec<BTreeMap<String, f64>>> {
+    use crate::layers::{LayerRules, LayerSettings};
+    let defaults = LayerSettings {
+        sparsity: args.sparsity,
+        banks: cfg.banks,
+        skip: false,
+    };
+    let rules = match &args.layers {
+        Some(p) => LayerRules::from_file(p, defaults)?,
+        None => LayerRules::new(defaults),
+    };
+    let shown = args
+        .layers
+        .as_deref()
+        .map_or("--sparsity".to_string(), |p| p.display().to_string());
+    tensors
+        .iter()
+        .map(|t| {
+            let mut m = BTreeMap::new();
+            for (role, name) in [("w_ih", Some(&t.w_ih)), ("w_hh", Some(&t.w_hh)), ("w_hr", t.w_hr.as_ref())] {
+                let Some(name) = name else { continue };
+                let s = rules.for_tensor(name);
+                if s.banks != cfg.banks {
+                    bail!(
+                        "{shown}: {name}: banks = {}, but the machine's banks are the configuration's ({})",
+                        s.banks,
+                        cfg.banks
+                    );
+                }
+                let sparsity = if s.skip { 0.0 } else { s.sparsity };
+                if !(0.0..1.0).contains(&sparsity) {
+                    bail!("{shown}: {name}: sparsity {sparsity} is not in [0, 1)");
+                }
+                m.insert(role.to_string(), sparsity);
+            }
+            Ok(m)
+        })
+        .collect()
 }
 
 fn file_name(p: &Path) -> String {

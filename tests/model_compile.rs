@@ -452,3 +452,47 @@ fn calibrate_picks_the_fraction_bits_that_keep_values_in_range() {
         &[&dir2],
     );
 }
+
+/// `--layers`: per-matrix sparsity by tensor name (the `bbs prune --layers`
+/// format; `skip` keeps a matrix dense), recorded in the manifest; a rule
+/// with other banks than the machine's is refused naming the tensor.
+#[test]
+fn layers_set_each_matrix_sparsity() {
+    let work = tempfile::tempdir().unwrap();
+    let model = work.path().join("stacked.npz");
+    stacked_lstm(&model, 0.4);
+    let rules = work.path().join("layers.toml");
+    std::fs::write(
+        &rules,
+        "[defaults]\nsparsity = 0.5\n\n[[layer]]\nname = \"rnn.weight_hh_*\"\nsparsity = 0.875\n\n[[layer]]\nname = \"rnn.weight_ih_l1\"\nskip = true\n",
+    )
+    .unwrap();
+    let (m, _) = compile_and_run(&model, &["--layers", s(&rules)], &work.path().join("st"), 3);
+    let sp = |k: usize, role: &str| m["layers"][k]["sparsity"][role].as_f64().unwrap();
+    assert_eq!(
+        (sp(0, "w_ih"), sp(0, "w_hh"), sp(1, "w_ih"), sp(1, "w_hh")),
+        (0.5, 0.875, 0.0, 0.875)
+    );
+    // The CSB files follow: layer 1's w_ih kept every weight.
+    let dense = bbs_compress::Csb::read(&work.path().join("st/layer1.w_ih.csb")).unwrap();
+    let pruned = bbs_compress::Csb::read(&work.path().join("st/layer1.w_hh.csb")).unwrap();
+    assert_eq!(dense.slots, dense.bank_size, "dense keeps every slot");
+    assert!(pruned.slots < dense.slots);
+
+    std::fs::write(
+        &rules,
+        "[[layer]]\nname = \"rnn.weight_hh_l0\"\nbanks = 4\n",
+    )
+    .unwrap();
+    let dir = work.path().join("bad");
+    assert_fails(
+        &bbs(&["compile", s(&model), "--layers", s(&rules), "-o", s(&dir)]),
+        &[
+            "layers.toml",
+            "rnn.weight_hh_l0",
+            "banks = 4",
+            "configuration's (8)",
+        ],
+        &[&dir],
+    );
+}

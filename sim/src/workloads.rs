@@ -242,10 +242,21 @@ pub fn network_from_float(
     sparsity: f64,
     layers: &[FloatLayer],
 ) -> Result<Network, WorkloadError> {
+    network_from_float_with(label, cfg, &|_, _| sparsity, layers)
+}
+
+/// [`network_from_float`] with a sparsity per matrix: `sparsity(layer,
+/// role)`, role `w_ih`, `w_hh` or `w_hr`.
+pub fn network_from_float_with(
+    label: &str,
+    cfg: &Config,
+    sparsity: &dyn Fn(usize, &str) -> f64,
+    layers: &[FloatLayer],
+) -> Result<Network, WorkloadError> {
     let mut out = Vec::with_capacity(layers.len());
     for (k, l) in layers.iter().enumerate() {
         let name = format!("{label} layer {k}");
-        let csb = |w: &ndarray::Array2<f32>| prune(&name, cfg, w, sparsity);
+        let csb = |w: &ndarray::Array2<f32>, role: &str| prune(&name, cfg, w, sparsity(k, role));
         let hidden = l.w_ih.nrows() / if l.kind == FloatKind::Lstm { 4 } else { 3 };
         out.push(match l.kind {
             FloatKind::Lstm => {
@@ -253,17 +264,17 @@ pub fn network_from_float(
                 Layer::Lstm(LstmLayer {
                     input: l.w_ih.ncols(),
                     hidden,
-                    w_ih: csb(&l.w_ih)?,
-                    w_hh: csb(&l.w_hh)?,
+                    w_ih: csb(&l.w_ih, "w_ih")?,
+                    w_hh: csb(&l.w_hh, "w_hh")?,
                     bias: quantize(cfg, &bias),
-                    proj: l.w_hr.as_ref().map(csb).transpose()?,
+                    proj: l.w_hr.as_ref().map(|w| csb(w, "w_hr")).transpose()?,
                 })
             }
             FloatKind::Gru => Layer::Gru(GruLayer {
                 input: l.w_ih.ncols(),
                 hidden,
-                w_ih: csb(&l.w_ih)?,
-                w_hh: csb(&l.w_hh)?,
+                w_ih: csb(&l.w_ih, "w_ih")?,
+                w_hh: csb(&l.w_hh, "w_hh")?,
                 b_ih: quantize(cfg, &l.b_ih),
                 b_hh: quantize(cfg, &l.b_hh),
             }),
