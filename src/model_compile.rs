@@ -58,8 +58,13 @@ pub struct CompileArgs {
     /// Per-matrix sparsity (`bbs prune --layers` TOML: [defaults] and
     /// [[layer]] rules by tensor name or glob; `skip` keeps a matrix
     /// dense; `banks`, if given, must be the configuration's).
-    #[arg(long, value_name = "L.toml")]
+    #[arg(long, value_name = "L.toml", conflicts_with = "pruned")]
     pub layers: Option<PathBuf>,
+    /// Take the matrices from a `bbs prune --out-dir` result instead of
+    /// pruning (their banks and format must be the configuration's); the
+    /// biases still come from MODEL.
+    #[arg(long, value_name = "DIR", conflicts_with = "calibrate")]
+    pub pruned: Option<PathBuf>,
 }
 
 /// What `--calibrate` counted at one choice of fraction bits.
@@ -439,9 +444,12 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
     let label = file_name(&args.model);
     if let Some(l) = &args.layers {
         plan.input("--layers", l);
-        plan.check()?;
     }
-    let sparsities = matrix_sparsities(args, &cfg, &tensors)?;
+    if let Some(p) = &args.pruned {
+        plan.input("--pruned", p);
+    }
+    plan.check()?;
+    let mut sparsities = matrix_sparsities(args, &cfg, &tensors)?;
     let sparsity = |k: usize, role: &str| sparsities[k].get(role).copied().unwrap_or(args.sparsity);
     let mut calibration = None;
     if let Some(path) = &args.calibrate {
@@ -473,7 +481,23 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         cfg.frac_bits = frac;
         calibration = Some(tried);
     }
-    let net = network_from_float_with(&label, &cfg, &sparsity, &float)?;
+    let mut net = network_from_float_with(&label, &cfg, &sparsity, &float)?;
+    if let Some(dir) = &args.pruned {
+        use_pruned(&mut net, &tensors, dir, &cfg)?;
+        // The sparsity the pruned files hold: the slots they keep per bank.
+        let kept = |c: &Csb| 1.0 - c.slots as f64 / c.bank_size.max(1) as f64;
+        for (m, layer) in sparsities.iter_mut().zip(&net.layers) {
+            let (w_ih, w_hh, w_hr) = match layer {
+                Layer::Lstm(l) => (&l.w_ih, &l.w_hh, l.proj.as_ref()),
+                Layer::Gru(g) => (&g.w_ih, &g.w_hh, None),
+            };
+            m.insert("w_ih".into(), kept(w_ih));
+            m.insert("w_hh".into(), kept(w_hh));
+            if let Some(p) = w_hr {
+                m.insert("w_hr".into(), kept(p));
+            }
+        }
+    }
     net.check()
         .with_context(|| format!("{}", args.model.display()))?;
     let compiled = net
@@ -589,14 +613,72 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         "{label}: {} on '{}' at {}: {} instructions per frame, first frame {first} cycles, then {steady} cycles = {:.2} us per frame; wrote {}",
         kinds.join(", "),
         cfg.name,
-        match &args.layers {
-            Some(p) => format!("the sparsities of {}", p.display()),
-            None => format!("{:.0}% sparsity", 100.0 * args.sparsity),
+        match (&args.layers, &args.pruned) {
+            (Some(p), _) => format!("the sparsities of {}", p.display()),
+            (_, Some(p)) => format!("the pruned matrices of {}", p.display()),
+            _ => format!("{:.0}% sparsity", 100.0 * args.sparsity),
         },
         manifest.instructions,
         manifest.steady_frame_us,
         args.output.display()
     )?;
+    Ok(())
+}
+
+/// Replace `net`'s matrices by the CSB files a `bbs prune --out-dir` wrote
+/// for the same tensors, checked against the configuration.
+fn use_pruned(net: &mut Network, tensors: &[LayerTensors], dir: &Path, cfg: &Config) -> Result<()> {
+    let pruned = crate::sim_cmd::load_model(dir)?;
+    let take = |name: &str, into: &mut Csb| -> Result<()> {
+        let Some(p) = pruned.iter().find(|p| p.name == name) else {
+            bail!(
+                "{}: has no pruned {name}",
+                dir.join("manifest.json").display()
+            );
+        };
+        let file = dir.join(&p.csb_file);
+        let c = &p.csb;
+        if c.banks != cfg.banks || c.format != cfg.format() {
+            bail!(
+                "{}: {} banks, {} value bits with {} fraction bits; the configuration '{}' has {} banks, {} and {}",
+                file.display(),
+                c.banks,
+                c.format.width,
+                c.format.frac,
+                cfg.name,
+                cfg.banks,
+                cfg.value_width,
+                cfg.frac_bits
+            );
+        }
+        if (c.rows, c.cols) != (into.rows, into.cols) {
+            bail!(
+                "{}: {}x{}, the model's {name} is {}x{}",
+                file.display(),
+                c.rows,
+                c.cols,
+                into.rows,
+                into.cols
+            );
+        }
+        *into = c.clone();
+        Ok(())
+    };
+    for (layer, t) in net.layers.iter_mut().zip(tensors) {
+        match layer {
+            Layer::Lstm(l) => {
+                take(&t.w_ih, &mut l.w_ih)?;
+                take(&t.w_hh, &mut l.w_hh)?;
+                if let (Some(p), Some(name)) = (l.proj.as_mut(), &t.w_hr) {
+                    take(name, p)?;
+                }
+            }
+            Layer::Gru(g) => {
+                take(&t.w_ih, &mut g.w_ih)?;
+                take(&t.w_hh, &mut g.w_hh)?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -496,3 +496,59 @@ fn layers_set_each_matrix_sparsity() {
         &[&dir],
     );
 }
+
+/// `--pruned DIR`: the matrices of a `bbs prune --out-dir` result, byte for
+/// byte, their sparsity in the manifest (the slots kept per bank); a result
+/// pruned with other banks than the configuration's is refused naming the
+/// file.
+#[test]
+fn pruned_results_are_reused_as_they_are() {
+    let work = tempfile::tempdir().unwrap();
+    let model = root().join("data/silero-vad/silero_vad_16k.safetensors");
+    let pruned = work.path().join("pruned");
+    ok(&bbs(&[
+        "prune",
+        s(&model),
+        "--out-dir",
+        s(&pruned),
+        "--sparsity",
+        "0.6",
+        "--tensor",
+        "lstm_cell.weight_*",
+        "-q",
+    ]));
+    let dir = work.path().join("vad");
+    let (m, _) = compile_and_run(&model, &["--pruned", s(&pruned)], &dir, 3);
+    // 16-column banks keep ceil(0.4 * 16) = 7.
+    assert_eq!(
+        m["layers"][0]["sparsity"]["w_hh"].as_f64(),
+        Some(1.0 - 7.0 / 16.0)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("layer0.w_hh.csb")).unwrap(),
+        std::fs::read(pruned.join("csb/lstm_cell.weight_hh.csb")).unwrap()
+    );
+
+    let other = work.path().join("other");
+    ok(&bbs(&[
+        "prune",
+        s(&model),
+        "--out-dir",
+        s(&other),
+        "--banks",
+        "4",
+        "--tensor",
+        "lstm_cell.weight_*",
+        "-q",
+    ]));
+    let bad = work.path().join("bad");
+    assert_fails(
+        &bbs(&["compile", s(&model), "--pruned", s(&other), "-o", s(&bad)]),
+        &[
+            "lstm_cell.weight_ih.csb",
+            "4 banks",
+            "'default' has 8 banks",
+        ],
+        &[&bad],
+    );
+}
