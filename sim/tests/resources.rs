@@ -798,14 +798,17 @@ fn overlapped_machine_estimate() {
             .map(|m| (m.name.as_str(), m.instances, m.depth, m.read_ports))
             .collect();
         // 256 elements in two banks: DMA 32, PE 80, ACT 48, EWOP 96 words;
-        // read ports: EWOP a and b, store, ACT, and one per PE bank.
+        // read ports: EWOP a and b, store, ACT, and, on the words the vector
+        // load reads (the DMA part, the EWOP part's first 16), one per PE
+        // bank.
         assert_eq!(
             parts,
             [
                 ("vector_dma", 2, 16, 6),
-                ("vector_pe", 2, 40, 6),
-                ("vector_act", 2, 24, 6),
-                ("vector_ewop", 2, 48, 6)
+                ("vector_pe", 2, 40, 4),
+                ("vector_act", 2, 24, 4),
+                ("vector_ewop_loaded", 2, 8, 6),
+                ("vector_ewop", 2, 40, 4)
             ]
         );
         for name in ["issue_list", "wait_table", "start_cycles"] {
