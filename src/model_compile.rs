@@ -24,7 +24,7 @@ use crate::say;
 use anyhow::{bail, Context, Result};
 use bbs_compress::{list_tensors, read_matrix, read_named_vector, Csb, OutputPlan, Vector};
 use bbs_sim::rnn::{Layer, Network};
-use bbs_sim::workloads::{network_from_float_with, FloatKind, FloatLayer};
+use bbs_sim::workloads::{network_from_float_with, network_from_parts, FloatKind, FloatLayer};
 use bbs_sim::Config;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -481,9 +481,11 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         cfg.frac_bits = frac;
         calibration = Some(tried);
     }
-    let mut net = network_from_float_with(&label, &cfg, &sparsity, &float)?;
-    if let Some(dir) = &args.pruned {
-        use_pruned(&mut net, &tensors, dir, &cfg)?;
+    let net = match &args.pruned {
+        Some(dir) => network_from_pruned(&cfg, &float, &tensors, dir)?,
+        None => network_from_float_with(&label, &cfg, &sparsity, &float)?,
+    };
+    if args.pruned.is_some() {
         // The sparsity the pruned files hold: the slots they keep per bank.
         let kept = |c: &Csb| 1.0 - c.slots as f64 / c.bank_size.max(1) as f64;
         for (m, layer) in sparsities.iter_mut().zip(&net.layers) {
@@ -625,12 +627,24 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
     Ok(())
 }
 
-/// Replace `net`'s matrices by the CSB files a `bbs prune --out-dir` wrote
-/// for the same tensors, checked against the configuration.
-fn use_pruned(net: &mut Network, tensors: &[LayerTensors], dir: &Path, cfg: &Config) -> Result<()> {
+/// The network with the CSB files a `bbs prune --out-dir` wrote for its
+/// tensors as its matrices, each checked against the configuration and the
+/// model's shape.
+fn network_from_pruned(
+    cfg: &Config,
+    float: &[FloatLayer],
+    tensors: &[LayerTensors],
+    dir: &Path,
+) -> Result<Network> {
     let pruned = crate::sim_cmd::load_model(dir)?;
-    let take = |name: &str, into: &mut Csb| -> Result<()> {
-        let Some(p) = pruned.iter().find(|p| p.name == name) else {
+    network_from_parts(cfg, float, |k, role, w| -> Result<Csb> {
+        let t = &tensors[k];
+        let name = match role {
+            "w_ih" => &t.w_ih,
+            "w_hh" => &t.w_hh,
+            _ => t.w_hr.as_ref().expect("a projection has its tensor"),
+        };
+        let Some(p) = pruned.iter().find(|p| &p.name == name) else {
             bail!(
                 "{}: has no pruned {name}",
                 dir.join("manifest.json").display()
@@ -651,35 +665,18 @@ fn use_pruned(net: &mut Network, tensors: &[LayerTensors], dir: &Path, cfg: &Con
                 cfg.frac_bits
             );
         }
-        if (c.rows, c.cols) != (into.rows, into.cols) {
+        if (c.rows, c.cols) != w.dim() {
             bail!(
                 "{}: {}x{}, the model's {name} is {}x{}",
                 file.display(),
                 c.rows,
                 c.cols,
-                into.rows,
-                into.cols
+                w.nrows(),
+                w.ncols()
             );
         }
-        *into = c.clone();
-        Ok(())
-    };
-    for (layer, t) in net.layers.iter_mut().zip(tensors) {
-        match layer {
-            Layer::Lstm(l) => {
-                take(&t.w_ih, &mut l.w_ih)?;
-                take(&t.w_hh, &mut l.w_hh)?;
-                if let (Some(p), Some(name)) = (l.proj.as_mut(), &t.w_hr) {
-                    take(name, p)?;
-                }
-            }
-            Layer::Gru(g) => {
-                take(&t.w_ih, &mut g.w_ih)?;
-                take(&t.w_hh, &mut g.w_hh)?;
-            }
-        }
-    }
-    Ok(())
+        Ok(c.clone())
+    })
 }
 
 /// Each layer's matrices' sparsities, by role: `--sparsity`, or the

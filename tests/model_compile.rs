@@ -279,6 +279,12 @@ fn bad_models_and_inputs_fail_cleanly() {
         &["w.npy", "holds no recurrent layer"],
         &[&dir],
     );
+    // A sparsity out of [0, 1).
+    assert_fails(
+        &bbs(&["compile", s(&model), "--sparsity", "1", "-o", s(&dir)]),
+        &["--sparsity", "not in [0, 1)"],
+        &[&dir],
+    );
     // A prefix that is not there.
     assert_fails(
         &bbs(&["compile", s(&model), "--prefix", "enc_", "-o", s(&dir)]),

@@ -253,10 +253,25 @@ pub fn network_from_float_with(
     sparsity: &dyn Fn(usize, &str) -> f64,
     layers: &[FloatLayer],
 ) -> Result<Network, WorkloadError> {
+    network_from_parts(cfg, layers, |k, role, w| {
+        prune(&format!("{label} layer {k}"), cfg, w, sparsity(k, role))
+    })
+}
+
+/// A trained network on `cfg` with its matrices given: `matrix(layer, role,
+/// float weights)` (role `w_ih`, `w_hh` or `w_hr`) makes each CSB (pruned
+/// here, or read from a `bbs prune` result); biases quantized as in
+/// [`network_from_float`].
+pub fn network_from_parts<E, F>(
+    cfg: &Config,
+    layers: &[FloatLayer],
+    mut matrix: F,
+) -> Result<Network, E>
+where
+    F: FnMut(usize, &str, &ndarray::Array2<f32>) -> Result<Csb, E>,
+{
     let mut out = Vec::with_capacity(layers.len());
     for (k, l) in layers.iter().enumerate() {
-        let name = format!("{label} layer {k}");
-        let csb = |w: &ndarray::Array2<f32>, role: &str| prune(&name, cfg, w, sparsity(k, role));
         let hidden = l.w_ih.nrows() / if l.kind == FloatKind::Lstm { 4 } else { 3 };
         out.push(match l.kind {
             FloatKind::Lstm => {
@@ -264,17 +279,20 @@ pub fn network_from_float_with(
                 Layer::Lstm(LstmLayer {
                     input: l.w_ih.ncols(),
                     hidden,
-                    w_ih: csb(&l.w_ih, "w_ih")?,
-                    w_hh: csb(&l.w_hh, "w_hh")?,
+                    w_ih: matrix(k, "w_ih", &l.w_ih)?,
+                    w_hh: matrix(k, "w_hh", &l.w_hh)?,
                     bias: quantize(cfg, &bias),
-                    proj: l.w_hr.as_ref().map(|w| csb(w, "w_hr")).transpose()?,
+                    proj: match &l.w_hr {
+                        Some(w) => Some(matrix(k, "w_hr", w)?),
+                        None => None,
+                    },
                 })
             }
             FloatKind::Gru => Layer::Gru(GruLayer {
                 input: l.w_ih.ncols(),
                 hidden,
-                w_ih: csb(&l.w_ih, "w_ih")?,
-                w_hh: csb(&l.w_hh, "w_hh")?,
+                w_ih: matrix(k, "w_ih", &l.w_ih)?,
+                w_hh: matrix(k, "w_hh", &l.w_hh)?,
                 b_ih: quantize(cfg, &l.b_ih),
                 b_hh: quantize(cfg, &l.b_hh),
             }),
