@@ -2,7 +2,10 @@
 //! recurrent network on the accelerator (docs/compile.md).
 //!
 //! `compile` finds the recurrent layers of a PyTorch-style state dict
-//! (`.npz` or `.safetensors`) by their tensor names, prunes every matrix to
+//! (`.npz`, `.safetensors`, or an `.onnx` file's initializers) by their
+//! tensor names, or of an ONNX graph by its `LSTM`/`GRU` nodes
+//! (`onnx_import`, which also finds the steps the host computes around
+//! them), prunes every matrix to
 //! bank-balanced sparsity with the configuration's banks, quantizes it,
 //! builds the machine's program (the overlapped one with `overlap.units`)
 //! to check that the network fits, and writes the directory `run` reads:
@@ -20,6 +23,7 @@
 //! stack. The kind follows from the shapes: `weight_hh` has 4 (LSTM) or 3
 //! (GRU) times as many rows as the hidden size.
 
+use crate::onnx_import::{self, Host, HostOp};
 use crate::say;
 use anyhow::{bail, Context, Result};
 use bbs_compress::{list_tensors, read_matrix, read_named_vector, Csb, OutputPlan, Vector};
@@ -31,8 +35,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Version of `manifest.json`.
-pub const MANIFEST_VERSION: u32 = 1;
+/// Version of `manifest.json` (2 added `host`; version 1 directories
+/// still load).
+pub const MANIFEST_VERSION: u32 = 2;
 
 #[derive(clap::Args, Debug)]
 pub struct CompileArgs {
@@ -386,10 +391,17 @@ pub struct Manifest {
     pub sparsity: f64,
     /// The configuration (`config.toml` beside it).
     pub config: String,
-    /// Every layer runs on the accelerator; nothing on the host.
+    /// The layers the accelerator runs, in order.
     pub layers: Vec<ManifestLayer>,
+    /// Features per frame of the network's input and output (of the host
+    /// steps around the layers, when there are any).
     pub input: usize,
     pub output: usize,
+    /// What the host computes in float around the accelerator (an ONNX
+    /// graph's nodes before and after its recurrent layers), and the
+    /// shape-only nodes passed through.
+    #[serde(default, skip_serializing_if = "Host::is_empty")]
+    pub host: Host,
     /// The machine's program of one frame.
     pub instructions: usize,
     /// Cycles of the first frame, and per frame once frames follow each
@@ -436,11 +448,29 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         plan.check()?;
     }
     let mut cfg = crate::flow::load_config(args.config.as_deref())?;
-    let tensors = find_layers(&args.model, args.prefix.as_deref())?;
-    let float: Vec<FloatLayer> = tensors
-        .iter()
-        .map(|t| read_layer(&args.model, t))
-        .collect::<Result<_>>()?;
+    let (tensors, float, host, io) = if onnx_import::is_recurrent_graph(&args.model)? {
+        if args.prefix.is_some() {
+            bail!(
+                "--prefix: {} is an ONNX graph; its layers are its LSTM/GRU nodes (--prefix picks the tensors of a state dict)",
+                args.model.display()
+            );
+        }
+        if args.pruned.is_some() {
+            bail!(
+                "--pruned: {} is an ONNX graph, whose gate order (i,o,f,c; z,r,h) is not the machine's; compile it with --sparsity or --layers",
+                args.model.display()
+            );
+        }
+        let g = onnx_import::import(&args.model)?;
+        (g.tensors, g.layers, g.host, Some((g.input, g.output)))
+    } else {
+        let tensors = find_layers(&args.model, args.prefix.as_deref())?;
+        let float: Vec<FloatLayer> = tensors
+            .iter()
+            .map(|t| read_layer(&args.model, t))
+            .collect::<Result<_>>()?;
+        (tensors, float, Host::default(), None)
+    };
     let label = file_name(&args.model);
     if let Some(l) = &args.layers {
         plan.input("--layers", l);
@@ -454,7 +484,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
     let mut calibration = None;
     if let Some(path) = &args.calibrate {
         let x = read_matrix(path, None)?;
-        let input = float.first().map_or(0, |l| l.w_ih.ncols());
+        let input = io.map_or_else(|| float.first().map_or(0, |l| l.w_ih.ncols()), |io| io.0);
         if x.ncols() != input {
             bail!(
                 "{}: {} features per frame, the network takes {input}",
@@ -462,6 +492,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
                 x.ncols()
             );
         }
+        let x = host.to_accelerator(&x);
         let (frac, tried) = calibrate(&label, &cfg, &sparsity, &float, &x)?;
         let chosen = tried.iter().find(|c| c.frac_bits == frac).expect("tried");
         let above = tried.iter().find(|c| c.frac_bits == frac + 1);
@@ -549,6 +580,21 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
             biases,
         });
     }
+    // Dense host steps' weights beside the layers'.
+    let mut host = host;
+    for (place, steps) in [("before", &mut host.before), ("after", &mut host.after)] {
+        for (k, step) in steps.iter_mut().enumerate() {
+            if let HostOp::Dense { weight, .. } = &mut step.op {
+                *weight = format!("host/{place}{k}.weight.npy");
+                plan.part(dir, weight);
+                let m = step
+                    .matrix
+                    .as_ref()
+                    .expect("an imported dense step has its weight");
+                plan.dest_in(dir, weight).write_npy(m)?;
+            }
+        }
+    }
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         bbs_version: env!("CARGO_PKG_VERSION").into(),
@@ -556,8 +602,9 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         sparsity: args.sparsity,
         config: cfg.name.clone(),
         layers,
-        input: net.input(),
-        output: net.output(),
+        input: io.map_or(net.input(), |io| io.0),
+        output: io.map_or(net.output(), |io| io.1),
+        host: host.clone(),
         instructions: compiled.program.instrs.len(),
         calibration,
         first_frame_cycles: first,
@@ -606,11 +653,23 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         format!("{}\n", serde_json::to_string_pretty(&manifest)?).as_bytes(),
     )?;
     plan.publish()?;
-    let kinds: Vec<String> = manifest
+    let mut kinds: Vec<String> = manifest
         .layers
         .iter()
         .map(|l| format!("{} {} -> {}", l.kind, l.input, l.output))
         .collect();
+    if manifest.host.reverse {
+        kinds.push("in reverse".into());
+    }
+    for (place, steps) in [
+        ("before", &manifest.host.before),
+        ("after", &manifest.host.after),
+    ] {
+        if !steps.is_empty() {
+            let nodes: Vec<&str> = steps.iter().map(|s| s.node.as_str()).collect();
+            kinds.push(format!("on the host {place}: {}", nodes.join(", ")));
+        }
+    }
     say!(
         "{label}: {} on '{}' at {}: {} instructions per frame, first frame {first} cycles, then {steady} cycles = {:.2} us per frame; wrote {}",
         kinds.join(", "),
@@ -738,14 +797,28 @@ pub fn load_compiled(dir: &Path) -> Result<(Config, Manifest, Network)> {
         .with_context(|| format!("{}: not a `bbs compile` directory", dir.display()))?;
     let manifest: Manifest = serde_json::from_str(&text)
         .with_context(|| format!("{}", dir.join("manifest.json").display()))?;
-    if manifest.manifest_version != MANIFEST_VERSION {
+    if !(1..=MANIFEST_VERSION).contains(&manifest.manifest_version) {
         bail!(
-            "{}: manifest_version {} is not {MANIFEST_VERSION}",
+            "{}: manifest_version {} is not 1..={MANIFEST_VERSION}",
             dir.join("manifest.json").display(),
             manifest.manifest_version
         );
     }
     let cfg = Config::from_file(&dir.join("config.toml"))?;
+    let mut manifest = manifest;
+    for step in manifest
+        .host
+        .before
+        .iter_mut()
+        .chain(manifest.host.after.iter_mut())
+    {
+        if let HostOp::Dense { weight, .. } = &step.op {
+            step.matrix = Some(read_matrix(&dir.join(weight), None)?);
+        }
+    }
+    onnx_import::check_loaded(&manifest.host.before)
+        .and_then(|()| onnx_import::check_loaded(&manifest.host.after))
+        .with_context(|| format!("{}", dir.display()))?;
     let mut layers = Vec::new();
     for l in &manifest.layers {
         let csb = |role: &str| -> Result<Csb> {
@@ -792,11 +865,11 @@ pub fn load_compiled(dir: &Path) -> Result<(Config, Manifest, Network)> {
 }
 
 /// Max and RMS of |machine - reference| over every output.
-fn errors(out: &[Vec<i64>], reference: &[Vec<f64>], fmt: bbs_compress::QFormat) -> (f64, f64) {
+fn errors(out: &[Vec<f64>], reference: &[Vec<f64>]) -> (f64, f64) {
     let (mut max, mut sq, mut n) = (0.0f64, 0.0f64, 0usize);
     for (o, f) in out.iter().zip(reference) {
         for (&a, &b) in o.iter().zip(f) {
-            let e = (f64::from(fmt.dequantize(a)) - b).abs();
+            let e = (a - b).abs();
             max = max.max(e);
             sq += e * e;
             n += 1;
@@ -874,19 +947,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
     plan.check()?;
     let (cfg, manifest, net) = load_compiled(&args.dir)?;
     let x = read_matrix(&args.input, None)?;
-    if x.ncols() != net.input() {
+    if x.ncols() != manifest.input {
         bail!(
             "{}: {} features per frame, the network takes {}",
             args.input.display(),
             x.ncols(),
-            net.input()
+            manifest.input
         );
     }
     let fmt = cfg.format();
-    let frames: Vec<Vec<i64>> = x
-        .rows()
-        .into_iter()
-        .map(|r| r.iter().map(|&v| fmt.quantize(v).0).collect())
+    let host = &manifest.host;
+    // The host's steps before the layers, in float; then the machine's format.
+    let layer_inputs = host.to_layers(&x);
+    let frames: Vec<Vec<i64>> = layer_inputs
+        .iter()
+        .map(|r| r.iter().map(|&v| fmt.quantize(v as f32).0).collect())
         .collect();
     let run = bbs_sim::rnn::run_sequence(&cfg, &net, &frames)?;
     let mut reference_state = bbs_sim::rnn::ReferenceState::new(&cfg, &net);
@@ -894,15 +969,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if reference != run.outputs {
         bail!("internal error: the accelerator's outputs differ from the fixed-point reference");
     }
-    let float = bbs_sim::rnn::float_sequence(&cfg, &net, &frames);
+    let float = host.from_layers(bbs_sim::rnn::float_sequence(&cfg, &net, &frames));
     let mut dense = load_dense(&args.dir, &manifest)?;
-    let dense_out: Vec<Vec<f64>> = x
-        .rows()
-        .into_iter()
-        .map(|r| dense.step_f64(&r.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()))
-        .collect();
-    let (dmax, drms) = errors(&run.outputs, &dense_out, fmt);
-    let (max, rms) = errors(&run.outputs, &float, fmt);
+    let dense_out = host.from_layers(layer_inputs.iter().map(|r| dense.step_f64(r)).collect());
+    let outputs = host.from_layers(
+        run.outputs
+            .iter()
+            .map(|o| o.iter().map(|&v| f64::from(fmt.dequantize(v))).collect())
+            .collect(),
+    );
+    let (dmax, drms) = errors(&outputs, &dense_out);
+    let (max, rms) = errors(&outputs, &float);
     let frame_cycles: Vec<u64> = run.frames.iter().map(|r| r.cycles).collect();
     let total: u64 = frame_cycles.iter().sum();
     let macs: u64 = run.frames.iter().map(|r| r.macs).sum();
@@ -911,8 +988,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         model: manifest.model.clone(),
         config: cfg.name.clone(),
         frames: frames.len(),
-        input: net.input(),
-        output: net.output(),
+        input: manifest.input,
+        output: manifest.output,
         frame_cycles,
         total_cycles: total,
         steady_frame_cycles: steady,
@@ -926,8 +1003,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         overflows: reference_state.overflows.clone(),
     };
     if let Some(o) = out {
-        let y = Array2::from_shape_fn((frames.len(), net.output()), |(t, j)| {
-            fmt.dequantize(run.outputs[t][j])
+        let y = Array2::from_shape_fn((frames.len(), manifest.output), |(t, j)| {
+            outputs[t][j] as f32
         });
         plan.dest(o).write_npy(&y)?;
     }

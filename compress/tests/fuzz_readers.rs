@@ -141,6 +141,7 @@ fn valid_onnx() -> Vec<u8> {
             data_type: dt::FLOAT16,
             data: Data::Int32(vec![0x3c00, 0x4000, 0, 0xbc00]),
         }],
+        ..Graph::default()
     };
     let mut if_node = Node::new("If", "if", &["c"]);
     if_node.graphs.push(("then_branch".into(), sub));
@@ -171,6 +172,7 @@ fn valid_onnx() -> Vec<u8> {
             Tensor::f32("R", &[2, 4, 1], &floats(8)),
             Tensor::f32("B", &[2, 8], &floats(16)),
         ],
+        ..Graph::default()
     };
     fixture::model(&g)
 }
@@ -651,6 +653,7 @@ fn graph() -> impl Strategy<Value = Graph> {
         .prop_map(|(nodes, initializers)| Graph {
             nodes,
             initializers,
+            ..Graph::default()
         });
     flat.prop_recursive(2, 8, 2, |inner| {
         (
@@ -665,6 +668,7 @@ fn graph() -> impl Strategy<Value = Graph> {
                 Graph {
                     nodes,
                     initializers,
+                    ..Graph::default()
                 }
             })
     })
@@ -754,6 +758,7 @@ fn lying_headers_are_refused_before_allocating() {
                     data_type: dt::FLOAT,
                     data: Data::Raw(vec![0; 16]),
                 }],
+                ..Graph::default()
             }),
         ),
         (
@@ -766,6 +771,7 @@ fn lying_headers_are_refused_before_allocating() {
                     data_type: dt::FLOAT16,
                     data: Data::Int32(vec![0; 4]),
                 }],
+                ..Graph::default()
             }),
         ),
         ("onnx", {
@@ -795,6 +801,7 @@ fn deeply_nested_onnx_subgraphs_are_refused() {
         g = Graph {
             nodes: vec![n],
             initializers: vec![],
+            ..Graph::default()
         };
     }
     let dir = tempfile::tempdir().unwrap();

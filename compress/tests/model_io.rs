@@ -145,6 +145,7 @@ fn onnx_model(dir: &Path) -> (PathBuf, Graph) {
     let sub = Graph {
         nodes: vec![mm("inner_mm", "x", "sub_b")],
         initializers: vec![Tensor::f32("inner_w", &[2, 2], &[1.0, 2.0, 3.0, 4.0])],
+        ..Graph::default()
     };
     let mut if_node = Node::new("If", "branch", &["cond"]);
     if_node.graphs.push(("then_branch".into(), sub));
@@ -179,6 +180,7 @@ fn onnx_model(dir: &Path) -> (PathBuf, Graph) {
             Tensor::f32("extra", &[2, 2], &[9.0, 8.0, 7.0, 6.0]),
             Tensor::f32("sub_b", &[3, 2], &vals(&mat(3, 2, 6.0))),
         ],
+        ..Graph::default()
     };
     let p = dir.join("m.onnx");
     std::fs::write(&p, bbs_compress::onnx::fixture::model(&g)).unwrap();
@@ -428,6 +430,7 @@ fn onnx_lstm_and_gru_are_split_per_direction_with_gates() {
             Tensor::f32("W", &[1, 8, 1], &[0.0; 8]),
             Tensor::f32("R", &[1, 8, 2], &[0.0; 16]),
         ],
+        ..Graph::default()
     };
     let p = onnx_file(dir.path(), "bad.onnx", &g);
     let e = one_line(read_matrices(&p, &[]).unwrap_err());
@@ -448,6 +451,7 @@ fn onnx_unsupported_dtype_and_external_data_are_errors() {
             data_type: dt::INT64,
             data: Data::Int64(vec![1, 2, 3, 4]),
         }],
+        ..Graph::default()
     };
     let p = onnx_file(dir.path(), "int.onnx", &g);
     let e = one_line(read_matrices(&p, &[]).unwrap_err());
@@ -464,6 +468,7 @@ fn onnx_unsupported_dtype_and_external_data_are_errors() {
             data_type: dt::FLOAT,
             data: Data::External("weights.bin".into()),
         }],
+        ..Graph::default()
     };
     let p = onnx_file(dir.path(), "ext.onnx", &g);
     let e = one_line(read_matrices(&p, &[]).unwrap_err());
@@ -535,6 +540,7 @@ fn onnx_float16_bfloat16_double_storage_kinds() {
                 data: Data::Doubles(a.iter().map(|&v| v as f64 + 1e-12).collect()),
             },
         ],
+        ..Graph::default()
     };
     let p = onnx_file(dir.path(), "kinds.onnx", &g);
     let ms = read_matrices(&p, &[]).unwrap();
@@ -735,12 +741,14 @@ fn write_like_onnx_int32_data_rewrites_lengths_around_it() {
             data_type: dt::FLOAT16,
             data: Data::Int32(vec![0; 4]),
         }],
+        ..Graph::default()
     };
     let mut if_node = Node::new("If", "if", &["c"]);
     if_node.graphs.push(("then_branch".into(), sub));
     let g = Graph {
         nodes: vec![if_node, mm("outer", "x", "w")],
         initializers: vec![Tensor::f32("w", &[1, 2], &[1.5, 2.5])],
+        ..Graph::default()
     };
     let p = onnx_file(dir.path(), "h.onnx", &g);
     assert_eq!(read_matrix(&p, Some("h")).unwrap(), small);
@@ -784,6 +792,7 @@ fn write_like_errors_leave_no_output() {
         &Graph {
             nodes: vec![mm("fc", "x", "w")],
             initializers: vec![Tensor::f32("w", &[2, 3], &[1.0, 2.0])],
+            ..Graph::default()
         },
     );
     let out = dir.path().join("o.safetensors");
@@ -1035,6 +1044,7 @@ fn silero_weights_in_an_onnx_model() {
             Tensor::f32("b_ih", &[512], &[0.0; 512]),
             Tensor::f32("b_hh", &[512], &[0.0; 512]),
         ],
+        ..Graph::default()
     };
     let dir = tempfile::tempdir().unwrap();
     let model = onnx_file(dir.path(), "silero_lstm.onnx", &g);

@@ -96,6 +96,7 @@ fn main() {
             },
             Tensor::f32("R", &[1, 4, 1], &[0.5, 0.25, -0.5, 1.0]),
         ],
+        ..Graph::default()
     };
     put("onnx", "model", fixture::model(&g));
     let w = ndarray::Array2::from_shape_fn((3, 10), |(r, c)| {

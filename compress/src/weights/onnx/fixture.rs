@@ -50,7 +50,11 @@ pub struct Node {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub ints: Vec<(String, i64)>,
+    pub floats: Vec<(String, f32)>,
+    pub int_lists: Vec<(String, Vec<i64>)>,
     pub strings: Vec<(String, String)>,
+    pub string_lists: Vec<(String, Vec<String>)>,
+    pub tensors: Vec<(String, Tensor)>,
     pub graphs: Vec<(String, Graph)>,
 }
 
@@ -72,13 +76,39 @@ impl Node {
         self.strings.push((name.to_string(), v.to_string()));
         self
     }
+    pub fn float(mut self, name: &str, v: f32) -> Node {
+        self.floats.push((name.to_string(), v));
+        self
+    }
+    pub fn ints(mut self, name: &str, v: &[i64]) -> Node {
+        self.int_lists.push((name.to_string(), v.to_vec()));
+        self
+    }
+    pub fn strings(mut self, name: &str, v: &[&str]) -> Node {
+        self.string_lists
+            .push((name.to_string(), v.iter().map(|s| s.to_string()).collect()));
+        self
+    }
+    /// A TENSOR attribute (`Constant`'s `value`).
+    pub fn tensor(mut self, name: &str, t: Tensor) -> Node {
+        self.tensors.push((name.to_string(), t));
+        self
+    }
+    /// The node's outputs (default: one, `<name>_out`).
+    pub fn outputs(mut self, outputs: &[&str]) -> Node {
+        self.outputs = outputs.iter().map(|s| s.to_string()).collect();
+        self
+    }
 }
 
-/// A graph: nodes and initializers.
+/// A graph: nodes and initializers, and the names of its inputs and
+/// outputs (written as `ValueInfoProto`s without types).
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub initializers: Vec<Tensor>,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
 }
 
 fn tag(num: u32, wire: u8, out: &mut Vec<u8>) {
@@ -170,6 +200,41 @@ fn node(n: &Node) -> Vec<u8> {
         int(20, 3, &mut a);
         bytes(5, &a, &mut out);
     }
+    for (name, v) in &n.floats {
+        let mut a = Vec::new();
+        bytes(1, name.as_bytes(), &mut a);
+        tag(2, 5, &mut a);
+        a.extend_from_slice(&v.to_le_bytes());
+        int(20, 1, &mut a);
+        bytes(5, &a, &mut out);
+    }
+    for (name, v) in &n.int_lists {
+        let mut a = Vec::new();
+        bytes(1, name.as_bytes(), &mut a);
+        let mut p = Vec::new();
+        for &x in v {
+            encode_varint(x as u64, &mut p);
+        }
+        bytes(8, &p, &mut a);
+        int(20, 7, &mut a);
+        bytes(5, &a, &mut out);
+    }
+    for (name, v) in &n.string_lists {
+        let mut a = Vec::new();
+        bytes(1, name.as_bytes(), &mut a);
+        for s in v {
+            bytes(9, s.as_bytes(), &mut a);
+        }
+        int(20, 8, &mut a);
+        bytes(5, &a, &mut out);
+    }
+    for (name, t) in &n.tensors {
+        let mut a = Vec::new();
+        bytes(1, name.as_bytes(), &mut a);
+        bytes(5, &tensor(t), &mut a);
+        int(20, 4, &mut a);
+        bytes(5, &a, &mut out);
+    }
     for (name, g) in &n.graphs {
         let mut a = Vec::new();
         bytes(1, name.as_bytes(), &mut a);
@@ -188,6 +253,13 @@ fn graph(g: &Graph) -> Vec<u8> {
     bytes(2, b"g", &mut out);
     for t in &g.initializers {
         bytes(5, &tensor(t), &mut out);
+    }
+    for (num, names) in [(11, &g.inputs), (12, &g.outputs)] {
+        for name in names {
+            let mut v = Vec::new();
+            bytes(1, name.as_bytes(), &mut v);
+            bytes(num, &v, &mut out);
+        }
     }
     out
 }

@@ -20,7 +20,10 @@ use super::tensor::{tensor_err, Dt, GateInfo, TensorRef};
 
 pub mod data_type;
 pub mod fixture;
+mod graph;
 mod proto;
+
+pub use graph::{read_graph, AttrValue, Constant, Graph, GraphNode};
 
 pub(crate) use proto::{patch, Model};
 use proto::{Init, Msg};

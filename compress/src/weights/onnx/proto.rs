@@ -9,9 +9,12 @@
 //! | message        | fields read                                                        |
 //! |----------------|--------------------------------------------------------------------|
 //! | ModelProto     | graph = 7                                                          |
-//! | GraphProto     | node = 1, initializer = 5                                          |
-//! | NodeProto      | input = 1, name = 3, op_type = 4, attribute = 5, domain = 7        |
-//! | AttributeProto | name = 1, i = 3, s = 4, g = 6, graphs = 11                         |
+//! | GraphProto     | node = 1, initializer = 5, input = 11, output = 12                 |
+//! | ValueInfoProto | name = 1                                                           |
+//! | NodeProto      | input = 1, output = 2, name = 3, op_type = 4, attribute = 5,       |
+//! |                | domain = 7                                                         |
+//! | AttributeProto | name = 1, f = 2, i = 3, s = 4, t = 5, g = 6, floats = 7, ints = 8, |
+//! |                | strings = 9, graphs = 11                                           |
 //! | TensorProto    | dims = 1, data_type = 2, float_data = 4, int32_data = 5, name = 8, |
 //! |                | raw_data = 9, double_data = 10, data_location = 14                 |
 //!
@@ -174,6 +177,10 @@ fn want_wire(f: &Field, wire: u8, what: &str) -> std::result::Result<(), String>
     }
 }
 
+fn f32_at(buf: &[u8], at: usize) -> f32 {
+    f32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+}
+
 fn string(buf: &[u8], f: &Field) -> String {
     String::from_utf8_lossy(&buf[f.val.0..f.val.1]).into_owned()
 }
@@ -221,10 +228,18 @@ pub(crate) struct Init {
 }
 
 #[derive(Debug, Default)]
-struct Attr {
-    name: String,
-    i: Option<i64>,
-    s: Option<String>,
+pub(crate) struct Attr {
+    pub name: String,
+    pub i: Option<i64>,
+    pub s: Option<String>,
+    pub f: Option<f32>,
+    pub ints: Vec<i64>,
+    pub floats: Vec<f32>,
+    pub strings: Vec<String>,
+    /// A TENSOR attribute (`Constant`'s `value`).
+    pub t: Option<Init>,
+    /// A GRAPH or GRAPHS attribute was present (its nodes are in the model).
+    pub graph: bool,
 }
 
 #[derive(Debug, Default)]
@@ -233,7 +248,10 @@ pub(crate) struct Node {
     pub name: String,
     pub domain: String,
     pub inputs: Vec<String>,
-    attrs: Vec<Attr>,
+    pub outputs: Vec<String>,
+    pub attrs: Vec<Attr>,
+    /// In the main graph (not in an `If`/`Loop`/`Scan` body).
+    pub main: bool,
 }
 
 impl Node {
@@ -251,13 +269,19 @@ impl Node {
     pub(crate) fn label(&self) -> String {
         format!("{} '{}'", self.op, self.name)
     }
+    pub(crate) fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.iter().rev().find(|a| a.name == name)
+    }
 }
 
-/// The initializers and nodes of the main graph and all its subgraphs.
+/// The initializers and nodes of the main graph and all its subgraphs, and
+/// the main graph's input and output names.
 #[derive(Debug, Default)]
 pub(crate) struct Model {
     pub inits: Vec<Init>,
     pub nodes: Vec<Node>,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
 }
 
 pub(crate) type Msg<T> = std::result::Result<T, String>;
@@ -314,6 +338,22 @@ fn parse_graph(
                 chain.pop();
                 model.inits.push(init);
             }
+            11 | 12 if depth == 0 => {
+                want_wire(&f, LEN, "GraphProto.input/output")?;
+                let mut name = String::new();
+                for v in fields(buf, f.val) {
+                    let v = v?;
+                    if v.num == 1 {
+                        want_wire(&v, LEN, "ValueInfoProto.name")?;
+                        name = string(buf, &v);
+                    }
+                }
+                if f.num == 11 {
+                    model.inputs.push(name);
+                } else {
+                    model.outputs.push(name);
+                }
+            }
             _ => {}
         }
     }
@@ -327,13 +367,20 @@ fn parse_node(
     chain: &mut Vec<Container>,
     depth: usize,
 ) -> Msg<Node> {
-    let mut node = Node::default();
+    let mut node = Node {
+        main: depth == 0,
+        ..Node::default()
+    };
     for f in fields(buf, n.val) {
         let f = f?;
         match f.num {
             1 => {
                 want_wire(&f, LEN, "NodeProto.input")?;
                 node.inputs.push(string(buf, &f));
+            }
+            2 => {
+                want_wire(&f, LEN, "NodeProto.output")?;
+                node.outputs.push(string(buf, &f));
             }
             3 => {
                 want_wire(&f, LEN, "NodeProto.name")?;
@@ -375,6 +422,10 @@ fn parse_attr(
                 want_wire(&f, LEN, "AttributeProto.name")?;
                 attr.name = string(buf, &f);
             }
+            2 => {
+                want_wire(&f, FIXED32, "AttributeProto.f")?;
+                attr.f = Some(f32_at(buf, f.val.0));
+            }
             3 => {
                 want_wire(&f, VARINT, "AttributeProto.i")?;
                 attr.i = Some(f.varint as i64);
@@ -383,8 +434,36 @@ fn parse_attr(
                 want_wire(&f, LEN, "AttributeProto.s")?;
                 attr.s = Some(string(buf, &f));
             }
+            5 => {
+                want_wire(&f, LEN, "AttributeProto.t")?;
+                chain.push(f.container());
+                attr.t = Some(parse_tensor(buf, &f, chain)?);
+                chain.pop();
+            }
+            7 => match f.wire {
+                FIXED32 => attr.floats.push(f32_at(buf, f.val.0)),
+                LEN if (f.val.1 - f.val.0) % 4 == 0 => attr
+                    .floats
+                    .extend((f.val.0..f.val.1).step_by(4).map(|at| f32_at(buf, at))),
+                _ => want_wire(&f, FIXED32, "AttributeProto.floats")?,
+            },
+            8 => match f.wire {
+                VARINT => attr.ints.push(f.varint as i64),
+                LEN => {
+                    let mut pos = f.val.0;
+                    while pos < f.val.1 {
+                        attr.ints.push(read_varint(buf, &mut pos, f.val.1)? as i64);
+                    }
+                }
+                _ => want_wire(&f, VARINT, "AttributeProto.ints")?,
+            },
+            9 => {
+                want_wire(&f, LEN, "AttributeProto.strings")?;
+                attr.strings.push(string(buf, &f));
+            }
             6 | 11 => {
                 want_wire(&f, LEN, "AttributeProto.g")?;
+                attr.graph = true;
                 chain.push(f.container());
                 parse_graph(buf, &f, model, chain, depth + 1)?;
                 chain.pop();

@@ -1,0 +1,467 @@
+//! `bbs compile` on ONNX graphs built here: LSTM and GRU nodes (stacked,
+//! forward and reverse) with shape-only nodes between them and host steps
+//! around them, whose outputs from `bbs run` match a straightforward float
+//! implementation of ONNX's own operator definitions (gate orders i,o,f,c
+//! and z,r,h); and the graphs bbs refuses, each with a one-line error naming
+//! the node, exit 1, nothing written.
+
+use bbs_compress::onnx::fixture::{model, Data, Graph, Node, Tensor};
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bbs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bbs"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Random weights in (-0.5, 0.5).
+struct Weights(rand_chacha::ChaCha8Rng);
+
+impl Weights {
+    fn new(seed: u64) -> Weights {
+        Weights(rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+    }
+    fn take(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.0.random_range(-0.5..0.5)).collect()
+    }
+}
+
+/// One ONNX recurrent node's weights: W [1, G*H, I], R [1, G*H, H], B [1, 2*G*H].
+struct Rnn {
+    lstm: bool,
+    input: usize,
+    hidden: usize,
+    w: Vec<f32>,
+    r: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl Rnn {
+    fn new(lstm: bool, input: usize, hidden: usize, rng: &mut Weights) -> Rnn {
+        let g = if lstm { 4 } else { 3 };
+        Rnn {
+            lstm,
+            input,
+            hidden,
+            w: rng.take(g * hidden * input),
+            r: rng.take(g * hidden * hidden),
+            b: rng.take(2 * g * hidden),
+        }
+    }
+    fn gates(&self) -> usize {
+        if self.lstm {
+            4
+        } else {
+            3
+        }
+    }
+    fn tensors(&self, prefix: &str) -> Vec<Tensor> {
+        let (g, h, i) = (self.gates() as i64, self.hidden as i64, self.input as i64);
+        vec![
+            Tensor::f32(&format!("{prefix}_W"), &[1, g * h, i], &self.w),
+            Tensor::f32(&format!("{prefix}_R"), &[1, g * h, h], &self.r),
+            Tensor::f32(&format!("{prefix}_B"), &[1, 2 * g * h], &self.b),
+        ]
+    }
+    /// Row `row` of `m` (rows x cols) times `x`.
+    fn dot(m: &[f32], row: usize, x: &[f64]) -> f64 {
+        let cols = x.len();
+        m[row * cols..(row + 1) * cols]
+            .iter()
+            .zip(x)
+            .map(|(&w, &v)| f64::from(w) * v)
+            .sum()
+    }
+    /// ONNX's LSTM (gates i,o,f,c) or GRU (z,r,h, linear_before_reset = 1)
+    /// over `xs`, forward or in reverse; Y in the input's time order.
+    fn run(&self, xs: &[Vec<f64>], reverse: bool) -> Vec<Vec<f64>> {
+        let h_n = self.hidden;
+        let gh = self.gates() * h_n;
+        let (wb, rb) = self.b.split_at(gh);
+        let mut h = vec![0.0; h_n];
+        let mut c = vec![0.0; h_n];
+        let mut ys = vec![Vec::new(); xs.len()];
+        let order: Vec<usize> = if reverse {
+            (0..xs.len()).rev().collect()
+        } else {
+            (0..xs.len()).collect()
+        };
+        for t in order {
+            let x = &xs[t];
+            let wx = |row: usize| Self::dot(&self.w, row, x) + f64::from(wb[row]);
+            let rh = |row: usize| Self::dot(&self.r, row, &h) + f64::from(rb[row]);
+            let mut next = vec![0.0; h_n];
+            for j in 0..h_n {
+                if self.lstm {
+                    let gate = |k: usize| wx(k * h_n + j) + rh(k * h_n + j);
+                    let (i, o, f, cc) = (
+                        sigmoid(gate(0)),
+                        sigmoid(gate(1)),
+                        sigmoid(gate(2)),
+                        gate(3).tanh(),
+                    );
+                    c[j] = f * c[j] + i * cc;
+                    next[j] = o * c[j].tanh();
+                } else {
+                    let z = sigmoid(wx(j) + rh(j));
+                    let r = sigmoid(wx(h_n + j) + rh(h_n + j));
+                    let n = (wx(2 * h_n + j) + r * rh(2 * h_n + j)).tanh();
+                    next[j] = (1.0 - z) * n + z * h[j];
+                }
+            }
+            h = next;
+            ys[t] = h.clone();
+        }
+        ys
+    }
+}
+
+fn axes(name: &str) -> Tensor {
+    Tensor {
+        name: name.into(),
+        dims: vec![1],
+        data_type: bbs_compress::onnx::data_type::INT64,
+        data: Data::Int64(vec![1]),
+    }
+}
+
+fn input_sequence(frames: usize, features: usize) -> Array2<f32> {
+    Array2::from_shape_fn((frames, features), |(t, j)| {
+        (0.8 * (0.37 * t as f64 + 0.11 * j as f64).sin()) as f32
+    })
+}
+
+fn rows(x: &Array2<f32>) -> Vec<Vec<f64>> {
+    x.rows()
+        .into_iter()
+        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+        .collect()
+}
+
+/// Compiles `graph`, runs `x` and returns the outputs and the manifest.
+fn compile_and_run(
+    work: &Path,
+    name: &str,
+    graph: &Graph,
+    x: &Array2<f32>,
+    extra: &[&str],
+) -> (Array2<f32>, serde_json::Value) {
+    let onnx = work.join(format!("{name}.onnx"));
+    std::fs::write(&onnx, model(graph)).unwrap();
+    let dir = work.join(name);
+    let mut args = vec!["compile", s(&onnx), "-o", s(&dir)];
+    args.extend(extra);
+    let said = ok(&bbs(&args));
+    assert!(said.contains("instructions per frame"), "{said}");
+    let xp = work.join(format!("{name}.x.npy"));
+    bbs_compress::write_npy_atomic(&xp, x).unwrap();
+    let y = work.join(format!("{name}.y.npy"));
+    let r = work.join(format!("{name}.r.json"));
+    ok(&bbs(&[
+        "run",
+        s(&dir),
+        s(&xp),
+        "-o",
+        s(&y),
+        "--json",
+        s(&r),
+    ]));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&r).unwrap()).unwrap();
+    assert_eq!(report["bit_exact_vs_reference"], true);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    (bbs_compress::read_matrix(&y, None).unwrap(), manifest)
+}
+
+fn max_error(a: &Array2<f32>, b: &[Vec<f64>]) -> f64 {
+    assert_eq!(a.nrows(), b.len());
+    a.rows()
+        .into_iter()
+        .zip(b)
+        .flat_map(|(r, e)| {
+            assert_eq!(r.len(), e.len());
+            r.iter()
+                .zip(e)
+                .map(|(&x, &y)| (f64::from(x) - y).abs())
+                .collect::<Vec<_>>()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// X -> LSTM 'enc' (16 -> 16, initial_h a ConstantOfShape of zeros) ->
+/// Squeeze -> GRU 'dec' (16 -> 24) -> Squeeze -> Gemm 'head' (24 -> 5,
+/// transB) -> Tanh: the recurrent layers on the accelerator, the head on
+/// the host.
+fn stacked_graph(lstm: &Rnn, gru: &Rnn, head_w: &[f32], head_b: &[f32]) -> Graph {
+    let mut initializers = lstm.tensors("enc");
+    initializers.extend(gru.tensors("dec"));
+    initializers.push(axes("axes"));
+    initializers.push(Tensor::f32("head_W", &[5, 24], head_w));
+    initializers.push(Tensor::f32("head_b", &[5], head_b));
+    Graph {
+        nodes: vec![
+            Node::new("Shape", "shape", &["x"]).outputs(&["x_shape"]),
+            Node::new("ConstantOfShape", "zeros", &["x_shape"]).outputs(&["h0"]),
+            Node::new("LSTM", "enc", &["x", "enc_W", "enc_R", "enc_B", "", "h0"])
+                .int("hidden_size", 16)
+                .outputs(&["enc_y", "enc_h", "enc_c"]),
+            Node::new("Squeeze", "sq1", &["enc_y", "axes"]).outputs(&["enc_s"]),
+            Node::new("GRU", "dec", &["enc_s", "dec_W", "dec_R", "dec_B"])
+                .int("hidden_size", 24)
+                .int("linear_before_reset", 1)
+                .outputs(&["dec_y"]),
+            Node::new("Squeeze", "sq2", &["dec_y", "axes"]).outputs(&["dec_s"]),
+            Node::new("Gemm", "head", &["dec_s", "head_W", "head_b"])
+                .int("transB", 1)
+                .float("alpha", 0.5)
+                .outputs(&["logits"]),
+            Node::new("Tanh", "act", &["logits"]).outputs(&["y"]),
+        ],
+        initializers,
+        inputs: vec!["x".into()],
+        outputs: vec!["y".into()],
+    }
+}
+
+#[test]
+fn stacked_lstm_gru_graph_matches_onnx_float_semantics() {
+    let work = tempfile::tempdir().unwrap();
+    let mut rng = Weights::new(7);
+    let lstm = Rnn::new(true, 16, 16, &mut rng);
+    let gru = Rnn::new(false, 16, 24, &mut rng);
+    let (head_w, head_b) = (rng.take(5 * 24), rng.take(5));
+    let graph = stacked_graph(&lstm, &gru, &head_w, &head_b);
+    let x = input_sequence(12, 16);
+    // The float model, straight from ONNX's operator definitions.
+    let y = gru.run(&lstm.run(&rows(&x), false), false);
+    let expected: Vec<Vec<f64>> = y
+        .iter()
+        .map(|h| {
+            (0..5)
+                .map(|o| (0.5 * Rnn::dot(&head_w, o, h) + f64::from(head_b[o])).tanh())
+                .collect()
+        })
+        .collect();
+    let (out, manifest) = compile_and_run(work.path(), "stacked", &graph, &x, &["--sparsity", "0"]);
+    assert_eq!(out.dim(), (12, 5));
+    let e = max_error(&out, &expected);
+    // Q3.12 with PWL sigmoid/tanh: the fixed point's error alone.
+    assert!(e < 0.03, "max |error| {e} against the ONNX float model");
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(
+        (layers[0]["kind"].as_str(), layers[1]["kind"].as_str()),
+        (Some("lstm"), Some("gru"))
+    );
+    assert_eq!(layers[1]["tensors"]["w_hh"], "dec_R[0]");
+    let host = &manifest["host"];
+    assert_eq!(host["after"][0]["node"], "Gemm 'head'");
+    assert_eq!(host["after"][0]["op"], "dense");
+    assert_eq!(host["after"][1]["op"], "tanh");
+    assert_eq!(host["pass_through"][0], "Squeeze 'sq1'");
+    assert_eq!(
+        (manifest["input"].as_u64(), manifest["output"].as_u64()),
+        (Some(16), Some(5))
+    );
+    // Pruned to half: bigger error, same shapes, still bit-exact (checked
+    // by `run`).
+    let (half, _) = compile_and_run(work.path(), "half", &graph, &x, &["--sparsity", "0.5"]);
+    assert!(max_error(&half, &expected) > e);
+}
+
+#[test]
+fn reverse_gru_with_a_host_step_before_matches_onnx_float_semantics() {
+    let work = tempfile::tempdir().unwrap();
+    let mut rng = Weights::new(11);
+    let gru = Rnn::new(false, 8, 16, &mut rng);
+    let mut initializers = gru.tensors("g");
+    initializers.push(Tensor::f32("half", &[1], &[0.5]));
+    initializers.push(axes("axes"));
+    let graph = Graph {
+        nodes: vec![
+            Node::new("Mul", "scale", &["half", "x"]).outputs(&["xs"]),
+            Node::new("GRU", "g", &["xs", "g_W", "g_R", "g_B"])
+                .int("hidden_size", 16)
+                .int("linear_before_reset", 1)
+                .string("direction", "reverse")
+                .outputs(&["g_y"]),
+            Node::new("Squeeze", "sq", &["g_y", "axes"]).outputs(&["y"]),
+        ],
+        initializers,
+        inputs: vec!["x".into()],
+        outputs: vec!["y".into()],
+    };
+    let x = input_sequence(10, 8);
+    let scaled: Vec<Vec<f64>> = rows(&x)
+        .into_iter()
+        .map(|r| r.into_iter().map(|v| 0.5 * v).collect())
+        .collect();
+    let expected = gru.run(&scaled, true);
+    let (out, manifest) = compile_and_run(work.path(), "rev", &graph, &x, &["--sparsity", "0"]);
+    let e = max_error(&out, &expected);
+    assert!(e < 0.02, "max |error| {e} against the ONNX float model");
+    // Run forward it would be far off: the direction is honoured.
+    assert!(max_error(&out, &gru.run(&scaled, false)) > 10.0 * e.max(0.005));
+    assert_eq!(manifest["host"]["reverse"], true);
+    assert_eq!(manifest["host"]["before"][0]["op"], "elementwise");
+    assert_eq!(manifest["host"]["before"][0]["constant_first"], true);
+}
+
+/// One GRU node `g` (8 -> 8) between `x` and `y`, changed by `edit`.
+fn one_gru(edit: impl FnOnce(&mut Graph)) -> Graph {
+    let mut rng = Weights::new(1);
+    let gru = Rnn::new(false, 8, 8, &mut rng);
+    let mut g = Graph {
+        nodes: vec![Node::new("GRU", "g", &["x", "g_W", "g_R", "g_B"])
+            .int("hidden_size", 8)
+            .int("linear_before_reset", 1)
+            .outputs(&["y"])],
+        initializers: gru.tensors("g"),
+        inputs: vec!["x".into()],
+        outputs: vec!["y".into()],
+    };
+    edit(&mut g);
+    g
+}
+
+#[test]
+fn graphs_bbs_cannot_run_are_refused_naming_the_node() {
+    let work = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Graph, Vec<&str>)> = vec![
+        (
+            "bidirectional",
+            one_gru(|g| g.nodes[0] = g.nodes[0].clone().string("direction", "bidirectional")),
+            vec!["GRU 'g'", "bidirectional"],
+        ),
+        (
+            "clip",
+            one_gru(|g| g.nodes[0] = g.nodes[0].clone().float("clip", 3.0)),
+            vec!["GRU 'g'", "clip"],
+        ),
+        (
+            "lbr0",
+            one_gru(|g| g.nodes[0].ints.retain(|(n, _)| n != "linear_before_reset")),
+            vec!["GRU 'g'", "linear_before_reset = 0"],
+        ),
+        (
+            "activations",
+            one_gru(|g| g.nodes[0] = g.nodes[0].clone().strings("activations", &["Relu", "Tanh"])),
+            vec!["GRU 'g'", "activations"],
+        ),
+        (
+            "conv",
+            one_gru(|g| {
+                g.nodes
+                    .push(Node::new("Conv", "c", &["y", "g_W"]).outputs(&["z"]));
+                g.outputs = vec!["z".into()];
+            }),
+            vec!["Conv 'c'", "op Conv runs neither on the accelerator"],
+        ),
+        (
+            "branch",
+            one_gru(|g| {
+                g.nodes.push(Node::new("Relu", "a", &["y"]).outputs(&["a"]));
+                g.nodes.push(Node::new("Tanh", "b", &["y"]).outputs(&["b"]));
+            }),
+            vec!["tensor 'y' feeds 2 nodes", "Relu 'a'", "Tanh 'b'"],
+        ),
+        (
+            "state",
+            one_gru(|g| {
+                g.initializers
+                    .push(Tensor::f32("h0", &[1, 1, 8], &[0.5; 8]));
+                g.nodes[0].inputs.extend(["".into(), "h0".into()]);
+            }),
+            vec!["GRU 'g'", "initial_h"],
+        ),
+        (
+            "custom",
+            one_gru(|g| {
+                let mut n = Node::new("Swish", "s", &["y"]).outputs(&["z"]);
+                n.op_type = "Swish".into();
+                g.nodes.push(n);
+            }),
+            vec!["Swish 's'"],
+        ),
+        (
+            "mixed",
+            one_gru(|g| {
+                let mut rng = Weights::new(2);
+                g.initializers
+                    .extend(Rnn::new(false, 8, 8, &mut rng).tensors("r"));
+                g.nodes[0].outputs = vec!["y0".into()];
+                g.nodes.push(
+                    Node::new("GRU", "r", &["y0", "r_W", "r_R", "r_B"])
+                        .int("linear_before_reset", 1)
+                        .string("direction", "reverse")
+                        .outputs(&["y"]),
+                );
+            }),
+            vec!["GRU 'r'", "runs reverse while GRU 'g' runs forward"],
+        ),
+        (
+            "shapes",
+            one_gru(|g| {
+                g.initializers.push(Tensor::f32("w2", &[6, 3], &[0.1; 18]));
+                g.nodes
+                    .push(Node::new("MatMul", "m", &["y", "w2"]).outputs(&["z"]));
+            }),
+            vec![
+                "MatMul 'm'",
+                "takes 6 features per frame, the tensor before it has 8",
+            ],
+        ),
+    ];
+    for (name, graph, needles) in cases {
+        let onnx = work.path().join(format!("{name}.onnx"));
+        std::fs::write(&onnx, model(&graph)).unwrap();
+        let dir = work.path().join(name);
+        let out = bbs(&["compile", s(&onnx), "-o", s(&dir)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{name}: '{n}' missing from {stderr}");
+        }
+        assert!(!dir.exists(), "{name}: {} was left behind", dir.display());
+    }
+    // --prefix is for state dicts; a wrong feature count at run time.
+    let onnx = work.path().join("ok.onnx");
+    std::fs::write(&onnx, model(&one_gru(|_| {}))).unwrap();
+    let dir = work.path().join("ok");
+    let out = bbs(&["compile", s(&onnx), "-o", s(&dir), "--prefix", "enc_"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--prefix"));
+    ok(&bbs(&["compile", s(&onnx), "-o", s(&dir)]));
+    let x: PathBuf = work.path().join("x.npy");
+    bbs_compress::write_npy_atomic(&x, &input_sequence(3, 5)).unwrap();
+    let out = bbs(&["run", s(&dir), s(&x)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("5 features per frame, the network takes 8"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
