@@ -209,7 +209,10 @@ const FAMILIES: [Names; 2] = [
 /// The tensors of one layer, by role.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LayerTensors {
+    /// A dense layer's matrix.
     pub w_ih: String,
+    /// Empty for a dense layer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub w_hh: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub b_ih: Option<String>,
@@ -418,15 +421,18 @@ pub struct Manifest {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ManifestLayer {
-    /// `lstm` or `gru`.
+    /// `lstm`, `gru` or `dense` (an ONNX graph's `Gemm`/`MatMul`).
     pub kind: String,
+    /// A dense layer's activation (`sigmoid`, `tanh`; none: linear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<bbs_sim::act::ActFn>,
     /// Each matrix's sparsity, by role (`w_ih`, `w_hh`, `w_hr`).
     pub sparsity: BTreeMap<String, f64>,
     pub tensors: LayerTensors,
     pub input: usize,
     pub hidden: usize,
     pub output: usize,
-    /// CSB files, by role (`w_ih`, `w_hh`, `proj`).
+    /// CSB files, by role (`w_ih`, `w_hh`, `proj`; a dense layer's `w`).
     pub csb: BTreeMap<String, String>,
     /// Fixed-point biases: an LSTM's `b_ih + b_hh` as `bias`, a GRU's apart.
     pub biases: BTreeMap<String, Vec<i64>>,
@@ -521,11 +527,14 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         let kept = |c: &Csb| 1.0 - c.slots as f64 / c.bank_size.max(1) as f64;
         for (m, layer) in sparsities.iter_mut().zip(&net.layers) {
             let (w_ih, w_hh, w_hr) = match layer {
-                Layer::Lstm(l) => (&l.w_ih, &l.w_hh, l.proj.as_ref()),
-                Layer::Gru(g) => (&g.w_ih, &g.w_hh, None),
+                Layer::Lstm(l) => (&l.w_ih, Some(&l.w_hh), l.proj.as_ref()),
+                Layer::Gru(g) => (&g.w_ih, Some(&g.w_hh), None),
+                Layer::Dense(d) => (&d.w, None, None),
             };
             m.insert("w_ih".into(), kept(w_ih));
-            m.insert("w_hh".into(), kept(w_hh));
+            if let Some(w_hh) = w_hh {
+                m.insert("w_hh".into(), kept(w_hh));
+            }
             if let Some(p) = w_hr {
                 m.insert("w_hr".into(), kept(p));
             }
@@ -568,8 +577,17 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
                 biases.insert("b_hh".to_string(), g.b_hh.clone());
                 ("gru", g.hidden)
             }
+            Layer::Dense(d) => {
+                put("w", &d.w, &mut plan)?;
+                biases.insert("bias".to_string(), d.bias.clone());
+                ("dense", d.w.rows)
+            }
         };
         layers.push(ManifestLayer {
+            act: match layer {
+                Layer::Dense(d) => d.act,
+                _ => None,
+            },
             kind: kind.into(),
             sparsity: sparsities[k].clone(),
             tensors: t.clone(),
@@ -621,7 +639,9 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
             Ok(())
         };
         put("w_ih", &l.w_ih)?;
-        put("w_hh", &l.w_hh)?;
+        if !matches!(l.kind, FloatKind::Dense(_)) {
+            put("w_hh", &l.w_hh)?;
+        }
         if let Some(p) = &l.w_hr {
             put("w_hr", p)?;
         }
@@ -764,7 +784,7 @@ fn matrix_sparsities(
         .map(|t| {
             let mut m = BTreeMap::new();
             for (role, name) in [("w_ih", Some(&t.w_ih)), ("w_hh", Some(&t.w_hh)), ("w_hr", t.w_hr.as_ref())] {
-                let Some(name) = name else { continue };
+                let Some(name) = name.filter(|n| !n.is_empty()) else { continue };
                 let s = rules.for_tensor(name);
                 if s.banks != cfg.banks {
                     bail!(
@@ -855,7 +875,15 @@ pub fn load_compiled(dir: &Path) -> Result<(Config, Manifest, Network)> {
                 b_ih: bias("b_ih")?,
                 b_hh: bias("b_hh")?,
             }),
-            other => bail!("{}: layer kind {other:?} is not lstm or gru", dir.display()),
+            "dense" => Layer::Dense(bbs_sim::rnn::DenseLayer {
+                w: csb("w")?,
+                bias: bias("bias")?,
+                act: l.act,
+            }),
+            other => bail!(
+                "{}: layer kind {other:?} is not lstm, gru or dense",
+                dir.display()
+            ),
         });
     }
     let net = Network { layers };
@@ -884,6 +912,10 @@ fn load_dense(dir: &Path, manifest: &Manifest) -> Result<bbs_sim::rnn::FloatStat
     for (k, l) in manifest.layers.iter().enumerate() {
         let m = |role: &str| read_matrix(&dir.join(format!("dense/layer{k}.{role}.npy")), None);
         let biases = m("biases")?;
+        if l.kind == "dense" {
+            layers.push(FloatLayer::dense(m("w_ih")?, biases.row(0).to_vec(), l.act));
+            continue;
+        }
         layers.push(FloatLayer {
             kind: if l.kind == "lstm" {
                 FloatKind::Lstm

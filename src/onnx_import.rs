@@ -9,13 +9,16 @@
 //! input and recurrent biases). Shape-only nodes (`Squeeze`, `Unsqueeze`,
 //! `Reshape`, `Transpose`, `Flatten`, `Identity`, `Dropout`) pass through: a
 //! sequence is frames x features whatever its axes are called. Dense layers
-//! (`Gemm`, `MatMul`), element-wise arithmetic with a constant, and
-//! `Relu`/`Sigmoid`/`Tanh`/`Softmax` before the first recurrent layer or after
-//! the last run on the host and are listed in the manifest. Anything else is
-//! refused naming the node and its op type.
+//! (`Gemm`, `MatMul`, with a following bias `Add` and `Sigmoid`/`Tanh`)
+//! between, right before or right after the recurrent layers run on the
+//! accelerator too; the rest of the chain before and after that span
+//! (element-wise arithmetic with a constant, `Relu`, `Softmax`, dense layers
+//! beyond a host step) runs on the host and is listed in the manifest.
+//! Anything else is refused naming the node and its op type.
 
 use anyhow::{anyhow, bail, Result};
 use bbs_compress::onnx::{read_graph, Graph, GraphNode};
+use bbs_sim::act::ActFn;
 use bbs_sim::workloads::{FloatKind, FloatLayer};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -71,6 +74,9 @@ pub struct HostStep {
     /// A dense step's weight (from the graph, or read back from `weight`).
     #[serde(skip)]
     pub matrix: Option<Array2<f32>>,
+    /// A dense step's weight initializer, by name.
+    #[serde(skip)]
+    pub tensor: Option<String>,
 }
 
 impl HostStep {
@@ -327,12 +333,9 @@ pub fn import(path: &Path) -> Result<Imported> {
     }
     let mut cur = input;
     let mut features: Option<usize> = None;
-    let mut layers = Vec::new();
-    let mut tensors = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
     let mut host = Host::default();
     let mut directions: Vec<(String, bool)> = Vec::new();
-    // The last recurrent layer and the host step after it, if any.
-    let mut after_label: Option<String> = None;
     loop {
         let users: Vec<&GraphNode> = consumers
             .get(cur)
@@ -372,12 +375,6 @@ pub fn import(path: &Path) -> Result<Imported> {
         }
         let op = n.op.as_str();
         if is_recurrent(n) {
-            if let Some(h) = &after_label {
-                return Err(walk.err(format!(
-                    "node {}: follows the host step {h} after a recurrent layer; the accelerator runs its recurrent layers back to back, with only shape-only nodes between them",
-                    n.label()
-                )));
-            }
             if position != 0 {
                 return Err(walk.err(format!(
                     "node {}: the sequence is its input {position}, not X",
@@ -387,8 +384,7 @@ pub fn import(path: &Path) -> Result<Imported> {
             let (layer, t, reverse) = recurrent(&walk, n, features)?;
             features = Some(layer.w_hh.nrows() / if layer.kind == FloatKind::Lstm { 4 } else { 3 });
             directions.push((n.label(), reverse));
-            layers.push(layer);
-            tensors.push(t);
+            items.push(Item::Layer(layer, t));
             for (k, o) in n.outputs.iter().enumerate().skip(1) {
                 if let Some(users) = consumers.get(o.as_str()) {
                     return Err(walk.err(format!(
@@ -408,13 +404,7 @@ pub fn import(path: &Path) -> Result<Imported> {
             }
             host.pass_through.push(n.label());
         } else {
-            let step = host_step(&walk, n, position, &mut features)?;
-            if layers.is_empty() {
-                host.before.push(step);
-            } else {
-                after_label.get_or_insert_with(|| n.label());
-                host.after.push(step);
-            }
+            items.push(Item::Host(host_step(&walk, n, position, &mut features)?));
         }
         cur = n
             .outputs
@@ -422,11 +412,50 @@ pub fn import(path: &Path) -> Result<Imported> {
             .map(String::as_str)
             .ok_or_else(|| walk.err(format!("node {} has no output", n.label())))?;
     }
-    if layers.is_empty() {
+    let Some(first) = items.iter().position(|i| matches!(i, Item::Layer(..))) else {
         return Err(
             walk.err("no LSTM or GRU node on the path from the graph's input to its output")
         );
+    };
+    let last = items
+        .iter()
+        .rposition(|i| matches!(i, Item::Layer(..)))
+        .expect("a layer");
+    // The accelerator's span: the recurrent layers, the dense layers
+    // between them, and those right before and after them.
+    let start = (0..=first)
+        .find(|&j| dense_run(&items, j, first).is_some())
+        .expect("an empty run decomposes");
+    let mut layers = Vec::new();
+    let mut tensors = Vec::new();
+    let mut i = start;
+    while i < items.len() {
+        if let Item::Layer(l, t) = &items[i] {
+            layers.push(l.clone());
+            tensors.push(t.clone());
+            i += 1;
+        } else if let Some((len, l, t)) = dense_group(&items, i) {
+            layers.push(l);
+            tensors.push(t);
+            i += len;
+        } else if i < last {
+            let Item::Host(h) = &items[i] else {
+                unreachable!()
+            };
+            return Err(walk.err(format!(
+                "node {}: runs on the host but sits between recurrent layers; the accelerator runs its layers back to back, with only dense layers (Gemm/MatMul, a bias Add, Sigmoid/Tanh) and shape-only nodes between them",
+                h.node
+            )));
+        } else {
+            break;
+        }
     }
+    let host_step_of = |it: &Item| match it {
+        Item::Host(h) => h.clone(),
+        Item::Layer(..) => unreachable!("layers are in the span"),
+    };
+    host.before = items[..start].iter().map(host_step_of).collect();
+    host.after = items[i..].iter().map(host_step_of).collect();
     let reverse = directions[0].1;
     if let Some((label, _)) = directions.iter().find(|(_, r)| *r != reverse) {
         return Err(walk.err(format!(
@@ -451,6 +480,78 @@ pub fn import(path: &Path) -> Result<Imported> {
         tensors,
         host,
     })
+}
+
+/// The graph's nodes in chain order: a recurrent layer, or a step the host
+/// could compute (a dense one may move to the accelerator).
+enum Item {
+    Layer(FloatLayer, LayerTensors),
+    Host(HostStep),
+}
+
+/// A dense layer the accelerator runs from `items[i]`: a dense step, then
+/// optionally an `Add` (or `Sub`) of a constant as its bias, then optionally
+/// `Sigmoid` or `Tanh`. Returns the items it takes, the layer and its
+/// tensor names.
+fn dense_group(items: &[Item], i: usize) -> Option<(usize, FloatLayer, LayerTensors)> {
+    let Some(Item::Host(HostStep {
+        op: HostOp::Dense { bias, .. },
+        matrix: Some(w),
+        tensor,
+        ..
+    })) = items.get(i)
+    else {
+        return None;
+    };
+    let mut bias = bias.clone();
+    let mut len = 1;
+    if let Some(Item::Host(HostStep {
+        op:
+            HostOp::Elementwise {
+                func: func @ (Binary::Add | Binary::Sub),
+                constant,
+                constant_first,
+            },
+        ..
+    })) = items.get(i + len)
+    {
+        if !(*func == Binary::Sub && *constant_first) {
+            let sign = if *func == Binary::Sub { -1.0 } else { 1.0 };
+            for (j, b) in bias.iter_mut().enumerate() {
+                *b += sign * constant[if constant.len() == 1 { 0 } else { j }];
+            }
+            len += 1;
+        }
+    }
+    let act = match items.get(i + len) {
+        Some(Item::Host(HostStep {
+            op: HostOp::Sigmoid,
+            ..
+        })) => Some(ActFn::Sigmoid),
+        Some(Item::Host(HostStep {
+            op: HostOp::Tanh, ..
+        })) => Some(ActFn::Tanh),
+        _ => None,
+    };
+    len += usize::from(act.is_some());
+    let t = LayerTensors {
+        w_ih: tensor.clone().unwrap_or_default(),
+        w_hh: String::new(),
+        b_ih: None,
+        b_hh: None,
+        w_hr: None,
+    };
+    Some((len, FloatLayer::dense(w.clone(), bias, act), t))
+}
+
+/// Whether `items[from..to]` is a run of dense groups (empty included).
+fn dense_run(items: &[Item], from: usize, to: usize) -> Option<()> {
+    let mut i = from;
+    while i < to {
+        let (len, ..) = dense_group(items, i)?;
+        i += len;
+    }
+    (i == to).then_some(())
 }
 
 /// An `LSTM`/`GRU` node as a layer in the machine's gate order; and whether
@@ -662,6 +763,7 @@ fn host_step(
                     bias,
                 },
                 matrix: Some(matrix),
+                tensor: n.input(1).map(str::to_string),
             });
         }
         "Add" | "Sub" | "Mul" | "Div" => {
@@ -710,6 +812,7 @@ fn host_step(
         node: label,
         op,
         matrix: None,
+        tensor: None,
     })
 }
 

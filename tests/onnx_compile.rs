@@ -212,83 +212,196 @@ fn max_error(a: &Array2<f32>, b: &[Vec<f64>]) -> f64 {
 }
 
 /// X -> LSTM 'enc' (16 -> 16, initial_h a ConstantOfShape of zeros) ->
-/// Squeeze -> GRU 'dec' (16 -> 24) -> Squeeze -> Gemm 'head' (24 -> 5,
-/// transB) -> Tanh: the recurrent layers on the accelerator, the head on
-/// the host.
-fn stacked_graph(lstm: &Rnn, gru: &Rnn, head_w: &[f32], head_b: &[f32]) -> Graph {
-    let mut initializers = lstm.tensors("enc");
-    initializers.extend(gru.tensors("dec"));
-    initializers.push(axes("axes"));
-    initializers.push(Tensor::f32("head_W", &[5, 24], head_w));
-    initializers.push(Tensor::f32("head_b", &[5], head_b));
-    Graph {
-        nodes: vec![
-            Node::new("Shape", "shape", &["x"]).outputs(&["x_shape"]),
-            Node::new("ConstantOfShape", "zeros", &["x_shape"]).outputs(&["h0"]),
-            Node::new("LSTM", "enc", &["x", "enc_W", "enc_R", "enc_B", "", "h0"])
-                .int("hidden_size", 16)
-                .outputs(&["enc_y", "enc_h", "enc_c"]),
-            Node::new("Squeeze", "sq1", &["enc_y", "axes"]).outputs(&["enc_s"]),
-            Node::new("GRU", "dec", &["enc_s", "dec_W", "dec_R", "dec_B"])
-                .int("hidden_size", 24)
-                .int("linear_before_reset", 1)
-                .outputs(&["dec_y"]),
-            Node::new("Squeeze", "sq2", &["dec_y", "axes"]).outputs(&["dec_s"]),
-            Node::new("Gemm", "head", &["dec_s", "head_W", "head_b"])
-                .int("transB", 1)
-                .float("alpha", 0.5)
-                .outputs(&["logits"]),
-            Node::new("Tanh", "act", &["logits"]).outputs(&["y"]),
-        ],
-        initializers,
-        inputs: vec!["x".into()],
-        outputs: vec!["y".into()],
+/// Squeeze -> MatMul 'mid' + Add + Sigmoid (16 -> 16) -> GRU 'dec' (16 ->
+/// 24) -> Squeeze -> Gemm 'head' (24 -> 5, transB, alpha) + Tanh ->
+/// LogSoftmax: the recurrent and the dense layers on the accelerator, the
+/// log-softmax on the host.
+struct Stacked {
+    lstm: Rnn,
+    gru: Rnn,
+    mid_w: Vec<f32>,
+    mid_b: Vec<f32>,
+    head_w: Vec<f32>,
+    head_b: Vec<f32>,
+}
+
+impl Stacked {
+    fn new(seed: u64) -> Stacked {
+        let mut rng = Weights::new(seed);
+        Stacked {
+            lstm: Rnn::new(true, 16, 16, &mut rng),
+            gru: Rnn::new(false, 16, 24, &mut rng),
+            mid_w: rng.take(16 * 16),
+            mid_b: rng.take(16),
+            head_w: rng.take(5 * 24),
+            head_b: rng.take(5),
+        }
+    }
+
+    fn graph(&self) -> Graph {
+        let mut initializers = self.lstm.tensors("enc");
+        initializers.extend(self.gru.tensors("dec"));
+        initializers.push(axes("axes"));
+        initializers.push(Tensor::f32("mid_W", &[16, 16], &self.mid_w));
+        initializers.push(Tensor::f32("mid_b", &[16], &self.mid_b));
+        initializers.push(Tensor::f32("head_W", &[5, 24], &self.head_w));
+        initializers.push(Tensor::f32("head_b", &[5], &self.head_b));
+        Graph {
+            nodes: vec![
+                Node::new("Shape", "shape", &["x"]).outputs(&["x_shape"]),
+                Node::new("ConstantOfShape", "zeros", &["x_shape"]).outputs(&["h0"]),
+                Node::new("LSTM", "enc", &["x", "enc_W", "enc_R", "enc_B", "", "h0"])
+                    .int("hidden_size", 16)
+                    .outputs(&["enc_y", "enc_h", "enc_c"]),
+                Node::new("Squeeze", "sq1", &["enc_y", "axes"]).outputs(&["enc_s"]),
+                Node::new("MatMul", "mid", &["enc_s", "mid_W"]).outputs(&["mid_p"]),
+                Node::new("Add", "mid_bias", &["mid_p", "mid_b"]).outputs(&["mid_s"]),
+                Node::new("Sigmoid", "mid_act", &["mid_s"]).outputs(&["mid_y"]),
+                Node::new("GRU", "dec", &["mid_y", "dec_W", "dec_R", "dec_B"])
+                    .int("hidden_size", 24)
+                    .int("linear_before_reset", 1)
+                    .outputs(&["dec_y"]),
+                Node::new("Squeeze", "sq2", &["dec_y", "axes"]).outputs(&["dec_s"]),
+                Node::new("Gemm", "head", &["dec_s", "head_W", "head_b"])
+                    .int("transB", 1)
+                    .float("alpha", 0.5)
+                    .outputs(&["logits"]),
+                Node::new("Tanh", "act", &["logits"]).outputs(&["t"]),
+                Node::new("LogSoftmax", "prob", &["t"])
+                    .int("axis", -1)
+                    .outputs(&["y"]),
+            ],
+            initializers,
+            inputs: vec!["x".into()],
+            outputs: vec!["y".into()],
+        }
+    }
+
+    /// The float model, straight from ONNX's operator definitions.
+    fn expected(&self, x: &Array2<f32>) -> Vec<Vec<f64>> {
+        let enc = self.lstm.run(&rows(x), false);
+        let mid: Vec<Vec<f64>> = enc
+            .iter()
+            .map(|h| {
+                (0..16)
+                    .map(|o| {
+                        let v: f64 = (0..16)
+                            .map(|i| f64::from(self.mid_w[i * 16 + o]) * h[i])
+                            .sum();
+                        sigmoid(v + f64::from(self.mid_b[o]))
+                    })
+                    .collect()
+            })
+            .collect();
+        self.gru
+            .run(&mid, false)
+            .iter()
+            .map(|h| {
+                let t: Vec<f64> = (0..5)
+                    .map(|o| {
+                        (0.5 * Rnn::dot(&self.head_w, o, h) + f64::from(self.head_b[o])).tanh()
+                    })
+                    .collect();
+                let m = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let lse = m + t.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+                t.iter().map(|v| v - lse).collect()
+            })
+            .collect()
     }
 }
 
+/// The default configuration with every overlap technique and room for
+/// the stacked graph's program.
+fn overlapped_config(work: &Path) -> PathBuf {
+    let mut cfg = bbs_sim::Config {
+        name: "default-ov".into(),
+        overlap: bbs_sim::Overlap::all(),
+        ..bbs_sim::Config::default()
+    };
+    cfg.memory.vector_words = 4096;
+    cfg.memory.instruction_words = 128;
+    let path = work.join("ov.toml");
+    std::fs::write(&path, cfg.to_toml()).unwrap();
+    path
+}
+
 #[test]
-fn stacked_lstm_gru_graph_matches_onnx_float_semantics() {
+fn stacked_graph_with_dense_layers_matches_onnx_float_semantics() {
     let work = tempfile::tempdir().unwrap();
-    let mut rng = Weights::new(7);
-    let lstm = Rnn::new(true, 16, 16, &mut rng);
-    let gru = Rnn::new(false, 16, 24, &mut rng);
-    let (head_w, head_b) = (rng.take(5 * 24), rng.take(5));
-    let graph = stacked_graph(&lstm, &gru, &head_w, &head_b);
+    let net = Stacked::new(7);
+    let graph = net.graph();
     let x = input_sequence(12, 16);
-    // The float model, straight from ONNX's operator definitions.
-    let y = gru.run(&lstm.run(&rows(&x), false), false);
-    let expected: Vec<Vec<f64>> = y
-        .iter()
-        .map(|h| {
-            (0..5)
-                .map(|o| (0.5 * Rnn::dot(&head_w, o, h) + f64::from(head_b[o])).tanh())
-                .collect()
-        })
-        .collect();
+    let expected = net.expected(&x);
     let (out, manifest) = compile_and_run(work.path(), "stacked", &graph, &x, &["--sparsity", "0"]);
     assert_eq!(out.dim(), (12, 5));
     let e = max_error(&out, &expected);
     // Q3.12 with PWL sigmoid/tanh: the fixed point's error alone.
     assert!(e < 0.03, "max |error| {e} against the ONNX float model");
     let layers = manifest["layers"].as_array().unwrap();
+    let kinds: Vec<&str> = layers.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["lstm", "dense", "gru", "dense"]);
     assert_eq!(
-        (layers[0]["kind"].as_str(), layers[1]["kind"].as_str()),
-        (Some("lstm"), Some("gru"))
+        (layers[1]["act"].as_str(), layers[3]["act"].as_str()),
+        (Some("sigmoid"), Some("tanh"))
     );
-    assert_eq!(layers[1]["tensors"]["w_hh"], "dec_R[0]");
+    assert_eq!(layers[1]["tensors"]["w_ih"], "mid_W");
+    assert_eq!(layers[2]["tensors"]["w_hh"], "dec_R[0]");
     let host = &manifest["host"];
-    assert_eq!(host["after"][0]["node"], "Gemm 'head'");
-    assert_eq!(host["after"][0]["op"], "dense");
-    assert_eq!(host["after"][1]["op"], "tanh");
+    assert_eq!(host["after"].as_array().unwrap().len(), 1);
+    assert_eq!(host["after"][0]["node"], "LogSoftmax 'prob'");
     assert_eq!(host["pass_through"][0], "Squeeze 'sq1'");
     assert_eq!(
         (manifest["input"].as_u64(), manifest["output"].as_u64()),
         (Some(16), Some(5))
     );
+    // The overlapped machine: the same values, fewer cycles per frame.
+    let ov = overlapped_config(work.path());
+    let (out_ov, m_ov) = compile_and_run(
+        work.path(),
+        "stacked-ov",
+        &graph,
+        &x,
+        &["--sparsity", "0", "--config", s(&ov)],
+    );
+    assert_eq!(out, out_ov);
+    assert!(m_ov["steady_frame_cycles"].as_u64() < manifest["steady_frame_cycles"].as_u64());
     // Pruned to half: bigger error, same shapes, still bit-exact (checked
     // by `run`).
     let (half, _) = compile_and_run(work.path(), "half", &graph, &x, &["--sparsity", "0.5"]);
     assert!(max_error(&half, &expected) > e);
+}
+
+/// The compiled graph, dense layers included, on the generated RTL: bit
+/// for bit and cycle for cycle, serialized and overlapped.
+#[test]
+fn a_compiled_onnx_graph_verifies_on_verilator() {
+    if !bbs_hdlgen::verilator::available_for_test("bbs verify --model (ONNX)") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let onnx = work.path().join("stacked.onnx");
+    std::fs::write(&onnx, model(&Stacked::new(3).graph())).unwrap();
+    let ov = overlapped_config(work.path());
+    for (name, extra) in [("ser", vec![]), ("ov", vec!["--config", s(&ov)])] {
+        let dir = work.path().join(name);
+        let mut args = vec!["compile", s(&onnx), "-o", s(&dir), "--sparsity", "0.5"];
+        args.extend(extra);
+        ok(&bbs(&args));
+        let build = work.path().join(format!("{name}-build"));
+        let out = ok(&bbs(&[
+            "verify",
+            "--model",
+            s(&dir),
+            "--frames",
+            "2",
+            "-o",
+            s(&build),
+        ]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["bit_exact"], true, "{name}: {v}");
+        assert_eq!(v["rows"], 2 * 5, "{name}: {v}");
+        assert_eq!(v["rtl_cycles"], v["sim_cycles"], "{name}: {v}");
+    }
 }
 
 #[test]
@@ -420,6 +533,23 @@ fn graphs_bbs_cannot_run_are_refused_naming_the_node() {
                 );
             }),
             vec!["GRU 'r'", "runs reverse while GRU 'g' runs forward"],
+        ),
+        (
+            "between",
+            one_gru(|g| {
+                let mut rng = Weights::new(2);
+                g.initializers
+                    .extend(Rnn::new(false, 8, 8, &mut rng).tensors("r"));
+                g.nodes[0].outputs = vec!["y0".into()];
+                g.nodes
+                    .push(Node::new("Relu", "relu", &["y0"]).outputs(&["y1"]));
+                g.nodes.push(
+                    Node::new("GRU", "r", &["y1", "r_W", "r_R", "r_B"])
+                        .int("linear_before_reset", 1)
+                        .outputs(&["y"]),
+                );
+            }),
+            vec!["Relu 'relu'", "sits between recurrent layers"],
         ),
         (
             "shapes",

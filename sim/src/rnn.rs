@@ -7,6 +7,8 @@
 //! `c' = f*c + i*g`, `h' = o * tanh(c')`, then `h' = P h'` with a projection.
 //! GRU (PyTorch): `gi = W_ih x + b_ih`, `gh = W_hh h + b_hh`,
 //! `r, z = sigmoid(gi + gh)`, `n = tanh(gi_n + r * gh_n)`, `h' = n + z * (h - n)`.
+//! Dense (an ONNX `Gemm`/`MatMul` with its bias and activation):
+//! `y = act(W x + b)`, `act` none, sigmoid or tanh.
 //! Layer l's output is layer l+1's input; the last layer's output is stored
 //! to the host every frame; states start at zero and carry across frames.
 
@@ -55,16 +57,29 @@ pub struct GruLayer {
     pub b_hh: Vec<i64>,
 }
 
+/// A feed-forward layer: `y = act(W x + b)`; one SpMxV, an EWOP add and
+/// an optional ACT pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseLayer {
+    /// `output x input`.
+    pub w: Csb,
+    pub bias: Vec<i64>,
+    pub act: Option<ActFn>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Layer {
     Lstm(LstmLayer),
     Gru(GruLayer),
+    Dense(DenseLayer),
 }
 
-fn hidden(l: &Layer) -> usize {
+/// The layer's width: its cells, or a dense layer's outputs.
+pub(crate) fn hidden(l: &Layer) -> usize {
     match l {
         Layer::Lstm(l) => l.hidden,
         Layer::Gru(g) => g.hidden,
+        Layer::Dense(d) => d.w.rows,
     }
 }
 
@@ -73,12 +88,22 @@ impl Layer {
         match self {
             Layer::Lstm(l) => l.input,
             Layer::Gru(g) => g.input,
+            Layer::Dense(d) => d.w.cols,
         }
     }
     pub fn output(&self) -> usize {
         match self {
             Layer::Lstm(l) => l.output(),
             Layer::Gru(g) => g.hidden,
+            Layer::Dense(d) => d.w.rows,
+        }
+    }
+    /// `lstm`, `gru` or `dense`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Layer::Lstm(_) => "lstm",
+            Layer::Gru(_) => "gru",
+            Layer::Dense(_) => "dense",
         }
     }
 }
@@ -213,6 +238,18 @@ impl Network {
                         return Err(shape_err(i, format!("biases must have {} values", 3 * h)));
                     }
                 }
+                Layer::Dense(d) => {
+                    if d.bias.len() != d.w.rows {
+                        return Err(shape_err(
+                            i,
+                            format!(
+                                "bias has {} values, the matrix {} rows",
+                                d.bias.len(),
+                                d.w.rows
+                            ),
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -232,6 +269,7 @@ impl Network {
                     v.push(g.w_ih.clone());
                     v.push(g.w_hh.clone());
                 }
+                Layer::Dense(d) => v.push(d.w.clone()),
             }
         }
         v
@@ -366,6 +404,26 @@ impl Network {
                     p.instrs.push(ew(EwOp::Add, gi_n, t, hs));
                     input = hs;
                 }
+                Layer::Dense(d) => {
+                    let (y, bias) = (a.take(d.w.rows), a.take(d.w.rows));
+                    p.preloaded.push((y, vec![0; d.w.rows]));
+                    p.preloaded.push((bias, d.bias.clone()));
+                    p.instrs.push(Instr::Spmv {
+                        matrix: m,
+                        src: input,
+                        dst: y,
+                    });
+                    m += 1;
+                    p.instrs.push(ew(EwOp::Add, y, bias, y));
+                    if let Some(func) = d.act {
+                        p.instrs.push(Instr::Act {
+                            func,
+                            src: y,
+                            dst: y,
+                        });
+                    }
+                    input = y;
+                }
             }
         }
         p.instrs.push(Instr::Store { src: input });
@@ -421,17 +479,20 @@ pub struct SequenceRunner {
 
 /// Each layer's output state in the vector memory: both program generators
 /// (the serialized [`Network::program`] and the overlapped
-/// [`crate::overlap::compile`]) preload, layer by layer, three regions, the
-/// first of them the layer's `h` (zeros); an LSTM's second is its `c`.
+/// [`crate::overlap::compile`]) preload, layer by layer, three regions (a
+/// dense layer two), the first of them the layer's `h` (zeros; a dense
+/// layer's output); an LSTM's second is its `c`.
 fn state_regions(net: &Network, p: &Program) -> Vec<Region> {
     let mut pre = p.preloaded.iter();
     net.layers
         .iter()
         .map(|l| {
-            let (h, data) = pre.next().expect("three preloaded regions per layer");
+            let (h, data) = pre.next().expect("preloaded regions per layer");
             debug_assert_eq!(data.len(), l.output());
             pre.next();
-            pre.next();
+            if !matches!(l, Layer::Dense(_)) {
+                pre.next();
+            }
             *h
         })
         .collect()
@@ -510,6 +571,7 @@ impl<'a> ReferenceState<'a> {
                     .map(Csb::to_dense_fixed)
                     .collect(),
                 Layer::Gru(g) => vec![g.w_ih.to_dense_fixed(), g.w_hh.to_dense_fixed()],
+                Layer::Dense(d) => vec![d.w.to_dense_fixed()],
             })
             .collect();
         ReferenceState {
@@ -525,7 +587,7 @@ impl<'a> ReferenceState<'a> {
                 .iter()
                 .map(|l| match l {
                     Layer::Lstm(l) => vec![0; l.hidden],
-                    Layer::Gru(_) => vec![],
+                    Layer::Gru(_) | Layer::Dense(_) => vec![],
                 })
                 .collect(),
         }
@@ -593,6 +655,20 @@ impl<'a> ReferenceState<'a> {
                         h[li][j] = sat(nn + mul(z, sat(h[li][j] - nn)));
                     }
                 }
+                Layer::Dense(d) => {
+                    h[li] = spmv(&dense[li][0], &x)
+                        .iter()
+                        .zip(&d.bias)
+                        .map(|(a, b)| {
+                            let y = sat(a + b);
+                            match d.act {
+                                None => y,
+                                Some(ActFn::Sigmoid) => sig.eval(y),
+                                Some(ActFn::Tanh) => tanh.eval(y),
+                            }
+                        })
+                        .collect();
+                }
             }
             self.overflows[li].elementwise_saturated += clamped.get();
             x = h[li].clone();
@@ -619,6 +695,8 @@ pub struct FloatState {
 /// LSTM's projection) and biases (an LSTM's summed, a GRU's `b_ih`, `b_hh`).
 struct FloatCell {
     lstm: bool,
+    /// A dense layer and its activation (`mats[0]`, `biases[0]`).
+    dense: Option<Option<ActFn>>,
     hidden: usize,
     output: usize,
     mats: Vec<ndarray::Array2<f32>>,
@@ -636,6 +714,7 @@ impl FloatState {
             .map(|l| match l {
                 Layer::Lstm(l) => FloatCell {
                     lstm: true,
+                    dense: None,
                     hidden: l.hidden,
                     output: l.output(),
                     mats: [&l.w_ih, &l.w_hh]
@@ -647,10 +726,19 @@ impl FloatState {
                 },
                 Layer::Gru(g) => FloatCell {
                     lstm: false,
+                    dense: None,
                     hidden: g.hidden,
                     output: g.hidden,
                     mats: vec![g.w_ih.to_dense_f32(), g.w_hh.to_dense_f32()],
                     biases: vec![deq(&g.b_ih), deq(&g.b_hh)],
+                },
+                Layer::Dense(d) => FloatCell {
+                    lstm: false,
+                    dense: Some(d.act),
+                    hidden: d.w.rows,
+                    output: d.w.rows,
+                    mats: vec![d.w.to_dense_f32()],
+                    biases: vec![deq(&d.bias)],
                 },
             })
             .collect();
@@ -665,13 +753,24 @@ impl FloatState {
             .iter()
             .map(|l| {
                 let lstm = l.kind == FloatKind::Lstm;
-                let hidden = l.w_ih.nrows() / if lstm { 4 } else { 3 };
+                let dense = match l.kind {
+                    FloatKind::Dense(act) => Some(act),
+                    _ => None,
+                };
+                let hidden = l.w_ih.nrows()
+                    / match l.kind {
+                        FloatKind::Lstm => 4,
+                        FloatKind::Gru => 3,
+                        FloatKind::Dense(_) => 1,
+                    };
                 FloatCell {
                     lstm,
+                    dense,
                     hidden,
                     output: l.w_hr.as_ref().map_or(hidden, |p| p.nrows()),
                     mats: [&l.w_ih, &l.w_hh]
                         .into_iter()
+                        .take(if dense.is_some() { 1 } else { 2 })
                         .chain(l.w_hr.as_ref())
                         .cloned()
                         .collect(),
@@ -723,7 +822,20 @@ impl FloatState {
         let mut x = frame.to_vec();
         for (li, layer) in self.layers.iter().enumerate() {
             let (m, n) = (&layer.mats, layer.hidden);
-            if layer.lstm {
+            if let Some(act) = layer.dense {
+                h[li] = mv(&m[0], &x)
+                    .iter()
+                    .zip(&layer.biases[0])
+                    .map(|(a, b)| {
+                        let y = a + b;
+                        match act {
+                            None => y,
+                            Some(ActFn::Sigmoid) => sig(y),
+                            Some(ActFn::Tanh) => y.tanh(),
+                        }
+                    })
+                    .collect();
+            } else if layer.lstm {
                 let b = &layer.biases[0];
                 let pre: Vec<f64> = mv(&m[0], &x)
                     .iter()

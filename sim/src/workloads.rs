@@ -18,7 +18,7 @@
 //! patterns.
 
 use crate::config::Config;
-use crate::rnn::{GruLayer, Layer, LstmLayer, Network};
+use crate::rnn::{DenseLayer, GruLayer, Layer, LstmLayer, Network};
 use bbs_compress::{prune_bbs, Csb};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -213,6 +213,8 @@ pub fn frame_stream(cfg: &Config, input: usize, seed: u64) -> impl Iterator<Item
 
 /// A recurrent layer's float weights as PyTorch stores them (`nn.LSTM`,
 /// `nn.GRU`, their `Cell`s): gate rows i, f, g, o (LSTM) or r, z, n (GRU).
+/// A dense layer (`FloatKind::Dense`) has its matrix (`output x input`) in
+/// `w_ih` and its bias in `b_ih`; `w_hh` is empty (0 x 0) and `b_hh` zeros.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatLayer {
     pub kind: FloatKind,
@@ -231,6 +233,26 @@ pub struct FloatLayer {
 pub enum FloatKind {
     Lstm,
     Gru,
+    /// `y = act(W x + b)`.
+    Dense(Option<crate::act::ActFn>),
+}
+
+impl FloatLayer {
+    /// A dense layer `y = act(w x + b)`.
+    pub fn dense(
+        w: ndarray::Array2<f32>,
+        b: Vec<f32>,
+        act: Option<crate::act::ActFn>,
+    ) -> FloatLayer {
+        FloatLayer {
+            kind: FloatKind::Dense(act),
+            b_hh: vec![0.0; b.len()],
+            b_ih: b,
+            w_ih: w,
+            w_hh: ndarray::Array2::zeros((0, 0)),
+            w_hr: None,
+        }
+    }
 }
 
 /// A trained network on `cfg`: every matrix pruned to `sparsity` with the
@@ -274,6 +296,11 @@ where
     for (k, l) in layers.iter().enumerate() {
         let hidden = l.w_ih.nrows() / if l.kind == FloatKind::Lstm { 4 } else { 3 };
         out.push(match l.kind {
+            FloatKind::Dense(act) => Layer::Dense(DenseLayer {
+                w: matrix(k, "w_ih", &l.w_ih)?,
+                bias: quantize(cfg, &l.b_ih),
+                act,
+            }),
             FloatKind::Lstm => {
                 let bias: Vec<f32> = l.b_ih.iter().zip(&l.b_hh).map(|(a, b)| a + b).collect();
                 Layer::Lstm(LstmLayer {

@@ -360,15 +360,7 @@ const SCORED_FRAMES: usize = 6;
 /// The overlapped program of `net` on `cfg` (`overlap.units` on).
 pub fn compile(net: &Network, cfg: &Config) -> Result<Compiled, NetworkError> {
     net.check()?;
-    let widest = net
-        .layers
-        .iter()
-        .map(|l| match l {
-            Layer::Lstm(l) => l.hidden,
-            Layer::Gru(g) => g.hidden,
-        })
-        .max()
-        .unwrap_or(1);
+    let widest = net.layers.iter().map(crate::rnn::hidden).max().unwrap_or(1);
     let lanes = cfg.ewop.lanes;
     let mut blocks: Vec<usize> = if cfg.overlap.chaining {
         [lanes / 2, lanes, 2 * lanes, 4 * lanes, 8 * lanes]
@@ -525,7 +517,9 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                     .push((bias, order.iter().map(|&r| l.bias[r]).collect()));
                 // The input part: the first layer's may run a frame ahead,
                 // split around the projection.
-                let m0 = source.len();
+                // This layer's first matrix in `Network::matrices` (an
+                // input part split in two is one network matrix).
+                let m0 = source.last().map_or(0, |&m| m + 1);
                 let ahead_on = first && cfg.overlap.input_ahead;
                 let split = if ahead_on && l.proj.is_some() {
                     layout.rows_before_proj.min(4 * n)
@@ -666,7 +660,7 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                             .map(|i| (i, Slot::AfterProj)),
                     );
                 }
-                let m0 = source.len();
+                let m0 = source.last().map_or(0, |&m| m + 1);
                 matrices.push(g.w_ih.clone());
                 matrices.push(g.w_hh.clone());
                 source.extend([m0, m0 + 1]);
@@ -684,6 +678,46 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                     (tail_end, proj_end) = (Some(p.instrs.len()), Some(p.instrs.len()));
                 }
                 input = Some(hs);
+            }
+            Layer::Dense(d) => {
+                let rows = d.w.rows;
+                let first = input.is_none();
+                let x = match input {
+                    Some(prev) => prev,
+                    None => a.take_loaded(Writer::DmaIn, d.w.cols),
+                };
+                if first {
+                    p.instrs.push(Instr::Load { dst: x });
+                }
+                // Products (PE array), plus the bias (EWOP), through the
+                // activation (ACT): one writer per region, the last one
+                // loadable by the next layer's SpMxV.
+                let y = a.take(Writer::Pe, rows);
+                let (sum, out) = match d.act {
+                    None => {
+                        let s = a.take_loaded(Writer::Elementwise, rows);
+                        (s, s)
+                    }
+                    Some(_) => (
+                        a.take(Writer::Elementwise, rows),
+                        a.take_loaded(a.act, rows),
+                    ),
+                };
+                let bias = a.constant(rows);
+                p.preloaded.push((out, vec![0; rows]));
+                p.preloaded.push((bias, d.bias.clone()));
+                p.instrs.push(Instr::Spmv {
+                    matrix: matrices.len(),
+                    src: x,
+                    dst: y,
+                });
+                source.push(source.last().map_or(0, |&m| m + 1));
+                matrices.push(d.w.clone());
+                p.instrs.push(ew(EwOp::Add, y, bias, sum));
+                if let Some(func) = d.act {
+                    p.instrs.push(act(func, sum, out));
+                }
+                input = Some(out);
             }
         }
     }

@@ -448,6 +448,7 @@ pub fn run_workload(cfg: &Config, opts: &WorkloadOptions) -> Result<WorkloadRun,
         let (kind, hidden, count) = match layer {
             Layer::Lstm(l) => ("lstm", l.hidden, 2 + l.proj.is_some() as usize),
             Layer::Gru(g) => ("gru", g.hidden, 2),
+            Layer::Dense(d) => ("dense", d.w.rows, 1),
         };
         layers.push(LayerInfo {
             index,
