@@ -9,6 +9,12 @@
 //! resources are estimated ([`bbs_sim::estimate`]). The results go to
 //! `sweep.csv`, `sweep.json` and `pareto.svg` (latency against the combined
 //! resource share, per sparsity, with the Pareto front); see `docs/sweep.md`.
+//!
+//! `--shard I/N` runs the I-th of N contiguous, equal parts of the grid (in
+//! the output's row order) and writes `sweep-shard.json`: the plan and its
+//! points. `bbs sweep merge DIR...` joins the N parts and writes what one
+//! run writes, byte for byte (the Pareto front is marked over all points
+//! at the merge).
 
 use crate::cli::{self, DeviceName, Workload};
 use anyhow::{bail, Result};
@@ -18,10 +24,10 @@ use bbs_sim::rnn::Network;
 use bbs_sim::{check_budget, estimate, workloads, Budget, Config, Device, MatrixStorage, Overlap};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Version of the `sweep.json` layout and the `sweep.csv` columns; bump on any change.
 pub const SWEEP_VERSION: u32 = 3;
@@ -54,7 +60,10 @@ pub const CSV_COLUMNS: [&str; 20] = [
 pub const RESOURCE_MEASURE: &str = "resource_share = max(dsp_blocks / budget.dsp_blocks, block_rams / budget.block_rams, logic / budget.logic)";
 
 #[derive(clap::Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SweepArgs {
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
     /// Base accelerator configuration (TOML); default: built-in. Every point
     /// takes its format, pipeline, EWOP, memory and host settings.
     #[arg(long, value_name = "FILE")]
@@ -107,12 +116,63 @@ pub struct SweepArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = cli::count,
           allow_negative_numbers = true)]
     pub seed: u64,
-    /// Output directory: sweep.csv, sweep.json, pareto.svg.
+    /// Run only the I-th of N equal parts of the grid (I from 0) and write
+    /// DIR/sweep-shard.json, for `bbs sweep merge` (a job array's task).
+    #[arg(long, value_name = "I/N", allow_hyphen_values = true)]
+    pub shard: Option<String>,
+    /// Output directory: sweep.csv, sweep.json, pareto.svg (with --shard:
+    /// sweep-shard.json). Required (optional only to let `merge` parse).
     #[arg(short, long, value_name = "DIR")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum SweepCommand {
+    /// Join the parts of a sweep run with --shard into the outputs of one
+    /// run (sweep.csv, sweep.json, pareto.svg, byte for byte).
+    Merge {
+        /// The shards' output directories, every part once, in any order.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
+}
+
+/// `--shard I/N`: part `index` of `count`, 0 <= index < count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn parse(text: &str) -> Result<Shard> {
+        let bad = || {
+            anyhow::anyhow!(
+                "--shard: '{text}' is not I/N with 0 <= I < N (e.g. 0/4 for the first of four parts)"
+            )
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The points of a grid of `total` this part runs: contiguous, the
+    /// parts' sizes differing by at most one.
+    pub fn range(self, total: usize) -> std::ops::Range<usize> {
+        total * self.index / self.count..total * (self.index + 1) / self.count
+    }
 }
 
 /// `--overlap`: which machine a sweep schedules.
@@ -241,7 +301,7 @@ impl Plan {
 }
 
 /// One design point's results.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// `p<pes>-k<banks>-s<sparsity>`.
     pub name: String,
@@ -535,24 +595,43 @@ fn progress(len: usize, quiet: bool) -> ProgressBar {
 
 /// Run every point of the plan; rows ordered by sparsity, banks, then PEs.
 pub fn sweep(plan: &Plan, pb: &ProgressBar) -> Vec<Point> {
-    let groups: Vec<(f64, usize)> = plan
+    let mut points = sweep_range(plan, 0..plan.points(), pb);
+    mark_pareto(&mut points, &plan.budget);
+    points
+}
+
+/// The points `range` of the plan's grid (in [`sweep`]'s order), their
+/// Pareto flags not yet marked.
+pub fn sweep_range(plan: &Plan, range: std::ops::Range<usize>, pb: &ProgressBar) -> Vec<Point> {
+    let n_pes = plan.pes.len();
+    // Each (sparsity, banks) group with the PEs of it in the range.
+    let groups: Vec<(f64, usize, Vec<usize>)> = plan
         .sparsity
         .iter()
         .flat_map(|&s| plan.banks.iter().map(move |&k| (s, k)))
+        .enumerate()
+        .map(|(g, (s, k))| {
+            let pes: Vec<usize> = (0..n_pes)
+                .filter(|j| range.contains(&(g * n_pes + j)))
+                .map(|j| plan.pes[j])
+                .collect();
+            (s, k, pes)
+        })
+        .filter(|(_, _, pes)| !pes.is_empty())
         .collect();
     // One network per (banks, sparsity), shared by its PEs; the groups and
     // the points in them run in parallel, so only a few networks are alive.
-    let mut points: Vec<Point> = groups
+    groups
         .par_iter()
-        .flat_map_iter(|&(sparsity, banks)| {
+        .flat_map_iter(|(sparsity, banks, pes)| {
+            let (sparsity, banks) = (*sparsity, *banks);
             let mut gcfg = plan.base.clone();
             gcfg.banks = banks;
             let points: Vec<Point> =
                 match workloads::network(&plan.workload, &gcfg, sparsity, plan.seed) {
                     Ok(net) => {
                         let needs = Needs::of(&net);
-                        plan.pes
-                            .par_iter()
+                        pes.par_iter()
                             .map(|&pes| {
                                 let p = run_point(plan, &net, &needs, pes, banks, sparsity);
                                 pb.inc(1);
@@ -560,8 +639,7 @@ pub fn sweep(plan: &Plan, pb: &ProgressBar) -> Vec<Point> {
                             })
                             .collect()
                     }
-                    Err(e) => plan
-                        .pes
+                    Err(e) => pes
                         .iter()
                         .map(|&pes| {
                             let mut p = Point::new(pes, banks, sparsity);
@@ -573,9 +651,7 @@ pub fn sweep(plan: &Plan, pb: &ProgressBar) -> Vec<Point> {
                 };
             points
         })
-        .collect();
-    mark_pareto(&mut points, &plan.budget);
-    points
+        .collect()
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -837,32 +913,247 @@ pub fn summary(plan: &Plan, points: &[Point]) -> String {
     s
 }
 
-/// `bbs sweep`.
+/// `bbs sweep` (and `bbs sweep merge`).
 pub fn run(args: &SweepArgs) -> Result<()> {
+    if let Some(SweepCommand::Merge { dirs, output }) = &args.command {
+        return merge(dirs, output);
+    }
+    let Some(output) = &args.output else {
+        bail!("missing --output");
+    };
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let mut outputs = bbs_compress::OutputPlan::new();
     if let Some(c) = &args.config {
         outputs.input("--config", c);
     }
-    let dir = outputs.dir("-o", &args.output)?;
-    for f in OUT_FILES {
+    let dir = outputs.dir("-o", output)?;
+    let files: &[&str] = if shard.is_some() {
+        &[SHARD_FILE]
+    } else {
+        &OUT_FILES
+    };
+    for f in files {
         outputs.part(dir, f);
     }
     outputs.check()?;
     let plan = Plan::from_args(args)?;
+    if let Some(shard) = shard {
+        let range = shard.range(plan.points());
+        let pb = progress(range.len(), args.quiet);
+        let points = sweep_range(&plan, range.clone(), &pb);
+        pb.finish_and_clear();
+        let doc = ShardFile {
+            sweep_shard_version: SHARD_VERSION,
+            bbs_version: env!("CARGO_PKG_VERSION").to_string(),
+            shard,
+            points_total: plan.points(),
+            first_point: range.start,
+            plan: StoredPlan::of(&plan),
+            points,
+        };
+        outputs.write_in(
+            dir,
+            SHARD_FILE,
+            format!("{}\n", serde_json::to_string_pretty(&doc)?).as_bytes(),
+        )?;
+        outputs.publish()?;
+        crate::print::out(&format!(
+            "shard {}/{}: points {}..{} of {} ({} here); join the parts with `bbs sweep merge`\n",
+            shard.index,
+            shard.count,
+            range.start,
+            range.end,
+            plan.points(),
+            range.len()
+        ))?;
+        crate::print::wrote(output)?;
+        return Ok(());
+    }
     let pb = progress(plan.points(), args.quiet);
     let points = sweep(&plan, &pb);
     pb.finish_and_clear();
+    write_outputs(outputs, dir, &plan, &points)?;
+    crate::print::out(&summary(&plan, &points))?;
+    crate::print::wrote(output)?;
+    Ok(())
+}
+
+fn write_outputs(
+    mut outputs: bbs_compress::OutputPlan,
+    dir: bbs_compress::Out,
+    plan: &Plan,
+    points: &[Point],
+) -> Result<()> {
     let files = [
-        to_csv(&points),
-        to_json(&plan, &points)?,
-        plot_svg(&plan, &points)?,
+        to_csv(points),
+        to_json(plan, points)?,
+        plot_svg(plan, points)?,
     ];
     for (name, text) in OUT_FILES.iter().zip(&files) {
         outputs.write_in(dir, name, text.as_bytes())?;
     }
     outputs.publish()?;
+    Ok(())
+}
+
+/// The file a `--shard` run writes.
+pub const SHARD_FILE: &str = "sweep-shard.json";
+
+/// Version of `sweep-shard.json`; bump on any change.
+pub const SHARD_VERSION: u32 = 1;
+
+/// What a shard needs to rebuild the plan at the merge, on any machine:
+/// the base configuration travels as TOML.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct StoredPlan {
+    workload: String,
+    pes: Vec<usize>,
+    banks: Vec<usize>,
+    sparsity: Vec<f64>,
+    device: String,
+    budget: Budget,
+    seed: u64,
+    overlap: bool,
+    base_config: String,
+}
+
+impl StoredPlan {
+    fn of(plan: &Plan) -> StoredPlan {
+        StoredPlan {
+            workload: plan.workload.clone(),
+            pes: plan.pes.clone(),
+            banks: plan.banks.clone(),
+            sparsity: plan.sparsity.clone(),
+            device: plan.device_name.to_string(),
+            budget: plan.budget,
+            seed: plan.seed,
+            overlap: plan.overlap,
+            base_config: plan.base.to_toml(),
+        }
+    }
+
+    fn plan(&self, origin: &str) -> Result<Plan> {
+        let device = <DeviceName as clap::ValueEnum>::from_str(&self.device, false)
+            .map_err(|_| anyhow::anyhow!("{origin}: unknown device {:?}", self.device))?;
+        Ok(Plan {
+            base: Config::from_toml_str(&self.base_config, origin)?,
+            workload: self.workload.clone(),
+            pes: self.pes.clone(),
+            banks: self.banks.clone(),
+            sparsity: self.sparsity.clone(),
+            device: device.device(),
+            device_name: device.name(),
+            budget: self.budget,
+            seed: self.seed,
+            overlap: self.overlap,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ShardFile {
+    sweep_shard_version: u32,
+    bbs_version: String,
+    shard: Shard,
+    points_total: usize,
+    first_point: usize,
+    plan: StoredPlan,
+    points: Vec<Point>,
+}
+
+/// `bbs sweep merge DIR... -o OUT`.
+fn merge(dirs: &[PathBuf], output: &Path) -> Result<()> {
+    let mut outputs = bbs_compress::OutputPlan::new();
+    for d in dirs {
+        outputs.input("DIR", &d.join(SHARD_FILE));
+    }
+    let dir = outputs.dir("-o", output)?;
+    for f in OUT_FILES {
+        outputs.part(dir, f);
+    }
+    outputs.check()?;
+    let mut shards: Vec<(PathBuf, ShardFile)> = Vec::new();
+    for d in dirs {
+        let path = d.join(SHARD_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!("{}: {e} (not a `bbs sweep --shard` output)", path.display())
+        })?;
+        let doc: ShardFile = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: not a sweep shard: {e}", path.display()))?;
+        if doc.sweep_shard_version != SHARD_VERSION {
+            bail!(
+                "{}: sweep_shard_version {} is not {SHARD_VERSION}",
+                path.display(),
+                doc.sweep_shard_version
+            );
+        }
+        shards.push((path, doc));
+    }
+    shards.sort_by_key(|(_, d)| d.shard.index);
+    let (first_path, first) = &shards[0];
+    for (path, doc) in &shards[1..] {
+        let what = if doc.plan != first.plan {
+            Some("another sweep (its options or base configuration differ)")
+        } else if doc.shard.count != first.shard.count {
+            Some("a different number of parts")
+        } else if doc.bbs_version != first.bbs_version {
+            Some("another bbs version")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            bail!(
+                "{}: is part of {what} than {}",
+                path.display(),
+                first_path.display()
+            );
+        }
+    }
+    for w in shards.windows(2) {
+        if w[0].1.shard.index == w[1].1.shard.index {
+            bail!(
+                "{} and {}: both are part {}/{}",
+                w[0].0.display(),
+                w[1].0.display(),
+                w[0].1.shard.index,
+                w[0].1.shard.count
+            );
+        }
+    }
+    let count = first.shard.count;
+    if let Some(missing) = (0..count).find(|i| !shards.iter().any(|(_, d)| d.shard.index == *i)) {
+        bail!(
+            "part {missing}/{count} is missing: give every part's directory (have {})",
+            shards
+                .iter()
+                .map(|(_, d)| d.shard.index.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let plan = first.plan.plan(&first_path.display().to_string())?;
+    let mut points = Vec::with_capacity(first.points_total);
+    for (path, doc) in &shards {
+        let range = doc.shard.range(doc.points_total);
+        if doc.first_point != range.start || doc.points.len() != range.len() {
+            bail!(
+                "{}: holds {} points from {}, part {}/{} of {} is {} from {}",
+                path.display(),
+                doc.points.len(),
+                doc.first_point,
+                doc.shard.index,
+                count,
+                doc.points_total,
+                range.len(),
+                range.start
+            );
+        }
+        points.extend(doc.points.iter().cloned());
+    }
+    mark_pareto(&mut points, &plan.budget);
+    write_outputs(outputs, dir, &plan, &points)?;
     crate::print::out(&summary(&plan, &points))?;
-    crate::print::wrote(&args.output)?;
+    crate::print::wrote(output)?;
     Ok(())
 }
 

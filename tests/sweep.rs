@@ -664,3 +664,98 @@ fn bad_options_are_refused_naming_the_option() {
     assert_refused(&["--budget-logic", "-1"], "--budget-logic");
     assert_refused(&["--config", "/nonexistent/base.toml"], "--config");
 }
+
+/// `--shard I/N` runs part I of N; `bbs sweep merge` joins the parts into
+/// the single run's outputs, byte for byte, whatever the order of the
+/// directories and whether a part is empty. Bad shards and incomplete or
+/// mixed merges are refused with one line, nothing written.
+#[test]
+fn shards_merge_into_the_single_run_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--pes",
+        "1,2,4,8",
+        "--banks",
+        "2,4",
+        "--sparsity",
+        "0.5,0.875",
+        "--seed",
+        "3",
+    ];
+    let one = dir.path().join("one");
+    sweep(&one, &args);
+    for parts in [2usize, 3, 20] {
+        let mut dirs = Vec::new();
+        let mut total = 0;
+        for i in (0..parts).rev() {
+            let d = dir.path().join(format!("p{parts}-{i}"));
+            let shard = format!("{i}/{parts}");
+            sweep(&d, &[&args[..], &["--shard", &shard]].concat());
+            assert!(
+                !d.join("sweep.csv").exists(),
+                "a shard writes only its part"
+            );
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(d.join("sweep-shard.json")).unwrap())
+                    .unwrap();
+            total += doc["points"].as_array().unwrap().len();
+            dirs.push(d);
+        }
+        assert_eq!(total, 16, "{parts} parts cover the grid once");
+        let merged = dir.path().join(format!("merged{parts}"));
+        let mut cmd = vec!["sweep", "merge", "-o", s(&merged)];
+        cmd.extend(dirs.iter().map(|d| s(d)));
+        let o = bbs(&cmd);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for f in ["sweep.csv", "sweep.json", "pareto.svg"] {
+            assert_eq!(
+                std::fs::read(one.join(f)).unwrap(),
+                std::fs::read(merged.join(f)).unwrap(),
+                "{parts} parts: {f} differs from the single run"
+            );
+        }
+    }
+    let refused = |cmd: &[&str], needle: &str| {
+        let o = bbs(cmd);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{cmd:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "'{needle}' missing: {stderr}");
+    };
+    let out = dir.path().join("bad");
+    for shard in ["2/2", "1", "a/b", "0/0", "-1/2"] {
+        let mut cmd = vec![
+            "sweep",
+            "--workload",
+            "small-lstm",
+            "-o",
+            s(&out),
+            "--shard",
+            shard,
+        ];
+        cmd.extend_from_slice(&args);
+        refused(&cmd, "--shard");
+    }
+    let p = |n: usize, i: usize| dir.path().join(format!("p{n}-{i}"));
+    let (a, b, c) = (p(3, 0), p(3, 1), p(3, 2));
+    refused(
+        &["sweep", "merge", "-o", s(&out), s(&a), s(&b)],
+        "part 2/3 is missing",
+    );
+    refused(
+        &["sweep", "merge", "-o", s(&out), s(&a), s(&a), s(&b), s(&c)],
+        "both are part 0/3",
+    );
+    // Another sweep's part (other PEs) does not join these.
+    let other = dir.path().join("other");
+    sweep(&other, &["--pes", "1,2", "--shard", "1/3"]);
+    refused(
+        &["sweep", "merge", "-o", s(&out), s(&a), s(&other), s(&c)],
+        "part of another sweep",
+    );
+    refused(
+        &["sweep", "merge", "-o", s(&out), s(&one)],
+        "sweep-shard.json",
+    );
+    assert!(!out.exists());
+}

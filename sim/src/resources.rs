@@ -882,7 +882,7 @@ fn blocks(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> Vec<B
 }
 
 /// A device's DSP, block-RAM and logic budget.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Budget {
     pub dsp_blocks: usize,
     pub block_rams: usize,
