@@ -36,7 +36,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+# The Python package (python/): built with maturin, tested with pytest.
+pystatus=0
+scripts/test-python.sh || pystatus=$?
 # One closing line over every test binary (cargo prints one per binary,
 # the last often a doc-test run with nothing in it).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+[ "$status" -ne 0 ] || status=$pystatus
 exit "$status"

@@ -977,20 +977,54 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .map(|p| plan.file("--json", p))
         .transpose()?;
     plan.check()?;
-    let (cfg, manifest, net) = load_compiled(&args.dir)?;
+    let compiled = load_compiled(&args.dir)?;
     let x = read_matrix(&args.input, None)?;
+    let (y, report) = run_loaded(compiled, &args.dir, &x, &args.input.display().to_string())?;
+    if let Some(o) = out {
+        plan.dest(o).write_npy(&y)?;
+    }
+    if let Some(j) = json {
+        plan.write(
+            j,
+            format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes(),
+        )?;
+    }
+    plan.publish()?;
+    print_run(&report)
+}
+
+/// Runs the sequence `x` (frames x features; `input` names it in errors)
+/// through the compiled directory `dir`: the outputs (frames x outputs,
+/// float) and the report `bbs run` prints. The accelerator's outputs are
+/// checked against the fixed-point reference (a difference is an error).
+pub fn run_compiled(dir: &Path, x: &Array2<f32>, input: &str) -> Result<(Array2<f32>, RunReport)> {
+    run_loaded(load_compiled(dir)?, dir, x, input)
+}
+
+fn run_loaded(
+    (cfg, manifest, net): (Config, Manifest, Network),
+    dir: &Path,
+    x: &Array2<f32>,
+    input: &str,
+) -> Result<(Array2<f32>, RunReport)> {
     if x.ncols() != manifest.input {
         bail!(
-            "{}: {} features per frame, the network takes {}",
-            args.input.display(),
+            "{input}: {} features per frame, the network takes {}",
             x.ncols(),
             manifest.input
         );
     }
+    if let Some((t, j)) = x
+        .indexed_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(i, _)| i)
+    {
+        bail!("{input}: frame {t}, feature {j} is not a finite number");
+    }
     let fmt = cfg.format();
     let host = &manifest.host;
     // The host's steps before the layers, in float; then the machine's format.
-    let layer_inputs = host.to_layers(&x);
+    let layer_inputs = host.to_layers(x);
     let frames: Vec<Vec<i64>> = layer_inputs
         .iter()
         .map(|r| r.iter().map(|&v| fmt.quantize(v as f32).0).collect())
@@ -1002,7 +1036,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         bail!("internal error: the accelerator's outputs differ from the fixed-point reference");
     }
     let float = host.from_layers(bbs_sim::rnn::float_sequence(&cfg, &net, &frames));
-    let mut dense = load_dense(&args.dir, &manifest)?;
+    let mut dense = load_dense(dir, &manifest)?;
     let dense_out = host.from_layers(layer_inputs.iter().map(|r| dense.step_f64(r)).collect());
     let outputs = host.from_layers(
         run.outputs
@@ -1034,19 +1068,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         rms_error_vs_dense: drms,
         overflows: reference_state.overflows.clone(),
     };
-    if let Some(o) = out {
-        let y = Array2::from_shape_fn((frames.len(), manifest.output), |(t, j)| {
-            outputs[t][j] as f32
-        });
-        plan.dest(o).write_npy(&y)?;
-    }
-    if let Some(j) = json {
-        plan.write(
-            j,
-            format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes(),
-        )?;
-    }
-    plan.publish()?;
+    let y = Array2::from_shape_fn((frames.len(), manifest.output), |(t, j)| {
+        outputs[t][j] as f32
+    });
+    Ok((y, report))
+}
+
+fn print_run(report: &RunReport) -> Result<()> {
     say!(
         "{} on '{}': {} frames of {} features -> {}; {} cycles in all, {} per frame once they follow each other ({:.2} us), multipliers busy {:.1}%; bit-exact with the fixed-point reference; against the pruned network in float: max |error| {:.4}, RMS {:.4}; against the dense trained one: max |error| {:.4}, RMS {:.4}",
         report.model,
