@@ -7,22 +7,28 @@
 //!   on the labelled clip in `data/vad/`: frame accuracy.
 //!
 //! Every listed matrix of a model is pruned with the same pattern and sparsity;
-//! everything else stays dense and in float.
+//! everything else stays dense and in float. With `--accelerator`, the
+//! recurrent cells also run on the simulated accelerator in several
+//! fixed-point formats. `--shard I/N` computes one part of the evaluations
+//! and `bbs eval merge` joins the parts into the whole run's table.
 
 use crate::patterns::{eval_patterns, family};
-use anyhow::{Context, Result};
+use crate::sweep::Shard;
+use anyhow::{bail, Context, Result};
 use bbs_compress::patterns::{apply_mask, prune_mask, Pattern};
+use bbs_compress::{Out, OutputPlan};
 use bbs_eval::{g2p, silero};
 use ndarray::Array2;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 // The table's sparsities and bank size live with the other comparison sets
 // (`crate::patterns`); these names are the ones `bbs eval` uses.
 pub use crate::patterns::{EVAL_BANK_SIZE as BANK_SIZE, EVAL_SPARSITIES as SPARSITIES};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccuracyRow {
     pub model: String,
     pub pattern: String,
@@ -55,7 +61,8 @@ fn table<M: Sync>(
     get: impl Fn(&M, &str) -> Option<Array2<f32>> + Sync,
     score: impl Fn(Option<&[(String, Array2<f32>)]>) -> Result<Vec<(String, f64)>> + Sync,
     sparsities: &[f64],
-) -> Result<Vec<AccuracyRow>> {
+    sel: &mut Selector,
+) -> Result<Vec<(usize, AccuracyRow)>> {
     let matrices: Vec<(String, Array2<f32>)> = names
         .iter()
         .map(|n| {
@@ -69,19 +76,23 @@ fn table<M: Sync>(
     for &s in sparsities {
         jobs.extend(eval_patterns(s, cols).into_iter().map(|p| (s, Some(p))));
     }
-    jobs.par_iter()
-        .map(|(s, p)| {
+    sel.pick(jobs)
+        .par_iter()
+        .map(|(g, (s, p))| {
             let metrics = match p {
                 None => score(None)?,
                 Some(p) => score(Some(&prune_all(&matrices, p, *s)?))?,
             };
-            Ok(AccuracyRow {
-                model: model_name.to_string(),
-                pattern: p.as_ref().map_or_else(|| "dense".to_string(), family),
-                detail: p.as_ref().map_or("dense".to_string(), Pattern::label),
-                sparsity: *s,
-                metrics,
-            })
+            Ok((
+                *g,
+                AccuracyRow {
+                    model: model_name.to_string(),
+                    pattern: p.as_ref().map_or_else(|| "dense".to_string(), family),
+                    detail: p.as_ref().map_or("dense".to_string(), Pattern::label),
+                    sparsity: *s,
+                    metrics,
+                },
+            ))
         })
         .collect()
 }
@@ -93,7 +104,8 @@ pub fn g2p_table(
     data: Option<&std::path::Path>,
     words: usize,
     sparsities: &[f64],
-) -> Result<Vec<AccuracyRow>> {
+    sel: &mut Selector,
+) -> Result<Vec<(usize, AccuracyRow)>> {
     let (checkpoint, cmudict) = bbs_eval::data::g2p_files(data)?;
     let model = g2p::G2p::load(&checkpoint)?;
     let dict = g2p::load_cmudict(&cmudict)?;
@@ -114,11 +126,12 @@ pub fn g2p_table(
             ])
         },
         sparsities,
+        sel,
     )
 }
 
 /// The silero-vad table on the shipped clip (weights and clip built in).
-pub fn silero_table(sparsities: &[f64]) -> Result<Vec<AccuracyRow>> {
+pub fn silero_table(sparsities: &[f64], sel: &mut Selector) -> Result<Vec<(usize, AccuracyRow)>> {
     let model = bbs_eval::data::silero_model()?;
     let clip = bbs_eval::data::vad_clip()?;
     table(
@@ -134,6 +147,7 @@ pub fn silero_table(sparsities: &[f64]) -> Result<Vec<AccuracyRow>> {
             Ok(vec![("frame_accuracy".into(), s.accuracy)])
         },
         sparsities,
+        sel,
     )
 }
 
@@ -224,7 +238,8 @@ impl MachineFormat {
 pub fn silero_accelerator_table(
     sparsities: &[f64],
     formats: &[MachineFormat],
-) -> Result<Vec<AccuracyRow>> {
+    sel: &mut Selector,
+) -> Result<Vec<(usize, AccuracyRow)>> {
     use bbs_sim::workloads::{network_from_float, FloatKind, FloatLayer};
     let model = bbs_eval::data::silero_model()?;
     let clip = bbs_eval::data::vad_clip()?;
@@ -248,8 +263,9 @@ pub fn silero_accelerator_table(
             jobs.push((*f, s));
         }
     }
-    jobs.par_iter()
-        .map(|&(f, s)| {
+    sel.pick(jobs)
+        .par_iter()
+        .map(|&(g, (f, s))| {
             let cfg = f.config();
             let net = network_from_float("silero-vad", &cfg, s, std::slice::from_ref(&layer))?;
             let mut runner = bbs_sim::rnn::SequenceRunner::new(&cfg, &net)?;
@@ -270,17 +286,20 @@ pub fn silero_accelerator_table(
             }
             let score = silero::score(&probs, &clip, 0.5);
             let banks = cfg.banks;
-            Ok(AccuracyRow {
-                model: "silero-vad LSTM on the accelerator".into(),
-                pattern: if s == 0.0 { "dense" } else { "bbs" }.into(),
-                detail: if s == 0.0 {
-                    format!("dense, {}", f.label())
-                } else {
-                    format!("BBS ({banks} banks), {}", f.label())
+            Ok((
+                g,
+                AccuracyRow {
+                    model: "silero-vad LSTM on the accelerator".into(),
+                    pattern: if s == 0.0 { "dense" } else { "bbs" }.into(),
+                    detail: if s == 0.0 {
+                        format!("dense, {}", f.label())
+                    } else {
+                        format!("BBS ({banks} banks), {}", f.label())
+                    },
+                    sparsity: s,
+                    metrics: vec![("frame_accuracy".into(), score.accuracy)],
                 },
-                sparsity: s,
-                metrics: vec![("frame_accuracy".into(), score.accuracy)],
-            })
+            ))
         })
         .collect()
 }
@@ -316,7 +335,8 @@ pub fn g2p_accelerator_table(
     words: usize,
     sparsities: &[f64],
     formats: &[MachineFormat],
-) -> Result<Vec<AccuracyRow>> {
+    sel: &mut Selector,
+) -> Result<Vec<(usize, AccuracyRow)>> {
     use bbs_sim::workloads::{network_from_float, FloatKind, FloatLayer};
     let (checkpoint, cmudict) = bbs_eval::data::g2p_files(data)?;
     let model = g2p::G2p::load(&checkpoint)?;
@@ -331,9 +351,15 @@ pub fn g2p_accelerator_table(
         w_hr: None,
     };
     let (enc, dec) = (layer(model.encoder()), layer(model.decoder()));
-    let mut rows = Vec::new();
+    let mut jobs = Vec::new();
     for f in formats {
         for &s in std::iter::once(&0.0).chain(sparsities) {
+            jobs.push((*f, s));
+        }
+    }
+    let mut rows = Vec::new();
+    for (g, (f, s)) in sel.pick(jobs) {
+        {
             // Room for both dense matrices (768 x 256, 16 slots a row).
             let cfg = bbs_sim::Config {
                 banks: 16,
@@ -360,21 +386,296 @@ pub fn g2p_accelerator_table(
                     cell(&dec_net).expect("compiled above"),
                 )
             });
-            rows.push(AccuracyRow {
-                model: "g2p-en GRU on the accelerator".into(),
-                pattern: if s == 0.0 { "dense" } else { "bbs" }.into(),
-                detail: if s == 0.0 {
-                    format!("dense, {}", f.label())
-                } else {
-                    format!("BBS ({} banks), {}", cfg.banks, f.label())
+            rows.push((
+                g,
+                AccuracyRow {
+                    model: "g2p-en GRU on the accelerator".into(),
+                    pattern: if s == 0.0 { "dense" } else { "bbs" }.into(),
+                    detail: if s == 0.0 {
+                        format!("dense, {}", f.label())
+                    } else {
+                        format!("BBS ({} banks), {}", cfg.banks, f.label())
+                    },
+                    sparsity: s,
+                    metrics: vec![
+                        ("word_accuracy".into(), score.word_accuracy),
+                        ("phoneme_error_rate".into(), score.phoneme_error_rate),
+                    ],
                 },
-                sparsity: s,
-                metrics: vec![
-                    ("word_accuracy".into(), score.word_accuracy),
-                    ("phoneme_error_rate".into(), score.phoneme_error_rate),
-                ],
-            });
+            ));
         }
     }
     Ok(rows)
+}
+
+/// Which jobs of an evaluation this run computes: every one, or those of
+/// `--shard I/N`. Jobs are numbered across the tables in the order a whole
+/// run computes them; part `I` takes every job `g` with `g % N == I`
+/// (strided: a table's jobs differ in cost, neighbours most).
+pub struct Selector {
+    shard: Option<Shard>,
+    next: usize,
+}
+
+impl Selector {
+    pub fn new(shard: Option<Shard>) -> Selector {
+        Selector { shard, next: 0 }
+    }
+
+    /// Numbers `jobs` and keeps this part's.
+    fn pick<T>(&mut self, jobs: Vec<T>) -> Vec<(usize, T)> {
+        let first = self.next;
+        self.next += jobs.len();
+        jobs.into_iter()
+            .enumerate()
+            .map(|(i, j)| (first + i, j))
+            .filter(|(g, _)| self.shard.map_or(true, |s| g % s.count == s.index))
+            .collect()
+    }
+}
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
+    /// The models to evaluate.
+    #[arg(long, value_enum, default_value_t = crate::cli::EvalModel::All)]
+    pub model: crate::cli::EvalModel,
+    /// Size of the fixed CMUdict sample for g2p.
+    #[arg(long, default_value_t = 2000, value_parser = crate::cli::count_usize,
+          allow_negative_numbers = true)]
+    pub words: usize,
+    /// Write the table as Markdown here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write the rows as JSON here (with --shard: the part, for `bbs eval
+    /// merge`).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The g2p data directory (g2p_en/checkpoint20.npz, cmudict/cmudict.dict);
+    /// default: $BBS_DATA, else the user cache directory's bbs/.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Also run the recurrent cells on the simulated accelerator
+    /// (`default`'s machine in Q3.12, Q3.8 and Q2.5), bit-exact with the RTL.
+    #[arg(long)]
+    pub accelerator: bool,
+    /// Compute only part I (from 0) of N of the evaluations and write it to
+    /// --json, for `bbs eval merge` (a job array's task).
+    #[arg(
+        long,
+        value_name = "I/N",
+        allow_hyphen_values = true,
+        requires = "json",
+        conflicts_with = "markdown"
+    )]
+    pub shard: Option<String>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EvalCommand {
+    /// Join the parts of an evaluation run with --shard: the same table
+    /// (and --markdown, --json) as one run.
+    Merge {
+        /// The parts (`bbs eval --shard I/N --json PART`), each once.
+        #[arg(required = true, value_name = "PART")]
+        parts: Vec<PathBuf>,
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+/// Version of an evaluation part; bump on any change.
+pub const EVAL_SHARD_VERSION: u32 = 1;
+
+/// What `bbs eval --shard` writes.
+#[derive(Serialize, Deserialize)]
+struct EvalPart {
+    eval_shard_version: u32,
+    bbs_version: String,
+    shard: Shard,
+    /// The options every part must share.
+    options: String,
+    rows: Vec<(usize, AccuracyRow)>,
+}
+
+/// `bbs eval` (and `bbs eval merge`).
+pub fn run(args: &EvalArgs) -> Result<()> {
+    use crate::cli::EvalModel;
+    use crate::print;
+    if let Some(EvalCommand::Merge {
+        parts,
+        markdown,
+        json,
+    }) = &args.command
+    {
+        return merge(parts, markdown.as_deref(), json.as_deref());
+    }
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let g2p = matches!(args.model, EvalModel::G2p | EvalModel::All);
+    let mut plan = OutputPlan::new();
+    if g2p {
+        if let Ok((dir, _)) = bbs_eval::data::g2p_dir(args.data.as_deref()) {
+            plan.input("g2p data", &dir.join(bbs_eval::data::G2P_CHECKPOINT));
+            plan.input("g2p data", &dir.join(bbs_eval::data::CMUDICT));
+        }
+    }
+    let md_out = args
+        .markdown
+        .as_deref()
+        .map(|p| plan.file("--markdown", p))
+        .transpose()?;
+    let json_out = args
+        .json
+        .as_deref()
+        .map(|p| plan.file("--json", p))
+        .transpose()?;
+    plan.check()?;
+    print::stdout_is_output(md_out.is_none() && json_out.is_none());
+    let mut sel = Selector::new(shard);
+    let mut rows = Vec::new();
+    let data = args.data.as_deref();
+    if g2p {
+        rows.extend(g2p_table(data, args.words, &SPARSITIES, &mut sel)?);
+        if args.accelerator {
+            rows.extend(g2p_accelerator_table(
+                data,
+                args.words,
+                &ACCELERATOR_SPARSITIES,
+                &MACHINE_FORMATS,
+                &mut sel,
+            )?);
+        }
+    }
+    if matches!(args.model, EvalModel::Silero | EvalModel::All) {
+        rows.extend(silero_table(&SPARSITIES, &mut sel)?);
+        if args.accelerator {
+            rows.extend(silero_accelerator_table(
+                &ACCELERATOR_SPARSITIES,
+                &MACHINE_FORMATS,
+                &mut sel,
+            )?);
+        }
+    }
+    if let Some(shard) = shard {
+        let part = EvalPart {
+            eval_shard_version: EVAL_SHARD_VERSION,
+            bbs_version: env!("CARGO_PKG_VERSION").into(),
+            shard,
+            options: format!(
+                "--model {} --words {} --accelerator {} ({} evaluations)",
+                format!("{:?}", args.model).to_lowercase(),
+                args.words,
+                args.accelerator,
+                sel.next
+            ),
+            rows,
+        };
+        let out = json_out.expect("clap requires --json with --shard");
+        plan.write(
+            out,
+            format!("{}\n", serde_json::to_string_pretty(&part)?).as_bytes(),
+        )?;
+        plan.publish()?;
+        print::out(&format!(
+            "part {}/{}: {} of {} evaluations; join the parts with `bbs eval merge`\n",
+            shard.index,
+            shard.count,
+            part.rows.len(),
+            sel.next
+        ))?;
+        return Ok(());
+    }
+    let rows: Vec<AccuracyRow> = rows.into_iter().map(|(_, r)| r).collect();
+    write_table(plan, &rows, md_out, json_out)
+}
+
+fn write_table(
+    mut plan: OutputPlan,
+    rows: &[AccuracyRow],
+    md_out: Option<Out>,
+    json_out: Option<Out>,
+) -> Result<()> {
+    let md = to_markdown(rows);
+    if let Some(out) = md_out {
+        plan.write(out, md.as_bytes())?;
+    }
+    if let Some(out) = json_out {
+        plan.write(
+            out,
+            format!("{}\n", serde_json::to_string_pretty(rows)?).as_bytes(),
+        )?;
+    }
+    crate::print::out(&md)?;
+    plan.publish()?;
+    Ok(())
+}
+
+/// `bbs eval merge PART...`.
+fn merge(parts: &[PathBuf], markdown: Option<&Path>, json: Option<&Path>) -> Result<()> {
+    let mut plan = OutputPlan::new();
+    for p in parts {
+        plan.input("PART", p);
+    }
+    let md_out = markdown.map(|p| plan.file("--markdown", p)).transpose()?;
+    let json_out = json.map(|p| plan.file("--json", p)).transpose()?;
+    plan.check()?;
+    crate::print::stdout_is_output(md_out.is_none() && json_out.is_none());
+    let mut docs: Vec<(&PathBuf, EvalPart)> = Vec::new();
+    for p in parts {
+        let text = bbs_compress::input::read_text(p)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let doc: EvalPart = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: not a `bbs eval --shard` part: {e}", p.display()))?;
+        if doc.eval_shard_version != EVAL_SHARD_VERSION {
+            bail!(
+                "{}: eval_shard_version {} is not {EVAL_SHARD_VERSION}",
+                p.display(),
+                doc.eval_shard_version
+            );
+        }
+        docs.push((p, doc));
+    }
+    docs.sort_by_key(|(_, d)| d.shard.index);
+    let (first_path, first) = &docs[0];
+    for (p, d) in &docs[1..] {
+        if d.options != first.options
+            || d.shard.count != first.shard.count
+            || d.bbs_version != first.bbs_version
+        {
+            bail!(
+                "{}: is part of another evaluation ({}, {} parts, bbs {}) than {} ({}, {} parts, bbs {})",
+                p.display(),
+                d.options,
+                d.shard.count,
+                d.bbs_version,
+                first_path.display(),
+                first.options,
+                first.shard.count,
+                first.bbs_version
+            );
+        }
+    }
+    for w in docs.windows(2) {
+        if w[0].1.shard.index == w[1].1.shard.index {
+            bail!(
+                "{} and {}: both are part {}/{}",
+                w[0].0.display(),
+                w[1].0.display(),
+                w[0].1.shard.index,
+                w[0].1.shard.count
+            );
+        }
+    }
+    let count = first.shard.count;
+    if let Some(missing) = (0..count).find(|i| !docs.iter().any(|(_, d)| d.shard.index == *i)) {
+        bail!("part {missing}/{count} is missing: give every part");
+    }
+    let mut rows: Vec<(usize, AccuracyRow)> = docs.into_iter().flat_map(|(_, d)| d.rows).collect();
+    rows.sort_by_key(|(g, _)| *g);
+    let rows: Vec<AccuracyRow> = rows.into_iter().map(|(_, r)| r).collect();
+    write_table(plan, &rows, md_out, json_out)
 }

