@@ -178,6 +178,10 @@ pub struct RunArgs {
     /// The run's report as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// The last frame as a Gantt chart (SVG), one lane per unit: the steady
+    /// state on the overlapped machine.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
 }
 
 /// The names one family of state dicts gives a layer's tensors.
@@ -976,10 +980,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .as_deref()
         .map(|p| plan.file("--json", p))
         .transpose()?;
+    let timeline = args
+        .timeline
+        .as_deref()
+        .map(|p| plan.file("--timeline", p))
+        .transpose()?;
     plan.check()?;
     let compiled = load_compiled(&args.dir)?;
     let x = read_matrix(&args.input, None)?;
-    let (y, report) = run_loaded(compiled, &args.dir, &x, &args.input.display().to_string())?;
+    let (y, report, gantt) =
+        run_loaded(compiled, &args.dir, &x, &args.input.display().to_string())?;
+    if let Some(t) = timeline {
+        plan.write(t, bbs_sim::report::render_svg(&gantt).as_bytes())?;
+    }
     if let Some(o) = out {
         plan.dest(o).write_npy(&y)?;
     }
@@ -998,7 +1011,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
 /// float) and the report `bbs run` prints. The accelerator's outputs are
 /// checked against the fixed-point reference (a difference is an error).
 pub fn run_compiled(dir: &Path, x: &Array2<f32>, input: &str) -> Result<(Array2<f32>, RunReport)> {
-    run_loaded(load_compiled(dir)?, dir, x, input)
+    let (y, report, _) = run_loaded(load_compiled(dir)?, dir, x, input)?;
+    Ok((y, report))
 }
 
 fn run_loaded(
@@ -1006,7 +1020,7 @@ fn run_loaded(
     dir: &Path,
     x: &Array2<f32>,
     input: &str,
-) -> Result<(Array2<f32>, RunReport)> {
+) -> Result<(Array2<f32>, RunReport, bbs_sim::report::Gantt)> {
     if x.ncols() != manifest.input {
         bail!(
             "{input}: {} features per frame, the network takes {}",
@@ -1071,7 +1085,55 @@ fn run_loaded(
     let y = Array2::from_shape_fn((frames.len(), manifest.output), |(t, j)| {
         outputs[t][j] as f32
     });
-    Ok((y, report))
+    let gantt = last_frame_gantt(&cfg, &manifest, &net, &run)?;
+    Ok((y, report, gantt))
+}
+
+/// The last frame of `run` as a Gantt chart (an empty one without frames).
+fn last_frame_gantt(
+    cfg: &Config,
+    manifest: &Manifest,
+    net: &Network,
+    run: &bbs_sim::rnn::SequenceRun,
+) -> Result<bbs_sim::report::Gantt> {
+    let compiled = net.compile(cfg)?;
+    // The network's matrices by name (`layer0.w_hh`), for the bars' labels.
+    let mut names = Vec::new();
+    for (k, l) in net.layers.iter().enumerate() {
+        let roles: &[&str] = match l {
+            Layer::Lstm(l) if l.proj.is_some() => &["w_ih", "w_hh", "proj"],
+            Layer::Lstm(_) | Layer::Gru(_) => &["w_ih", "w_hh"],
+            Layer::Dense(_) => &["w"],
+        };
+        names.extend(roles.iter().map(|r| format!("layer{k}.{r}")));
+    }
+    let matrix_names: Vec<String> = compiled
+        .source
+        .iter()
+        .map(|&m| names.get(m).cloned().unwrap_or_default())
+        .collect();
+    let t = run.frames.len();
+    let (cycles, timeline) = run
+        .frames
+        .last()
+        .map_or((0, &[][..]), |f| (f.cycles, f.timeline.as_slice()));
+    Ok(bbs_sim::report::Gantt::from_spans(
+        format!(
+            "{} on '{}': frame {}, one lane per unit",
+            manifest.model,
+            cfg.name,
+            t.saturating_sub(1)
+        ),
+        cycles,
+        f64::from(cfg.host.clock_mhz),
+        bbs_sim::report::frame_spans(
+            cfg,
+            &compiled.program.instrs,
+            &compiled.matrices,
+            &matrix_names,
+            timeline,
+        ),
+    ))
 }
 
 fn print_run(report: &RunReport) -> Result<()> {

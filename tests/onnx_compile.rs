@@ -365,6 +365,22 @@ fn stacked_graph_with_dense_layers_matches_onnx_float_semantics() {
     );
     assert_eq!(out, out_ov);
     assert!(m_ov["steady_frame_cycles"].as_u64() < manifest["steady_frame_cycles"].as_u64());
+    // The steady-state frame as a Gantt chart: every unit's lane, the dense
+    // layer's SpMxV among the bars.
+    let svg = work.path().join("ov.svg");
+    let xp = work.path().join("stacked-ov.x.npy");
+    ok(&bbs(&[
+        "run",
+        s(&work.path().join("stacked-ov")),
+        s(&xp),
+        "--timeline",
+        s(&svg),
+    ]));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    roxmltree::Document::parse(&text).unwrap();
+    for needle in ["frame 11", "layer1.w", "layer2.w_hh", "vector load", "ACT"] {
+        assert!(text.contains(needle), "{needle} missing from the timeline");
+    }
     // Pruned to half: bigger error, same shapes, still bit-exact (checked
     // by `run`).
     let (half, _) = compile_and_run(work.path(), "half", &graph, &x, &["--sparsity", "0.5"]);
