@@ -611,3 +611,65 @@ fn graphs_bbs_cannot_run_are_refused_naming_the_node() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A PyTorch state dict kept as an ONNX file's initializers (no LSTM node:
+/// `rnn.weight_ih_l0`, ... by name) compiles to the same network as the
+/// same tensors in an `.npz`: the same outputs, byte for byte.
+#[test]
+fn a_state_dict_in_onnx_initializers_is_the_npz_one() {
+    let work = tempfile::tempdir().unwrap();
+    let mut rng = Weights::new(5);
+    let (input, hidden) = (16usize, 16usize);
+    let mut tensors: Vec<(String, Vec<i64>, Vec<f32>)> = Vec::new();
+    for (k, cols) in [(0, input), (1, hidden)] {
+        let g = 3 * hidden;
+        tensors.push((
+            format!("rnn.weight_ih_l{k}"),
+            vec![g as i64, cols as i64],
+            rng.take(g * cols),
+        ));
+        tensors.push((
+            format!("rnn.weight_hh_l{k}"),
+            vec![g as i64, hidden as i64],
+            rng.take(g * hidden),
+        ));
+        tensors.push((format!("rnn.bias_ih_l{k}"), vec![g as i64], rng.take(g)));
+        tensors.push((format!("rnn.bias_hh_l{k}"), vec![g as i64], rng.take(g)));
+    }
+    let onnx = work.path().join("sd.onnx");
+    let graph = Graph {
+        initializers: tensors
+            .iter()
+            .map(|(n, d, v)| Tensor::f32(n, d, v))
+            .collect(),
+        ..Graph::default()
+    };
+    std::fs::write(&onnx, model(&graph)).unwrap();
+    let npz = work.path().join("sd.npz");
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&npz).unwrap());
+    for (n, d, v) in &tensors {
+        let shape: Vec<usize> = d.iter().map(|&x| x as usize).collect();
+        w.add_array(
+            n.as_str(),
+            &ndarray::ArrayD::from_shape_vec(shape, v.clone()).unwrap(),
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let x = input_sequence(6, input);
+    let xp = work.path().join("x.npy");
+    bbs_compress::write_npy_atomic(&xp, &x).unwrap();
+    let mut outs = Vec::new();
+    for m in [&onnx, &npz] {
+        let dir = work.path().join(m.extension().unwrap());
+        ok(&bbs(&["compile", s(m), "-o", s(&dir)]));
+        let y = dir.with_extension("y.npy");
+        ok(&bbs(&["run", s(&dir), s(&xp), "-o", s(&y)]));
+        outs.push(std::fs::read(&y).unwrap());
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["layers"][1]["tensors"]["b_hh"], "rnn.bias_hh_l1");
+    }
+    assert_eq!(outs[0], outs[1]);
+}

@@ -267,10 +267,35 @@ pub fn read_named_vector(path: &Path, name: &str) -> Result<Vector> {
             let st = open_safetensors(&bytes, path)?;
             vector_of(&st_tensor(&st, path, name)?, path)
         }
+        "onnx" => {
+            let g = super::onnx::read_graph(path)?;
+            let c = g
+                .constants
+                .get(name)
+                .ok_or_else(|| tensor_err(path, name, "is not an initializer of the model"))?;
+            let values = c.values.clone().map_err(|t| {
+                tensor_err(path, name, format!("has data type {t}, not floating point"))
+            })?;
+            let n = match c.dims.as_slice() {
+                [n] | [n, 1] | [1, n] if *n > 0 => *n,
+                d => {
+                    return Err(tensor_err(
+                        path,
+                        name,
+                        format!("has shape {d:?}; a vector (shape [n], [n, 1] or [1, n]) is needed"),
+                    ))
+                }
+            };
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(tensor_err(path, name, format!("has non-finite value {} at {i}", values[i])));
+            }
+            debug_assert_eq!(values.len(), n);
+            Ok(Vector::Float(ndarray::Array1::from(values)))
+        }
         _ => Err(Error::file(
             path,
             format!(
-                "unsupported file type '.{ext}' for a named vector; expected .npz or .safetensors"
+                "unsupported file type '.{ext}' for a named vector; expected .npz, .safetensors or .onnx"
             ),
         )),
     }
