@@ -336,6 +336,7 @@ pub fn import(path: &Path) -> Result<Imported> {
     let mut items: Vec<Item> = Vec::new();
     let mut host = Host::default();
     let mut directions: Vec<(String, bool)> = Vec::new();
+    let mut visited: BTreeSet<*const GraphNode> = BTreeSet::new();
     loop {
         let users: Vec<&GraphNode> = consumers
             .get(cur)
@@ -356,6 +357,13 @@ pub fn import(path: &Path) -> Result<Imported> {
             )))
             }
         };
+        // A hostile file can make a node its own consumer: never walk one twice.
+        if !visited.insert(n as *const GraphNode) {
+            return Err(walk.err(format!(
+                "node {}: reached twice; the graph has a cycle",
+                n.label()
+            )));
+        }
         if !is_default_domain(n) {
             return Err(walk.err(format!(
                 "node {} (domain '{}'): a custom operator; bbs runs ONNX's own LSTM and GRU on the accelerator and {HOST_OPS} on the host",

@@ -568,6 +568,14 @@ fn graphs_bbs_cannot_run_are_refused_naming_the_node() {
             vec!["Relu 'relu'", "sits between recurrent layers"],
         ),
         (
+            "cycle",
+            one_gru(|g| {
+                g.nodes
+                    .push(Node::new("Relu", "loop", &["y"]).outputs(&["y"]));
+            }),
+            vec!["Relu 'loop'", "cycle"],
+        ),
+        (
             "shapes",
             one_gru(|g| {
                 g.initializers.push(Tensor::f32("w2", &[6, 3], &[0.1; 18]));
