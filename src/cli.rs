@@ -68,6 +68,12 @@ impl Workload {
     }
 }
 
+/// `bbs hdl --prefix`: a Verilog identifier ([`bbs_hdlgen::check_prefix`]).
+pub fn prefix(text: &str) -> Result<String, String> {
+    bbs_hdlgen::check_prefix(text)?;
+    Ok(text.to_string())
+}
+
 /// `bbs synth --target`: the Yosys flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SynthTarget {

@@ -97,13 +97,29 @@ enum Command {
     /// workload over frames (--workload) with baselines, reports and plots;
     /// --vcd writes the waveform of either, named as in the RTL.
     Sim(bbs::sim_cmd::SimArgs),
-    /// Generate the Verilog and its testbench for a configuration.
+    /// Generate the Verilog and its testbench for a configuration, and the
+    /// hardware-flow kit beside them: a FuseSoC core, SDC/XDC clock
+    /// constraints, Quartus and Vivado project scripts (docs/hardware-flow.md).
     Hdl {
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Output directory (gets rtl/ and tb/).
+        /// Output directory (gets rtl/, tb/, mem/ or run/, constraints/,
+        /// <prefix>.core, quartus.tcl and vivado.tcl).
         #[arg(short, long)]
         output: PathBuf,
+        /// Name every module <PREFIX>_<module> instead of bbs_<module> (and
+        /// the testbench tb_<PREFIX>), so that two designs share one netlist.
+        #[arg(long, default_value = bbs_hdlgen::DEFAULT_PREFIX, value_parser = cli::prefix)]
+        prefix: String,
+        /// The Quartus device of quartus.tcl and the core's synth-quartus target.
+        #[arg(long, default_value = bbs_hdlgen::kit::QUARTUS_DEVICE)]
+        quartus_device: String,
+        /// The Quartus family of that device.
+        #[arg(long, default_value = bbs_hdlgen::kit::QUARTUS_FAMILY)]
+        quartus_family: String,
+        /// The Vivado part of vivado.tcl and the core's synth-vivado target.
+        #[arg(long, default_value = bbs_hdlgen::kit::VIVADO_PART)]
+        vivado_part: String,
         /// Also write the testbench's memory files for this matrix (into OUTPUT/run).
         #[arg(long, requires = "input")]
         csb: Option<PathBuf>,
@@ -345,6 +361,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Hdl {
             config,
             output,
+            prefix,
+            quartus_device,
+            quartus_family,
+            vivado_part,
             csb,
             input,
         } => {
@@ -359,7 +379,7 @@ fn run(cli: Cli) -> Result<()> {
             let dir = plan.dir("-o", &output)?;
             plan.check()?;
             let cfg = flow::load_config(config.as_deref())?;
-            let design = bbs_hdlgen::generate(&cfg)?;
+            let design = bbs_hdlgen::generate_prefixed(&cfg, &prefix)?;
             // Check the matrix and vector before writing anything.
             let run_inputs = match (csb, input) {
                 (Some(csb), Some(input)) => {
@@ -371,29 +391,55 @@ fn run(cli: Cli) -> Result<()> {
                 _ => None,
             };
             design.stage(&mut plan, dir)?;
-            if let Some((c, x)) = &run_inputs {
-                let program = bbs_sim::machine::Machine::new(&cfg, vec![c.clone()])?
-                    .with_waits(bbs_hdlgen::memfiles::spmv_program(&cfg, c));
-                bbs_hdlgen::program::RunFiles {
-                    cfg: &cfg,
-                    matrices: std::slice::from_ref(c),
-                    program: &program,
-                    inputs: std::slice::from_ref(x),
-                    runs: 1,
-                    matrix_load: bbs_hdlgen::program::MatrixLoad::Init,
+            // The memory images: the run's (run/), or an empty program's (mem/).
+            let (mem_dir, memories) = match &run_inputs {
+                Some((c, x)) => {
+                    let program = bbs_sim::machine::Machine::new(&cfg, vec![c.clone()])?
+                        .with_waits(bbs_hdlgen::memfiles::spmv_program(&cfg, c));
+                    let files = bbs_hdlgen::program::RunFiles {
+                        cfg: &cfg,
+                        matrices: std::slice::from_ref(c),
+                        program: &program,
+                        inputs: std::slice::from_ref(x),
+                        runs: 1,
+                        matrix_load: bbs_hdlgen::program::MatrixLoad::Init,
+                    }
+                    .files();
+                    ("run", files)
                 }
-                .stage(&mut plan, dir, "run")?;
+                None => ("mem", bbs_hdlgen::kit::blank_memories(&cfg)),
+            };
+            let names: Vec<String> = memories.iter().map(|(n, _)| n.clone()).collect();
+            let kit = bbs_hdlgen::kit::generate(
+                &cfg,
+                &design,
+                mem_dir,
+                &names,
+                &bbs_hdlgen::kit::KitOptions {
+                    quartus_family,
+                    quartus_device,
+                    vivado_part,
+                },
+            )?;
+            for (name, text) in &memories {
+                plan.write_in(dir, &format!("{mem_dir}/{name}"), text.as_bytes())?;
+            }
+            for f in &kit {
+                plan.write_in(dir, &f.path.to_string_lossy(), f.contents.as_bytes())?;
             }
             plan.publish()?;
-            for f in &design.files {
+            for f in design.files.iter().chain(&kit) {
                 print::wrote(&output.join(&f.path))?;
             }
-            if run_inputs.is_some() {
-                say!(
-                    "wrote the testbench's memory files to {}",
-                    bbs_compress::shown_path(&output.join("run"))
-                )?;
-            }
+            say!(
+                "wrote the {} memory images to {}",
+                if run_inputs.is_some() {
+                    "testbench's"
+                } else {
+                    "empty program's"
+                },
+                bbs_compress::shown_path(&output.join(mem_dir))
+            )?;
         }
         Command::Verify {
             csb,

@@ -7,6 +7,7 @@
 //! all or nothing. [`memfiles`] writes the `$readmemh` inputs of one run, and
 //! [`verilator`] lints, builds and runs the design.
 
+pub mod kit;
 pub mod memfiles;
 pub mod params;
 pub mod program;
@@ -28,7 +29,12 @@ pub struct GeneratedFile {
 /// A generated design: synthesizable RTL under `rtl/`, the testbench under `tb/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Design {
-    pub top: &'static str,
+    /// The module prefix: `bbs` unless [`generate_prefixed`] was given another.
+    pub prefix: String,
+    /// The synthesizable top module, `<prefix>_top`.
+    pub top: String,
+    /// The testbench's module, `tb_<prefix>` (in `tb/tb_<prefix>.v`).
+    pub tb: String,
     pub files: Vec<GeneratedFile>,
 }
 
@@ -36,6 +42,92 @@ impl Design {
     pub fn rtl_files(&self) -> impl Iterator<Item = &GeneratedFile> {
         self.files.iter().filter(|f| f.path.starts_with("rtl"))
     }
+
+    /// The testbench's file, relative to the output directory.
+    pub fn tb_path(&self) -> PathBuf {
+        Path::new("tb").join(format!("{}.v", self.tb))
+    }
+}
+
+/// The module prefix of the default design.
+pub const DEFAULT_PREFIX: &str = "bbs";
+
+/// Every module the generator can write, as `bbs_<name>`: a prefix `P`
+/// renames `bbs_<name>` to `P_<name>` and `tb_bbs` to `tb_P`.
+const MODULES: [&str; 17] = [
+    "top",
+    "seq",
+    "regs",
+    "vmem",
+    "vbank",
+    "ewop",
+    "act_lut",
+    "ctrl",
+    "pe",
+    "adder_tree",
+    "delay",
+    "ram",
+    "issue",
+    "waits",
+    "unit",
+    "pe_issue",
+    "rotate",
+];
+
+/// Checks a module prefix: a Verilog identifier of letters, digits and `_`
+/// that starts with a letter or `_` (no `$`, no escaped identifiers: it
+/// also names files and the FuseSoC core), at most 64 characters.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    let mut chars = prefix.chars();
+    let ok = match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {
+            chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(format!(
+            "'{prefix}' is not a Verilog identifier (a letter or _, then letters, digits or _)"
+        ));
+    }
+    if prefix.len() > 64 {
+        return Err(format!("'{prefix}' is longer than 64 characters"));
+    }
+    Ok(())
+}
+
+/// `text` with every whole identifier `bbs_<module>` (one of [`MODULES`])
+/// replaced by `<prefix>_<module>` and `tb_bbs` by `tb_<prefix>`: module
+/// names, instantiations and the comments that name them. Identifiers
+/// that merely contain one (`u_bbs_pe`, `bbs_sim`) are left alone.
+fn rename_modules(text: &str, prefix: &str) -> String {
+    if prefix == DEFAULT_PREFIX {
+        return text.to_string();
+    }
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    let mut rest = text;
+    while let Some(start) = rest.find(is_ident) {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail.find(|c: char| !is_ident(c)).unwrap_or(tail.len());
+        let word = &tail[..end];
+        match word.strip_prefix("bbs_") {
+            Some(m) if MODULES.contains(&m) => {
+                out.push_str(prefix);
+                out.push('_');
+                out.push_str(m);
+            }
+            _ if word == "tb_bbs" => {
+                out.push_str("tb_");
+                out.push_str(prefix);
+            }
+            _ => out.push_str(word),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +142,12 @@ pub enum HdlError {
     /// Writing the design's files failed (the message names the file).
     #[error(transparent)]
     Output(#[from] bbs_compress::Error),
+    /// A bad module prefix ([`check_prefix`]'s message).
+    #[error("module prefix {0}")]
+    Prefix(String),
+    /// A bad option of the hardware-flow kit ([`kit`]).
+    #[error("{0}")]
+    Kit(String),
 }
 
 macro_rules! module_template {
@@ -115,6 +213,39 @@ pub fn check_supported(cfg: &Config) -> Result<(), HdlError> {
 /// Generate the design for `cfg`. Nothing is written; an invalid
 /// configuration fails here, before any output exists.
 pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
+    generate_prefixed(cfg, DEFAULT_PREFIX)
+}
+
+/// [`generate`] with every module named `<prefix>_<module>` instead of
+/// `bbs_<module>` (files too: `rtl/<prefix>_top.v`, `tb/tb_<prefix>.v`), so
+/// that designs of two configurations can share one netlist. The prefix
+/// `bbs` gives exactly [`generate`]'s design.
+pub fn generate_prefixed(cfg: &Config, prefix: &str) -> Result<Design, HdlError> {
+    check_prefix(prefix).map_err(HdlError::Prefix)?;
+    let design = generate_default(cfg)?;
+    let files = design
+        .files
+        .into_iter()
+        .map(|f| {
+            let name = f.path.file_name().unwrap_or_default().to_string_lossy();
+            let stem = name.strip_suffix(".v").unwrap_or(&name);
+            GeneratedFile {
+                path: f
+                    .path
+                    .with_file_name(format!("{}.v", rename_modules(stem, prefix))),
+                contents: rename_modules(&f.contents, prefix),
+            }
+        })
+        .collect();
+    Ok(Design {
+        prefix: prefix.to_string(),
+        top: format!("{prefix}_top"),
+        tb: format!("tb_{prefix}"),
+        files,
+    })
+}
+
+fn generate_default(cfg: &Config) -> Result<Design, HdlError> {
     check_supported(cfg)?;
     let mut files = Vec::new();
     let mut add = |dir: &str,
@@ -239,7 +370,9 @@ pub fn generate(cfg: &Config) -> Result<Design, HdlError> {
         render("tb_bbs", &TbTpl { p })
     })?;
     Ok(Design {
-        top: "bbs_top",
+        prefix: DEFAULT_PREFIX.to_string(),
+        top: "bbs_top".to_string(),
+        tb: "tb_bbs".to_string(),
         files,
     })
 }

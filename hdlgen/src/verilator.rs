@@ -100,7 +100,7 @@ fn rtl_paths(design: &Design, design_dir: &Path) -> Vec<PathBuf> {
 /// `verilator --lint-only -Wall` on the synthesizable files; any warning fails.
 pub fn lint(design: &Design, design_dir: &Path) -> Result<(), VerilatorError> {
     let mut cmd = Command::new("verilator");
-    cmd.args(["--lint-only", "-Wall", "--top-module", design.top])
+    cmd.args(["--lint-only", "-Wall", "--top-module", &design.top])
         .args(rtl_paths(design, design_dir));
     let text = run_checked(&mut cmd, "lint", design_dir)?;
     if text.contains("%Warning") || text.contains("%Error") {
@@ -137,7 +137,7 @@ pub fn build_with(
     trace: bool,
 ) -> Result<PathBuf, VerilatorError> {
     let mut cmd = Command::new("verilator");
-    cmd.args(["--binary", "-j", "2", "--top-module", "tb_bbs"])
+    cmd.args(["--binary", "-j", "2", "--top-module", &design.tb])
         // The testbench's `#5` is half a 10 ns clock period; its dump counts ns.
         .args(["--timescale", "1ns/1ns"]);
     if trace {
@@ -152,11 +152,11 @@ pub fn build_with(
         // RTL itself is held to -Wall by `lint`.
         .args(["-Wno-WIDTH", "-Mdir"])
         .arg(build_dir)
-        .args(["-o", "Vtb_bbs"])
+        .args(["-o", &format!("V{}", design.tb)])
         .args(rtl_paths(design, design_dir))
-        .arg(design_dir.join("tb").join("tb_bbs.v"));
+        .arg(design_dir.join(design.tb_path()));
     run_checked(&mut cmd, "build", design_dir)?;
-    Ok(build_dir.join("Vtb_bbs"))
+    Ok(build_dir.join(format!("V{}", design.tb)))
 }
 
 /// Run a built testbench in `run_dir` (which holds the `.hex` files of

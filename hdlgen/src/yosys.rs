@@ -155,7 +155,7 @@ pub fn synthesize(
         }
         script.push_str(&format!("read_verilog {}\n", f.path.display()));
     }
-    script.push_str(&target.command(design.top));
+    script.push_str(&target.command(&design.top));
     script.push_str("\ntee -q -o stat.json stat -json\n");
     std::fs::write(dir.path().join("synth.ys"), &script)
         .map_err(|e| fail("write design", e.to_string()))?;
@@ -163,7 +163,7 @@ pub fn synthesize(
     run_yosys(dir.path(), timeout).map_err(|(step, message)| fail(&step, message))?;
     let stat = std::fs::read_to_string(dir.path().join("stat.json"))
         .map_err(|e| fail("stat -json", format!("stat.json: {e}")))?;
-    parse_stat(&stat, target, design.top).map_err(|m| fail("stat -json", m))
+    parse_stat(&stat, target, &design.top).map_err(|m| fail("stat -json", m))
 }
 
 /// Every non-empty `$readmemh` file name the RTL names: the literals passed
@@ -171,7 +171,7 @@ pub fn synthesize(
 /// machine's issue lists) or `WAIT_FILE("name")` (its wait table) and the string defaults
 /// of `parameter X_INIT = "name"` (the top's `IMEM_INIT` and `VMEM_INIT`,
 /// which it passes on to the instruction buffer and the vector memory).
-fn init_files(text: &str) -> Vec<String> {
+pub(crate) fn init_files(text: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut push = |name: &str| {
         if !name.is_empty() && !name.contains('/') && !names.iter().any(|n| n == name) {
