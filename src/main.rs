@@ -409,6 +409,11 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 None => ("mem", bbs_hdlgen::kit::blank_memories(&cfg)),
             };
+            // A prefixed design opens prefixed images (`a_program.hex`).
+            let memories: Vec<(String, String)> = memories
+                .into_iter()
+                .map(|(n, t)| (bbs_hdlgen::memory_file_name(&design.prefix, &n), t))
+                .collect();
             let names: Vec<String> = memories.iter().map(|(n, _)| n.clone()).collect();
             let kit = bbs_hdlgen::kit::generate(
                 &cfg,

@@ -392,6 +392,17 @@ fn two_prefixed_configurations_lint_in_one_netlist() {
     hdl("default", &b, &["--prefix", "b"]);
     assert!(a.join("rtl/a_top.v").is_file() && b.join("rtl/b_top.v").is_file());
     assert!(a.join("tb/tb_a.v").is_file() && a.join("a.core").is_file());
+    // Each opens its own memory images (a_*.hex, b_*.hex), written beside it:
+    // one directory, or one netlist, holds both models' contents.
+    for (d, p) in [(&a, "a_"), (&b, "b_")] {
+        for f in rtl_files(d) {
+            let text = read(&d.join("rtl").join(&f));
+            for name in bbs_hdlgen::yosys::init_files(&text) {
+                assert!(name.starts_with(p), "{f} opens {name}");
+                assert!(d.join("mem").join(&name).is_file(), "{name} not written");
+            }
+        }
+    }
     let o = lint_two(dir.path(), &a, &b, "a_top", "b_top");
     let t = text(&o);
     assert!(
@@ -620,8 +631,9 @@ fn the_project_scripts_run_in_tclsh_with_stand_in_tools() {
         assert!(calls.contains(flow), "{script}: no '{flow}' in:\n{calls}");
         assert!(calls.contains("m_top"), "{script}: top");
     }
-    // Quartus opens the $readmemh images in its project directory.
-    for m in ["program.hex", "pe0_mat.hex", "vmem_b0.hex"] {
+    // Quartus opens the $readmemh images in its project directory (a
+    // prefixed design's own: m_program.hex).
+    for m in ["m_program.hex", "m_pe0_mat.hex", "m_vmem_b0.hex"] {
         assert!(
             kit.join("build/quartus").join(m).is_file(),
             "{m} not copied"

@@ -100,6 +100,47 @@ pub fn check_prefix(prefix: &str) -> Result<(), String> {
 /// replaced by `<prefix>_<module>` and `tb_bbs` by `tb_<prefix>`: module
 /// names, instantiations and the comments that name them. Identifiers
 /// that merely contain one (`u_bbs_pe`, `bbs_sim`) are left alone.
+/// The memory image `name` (`program.hex`) as a design of `prefix` opens
+/// it (`a_program.hex`): two prefixed designs in one netlist, or one
+/// simulation directory, load their own images. The default prefix keeps
+/// the name.
+pub fn memory_file_name(prefix: &str, name: &str) -> String {
+    if prefix == DEFAULT_PREFIX {
+        name.to_string()
+    } else {
+        format!("{prefix}_{name}")
+    }
+}
+
+/// Every string literal naming a memory image (`"pe0_mat.hex"`) in `text`,
+/// renamed by [`memory_file_name`].
+fn rename_memory_files(text: &str, prefix: &str) -> String {
+    if prefix == DEFAULT_PREFIX {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(q) = rest.find('"') {
+        out.push_str(&rest[..=q]);
+        rest = &rest[q + 1..];
+        let Some(end) = rest.find('"') else { break };
+        let literal = &rest[..end];
+        let is_image = literal.ends_with(".hex")
+            && literal
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if is_image {
+            out.push_str(&memory_file_name(prefix, literal));
+        } else {
+            out.push_str(literal);
+        }
+        out.push('"');
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn rename_modules(text: &str, prefix: &str) -> String {
     if prefix == DEFAULT_PREFIX {
         return text.to_string();
@@ -233,7 +274,7 @@ pub fn generate_prefixed(cfg: &Config, prefix: &str) -> Result<Design, HdlError>
                 path: f
                     .path
                     .with_file_name(format!("{}.v", rename_modules(stem, prefix))),
-                contents: rename_modules(&f.contents, prefix),
+                contents: rename_memory_files(&rename_modules(&f.contents, prefix), prefix),
             }
         })
         .collect();

@@ -171,7 +171,7 @@ pub fn synthesize(
 /// machine's issue lists) or `WAIT_FILE("name")` (its wait table) and the string defaults
 /// of `parameter X_INIT = "name"` (the top's `IMEM_INIT` and `VMEM_INIT`,
 /// which it passes on to the instruction buffer and the vector memory).
-pub(crate) fn init_files(text: &str) -> Vec<String> {
+pub fn init_files(text: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut push = |name: &str| {
         if !name.is_empty() && !name.contains('/') && !names.iter().any(|n| n == name) {
