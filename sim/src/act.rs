@@ -13,7 +13,6 @@
 //! (`tests::error_bounds`): sigmoid < 4e-4, tanh < 1.6e-3 (the PWL error
 //! plus one half LSB of rounding).
 
-use crate::arith::round_shift_saturate;
 use bbs_compress::QFormat;
 use serde::{Deserialize, Serialize};
 
@@ -103,19 +102,31 @@ impl ActTable {
     }
 
     /// Evaluate on a Q(W.F) integer.
+    ///
+    /// `round_shift_saturate(slope * d, F, 64)` is computed as
+    /// `(v >> F) + bit F-1 of v` (the same value: the 64-bit saturation
+    /// never bites on a right shift), and `base + r` saturating in i64 then
+    /// clamped to the format (the same as the exact sum clamped): no i128.
+    #[inline]
     pub fn eval(&self, x: i64) -> i64 {
         let f = self.format;
         let x = x.clamp(self.x_min, self.x_max());
         let s = ((x - self.x_min) >> self.step_log2) as usize;
         let d = x - (self.x_min + ((s as i64) << self.step_log2));
-        let y = self.base[s] as i128 + round_shift_saturate(self.slope[s] * d, f.frac, 64) as i128;
-        y.clamp(f.min() as i128, f.max() as i128) as i64
+        let v = self.slope[s] * d;
+        let r = if f.frac == 0 {
+            v
+        } else {
+            (v >> f.frac) + ((v >> (f.frac - 1)) & 1)
+        };
+        self.base[s].saturating_add(r).clamp(f.min(), f.max())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arith::round_shift_saturate;
 
     fn max_error(func: ActFn, fmt: QFormat) -> f64 {
         let t = ActTable::new(func, fmt);
@@ -137,6 +148,48 @@ mod tests {
         let q8 = QFormat::new(8, 5).unwrap();
         assert!(max_error(ActFn::Sigmoid, q8) < 0.04);
         assert!(max_error(ActFn::Tanh, q8) < 0.05);
+    }
+
+    /// `eval` as first written, with i128 and the shared rounding.
+    fn eval_i128(t: &ActTable, x: i64) -> i64 {
+        let f = t.format;
+        let x = x.clamp(t.x_min, t.x_max());
+        let s = ((x - t.x_min) >> t.step_log2) as usize;
+        let d = x - (t.x_min + ((s as i64) << t.step_log2));
+        let y = t.base[s] as i128 + round_shift_saturate(t.slope[s] * d, f.frac, 64) as i128;
+        y.clamp(f.min() as i128, f.max() as i128) as i64
+    }
+
+    #[test]
+    fn eval_matches_the_i128_formula() {
+        for (w, frac) in [
+            (16, 12),
+            (8, 5),
+            (8, 0),
+            (12, 1),
+            (20, 16),
+            (32, 16),
+            (32, 28),
+        ] {
+            let fmt = QFormat::new(w, frac).unwrap();
+            for func in [ActFn::Sigmoid, ActFn::Tanh] {
+                let t = ActTable::new(func, fmt);
+                // Every input of the narrow formats; a sweep and the ends of the wide ones.
+                let step = ((fmt.max() - fmt.min()) >> 16).max(1);
+                let xs = (fmt.min()..=fmt.max()).step_by(step as usize).chain([
+                    fmt.min(),
+                    fmt.max(),
+                    -1,
+                    0,
+                    1,
+                    i64::MIN / 4,
+                    i64::MAX / 4,
+                ]);
+                for x in xs {
+                    assert_eq!(t.eval(x), eval_i128(&t, x), "{func:?} Q{w}.{frac} x={x}");
+                }
+            }
+        }
     }
 
     #[test]

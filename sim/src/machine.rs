@@ -20,13 +20,14 @@
 
 use crate::act::{ActFn, ActTable};
 use crate::arch::{placement, timing};
-use crate::arith::round_shift_saturate;
 use crate::config::{Config, ConfigError};
+use crate::elementwise::{self, Simd};
 use crate::isa::{EwOp, Instr, Region};
+use crate::kernel::{KernelPath, KernelScratch, SpmvKernel};
 use crate::overlap::access::{access, Access};
 use crate::overlap::schedule::{self, FrameTimes, Scheduler};
 use crate::overlap::{Issue, Wait};
-use crate::spmv::{simulate_spmv, SimError};
+use crate::spmv::SimError;
 use bbs_compress::Csb;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -119,6 +120,13 @@ pub struct RunReport {
 pub struct Machine {
     cfg: Config,
     matrices: Vec<Csb>,
+    /// Each matrix prepared for the functional SpMxV ([`crate::kernel`]).
+    kernels: Vec<SpmvKernel>,
+    scratch: KernelScratch,
+    /// The EWOP and ACT units' results before they go to `dst`.
+    elementwise: Vec<i64>,
+    /// The instruction set of the EWOP and ACT loops ([`crate::elementwise`]).
+    simd: Simd,
     vmem: Vec<i64>,
     sigmoid: ActTable,
     tanh: ActTable,
@@ -163,6 +171,10 @@ impl Machine {
             sigmoid: ActTable::new(ActFn::Sigmoid, cfg.format()),
             tanh: ActTable::new(ActFn::Tanh, cfg.format()),
             vmem: vec![0; cfg.memory.vector_words],
+            kernels: matrices.iter().map(|m| SpmvKernel::new(cfg, m)).collect(),
+            scratch: KernelScratch::default(),
+            elementwise: Vec::new(),
+            simd: Simd::best(),
             matrices,
             overlap: None,
             serialized: None,
@@ -171,6 +183,30 @@ impl Machine {
 
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// The SpMxV kernel path of each matrix ([`crate::kernel`]).
+    pub fn kernel_paths(&self) -> Vec<KernelPath> {
+        self.kernels.iter().map(|k| k.path()).collect()
+    }
+
+    /// Run every matrix's SpMxVs on `path` where it is available, and the
+    /// EWOP and ACT loops at the matching instruction set (baseline for
+    /// the reference and scalar paths), for benchmarks and tests; returns
+    /// whether the path was available for all matrices (the machine's
+    /// results are the same on every path).
+    pub fn set_kernel_path(&mut self, path: KernelPath) -> bool {
+        let simd = match path {
+            KernelPath::Reference | KernelPath::Scalar => Simd::Baseline,
+            KernelPath::Avx2 => Simd::Avx2,
+            KernelPath::Avx512 => Simd::Avx512,
+        };
+        if Simd::available().contains(&simd) {
+            self.simd = simd;
+        }
+        self.kernels
+            .iter_mut()
+            .fold(true, |all, k| all & k.set_path(path))
     }
 
     pub fn vector(&self, r: Region) -> &[i64] {
@@ -391,9 +427,10 @@ impl Machine {
             let c = t.completion() as u64;
             return (t, c);
         }
-        let fresh = self.overlap.as_ref().map_or(true, |o| {
-            o.instrs != p.instrs || o.waits != p.waits || o.issue != p.issue
-        });
+        let fresh = self
+            .overlap
+            .as_ref()
+            .is_none_or(|o| o.instrs != p.instrs || o.waits != p.waits || o.issue != p.issue);
         if fresh {
             self.overlap = Some(OverlapClock {
                 instrs: p.instrs.clone(),
@@ -524,32 +561,30 @@ impl Machine {
                 }
                 Instr::Spmv { matrix, src, dst } => {
                     let m = &self.matrices[matrix];
-                    let run = simulate_spmv(&self.cfg, m, &self.vmem[src.base..src.end()])?;
-                    self.vmem[dst.base..dst.end()].copy_from_slice(&run.output);
-                    macs += run.report.stored_weights as u64;
+                    // The kernel copies the source before writing any
+                    // output, so `src` and `dst` may share addresses.
+                    let k = &self.kernels[matrix];
+                    k.load(&self.vmem[src.base..src.end()], &mut self.scratch)?;
+                    k.compute(m, &self.scratch, &mut self.vmem[dst.base..dst.end()])?;
+                    macs += (m.rows * m.slots * m.banks) as u64;
                     self.instr_cycles(instr)
                 }
                 Instr::Ewop { func, a, b, dst } => {
-                    let out: Vec<i64> = (0..dst.len)
-                        .map(|i| {
-                            let x = self.vmem[a.base + i];
-                            let y = if func == EwOp::Copy {
-                                0
-                            } else {
-                                self.vmem[b.base + i]
-                            };
-                            let exact = match func {
-                                EwOp::Add => x + y,
-                                EwOp::Sub => x - y,
-                                EwOp::Mul => {
-                                    return round_shift_saturate(x * y, fmt.frac, fmt.width)
-                                }
-                                EwOp::Copy => x,
-                            };
-                            exact.clamp(fmt.min(), fmt.max())
-                        })
-                        .collect();
-                    self.vmem[dst.base..dst.end()].copy_from_slice(&out);
+                    // Into a reused buffer, then to `dst` (which may be `a` or `b`).
+                    let b = if func == EwOp::Copy {
+                        Region::new(b.base, 0)
+                    } else {
+                        b
+                    };
+                    elementwise::ewop(
+                        self.simd,
+                        func,
+                        fmt,
+                        &self.vmem[a.base..a.end()],
+                        &self.vmem[b.base..b.end()],
+                        &mut self.elementwise,
+                    );
+                    self.vmem[dst.base..dst.end()].copy_from_slice(&self.elementwise);
                     self.instr_cycles(instr)
                 }
                 Instr::Act { func, src, dst } => {
@@ -557,11 +592,13 @@ impl Machine {
                         ActFn::Sigmoid => &self.sigmoid,
                         ActFn::Tanh => &self.tanh,
                     };
-                    let out: Vec<i64> = self.vmem[src.base..src.end()]
-                        .iter()
-                        .map(|&x| table.eval(x))
-                        .collect();
-                    self.vmem[dst.base..dst.end()].copy_from_slice(&out);
+                    elementwise::act(
+                        self.simd,
+                        table,
+                        &self.vmem[src.base..src.end()],
+                        &mut self.elementwise,
+                    );
+                    self.vmem[dst.base..dst.end()].copy_from_slice(&self.elementwise);
                     self.instr_cycles(instr)
                 }
             };

@@ -351,7 +351,7 @@ pub fn check(
                             ));
                         }
                     }
-                    if read[e].map_or(true, |r| at > r.0) {
+                    if read[e].is_none_or(|r| at > r.0) {
                         read[e] = Some((at, f, i));
                     }
                 }
