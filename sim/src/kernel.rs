@@ -32,6 +32,7 @@
 use crate::config::Config;
 use crate::spmv::{simulate_spmv, SimError};
 use bbs_compress::Csb;
+use rayon::prelude::*;
 
 /// How a kernel computes its rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,7 +121,17 @@ pub struct SpmvKernel {
     trusted: bool,
     /// The reference's configuration, for [`KernelPath::Reference`].
     cfg: Config,
+    /// Split the rows over rayon's threads from this many multiply-adds on.
+    parallel_macs: Option<usize>,
 }
+
+/// The multiply-adds from which a SpMxV's rows are split over rayon's
+/// threads. Measured on the 2-core development machine (AVX-512 path, 16
+/// banks of 64 columns, 8 slots): 0.5M multiply-adds take 24 us in one
+/// thread and 22.5 us split, 2M 107 us and 86 us, 8M 700 us and 435 us;
+/// ESE's matrices (at most 0.26M) were 2-8x slower split, a rayon hand-off
+/// costing several microseconds.
+pub const PARALLEL_MACS: usize = 1 << 21;
 
 /// Per-machine buffers the kernels reuse: the padded source vector.
 #[derive(Clone, Debug, Default)]
@@ -191,6 +202,7 @@ impl SpmvKernel {
             path: KernelPath::Reference,
             trusted: trusted(cfg, csb),
             cfg: cfg.clone(),
+            parallel_macs: Some(PARALLEL_MACS),
         };
         if !k.trusted {
             return k;
@@ -243,6 +255,13 @@ impl SpmvKernel {
             self.path = path;
         }
         ok
+    }
+
+    /// Split the rows over rayon's threads (in at least two tasks) from
+    /// `least` multiply-adds on ([`PARALLEL_MACS`] by default); `None`:
+    /// never.
+    pub fn set_parallel(&mut self, least: Option<usize>) {
+        self.parallel_macs = least;
     }
 
     /// `out = W x` as [`simulate_spmv`] computes it; `csb` must be the
@@ -369,41 +388,77 @@ impl SpmvKernel {
         );
         match path {
             KernelPath::Reference => unreachable!("handled above"),
-            KernelPath::Scalar => {
-                assert_eq!(scratch.x32.len(), self.banks * self.bank_size);
-                self.scalar(csb, &scratch.x32, out);
+            KernelPath::Scalar | KernelPath::Avx2 => {
+                assert_eq!(scratch.x32.len(), self.banks * self.bank_size)
             }
-            KernelPath::Avx2 => {
-                assert_eq!(scratch.x32.len(), self.banks * self.bank_size);
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the path is available, so the CPU has AVX2; the
-                // matrix is trusted (every index inside its bank, lengths
-                // consistent) and `x32` holds `banks * bank_size` elements.
-                unsafe {
-                    x86::gather_avx2(self, csb, &scratch.x32, out)
-                };
+            KernelPath::Avx512 => assert_eq!(
+                scratch.x16.len(),
+                self.banks * self.perm.as_ref().expect("available").table_words
+            ),
+        }
+        let macs = self.rows * self.row_len;
+        match self.parallel_macs {
+            Some(least) if macs >= least && self.rows > 16 => {
+                // Whole groups of 16 rows per task (the AVX-512 layout's unit).
+                let tasks = rayon::current_num_threads().max(2);
+                let chunk = self.rows.div_ceil(tasks).next_multiple_of(16);
+                out.par_chunks_mut(chunk)
+                    .enumerate()
+                    .for_each(|(i, o)| self.rows_on(path, csb, scratch, i * chunk, o));
             }
-            KernelPath::Avx512 => {
-                let perm = self.perm.as_ref().expect("available");
-                assert_eq!(scratch.x16.len(), self.banks * perm.table_words);
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the path is available, so the CPU has AVX-512F
-                // and BW; the layout holds whole 32-word blocks and `x16`
-                // `banks * table_words` words.
-                unsafe {
-                    x86::perm_avx512(self, perm, &scratch.x16, out)
-                };
-            }
+            _ => self.rows_on(path, csb, scratch, 0, out),
         }
         Ok(())
     }
 
-    fn scalar(&self, csb: &Csb, x32: &[i32], out: &mut [i64]) {
+    /// Rows `first..first + out.len()` on `path` (`first` a multiple of 16).
+    fn rows_on(
+        &self,
+        path: KernelPath,
+        csb: &Csb,
+        scratch: &KernelScratch,
+        first: usize,
+        out: &mut [i64],
+    ) {
+        debug_assert!(first.is_multiple_of(16) && first + out.len() <= self.rows);
+        match path {
+            KernelPath::Reference => unreachable!("not split"),
+            KernelPath::Scalar => self.scalar(csb, &scratch.x32, first, out),
+            KernelPath::Avx2 => {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the path is available, so the CPU has AVX2; the
+                // matrix is trusted (every index inside its bank, lengths
+                // consistent), `x32` holds `banks * bank_size` elements and
+                // the rows exist (checked by the caller).
+                unsafe {
+                    x86::gather_avx2(self, csb, &scratch.x32, first, out)
+                };
+            }
+            KernelPath::Avx512 => {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the path is available, so the CPU has AVX-512F
+                // and BW; the layout holds whole 32-word blocks of whole
+                // groups, `x16` `banks * table_words` words (checked by the
+                // caller) and `first` starts a group.
+                unsafe {
+                    x86::perm_avx512(
+                        self,
+                        self.perm.as_ref().expect("available"),
+                        &scratch.x16,
+                        first,
+                        out,
+                    )
+                };
+            }
+        }
+    }
+
+    fn scalar(&self, csb: &Csb, x32: &[i32], first: usize, out: &mut [i64]) {
         let n = self.row_len;
         for ((o, vals), idxs) in out
             .iter_mut()
-            .zip(csb.values.chunks_exact(n))
-            .zip(csb.indices.chunks_exact(n))
+            .zip(csb.values[first * n..].chunks_exact(n))
+            .zip(csb.indices[first * n..].chunks_exact(n))
         {
             let mut acc = 0i64;
             for ((&v, &i), &base) in vals.iter().zip(idxs).zip(&self.bases) {
@@ -452,12 +507,18 @@ mod x86 {
     /// The CPU has AVX2; `k` was prepared from the trusted `csb`; `x32`
     /// holds `banks * bank_size` elements.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn gather_avx2(k: &SpmvKernel, csb: &Csb, x32: &[i32], out: &mut [i64]) {
+    pub(super) unsafe fn gather_avx2(
+        k: &SpmvKernel,
+        csb: &Csb,
+        x32: &[i32],
+        first: usize,
+        out: &mut [i64],
+    ) {
         let n = k.row_len;
         let full = n / 8 * 8;
         let xp = x32.as_ptr();
         let bases = k.bases.as_ptr();
-        for (r, o) in out.iter_mut().enumerate() {
+        for (r, o) in (first..).zip(out.iter_mut()) {
             let vals = csb.values.as_ptr().add(r * n);
             let idxs = csb.indices.as_ptr().add(r * n);
             let mut acc = _mm256_setzero_si256();
@@ -527,6 +588,7 @@ mod x86 {
         k: &SpmvKernel,
         perm: &PermLayout,
         x16: &[i16],
+        first: usize,
         out: &mut [i64],
     ) {
         let banks = k.banks;
@@ -538,7 +600,8 @@ mod x86 {
         let pairs = _mm512_set1_epi64((banks * sp) as i64);
         let table = x16.as_ptr();
         let out_ptr = out.as_mut_ptr();
-        for g in 0..k.rows.div_ceil(16) {
+        let g0 = first / 16;
+        for g in g0..(first + out.len()).div_ceil(16) {
             let w = perm.weights.as_ptr().add(g * per_group);
             let ix = perm.indices.as_ptr().add(g * per_group);
             let mut lo = pairs;
@@ -575,11 +638,11 @@ mod x86 {
                     }
                 }
             }
-            let first = g * 16;
-            let left = k.rows - first;
-            finish8(&k.finish, lo, out_ptr.add(first), left.min(8));
+            let at = (g - g0) * 16;
+            let left = out.len() - at;
+            finish8(&k.finish, lo, out_ptr.add(at), left.min(8));
             if left > 8 {
-                finish8(&k.finish, hi, out_ptr.add(first + 8), (left - 8).min(8));
+                finish8(&k.finish, hi, out_ptr.add(at + 8), (left - 8).min(8));
             }
         }
     }

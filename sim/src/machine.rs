@@ -190,6 +190,14 @@ impl Machine {
         self.kernels.iter().map(|k| k.path()).collect()
     }
 
+    /// Split SpMxVs over rayon's threads from `least` multiply-adds on
+    /// ([`crate::kernel::PARALLEL_MACS`] by default); `None`: never.
+    pub fn set_parallel(&mut self, least: Option<usize>) {
+        for k in &mut self.kernels {
+            k.set_parallel(least);
+        }
+    }
+
     /// Run every matrix's SpMxVs on `path` where it is available, and the
     /// EWOP and ACT loops at the matching instruction set (baseline for
     /// the reference and scalar paths), for benchmarks and tests; returns

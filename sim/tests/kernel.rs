@@ -104,7 +104,10 @@ fn check(cfg: &Config, csb: &Csb, x: &[i64]) {
         }
     }
     let mut scratch = KernelScratch::default();
-    for &path in &paths {
+    // Rows split over rayon's threads (at least two tasks, whatever the
+    // size), and never split.
+    for (&path, parallel) in paths.iter().flat_map(|p| [(p, Some(0)), (p, None)]) {
+        kernel.set_parallel(parallel);
         let mut out = vec![i64::MIN; csb.rows];
         kernel
             .run_path(path, csb, x, &mut out, &mut scratch)
@@ -112,7 +115,7 @@ fn check(cfg: &Config, csb: &Csb, x: &[i64]) {
         assert_eq!(
             out,
             want,
-            "path {} on Q{}.{} A={} {} x {} in {} banks of {}, {} slots",
+            "path {} (split {parallel:?}) on Q{}.{} A={} {} x {} in {} banks of {}, {} slots",
             path.name(),
             cfg.value_width,
             cfg.frac_bits,
