@@ -336,7 +336,8 @@ fn stacked_graph_with_dense_layers_matches_onnx_float_semantics() {
     assert_eq!(out.dim(), (12, 5));
     let e = max_error(&out, &expected);
     // Q3.12 with PWL sigmoid/tanh: the fixed point's error alone.
-    assert!(e < 0.03, "max |error| {e} against the ONNX float model");
+    eprintln!("stacked graph, unpruned, Q3.12: max |error| {e:.5} against the ONNX float model");
+    assert!(e < 0.01, "max |error| {e} against the ONNX float model");
     let layers = manifest["layers"].as_array().unwrap();
     let kinds: Vec<&str> = layers.iter().map(|l| l["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["lstm", "dense", "gru", "dense"]);
@@ -450,7 +451,8 @@ fn reverse_gru_with_a_host_step_before_matches_onnx_float_semantics() {
     let expected = gru.run(&scaled, true);
     let (out, manifest) = compile_and_run(work.path(), "rev", &graph, &x, &["--sparsity", "0"]);
     let e = max_error(&out, &expected);
-    assert!(e < 0.02, "max |error| {e} against the ONNX float model");
+    eprintln!("reverse GRU, unpruned, Q3.12: max |error| {e:.5} against the ONNX float model");
+    assert!(e < 0.01, "max |error| {e} against the ONNX float model");
     // Run forward it would be far off: the direction is honoured.
     assert!(max_error(&out, &gru.run(&scaled, false)) > 10.0 * e.max(0.005));
     assert_eq!(manifest["host"]["reverse"], true);
