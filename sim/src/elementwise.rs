@@ -48,51 +48,48 @@ impl Simd {
     }
 }
 
-/// `out = func(a, b)` element by element in `fmt` (add and sub exact then
-/// saturated, mul rounded half up to F fraction bits then saturated, copy
-/// saturated). `b` is ignored for copy. `simd` must be available.
-pub fn ewop(simd: Simd, func: EwOp, fmt: QFormat, a: &[i64], b: &[i64], out: &mut Vec<i64>) {
-    out.clear();
-    out.resize(a.len(), 0);
+/// `a = func(a, b)` element by element in `fmt`, in place (add and sub
+/// exact then saturated, mul rounded half up to F fraction bits then
+/// saturated, copy saturated). `b` is ignored for copy. `simd` must be
+/// available.
+pub fn ewop(simd: Simd, func: EwOp, fmt: QFormat, a: &mut [i64], b: &[i64]) {
     if func != EwOp::Copy {
         assert_eq!(a.len(), b.len(), "operands of one length");
     }
     match simd {
-        Simd::Baseline => ewop_body(func, fmt, a, b, out),
+        Simd::Baseline => ewop_body(func, fmt, a, b),
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 => {
             assert!(Simd::best() != Simd::Baseline, "AVX2 is not available");
             // SAFETY: the CPU has AVX2 (checked above).
-            unsafe { x86::ewop_avx2(func, fmt, a, b, out) }
+            unsafe { x86::ewop_avx2(func, fmt, a, b) }
         }
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512 => {
             assert!(Simd::best() == Simd::Avx512, "AVX-512 is not available");
             // SAFETY: the CPU has AVX-512 F, DQ, VL, BW (checked above).
-            unsafe { x86::ewop_avx512(func, fmt, a, b, out) }
+            unsafe { x86::ewop_avx512(func, fmt, a, b) }
         }
         #[cfg(not(target_arch = "x86_64"))]
         _ => panic!("{simd:?} is not available"),
     }
 }
 
-/// `out = table(src)` element by element. `simd` must be available.
-pub fn act(simd: Simd, table: &ActTable, src: &[i64], out: &mut Vec<i64>) {
-    out.clear();
-    out.resize(src.len(), 0);
+/// `x = table(x)` element by element, in place. `simd` must be available.
+pub fn act(simd: Simd, table: &ActTable, x: &mut [i64]) {
     match simd {
-        Simd::Baseline => act_body(table, src, out),
+        Simd::Baseline => act_body(table, x),
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 => {
             assert!(Simd::best() != Simd::Baseline, "AVX2 is not available");
             // SAFETY: the CPU has AVX2 (checked above).
-            unsafe { x86::act_avx2(table, src, out) }
+            unsafe { x86::act_avx2(table, x) }
         }
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512 => {
             assert!(Simd::best() == Simd::Avx512, "AVX-512 is not available");
             // SAFETY: the CPU has AVX-512 F, DQ, VL, BW (checked above).
-            unsafe { x86::act_avx512(table, src, out) }
+            unsafe { x86::act_avx512(table, x) }
         }
         #[cfg(not(target_arch = "x86_64"))]
         _ => panic!("{simd:?} is not available"),
@@ -100,22 +97,22 @@ pub fn act(simd: Simd, table: &ActTable, src: &[i64], out: &mut Vec<i64>) {
 }
 
 #[inline(always)]
-fn ewop_body(func: EwOp, fmt: QFormat, a: &[i64], b: &[i64], out: &mut [i64]) {
+fn ewop_body(func: EwOp, fmt: QFormat, a: &mut [i64], b: &[i64]) {
     let (min, max, frac) = (fmt.min(), fmt.max(), fmt.frac);
     match func {
         EwOp::Copy => {
-            for (o, &x) in out.iter_mut().zip(a) {
-                *o = x.clamp(min, max);
+            for o in a.iter_mut() {
+                *o = (*o).clamp(min, max);
             }
         }
         EwOp::Add => {
-            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                *o = (x + y).clamp(min, max);
+            for (o, &y) in a.iter_mut().zip(b) {
+                *o = (*o + y).clamp(min, max);
             }
         }
         EwOp::Sub => {
-            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                *o = (x - y).clamp(min, max);
+            for (o, &y) in a.iter_mut().zip(b) {
+                *o = (*o - y).clamp(min, max);
             }
         }
         EwOp::Mul => {
@@ -123,8 +120,8 @@ fn ewop_body(func: EwOp, fmt: QFormat, a: &[i64], b: &[i64], out: &mut [i64]) {
             // is floor(p / 2^F) plus bit F-1 of p (and p itself for F = 0).
             let half_shift = frac.saturating_sub(1);
             let half_bit = i64::from(frac > 0);
-            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                let p = x * y;
+            for (o, &y) in a.iter_mut().zip(b) {
+                let p = *o * y;
                 *o = ((p >> frac) + ((p >> half_shift) & half_bit)).clamp(min, max);
             }
         }
@@ -132,7 +129,7 @@ fn ewop_body(func: EwOp, fmt: QFormat, a: &[i64], b: &[i64], out: &mut [i64]) {
 }
 
 #[inline(always)]
-fn act_body(t: &ActTable, src: &[i64], out: &mut [i64]) {
+fn act_body(t: &ActTable, xs: &mut [i64]) {
     // ActTable::eval, with the table as fixed-size arrays (the segment
     // index is always below SEGMENTS) and the rounding branch-free.
     let base: &[i64; SEGMENTS] = t.base[..].try_into().expect("SEGMENTS entries");
@@ -142,8 +139,8 @@ fn act_body(t: &ActTable, src: &[i64], out: &mut [i64]) {
     let (min, max, frac) = (f.min(), f.max(), f.frac);
     let half_shift = frac.saturating_sub(1);
     let half_bit = i64::from(frac > 0);
-    for (o, &x) in out.iter_mut().zip(src) {
-        let x = x.clamp(x_min, x_max);
+    for o in xs.iter_mut() {
+        let x = (*o).clamp(x_min, x_max);
         let s = ((x - x_min) >> step_log2) as usize & (SEGMENTS - 1);
         let d = x - (x_min + ((s as i64) << step_log2));
         let v = slope[s] * d;
@@ -157,34 +154,22 @@ mod x86 {
     use super::{act_body, ewop_body, ActTable, EwOp, QFormat};
 
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn ewop_avx2(
-        func: EwOp,
-        fmt: QFormat,
-        a: &[i64],
-        b: &[i64],
-        out: &mut [i64],
-    ) {
-        ewop_body(func, fmt, a, b, out)
+    pub(super) unsafe fn ewop_avx2(func: EwOp, fmt: QFormat, a: &mut [i64], b: &[i64]) {
+        ewop_body(func, fmt, a, b)
     }
 
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
-    pub(super) unsafe fn ewop_avx512(
-        func: EwOp,
-        fmt: QFormat,
-        a: &[i64],
-        b: &[i64],
-        out: &mut [i64],
-    ) {
-        ewop_body(func, fmt, a, b, out)
+    pub(super) unsafe fn ewop_avx512(func: EwOp, fmt: QFormat, a: &mut [i64], b: &[i64]) {
+        ewop_body(func, fmt, a, b)
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn act_avx2(t: &ActTable, src: &[i64], out: &mut [i64]) {
-        act_body(t, src, out)
+    pub(super) unsafe fn act_avx2(t: &ActTable, xs: &mut [i64]) {
+        act_body(t, xs)
     }
 
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
-    pub(super) unsafe fn act_avx512(t: &ActTable, src: &[i64], out: &mut [i64]) {
-        act_body(t, src, out)
+    pub(super) unsafe fn act_avx512(t: &ActTable, xs: &mut [i64]) {
+        act_body(t, xs)
     }
 }

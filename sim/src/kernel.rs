@@ -22,8 +22,10 @@
 //!   bank and pair of slots, so that `vpmaddwd` sums a row's two slots into
 //!   one 32-bit lane: lane `j` is row `16 g + j`. A pair sum is at most
 //!   2^31 (both products (-2^15)^2), one more than i32 holds, so each lane
-//!   is taken minus one (exact in i32), widened to i64 and accumulated, and
-//!   the count of pairs is added back at the end.
+//!   is taken minus one (exact in i32) and the count of pairs is added back
+//!   at the end. The lanes accumulate in 32 bits twice: wrapping, and the
+//!   high halves (`p >> 16`) exactly; since the low halves sum to less
+//!   than 2^32 (at most 2^15 pairs a row), the two give the exact sum.
 //!
 //! A matrix the fast paths cannot trust (an index outside its bank, a value
 //! outside the format, inconsistent lengths: only a hand-built [`Csb`]) runs
@@ -99,7 +101,9 @@ struct PermLayout {
     table_words: usize,
     slot_pairs: usize,
     weights: Vec<i16>,
-    indices: Vec<u16>,
+    /// Bank indices (below 64), one byte each: the layout is read from
+    /// memory every SpMxV, so its size sets the speed.
+    indices: Vec<u8>,
 }
 
 /// One matrix, prepared for the machine's SpMxV instructions.
@@ -217,7 +221,12 @@ impl SpmvKernel {
         if !k.trusted {
             return k;
         }
-        if cfg.value_width <= 16 && csb.bank_size <= 64 {
+        // The AVX-512 sums are exact for up to 2^15 pairs of slots a row
+        // (the configuration allows at most 64 x 32).
+        if cfg.value_width <= 16
+            && csb.bank_size <= 64
+            && csb.banks * csb.slots.div_ceil(2) <= 1 << 15
+        {
             k.perm = Some(perm_layout(csb));
         }
         k.path = if k.perm.is_some() && cpu_has_avx512() {
@@ -486,7 +495,7 @@ fn perm_layout(csb: &Csb) -> PermLayout {
     let groups = rows.div_ceil(16);
     let len = groups * banks * slot_pairs * 32;
     let mut weights = vec![0i16; len];
-    let mut indices = vec![0u16; len];
+    let mut indices = vec![0u8; len];
     let per_group = banks * slot_pairs * 32;
     let per_row = slots * banks;
     // Group by group: the group's 16 rows and its part of the layout stay
@@ -514,7 +523,7 @@ fn perm_layout(csb: &Csb) -> PermLayout {
                 for (b, (&v, &i)) in sv.iter().zip(si).enumerate() {
                     let d = at + b * slot_pairs * 32;
                     w[d] = v as i16;
-                    ix[d] = i;
+                    ix[d] = i as u8;
                 }
             }
         }
@@ -635,40 +644,56 @@ mod x86 {
         for g in g0..(first + out.len()).div_ceil(16) {
             let w = perm.weights.as_ptr().add(g * per_group);
             let ix = perm.indices.as_ptr().add(g * per_group);
-            let mut lo = pairs;
-            let mut hi = pairs;
+            // Per lane j (row 16 g + j), over the pair sums p (each
+            // minus one): `wrapped` = sum p mod 2^32, `high` = sum (p >> 16)
+            // exactly (at most 2^15 terms of 16 bits).
+            let mut wrapped = _mm512_setzero_si512();
+            let mut high = _mm512_setzero_si512();
             let mut off = 0;
             for b in 0..banks {
                 let t0 = _mm512_loadu_si512(table.add(b * tw) as *const __m512i);
                 if tw == 32 {
                     for _ in 0..sp {
-                        let i = _mm512_loadu_si512(ix.add(off) as *const __m512i);
+                        let i =
+                            _mm512_cvtepu8_epi16(_mm256_loadu_si256(ix.add(off) as *const __m256i));
                         let wv = _mm512_loadu_si512(w.add(off) as *const __m512i);
                         let xv = _mm512_permutexvar_epi16(i, t0);
                         let p = _mm512_add_epi32(_mm512_madd_epi16(xv, wv), minus_one);
-                        lo = _mm512_add_epi64(lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p)));
-                        hi = _mm512_add_epi64(
-                            hi,
-                            _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(p)),
-                        );
+                        wrapped = _mm512_add_epi32(wrapped, p);
+                        high = _mm512_add_epi32(high, _mm512_srai_epi32::<16>(p));
                         off += 32;
                     }
                 } else {
                     let t1 = _mm512_loadu_si512(table.add(b * tw + 32) as *const __m512i);
                     for _ in 0..sp {
-                        let i = _mm512_loadu_si512(ix.add(off) as *const __m512i);
+                        let i =
+                            _mm512_cvtepu8_epi16(_mm256_loadu_si256(ix.add(off) as *const __m256i));
                         let wv = _mm512_loadu_si512(w.add(off) as *const __m512i);
                         let xv = _mm512_permutex2var_epi16(t0, i, t1);
                         let p = _mm512_add_epi32(_mm512_madd_epi16(xv, wv), minus_one);
-                        lo = _mm512_add_epi64(lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p)));
-                        hi = _mm512_add_epi64(
-                            hi,
-                            _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(p)),
-                        );
+                        wrapped = _mm512_add_epi32(wrapped, p);
+                        high = _mm512_add_epi32(high, _mm512_srai_epi32::<16>(p));
                         off += 32;
                     }
                 }
             }
+            // sum p = 2^16 high + low, where low = sum (p & 0xffff) is in
+            // [0, 2^32): low = (wrapped - 2^16 high) mod 2^32.
+            let low = _mm512_sub_epi32(wrapped, _mm512_slli_epi32::<16>(high));
+            let sum = |h: __m256i, l: __m256i| {
+                _mm512_add_epi64(
+                    _mm512_add_epi64(
+                        _mm512_slli_epi64::<16>(_mm512_cvtepi32_epi64(h)),
+                        _mm512_cvtepu32_epi64(l),
+                    ),
+                    pairs,
+                )
+            };
+            let lo = sum(_mm512_castsi512_si256(high), _mm512_castsi512_si256(low));
+            let hi = sum(
+                _mm512_extracti64x4_epi64::<1>(high),
+                _mm512_extracti64x4_epi64::<1>(low),
+            );
             let at = (g - g0) * 16;
             let left = out.len() - at;
             finish8(&k.finish, lo, out_ptr.add(at), left.min(8));

@@ -123,7 +123,7 @@ pub struct Machine {
     /// Each matrix prepared for the functional SpMxV ([`crate::kernel`]).
     kernels: Vec<SpmvKernel>,
     scratch: KernelScratch,
-    /// The EWOP and ACT units' results before they go to `dst`.
+    /// An EWOP's `b` operand when it is also the destination.
     elementwise: Vec<i64>,
     /// The instruction set of the EWOP and ACT loops ([`crate::elementwise`]).
     simd: Simd,
@@ -147,6 +147,21 @@ struct OverlapClock {
     scheduler: Scheduler,
     /// The cycle after the last frame placed.
     done: i64,
+}
+
+/// `dst` to write and `src` to read in one memory, where the two do not
+/// overlap (or `src` is empty).
+fn apart_mut(mem: &mut [i64], dst: Region, src: Region) -> (&mut [i64], &[i64]) {
+    if src.len == 0 {
+        return (&mut mem[dst.base..dst.end()], &[]);
+    }
+    if dst.base < src.base {
+        let (lo, hi) = mem.split_at_mut(src.base);
+        (&mut lo[dst.base..dst.end()], &hi[..src.len])
+    } else {
+        let (lo, hi) = mem.split_at_mut(dst.base);
+        (&mut hi[..dst.len], &lo[src.base..src.end()])
+    }
 }
 
 fn invalid(index: usize, instr: &Instr, field: &'static str, message: String) -> ProgramError {
@@ -578,21 +593,30 @@ impl Machine {
                     self.instr_cycles(instr)
                 }
                 Instr::Ewop { func, a, b, dst } => {
-                    // Into a reused buffer, then to `dst` (which may be `a` or `b`).
+                    // In place in `dst`: `a` first copied there (the
+                    // validator admits sources equal to `dst` or apart
+                    // from it), `b` read where it is, or from a copy
+                    // when it is `dst`.
                     let b = if func == EwOp::Copy {
                         Region::new(b.base, 0)
                     } else {
                         b
                     };
-                    elementwise::ewop(
-                        self.simd,
-                        func,
-                        fmt,
-                        &self.vmem[a.base..a.end()],
-                        &self.vmem[b.base..b.end()],
-                        &mut self.elementwise,
-                    );
-                    self.vmem[dst.base..dst.end()].copy_from_slice(&self.elementwise);
+                    let b_in_dst = b.len > 0 && b.base < dst.end() && dst.base < b.end();
+                    if b_in_dst {
+                        self.elementwise.clear();
+                        self.elementwise
+                            .extend_from_slice(&self.vmem[b.base..b.end()]);
+                    }
+                    if a != dst {
+                        self.vmem.copy_within(a.base..a.end(), dst.base);
+                    }
+                    let (out, bs) = if b_in_dst {
+                        (&mut self.vmem[dst.base..dst.end()], &self.elementwise[..])
+                    } else {
+                        apart_mut(&mut self.vmem, dst, b)
+                    };
+                    elementwise::ewop(self.simd, func, fmt, out, bs);
                     self.instr_cycles(instr)
                 }
                 Instr::Act { func, src, dst } => {
@@ -600,13 +624,11 @@ impl Machine {
                         ActFn::Sigmoid => &self.sigmoid,
                         ActFn::Tanh => &self.tanh,
                     };
-                    elementwise::act(
-                        self.simd,
-                        table,
-                        &self.vmem[src.base..src.end()],
-                        &mut self.elementwise,
-                    );
-                    self.vmem[dst.base..dst.end()].copy_from_slice(&self.elementwise);
+                    // In place in `dst` (copy_within moves overlapping regions whole).
+                    if src != dst {
+                        self.vmem.copy_within(src.base..src.end(), dst.base);
+                    }
+                    elementwise::act(self.simd, table, &mut self.vmem[dst.base..dst.end()]);
                     self.instr_cycles(instr)
                 }
             };

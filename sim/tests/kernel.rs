@@ -298,8 +298,8 @@ fn elementwise_on_every_level() {
                     })
                     .collect();
                 for &simd in &levels {
-                    let mut out = vec![];
-                    elementwise::ewop(simd, func, fmt, &a, &b, &mut out);
+                    let mut out = a.clone();
+                    elementwise::ewop(simd, func, fmt, &mut out, &b);
                     assert_eq!(out, want, "{func:?} Q{w}.{f} {fill:?} {simd:?}");
                 }
             }
@@ -313,11 +313,126 @@ fn elementwise_on_every_level() {
                 let t = ActTable::new(func, fmt);
                 let want: Vec<i64> = xs.iter().map(|&x| t.eval(x)).collect();
                 for &simd in &levels {
-                    let mut out = vec![];
-                    elementwise::act(simd, &t, &xs, &mut out);
+                    let mut out = xs.clone();
+                    elementwise::act(simd, &t, &mut out);
                     assert_eq!(out, want, "{func:?} Q{w}.{f} {fill:?} {simd:?}");
                 }
             }
         }
+    }
+}
+
+/// The machine's in-place EWOP and ACT against a model that computes every
+/// result before writing it: sources equal to the destination, apart from
+/// it, the same region twice, and an ACT whose source half overlaps its
+/// destination; on every SpMxV path (each with its EWOP/ACT level).
+#[test]
+fn elementwise_instructions_in_place_match_copy_then_write() {
+    use bbs_sim::act::{ActFn, ActTable};
+    use bbs_sim::arith::round_shift_saturate;
+    use bbs_sim::isa::{EwOp, Instr, Region};
+    use bbs_sim::machine::{Machine, Program};
+    use std::collections::VecDeque;
+    let cfg = config(16, 12, 40, 4);
+    let fmt = cfg.format();
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let n = 37;
+    let r = |i: usize| Region::new(i * n, n);
+    let data: Vec<Vec<i64>> = (0..4)
+        .map(|_| {
+            (0..n)
+                .map(|_| value(&mut rng, fmt, Fill::Extremes) / 3)
+                .collect()
+        })
+        .collect();
+    let ew = |func, a, b, dst| Instr::Ewop { func, a, b, dst };
+    let mut instrs = vec![
+        ew(EwOp::Add, r(0), r(1), r(0)),
+        ew(EwOp::Mul, r(1), r(0), r(0)),
+        ew(EwOp::Sub, r(2), r(2), r(2)),
+        ew(EwOp::Mul, r(3), r(3), r(4)),
+        ew(EwOp::Add, r(1), r(3), r(5)),
+        ew(EwOp::Copy, r(5), r(5), r(6)),
+        ew(EwOp::Sub, r(6), r(1), r(1)),
+        Instr::Act {
+            func: ActFn::Tanh,
+            src: r(4),
+            dst: r(4),
+        },
+        Instr::Act {
+            func: ActFn::Sigmoid,
+            src: r(5),
+            dst: r(7),
+        },
+        // Half overlapping, both ways.
+        Instr::Act {
+            func: ActFn::Tanh,
+            src: Region::new(7 * n, n),
+            dst: Region::new(7 * n + 10, n),
+        },
+        Instr::Act {
+            func: ActFn::Sigmoid,
+            src: Region::new(7 * n + 10, n),
+            dst: Region::new(7 * n + 3, n),
+        },
+    ];
+    instrs.push(Instr::Store {
+        src: Region::new(0, 9 * n),
+    });
+    let program = Program {
+        instrs: instrs.clone(),
+        preloaded: (0..9)
+            .map(|i| (r(i), data.get(i).cloned().unwrap_or(vec![0; n])))
+            .collect(),
+        ..Program::default()
+    };
+    // The model: read everything, then write.
+    let mut mem = vec![0i64; 9 * n];
+    for (i, d) in data.iter().enumerate() {
+        mem[i * n..(i + 1) * n].copy_from_slice(d);
+    }
+    let (sig, tanh) = (
+        ActTable::new(ActFn::Sigmoid, fmt),
+        ActTable::new(ActFn::Tanh, fmt),
+    );
+    for instr in &instrs {
+        let (dst, out): (Region, Vec<i64>) = match *instr {
+            Instr::Ewop { func, a, b, dst } => (
+                dst,
+                (0..dst.len)
+                    .map(|i| {
+                        let (x, y) = (mem[a.base + i], mem[b.base + i]);
+                        match func {
+                            EwOp::Add => (x + y).clamp(fmt.min(), fmt.max()),
+                            EwOp::Sub => (x - y).clamp(fmt.min(), fmt.max()),
+                            EwOp::Mul => round_shift_saturate(x * y, fmt.frac, fmt.width),
+                            EwOp::Copy => x.clamp(fmt.min(), fmt.max()),
+                        }
+                    })
+                    .collect(),
+            ),
+            Instr::Act { func, src, dst } => {
+                let t = if func == ActFn::Sigmoid { &sig } else { &tanh };
+                (
+                    dst,
+                    mem[src.base..src.end()]
+                        .iter()
+                        .map(|&x| t.eval(x))
+                        .collect(),
+                )
+            }
+            _ => continue,
+        };
+        mem[dst.base..dst.end()].copy_from_slice(&out);
+    }
+    let csb = matrix(&mut rng, &cfg, 4, 8, 1, Fill::Random);
+    let probe = SpmvKernel::new(&cfg, &csb);
+    for path in probe.available_paths() {
+        let mut m = Machine::new(&cfg, vec![csb.clone()]).unwrap();
+        assert!(m.set_kernel_path(path));
+        m.validate(&program).unwrap();
+        m.preload(&program);
+        let run = m.run(&program, &mut VecDeque::new()).unwrap();
+        assert_eq!(run.outputs, vec![mem.clone()], "{}", path.name());
     }
 }
