@@ -17,7 +17,9 @@ set-up included, mean of many runs; and cycles alone, `Machine::program_cycles`)
 Usage: scripts/bench_sim_vs_verilator.py [--runs 5] [--frames 20]
                                           [--configs tiny,default,odd,wide]
                                           [--workloads spmv,small-lstm,small-gru]
-Needs Verilator and numpy.
+Needs Verilator and python3 (the input vector's .npy is written by hand: no
+numpy). CARGO_TARGET_DIR is honoured. ESE on ese-a10, whose build takes
+minutes: scripts/bench_ese_vs_verilator.py.
 """
 import argparse
 import json
@@ -25,10 +27,10 @@ import os
 import statistics
 import subprocess
 import sys
+import math
+import struct
 import tempfile
 import time
-
-import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SILERO = os.path.join(ROOT, "data", "silero-vad", "silero_vad_16k.safetensors")
@@ -38,6 +40,17 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
+def save_npy_f32(path, values):
+    """A 1-D little-endian float32 .npy (format version 1.0)."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d,), }" % len(values)
+    # Magic, version, header length, header padded with spaces to a multiple of 64 and a newline.
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = header + " " * pad + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1"))
+        f.write(struct.pack("<%df" % len(values), *values))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -45,15 +58,16 @@ def main():
     ap.add_argument("--configs", default="tiny,default,odd,wide")
     ap.add_argument("--workloads", default="spmv,small-lstm,small-gru")
     args = ap.parse_args()
-    run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    run(["cargo", "build", "--release", "--quiet", "--bin", "bbs"], cwd=ROOT)
     run(["cargo", "build", "--release", "--quiet", "--example", "time_program"], cwd=ROOT)
-    bbs = os.path.join(ROOT, "target", "release", "bbs")
-    timer = os.path.join(ROOT, "target", "release", "examples", "time_program")
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    bbs = os.path.join(target, "release", "bbs")
+    timer = os.path.join(target, "release", "examples", "time_program")
     print(f"{'config':<8} {'workload':<11} {'cycles sim':>10} {'cycles RTL':>10} {'error':>7} "
-          f"{'Verilator':>11} {'simulator':>11} {'ratio':>8} {'timing-only':>12} {'ratio':>10}")
+          f"{'Verilator':>11} {'simulator':>11} {'ratio':>8} {'timing-only':>12} {'ratio':>10} kernel")
     with tempfile.TemporaryDirectory() as tmp:
         x = os.path.join(tmp, "x.npy")
-        np.save(x, (0.9 * np.sin(0.37 * np.arange(128) + 0.1)).astype(np.float32))
+        save_npy_f32(x, [0.9 * math.sin(0.37 * i + 0.1) for i in range(128)])
         for name in args.configs.split(","):
             cfg = os.path.join(ROOT, "hw", "configs", f"{name}.toml")
             for wl in args.workloads.split(","):
@@ -82,7 +96,8 @@ def main():
                 assert int(out[out.index("cycles") + 1]) == v["sim_cycles"]
                 print(f"{name:<8} {wl:<11} {v['sim_cycles']:>10} {v['rtl_cycles']:>10} "
                       f"{v['cycle_error_pct']:>6.2f}% {t_rtl * 1e3:>8.2f} ms {t_sim * 1e6:>8.1f} us "
-                      f"{t_rtl / t_sim:>7.0f}x {t_tim * 1e9:>9.1f} ns {t_rtl / t_tim:>9.0f}x",
+                      f"{t_rtl / t_sim:>7.0f}x {t_tim * 1e9:>9.1f} ns {t_rtl / t_tim:>9.0f}x "
+                      f"{out[out.index('kernel') + 1]}",
                       flush=True)
     print("Verilator: whole process per program run (start-up, $readmemh, run, print).")
     print("simulator: in process, outputs and cycles (set-up included); timing-only: cycles alone.")
