@@ -429,7 +429,7 @@ impl Selector {
         jobs.into_iter()
             .enumerate()
             .map(|(i, j)| (first + i, j))
-            .filter(|(g, _)| self.shard.map_or(true, |s| g % s.count == s.index))
+            .filter(|(g, _)| self.shard.is_none_or(|s| g % s.count == s.index))
             .collect()
     }
 }
