@@ -659,21 +659,12 @@ fn merge(parts: &[PathBuf], markdown: Option<&Path>, json: Option<&Path>) -> Res
             );
         }
     }
-    for w in docs.windows(2) {
-        if w[0].1.shard.index == w[1].1.shard.index {
-            bail!(
-                "{} and {}: both are part {}/{}",
-                w[0].0.display(),
-                w[1].0.display(),
-                w[0].1.shard.index,
-                w[0].1.shard.count
-            );
-        }
-    }
-    let count = first.shard.count;
-    if let Some(missing) = (0..count).find(|i| !docs.iter().any(|(_, d)| d.shard.index == *i)) {
-        bail!("part {missing}/{count} is missing: give every part");
-    }
+    Shard::check_complete(
+        &docs
+            .iter()
+            .map(|(p, d)| (p.display().to_string(), d.shard))
+            .collect::<Vec<_>>(),
+    )?;
     let mut rows: Vec<(usize, AccuracyRow)> = docs.into_iter().flat_map(|(_, d)| d.rows).collect();
     rows.sort_by_key(|(g, _)| *g);
     let rows: Vec<AccuracyRow> = rows.into_iter().map(|(_, r)| r).collect();

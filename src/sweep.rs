@@ -173,6 +173,33 @@ impl Shard {
     pub fn range(self, total: usize) -> std::ops::Range<usize> {
         total * self.index / self.count..total * (self.index + 1) / self.count
     }
+    /// Checks that `parts` (each file's name and part, sorted by index, of
+    /// one `count`) hold every part of `0..count` exactly once.
+    pub fn check_complete(parts: &[(String, Shard)]) -> Result<()> {
+        for w in parts.windows(2) {
+            if w[0].1.index == w[1].1.index {
+                bail!(
+                    "{} and {}: both are part {}/{}",
+                    w[0].0,
+                    w[1].0,
+                    w[0].1.index,
+                    w[0].1.count
+                );
+            }
+        }
+        let count = parts.first().map_or(0, |(_, s)| s.count);
+        if let Some(missing) = (0..count).find(|i| !parts.iter().any(|(_, s)| s.index == *i)) {
+            bail!(
+                "part {missing}/{count} is missing: give every part (have {})",
+                parts
+                    .iter()
+                    .map(|(_, s)| s.index.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `--overlap`: which machine a sweep schedules.
@@ -1075,7 +1102,7 @@ fn merge(dirs: &[PathBuf], output: &Path) -> Result<()> {
     let mut shards: Vec<(PathBuf, ShardFile)> = Vec::new();
     for d in dirs {
         let path = d.join(SHARD_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = bbs_compress::input::read_text(&path).map_err(|e| {
             anyhow::anyhow!("{}: {e} (not a `bbs sweep --shard` output)", path.display())
         })?;
         let doc: ShardFile = serde_json::from_str(&text)
@@ -1109,28 +1136,13 @@ fn merge(dirs: &[PathBuf], output: &Path) -> Result<()> {
             );
         }
     }
-    for w in shards.windows(2) {
-        if w[0].1.shard.index == w[1].1.shard.index {
-            bail!(
-                "{} and {}: both are part {}/{}",
-                w[0].0.display(),
-                w[1].0.display(),
-                w[0].1.shard.index,
-                w[0].1.shard.count
-            );
-        }
-    }
     let count = first.shard.count;
-    if let Some(missing) = (0..count).find(|i| !shards.iter().any(|(_, d)| d.shard.index == *i)) {
-        bail!(
-            "part {missing}/{count} is missing: give every part's directory (have {})",
-            shards
-                .iter()
-                .map(|(_, d)| d.shard.index.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    Shard::check_complete(
+        &shards
+            .iter()
+            .map(|(p, d)| (p.display().to_string(), d.shard))
+            .collect::<Vec<_>>(),
+    )?;
     let plan = first.plan.plan(&first_path.display().to_string())?;
     let mut points = Vec::with_capacity(first.points_total);
     for (path, doc) in &shards {
