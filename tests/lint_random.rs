@@ -74,6 +74,8 @@ fn random_valid_configurations_generate_lint_clean_verilog() {
                 chaining: machine.random_bool(0.5),
                 act_unit: machine.random_bool(0.5),
                 input_ahead: machine.random_bool(0.5),
+                interleaved: false,
+                load_width: 1,
                 regions: None,
                 loadable: None,
             };

@@ -85,6 +85,23 @@ pub struct Overlap {
     /// gap instead of idling.
     #[serde(default)]
     pub input_ahead: bool,
+    /// Bank-interleaved vectors: the program generator stores every vector
+    /// an SpMxV loads with column `c` at offset `(c % bank_size) * banks +
+    /// c / bank_size`, so the vector load reads it as a run of consecutive
+    /// elements (`banks * load_width` a cycle, element `a` into private bank
+    /// `a % banks` at position `a / banks`) through one run port of the
+    /// vector memory instead of `banks` ports at strided addresses, and
+    /// starts on a vector while its producer still writes it (chained like
+    /// any other reader). The pattern stays bank-balanced over contiguous
+    /// column ranges: only where the elements sit changes.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub interleaved: bool,
+    /// Elements each private vector bank takes per cycle of the vector load
+    /// (1, 2 or 4; more than 1 needs `interleaved`): each bank is split into
+    /// `load_width` sub-banks by position, so a vector loads in
+    /// `ceil(bank_size / load_width)` cycles.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub load_width: usize,
     /// How the overlapped machine's vector memory is split among its
     /// writers (each part has one writer, so its banks have one write port:
     /// [`crate::overlap::regions`]). Absent: a fixed split of
@@ -116,6 +133,14 @@ fn one() -> usize {
     1
 }
 
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 impl Default for Overlap {
     fn default() -> Self {
         Overlap {
@@ -124,6 +149,8 @@ impl Default for Overlap {
             chaining: false,
             act_unit: false,
             input_ahead: false,
+            interleaved: false,
+            load_width: 1,
             regions: None,
             loadable: None,
         }
@@ -139,6 +166,8 @@ impl Overlap {
             chaining: true,
             act_unit: true,
             input_ahead: true,
+            interleaved: false,
+            load_width: 1,
             regions: None,
             loadable: None,
         }
@@ -433,12 +462,32 @@ impl Config {
                 format!("{} is not 1 or 2", o.vector_buffers),
             ));
         }
+        if ![1, 2, 4].contains(&o.load_width) {
+            return Err(invalid(
+                "overlap.load_width",
+                format!("{} is not 1, 2 or 4", o.load_width),
+            ));
+        }
+        if o.load_width > 1 && !o.interleaved {
+            return Err(invalid(
+                "overlap.load_width",
+                "more than 1 needs overlap.interleaved = true (the vector load reads runs)".into(),
+            ));
+        }
+        if o.interleaved && o.loadable.is_some() {
+            return Err(invalid(
+                "overlap.loadable",
+                "not with overlap.interleaved: the vector load reads every word through a run port"
+                    .into(),
+            ));
+        }
         if !o.units {
             let needs_units = [
                 (o.vector_buffers == 2, "overlap.vector_buffers"),
                 (o.chaining, "overlap.chaining"),
                 (o.act_unit, "overlap.act_unit"),
                 (o.input_ahead, "overlap.input_ahead"),
+                (o.interleaved, "overlap.interleaved"),
                 (o.regions.is_some(), "overlap.regions"),
                 (o.loadable.is_some(), "overlap.loadable"),
             ];

@@ -19,7 +19,7 @@
 //! path); act uses the tables of [`crate::act`].
 
 use crate::act::{ActFn, ActTable};
-use crate::arch::{placement, timing};
+use crate::arch::{placement, timing, HostLayout, Interleave};
 use crate::config::{Config, ConfigError};
 use crate::elementwise::{self, Simd};
 use crate::isa::{EwOp, Instr, Region};
@@ -45,6 +45,11 @@ pub struct Program {
     /// The order the overlapped machine's units take the instructions
     /// ([`Issue`]); empty: program order.
     pub issue: Vec<Issue>,
+    /// How the host orders the vectors it sends and takes: in element
+    /// order, or bank-interleaved (`overlap.interleaved`,
+    /// [`crate::arch::interleave`]). [`Machine::run`] takes and returns
+    /// element order either way.
+    pub host: HostLayout,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +130,9 @@ pub struct Machine {
     scratch: KernelScratch,
     /// An EWOP's `b` operand when it is also the destination.
     elementwise: Vec<i64>,
+    /// An SpMxV's source in column order, gathered from a bank-interleaved
+    /// vector (`overlap.interleaved`).
+    gathered: Vec<i64>,
     /// The instruction set of the EWOP and ACT loops ([`crate::elementwise`]).
     simd: Simd,
     vmem: Vec<i64>,
@@ -189,6 +197,7 @@ impl Machine {
             kernels: matrices.iter().map(|m| SpmvKernel::new(cfg, m)).collect(),
             scratch: KernelScratch::default(),
             elementwise: Vec::new(),
+            gathered: Vec::new(),
             simd: Simd::best(),
             matrices,
             overlap: None,
@@ -316,7 +325,20 @@ impl Machine {
                             format!("no matrix {matrix} ({} loaded)", self.matrices.len()),
                         )
                     })?;
-                    if src.len != m.cols {
+                    if self.cfg.overlap.interleaved {
+                        let words = Interleave::new(m.cols, self.cfg.banks).words();
+                        if src.len != words {
+                            return Err(invalid(
+                                index,
+                                instr,
+                                "src",
+                                format!(
+                                    "length {}, the matrix's {} columns take {words} words bank-interleaved (overlap.interleaved)",
+                                    src.len, m.cols
+                                ),
+                            ));
+                        }
+                    } else if src.len != m.cols {
                         return Err(invalid(
                             index,
                             instr,
@@ -548,7 +570,7 @@ impl Machine {
             let (unit, cycles) = match *instr {
                 Instr::Load { dst } => {
                     let v = inputs.pop_front().ok_or(ProgramError::NoInput { index })?;
-                    if v.len() != dst.len {
+                    if v.len() != p.host.load_len(dst.len) {
                         return Err(invalid(
                             index,
                             instr,
@@ -556,10 +578,11 @@ impl Machine {
                             format!(
                                 "the host sent {} values for a region of {}",
                                 v.len(),
-                                dst.len
+                                p.host.load_len(dst.len)
                             ),
                         ));
                     }
+                    let v = p.host.load_words(&v);
                     if let Some((i, x)) = v
                         .iter()
                         .enumerate()
@@ -579,7 +602,7 @@ impl Machine {
                     self.instr_cycles(instr)
                 }
                 Instr::Store { src } => {
-                    outputs.push(self.vmem[src.base..src.end()].to_vec());
+                    outputs.push(p.host.store_values(&self.vmem[src.base..src.end()]));
                     self.instr_cycles(instr)
                 }
                 Instr::Spmv { matrix, src, dst } => {
@@ -587,7 +610,17 @@ impl Machine {
                     // The kernel copies the source before writing any
                     // output, so `src` and `dst` may share addresses.
                     let k = &self.kernels[matrix];
-                    k.load(&self.vmem[src.base..src.end()], &mut self.scratch)?;
+                    if self.cfg.overlap.interleaved {
+                        // Column c is at word (c % bank_size) * banks + c / bank_size.
+                        let il = Interleave::new(m.cols, self.cfg.banks);
+                        let words = &self.vmem[src.base..src.end()];
+                        self.gathered.clear();
+                        self.gathered
+                            .extend((0..m.cols).map(|c| words[il.word(c)]));
+                        k.load(&self.gathered, &mut self.scratch)?;
+                    } else {
+                        k.load(&self.vmem[src.base..src.end()], &mut self.scratch)?;
+                    }
                     k.compute(m, &self.scratch, &mut self.vmem[dst.base..dst.end()])?;
                     macs += (m.rows * m.slots * m.banks) as u64;
                     self.instr_cycles(instr)

@@ -20,6 +20,7 @@
 pub mod encoding;
 pub mod fsm;
 pub mod host;
+pub mod interleave;
 pub mod placement;
 pub mod timing;
 pub mod widths;
@@ -27,6 +28,7 @@ pub mod widths;
 pub use encoding::{Field, InstrFields, Layout, Opcode};
 pub use fsm::{CtrlState, SeqState};
 pub use host::HostReg;
+pub use interleave::{HostLayout, Interleave};
 pub use placement::{MatrixPlacement, VectorMemory};
 pub use timing::CycleBreakdown;
 pub use widths::Widths;

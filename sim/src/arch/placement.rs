@@ -99,12 +99,24 @@ impl VectorMemory {
     pub fn new(cfg: &Config) -> VectorMemory {
         let beat = cfg.beat_elements();
         let ports_w = cfg.pes.max(cfg.ewop.lanes).max(beat);
-        let banks = ports_w.next_power_of_two();
+        // The interleaved vector load reads a run of `banks * load_width`
+        // words a cycle: each in a bank of its own.
+        let load_run = if cfg.overlap.interleaved {
+            cfg.banks * cfg.overlap.load_width
+        } else {
+            cfg.banks
+        };
+        let banks = if cfg.overlap.interleaved {
+            ports_w.max(load_run)
+        } else {
+            ports_w
+        }
+        .next_power_of_two();
         VectorMemory {
             words: cfg.memory.vector_words,
             banks,
             bank_depth: cfg.memory.vector_words.div_ceil(banks),
-            ports_a: cfg.banks.max(cfg.ewop.lanes).max(beat),
+            ports_a: load_run.max(cfg.ewop.lanes).max(beat),
             ports_b: cfg.ewop.lanes,
             ports_w,
         }

@@ -69,7 +69,7 @@ pub fn accumulate_stage(cfg: &Config) -> u64 {
 pub fn spmv(cfg: &Config, csb: &Csb) -> CycleBreakdown {
     CycleBreakdown::new(
         DISPATCH,
-        csb.bank_size as u64,
+        load_cycles(cfg, csb.bank_size),
         placement_words(cfg, csb) as u64,
         drain(cfg),
     )
@@ -82,6 +82,12 @@ pub fn spmv_compute_dram(cfg: &Config, csb: &Csb) -> u64 {
     let word_bytes = (cfg.matrix_word_width() as u64).div_ceil(8);
     let bytes = (csb.rows * csb.slots) as u64 * word_bytes;
     (placement_words(cfg, csb) as u64).max(bytes.div_ceil(cfg.memory.dram_bytes_per_cycle as u64))
+}
+
+/// Cycles of the vector load of a vector of `bank_size` positions per bank:
+/// one position a cycle, or `overlap.load_width` into the sub-banks.
+pub fn load_cycles(cfg: &Config, bank_size: usize) -> u64 {
+    bank_size.div_ceil(cfg.overlap.load_width.max(1)) as u64
 }
 
 /// Total cycles of an `spmv` instruction on `cfg`'s matrix storage.

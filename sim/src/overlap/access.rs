@@ -127,12 +127,22 @@ pub fn access(cfg: &Config, matrices: &[Csb], instr: &Instr) -> Access {
             let slots = m.slots as u64;
             let drain = timing::drain(cfg);
             let pes = cfg.pes;
-            // Element `bank * bank_size + j` goes into private bank `bank`
-            // in load cycle j (cycle 1 + j after dispatch).
+            // Strided: element `bank * bank_size + j` goes into private
+            // bank `bank` in load cycle j (cycle 1 + j after dispatch).
+            // Interleaved: the words `[j * run, (j + 1) * run)` in load
+            // cycle j, `run = banks * load_width`.
+            let run_words = cfg.banks * cfg.overlap.load_width;
+            let load_cycle = |e: usize| {
+                if cfg.overlap.interleaved {
+                    e / run_words
+                } else {
+                    e % bank_size
+                }
+            };
             let reads = (0..src.len)
                 .map(|e| Touch {
                     element: (src.base + e) as u32,
-                    offset: (1 + e % bank_size) as u32,
+                    offset: (1 + load_cycle(e)) as u32,
                 })
                 .collect();
             // Row r is local row r / pes of PE r % pes: its last word issues

@@ -29,7 +29,7 @@
 use super::regions::{Writer, WriterRegions};
 use super::{waits, Issue};
 use crate::act::ActFn;
-use crate::arch::VectorMemory;
+use crate::arch::{Interleave, VectorMemory};
 use crate::config::{Config, RegionWords};
 use crate::isa::{EwOp, Instr, Region};
 use crate::machine::{Machine, Program, ProgramError};
@@ -96,7 +96,8 @@ pub fn fit_memory(net: &Network, cfg: &Config) -> Result<Config, NetworkError> {
         Ok(c) => {
             let mut fitted = cfg.clone();
             instructions(&c, &mut fitted);
-            if cfg.overlap.loadable.is_none() {
+            // The interleaved vector load reads every word (a run port).
+            if cfg.overlap.loadable.is_none() && !cfg.overlap.interleaved {
                 let parts = WriterRegions::new(cfg).map_err(ProgramError::from)?;
                 let words = |w: Writer| parts.of(w).map_or(0, |r| r.len);
                 let sizes = RegionWords {
@@ -146,7 +147,9 @@ pub fn fit_memory(net: &Network, cfg: &Config) -> Result<Config, NetworkError> {
     let mut fitted = cfg.clone();
     fitted.memory.vector_words = regions.dma + regions.pe + regions.act + regions.ewop;
     fitted.overlap.regions = Some(regions);
-    fitted.overlap.loadable = Some(loadable(&c, &regions));
+    if !cfg.overlap.interleaved {
+        fitted.overlap.loadable = Some(loadable(&c, &regions));
+    }
     instructions(&c, &mut fitted);
     fitted.validate().map_err(ProgramError::from)?;
     Ok(fitted)
@@ -457,6 +460,46 @@ fn score(net: &Network, cfg: &Config, layout: Layout) -> Result<(u64, Compiled),
     Ok((steady, c))
 }
 
+/// With `overlap.interleaved`, the elements of a vector of `len` that the
+/// machine produces and an SpMxV loads, in the order of its words
+/// ([`Interleave`]); else element order. Such a vector has no padding
+/// words: its producer writes every word.
+fn produced_order(
+    cfg: &Config,
+    len: usize,
+    layer: usize,
+    what: &str,
+) -> Result<Vec<usize>, NetworkError> {
+    if !cfg.overlap.interleaved {
+        return Ok((0..len).collect());
+    }
+    if len % cfg.banks != 0 {
+        return Err(NetworkError::Shape {
+            layer,
+            message: format!(
+                "{what} ({len}) is not a multiple of banks ({}): with overlap.interleaved every vector the machine writes and an SpMxV loads fills whole bank rows",
+                cfg.banks
+            ),
+        });
+    }
+    Ok(Interleave::new(len, cfg.banks)
+        .order()
+        .into_iter()
+        .map(|e| e.expect("no padding when len is a multiple of banks"))
+        .collect())
+}
+
+/// Words of a vector of `len` elements the host sends for an SpMxV, and how
+/// the host lays it out.
+fn host_input(cfg: &Config, len: usize) -> (usize, Option<Interleave>) {
+    if cfg.overlap.interleaved {
+        let il = Interleave::new(len, cfg.banks);
+        (il.words(), Some(il))
+    } else {
+        (len, None)
+    }
+}
+
 /// The program with LSTM gate rows in blocks of `block` cells.
 fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, NetworkError> {
     let block = layout.block;
@@ -473,14 +516,30 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
     let act = |func, src, dst| Instr::Act { func, src, dst };
     // Where the next layer reads its input from (`None`: the host, by a load).
     let mut input: Option<Region> = None;
-    for layer in &net.layers {
+    // The elements of the last layer's output in word order (`None`:
+    // element order), for the host's store.
+    let mut out_order: Option<Interleave> = None;
+    let layers = net.layers.len();
+    for (li, layer) in net.layers.iter().enumerate() {
         match layer {
             Layer::Lstm(l) => {
                 let n = l.hidden;
                 let first = input.is_none();
                 let x = match input {
                     Some(prev) => prev,
-                    None => a.take_loaded(Writer::DmaIn, l.input),
+                    None => {
+                        let (words, il) = host_input(cfg, l.input);
+                        p.host.load = il;
+                        a.take_loaded(Writer::DmaIn, words)
+                    }
+                };
+                // Where the layer's output and its cells sit (word q holds
+                // element out_pos[q], cell cell_pos[q]): element order, or
+                // bank-interleaved for the SpMxVs that load them.
+                let out_pos = produced_order(cfg, l.output(), li, "the layer's output")?;
+                let cell_pos = match l.proj {
+                    Some(_) => produced_order(cfg, n, li, "the cells (the projection's input)")?,
+                    None => out_pos.clone(),
                 };
                 let hout = match l.proj {
                     Some(_) => a.take_loaded(Writer::Pe, l.output()),
@@ -508,7 +567,7 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 for c0 in (0..n).step_by(block) {
                     let m = block.min(n - c0);
                     for gate in [0, 1, 3, 2] {
-                        order.extend((c0..c0 + m).map(|j| gate * n + j));
+                        order.extend(cell_pos[c0..c0 + m].iter().map(|&j| gate * n + j));
                     }
                 }
                 p.preloaded.push((hout, vec![0; l.output()]));
@@ -596,21 +655,36 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                         src: hfull,
                         dst: hout,
                     });
-                    matrices.push(proj.clone());
+                    matrices.push(proj.select_rows(&out_pos));
                     source.push(m0 + 2);
                 }
                 if first {
                     proj_end = Some(p.instrs.len());
                 }
                 input = Some(hout);
+                out_order = cfg
+                    .overlap
+                    .interleaved
+                    .then(|| Interleave::new(l.output(), cfg.banks));
             }
             Layer::Gru(g) => {
                 let hn = g.hidden;
                 let first = input.is_none();
                 let x = match input {
                     Some(prev) => prev,
-                    None => a.take_loaded(Writer::DmaIn, g.input),
+                    None => {
+                        let (words, il) = host_input(cfg, g.input);
+                        p.host.load = il;
+                        a.take_loaded(Writer::DmaIn, words)
+                    }
                 };
+                // Word q of the state holds element h_pos[q]; the gate rows
+                // (r, z, n) follow it.
+                let h_pos = produced_order(cfg, hn, li, "the hidden state")?;
+                let rows: Vec<usize> = (0..3)
+                    .flat_map(|gate| h_pos.iter().map(move |&j| gate * hn + j))
+                    .collect();
+                let permute = |v: &[i64]| -> Vec<i64> { rows.iter().map(|&r| v[r]).collect() };
                 let hs = a.take_loaded(Writer::Elementwise, hn);
                 // The products (PE array), then each plus its bias (EWOP):
                 // the next frame's products may replace gx and gh as soon
@@ -627,8 +701,8 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 let (rz, nt) = (a.take(a.act, 2 * hn), a.take(a.act, hn));
                 let (bi, bh) = (a.constant(3 * hn), a.constant(3 * hn));
                 p.preloaded.push((hs, vec![0; hn]));
-                p.preloaded.push((bi, g.b_ih.clone()));
-                p.preloaded.push((bh, g.b_hh.clone()));
+                p.preloaded.push((bi, permute(&g.b_ih)));
+                p.preloaded.push((bh, permute(&g.b_hh)));
                 let (gx_rz, gx_n) = (gxb.slice(0, 2 * hn), gxb.slice(2 * hn, hn));
                 let (gh_rz, gh_n) = (ghb.slice(0, 2 * hn), ghb.slice(2 * hn, hn));
                 let (r, z) = (rz.slice(0, hn), rz.slice(hn, hn));
@@ -661,8 +735,8 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                     );
                 }
                 let m0 = source.last().map_or(0, |&m| m + 1);
-                matrices.push(g.w_ih.clone());
-                matrices.push(g.w_hh.clone());
+                matrices.push(g.w_ih.select_rows(&rows));
+                matrices.push(g.w_hh.select_rows(&rows));
                 source.extend([m0, m0 + 1]);
                 // The values of the serialized program (crate::rnn); the
                 // sum of the r and z gates goes in place of gx's.
@@ -678,13 +752,29 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                     (tail_end, proj_end) = (Some(p.instrs.len()), Some(p.instrs.len()));
                 }
                 input = Some(hs);
+                out_order = cfg
+                    .overlap
+                    .interleaved
+                    .then(|| Interleave::new(hn, cfg.banks));
             }
             Layer::Dense(d) => {
                 let rows = d.w.rows;
                 let first = input.is_none();
                 let x = match input {
                     Some(prev) => prev,
-                    None => a.take_loaded(Writer::DmaIn, d.w.cols),
+                    None => {
+                        let (words, il) = host_input(cfg, d.w.cols);
+                        p.host.load = il;
+                        a.take_loaded(Writer::DmaIn, words)
+                    }
+                };
+                // The last layer's output goes to the host only: element
+                // order; any other is loaded by the next layer's SpMxV.
+                let last = li + 1 == layers;
+                let y_pos = if last {
+                    (0..rows).collect()
+                } else {
+                    produced_order(cfg, rows, li, "the layer's output")?
                 };
                 if first {
                     p.instrs.push(Instr::Load { dst: x });
@@ -705,22 +795,26 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                 };
                 let bias = a.constant(rows);
                 p.preloaded.push((out, vec![0; rows]));
-                p.preloaded.push((bias, d.bias.clone()));
+                p.preloaded
+                    .push((bias, y_pos.iter().map(|&r| d.bias[r]).collect()));
                 p.instrs.push(Instr::Spmv {
                     matrix: matrices.len(),
                     src: x,
                     dst: y,
                 });
                 source.push(source.last().map_or(0, |&m| m + 1));
-                matrices.push(d.w.clone());
+                matrices.push(d.w.select_rows(&y_pos));
                 p.instrs.push(ew(EwOp::Add, y, bias, sum));
                 if let Some(func) = d.act {
                     p.instrs.push(act(func, sum, out));
                 }
                 input = Some(out);
+                out_order = (cfg.overlap.interleaved && !last)
+                    .then(|| Interleave::new(rows, cfg.banks));
             }
         }
     }
+    p.host.store = out_order;
     let out = input.expect("a checked network has layers");
     p.instrs.push(Instr::Store { src: out });
     a.place(&mut p)?;
