@@ -108,9 +108,12 @@ pub struct SweepArgs {
     #[arg(long, value_name = "N", value_parser = cli::at_least_1, allow_negative_numbers = true)]
     pub budget_logic: Option<usize>,
     /// The machine scheduled: `on`, the overlapped machine (every
-    /// `[overlap]` technique, whatever the base configuration says), or
-    /// `off`, the serialized one. Points with matrices in DRAM run serialized.
-    #[arg(long, value_name = "on|off", value_enum, default_value_t = OverlapSwitch::On)]
+    /// `[overlap]` technique of the ablation up to the next frame's input
+    /// ahead, whatever the base configuration says); `interleaved`, that
+    /// machine with bank-interleaved vectors and the two-wide vector load
+    /// (points whose vectors do not fill whole bank rows are infeasible);
+    /// or `off`, the serialized one. Points with matrices in DRAM run serialized.
+    #[arg(long, value_name = "on|interleaved|off", value_enum, default_value_t = OverlapSwitch::On)]
     pub overlap: OverlapSwitch,
     /// Seed of the workload's random weights.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = cli::count,
@@ -206,6 +209,7 @@ impl Shard {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OverlapSwitch {
     On,
+    Interleaved,
     Off,
 }
 
@@ -222,8 +226,11 @@ pub struct Plan {
     pub device_name: &'static str,
     pub budget: Budget,
     pub seed: u64,
-    /// `--overlap on`; the machine actually scheduled is [`Plan::overlapped`].
+    /// `--overlap on` or `interleaved`; the machine actually scheduled is
+    /// [`Plan::overlapped`].
     pub overlap: bool,
+    /// `--overlap interleaved`.
+    pub interleaved: bool,
 }
 
 fn parse_list<T>(
@@ -301,7 +308,8 @@ impl Plan {
             device_name: args.device.name(),
             budget,
             seed: args.seed,
-            overlap: args.overlap == OverlapSwitch::On,
+            overlap: args.overlap != OverlapSwitch::Off,
+            interleaved: args.overlap == OverlapSwitch::Interleaved,
         })
     }
 
@@ -317,9 +325,20 @@ impl Plan {
         self.overlap && self.base.memory.matrix == MatrixStorage::Onchip
     }
 
-    /// `overlapped` or `serialized`: [`Plan::overlapped`].
+    /// The `[overlap]` switches every point is scheduled with.
+    pub fn switches(&self) -> Overlap {
+        match (self.overlapped(), self.interleaved) {
+            (false, _) => Overlap::default(),
+            (true, false) => Overlap::all(),
+            (true, true) => Overlap::interleaved(),
+        }
+    }
+
+    /// `overlapped` (`, bank-interleaved`) or `serialized`: [`Plan::overlapped`].
     pub fn machine(&self) -> &'static str {
-        if self.overlapped() {
+        if self.overlapped() && self.interleaved {
+            "overlapped, bank-interleaved"
+        } else if self.overlapped() {
             "overlapped"
         } else {
             "serialized"
@@ -480,15 +499,11 @@ fn derive(
     pes: usize,
     banks: usize,
     sparsity: f64,
-    overlapped: bool,
+    overlap: Overlap,
 ) -> Config {
     let mut cfg = base.clone();
     // The flag, not the base's own [overlap] section, picks the machine.
-    cfg.overlap = if overlapped {
-        Overlap::all()
-    } else {
-        Overlap::default()
-    };
+    cfg.overlap = overlap;
     cfg.name = point_name(pes, banks, sparsity).replace('.', "_");
     cfg.pes = pes;
     cfg.banks = banks;
@@ -524,7 +539,7 @@ fn run_point(
     sparsity: f64,
 ) -> Point {
     let mut p = Point::new(pes, banks, sparsity);
-    let cfg = derive(&plan.base, needs, pes, banks, sparsity, plan.overlapped());
+    let cfg = derive(&plan.base, needs, pes, banks, sparsity, plan.switches());
     // The overlapped machine's vector memory, one part per writer, as large
     // as the program needs (docs/architecture.md).
     let cfg = if cfg.overlap.units {
@@ -1041,6 +1056,8 @@ struct StoredPlan {
     budget: Budget,
     seed: u64,
     overlap: bool,
+    #[serde(default)]
+    interleaved: bool,
     base_config: String,
 }
 
@@ -1055,6 +1072,7 @@ impl StoredPlan {
             budget: plan.budget,
             seed: plan.seed,
             overlap: plan.overlap,
+            interleaved: plan.interleaved,
             base_config: plan.base.to_toml(),
         }
     }
@@ -1073,6 +1091,7 @@ impl StoredPlan {
             budget: self.budget,
             seed: self.seed,
             overlap: self.overlap,
+            interleaved: self.interleaved,
         })
     }
 }

@@ -316,8 +316,15 @@ fn a_point_is_what_bbs_sim_workload_reports_on_each_machine() {
 
     let all = sim_report(&dir.path().join("sim-overlap"), Some(&overlapped));
     let steady = &all["steady_frame"];
-    let last = all["ablation"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(steady["cycles"], last["cycles"]);
+    let rows = all["ablation"].as_array().unwrap().clone();
+    let row = |step: &str| {
+        rows.iter()
+            .find(|r| r["step"] == step)
+            .unwrap_or_else(|| panic!("no ablation row {step}"))
+            .clone()
+    };
+    let ahead = row("+ next frame's input product ahead");
+    assert_eq!(steady["cycles"], ahead["cycles"]);
     let on = one_point(&dir.path().join("on"), &[]);
     assert_eq!(on["cycles"], steady["cycles"].to_string(), "{on:?}");
     let u: f64 = num(&on, "multiplier_utilization");
@@ -327,6 +334,40 @@ fn a_point_is_what_bbs_sim_workload_reports_on_each_machine() {
     // The steady state of the overlapped machine is shorter than frame 0
     // of the serialized one here (900 and 384 cycles when this was written).
     assert!(num::<u64>(&on, "cycles") < num::<u64>(&off, "cycles"));
+
+    // `--overlap interleaved`: the ablation's last row, the machine with
+    // bank-interleaved vectors and the two-wide load.
+    let il = one_point(&dir.path().join("il"), &["--overlap", "interleaved"]);
+    let wide = row("+ two-wide vector load");
+    assert_eq!(il["cycles"], wide["cycles"].to_string(), "{il:?}");
+    assert!(num::<u64>(&il, "cycles") <= num::<u64>(&on, "cycles"));
+    assert_eq!(
+        machine(&dir.path().join("il")),
+        "overlapped, bank-interleaved"
+    );
+    // A point whose vectors do not fill whole bank rows is infeasible, and
+    // says why (small-lstm's 128 cells on 6 banks).
+    let odd = dir.path().join("il-odd");
+    sweep(
+        &odd,
+        &[
+            "--pes",
+            "8",
+            "--banks",
+            "6",
+            "--sparsity",
+            "0.75",
+            "--overlap",
+            "interleaved",
+        ],
+    );
+    let (_, rows6) = read_csv(&odd);
+    assert_eq!(rows6[0]["feasible"], "false", "{:?}", rows6[0]);
+    assert!(
+        rows6[0]["reason"].contains("is not a multiple of banks (6)"),
+        "{:?}",
+        rows6[0]
+    );
 
     // The flag, not the base's [overlap], picks the machine.
     let o = one_point(

@@ -172,6 +172,16 @@ impl Overlap {
             loadable: None,
         }
     }
+    /// [`Overlap::all`] with bank-interleaved vectors read by a two-wide
+    /// vector load: the fastest machine, for networks whose vectors (those
+    /// the machine writes and an SpMxV loads) fill whole bank rows.
+    pub fn interleaved() -> Overlap {
+        Overlap {
+            interleaved: true,
+            load_width: 2,
+            ..Overlap::all()
+        }
+    }
     /// The same switches, whatever the vector memory's split.
     pub fn same_techniques(&self, other: &Overlap) -> bool {
         Overlap {

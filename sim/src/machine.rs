@@ -615,8 +615,7 @@ impl Machine {
                         let il = Interleave::new(m.cols, self.cfg.banks);
                         let words = &self.vmem[src.base..src.end()];
                         self.gathered.clear();
-                        self.gathered
-                            .extend((0..m.cols).map(|c| words[il.word(c)]));
+                        self.gathered.extend((0..m.cols).map(|c| words[il.word(c)]));
                         k.load(&self.gathered, &mut self.scratch)?;
                     } else {
                         k.load(&self.vmem[src.base..src.end()], &mut self.scratch)?;

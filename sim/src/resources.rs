@@ -641,9 +641,12 @@ pub fn estimate(cfg: &Config, device: Device) -> Result<ResourceEstimate, Config
             device,
             &MemSpec {
                 name: "vector_bank".into(),
-                instances: p * k,
+                // `overlap.load_width` sub-banks per bank, each holding
+                // every `load_width`-th position.
+                instances: p * k * cfg.overlap.load_width,
                 // `overlap.vector_buffers` copies, one more address bit.
-                depth: cfg.bank_depth() * cfg.overlap.vector_buffers,
+                depth: (cfg.bank_depth() * cfg.overlap.vector_buffers)
+                    .div_ceil(cfg.overlap.load_width),
                 width: w,
                 read_ports: 1,
                 read: Read::Registered,
@@ -756,8 +759,12 @@ fn address_dsp(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> 
             count += usize::from(c > 0);
         }
     };
-    for g in 0..vm.ports_a {
-        add(wd.vec_words, g);
+    // The strided vector load's port g reads `g * bank_size` on; the
+    // interleaved one reads a run (no per-port product).
+    if !cfg.overlap.interleaved {
+        for g in 0..vm.ports_a {
+            add(wd.vec_words, g);
+        }
     }
     for _ in 0..cfg.pes.min(vm.ports_w) {
         add(wd.local_row, cfg.pes);
@@ -823,7 +830,17 @@ fn blocks(cfg: &Config, device: Device, wd: &Widths, vm: &VectorMemory) -> Vec<B
         count = count.div_ceil(2);
         level += 1;
     }
-    let pe_luts = tree + a + (a + 1) + w + wd.row_base;
+    // With `overlap.load_width` > 1 each private bank is that many
+    // sub-banks: the multiplier's operand is picked among their outputs by
+    // the index's low bits, delayed to the registered read.
+    let lw = cfg.overlap.load_width;
+    let sub_select = if lw > 1 {
+        crate::arith::clog2(lw) as usize
+    } else {
+        0
+    };
+    let pe_luts = tree + a + (a + 1) + w + wd.row_base + k * w * mux_luts(device, lw);
+    let array_regs = array_regs + p * k * sub_select;
 
     let seq_regs = wd.seq_state + wd.pc + wd.instr + wd.off + if latency > 0 { wd.wait } else { 0 };
     vec![

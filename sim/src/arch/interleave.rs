@@ -117,7 +117,10 @@ mod tests {
                     assert_eq!(c, (a % banks) * bs + a / banks);
                 }
             }
-            assert!(seen.iter().all(|&s| s), "{len}/{banks}: every element has a word");
+            assert!(
+                seen.iter().all(|&s| s),
+                "{len}/{banks}: every element has a word"
+            );
             let v: Vec<i64> = (0..len as i64).map(|x| 3 * x - 7).collect();
             let w = il.to_words(&v);
             assert_eq!(w.len(), il.words());

@@ -473,7 +473,7 @@ fn produced_order(
     if !cfg.overlap.interleaved {
         return Ok((0..len).collect());
     }
-    if len % cfg.banks != 0 {
+    if !len.is_multiple_of(cfg.banks) {
         return Err(NetworkError::Shape {
             layer,
             message: format!(
@@ -809,8 +809,8 @@ fn build(net: &Network, cfg: &Config, layout: Layout) -> Result<Compiled, Networ
                     p.instrs.push(act(func, sum, out));
                 }
                 input = Some(out);
-                out_order = (cfg.overlap.interleaved && !last)
-                    .then(|| Interleave::new(rows, cfg.banks));
+                out_order =
+                    (cfg.overlap.interleaved && !last).then(|| Interleave::new(rows, cfg.banks));
             }
         }
     }

@@ -7,6 +7,9 @@
 //! |---|---|---|---|---|---|
 //! | `vector_<writer>` | `bbs_vmem.v` part | N banks | `ceil(part words / N)` | W | runs combinational |
 //! | `vector_<writer>_loaded` | the part's words the vector load reads | N banks | `ceil(words / N)` | W | runs + K combinational |
+//!
+//! With `overlap.interleaved` the vector load is one more run port and no
+//! part has load ports (nor a `_loaded` memory of its own).
 //! | `issue_list` | `bbs_issue.v` `list_q` | units | `3 + 3 * instruction_words` | 16 | 4 combinational (3 lengths, the head) |
 //! | `wait_table` | `bbs_waits.v` `waits_q` | 1 | `instruction_words` | `MAX_WAITS * entry` | units |
 //! | `start_cycles` | `bbs_waits.v` `stamp_q` | units | `2 * instruction_words` | `STAMP_WIDTH + 2` | units * `MAX_WAITS` |
@@ -30,8 +33,12 @@ pub(super) struct Overlapped<'a> {
     writers: usize,
     /// Units with an issue list.
     units: usize,
-    /// Run read ports of the vector memory: EWOP a, EWOP b, store (and ACT).
+    /// Run read ports of the vector memory: EWOP a, EWOP b, store (and
+    /// ACT, and the vector load with `overlap.interleaved`).
     runs: usize,
+    /// Load ports of the strided vector load: `banks` (0 with
+    /// `overlap.interleaved`, whose load is a run port).
+    load_ports: usize,
 }
 
 impl<'a> Overlapped<'a> {
@@ -42,7 +49,12 @@ impl<'a> Overlapped<'a> {
             parts: regions.banked(),
             writers: regions.parts.len(),
             units: tables::issue_units(cfg).len(),
-            runs: 3 + usize::from(cfg.overlap.act_unit),
+            runs: 3 + usize::from(cfg.overlap.act_unit) + usize::from(cfg.overlap.interleaved),
+            load_ports: if cfg.overlap.interleaved {
+                0
+            } else {
+                cfg.banks
+            },
         })
     }
 
@@ -79,7 +91,7 @@ impl<'a> Overlapped<'a> {
                         instances: vm.banks,
                         depth: part.region.len.div_ceil(vm.banks),
                         width: cfg.value_width,
-                        read_ports: self.runs + if part.loads { cfg.banks } else { 0 },
+                        read_ports: self.runs + if part.loads { self.load_ports } else { 0 },
                         read: Read::Combinational,
                     },
                 )
@@ -166,7 +178,7 @@ impl<'a> Overlapped<'a> {
         wd: &Widths,
         vm: &VectorMemory,
     ) -> BlockEstimate {
-        let (w, k) = (self.cfg.value_width as usize, self.cfg.banks);
+        let (w, k) = (self.cfg.value_width as usize, self.load_ports);
         let parts = self.parts.len();
         let loaded = self.parts.iter().filter(|p| p.loads).count();
         let stages = vm.banks.trailing_zeros() as usize;
@@ -188,7 +200,8 @@ impl<'a> Overlapped<'a> {
         BlockEstimate {
             name: "vector_ports",
             luts: runs + loads + rows + writes + addresses,
-            registers: k * w,
+            // The loaded elements, registered on their way into the banks.
+            registers: self.cfg.banks * self.cfg.overlap.load_width * w,
             multipliers: 0,
         }
     }
