@@ -416,11 +416,30 @@ pub struct Manifest {
     pub first_frame_cycles: u64,
     pub steady_frame_cycles: u64,
     pub steady_frame_us: f64,
+    /// With `overlap.interleaved`: the word order of the machine's input
+    /// and output vectors, for a host that drives the RTL itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interleaved: Option<InterleavedIo>,
     /// With `--calibrate`: every choice of fraction bits tried, from the
     /// most down; `config.toml` has the one taken (the first with nothing
     /// out of range, else the fewest out of range).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Vec<Calibration>>,
+}
+
+/// Bank-interleaved input and output (docs/architecture.md, "Bank-interleaved
+/// vectors"): element `c` of a vector of `n` sits at word
+/// `(c % s) * banks + c / s`, `s = ceil(n / banks)`, of `banks * s` words
+/// (the others zero).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InterleavedIo {
+    pub banks: usize,
+    /// Words of each `load` (the first layer's input, padded).
+    pub input_words: usize,
+    /// Words of each `store`, when the output is interleaved too (a last
+    /// dense layer's is in row order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_words: Option<usize>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -632,6 +651,11 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         first_frame_cycles: first,
         steady_frame_cycles: steady,
         steady_frame_us: steady as f64 / f64::from(cfg.host.clock_mhz),
+        interleaved: compiled.program.host.load.map(|il| InterleavedIo {
+            banks: il.banks,
+            input_words: il.words(),
+            output_words: compiled.program.host.store.map(|o| o.words()),
+        }),
     };
     // The trained weights as they are, for `run`'s error against the dense
     // float model.

@@ -160,6 +160,32 @@ fn silero_lstm_cell_compiles_and_runs_bit_exact() {
         std::fs::read(work.path().join("vad-ov.y.npy")).unwrap(),
     );
     assert_eq!(a, b, "the overlapped machine computes the same values");
+    assert!(mo.get("interleaved").is_none(), "{mo}");
+
+    // Bank-interleaved vectors: the same values again, no slower, and the
+    // manifest says how the host lays out the input and output words.
+    cfg.name = "default-il".into();
+    cfg.overlap = bbs_sim::Overlap::interleaved();
+    let il_path = work.path().join("il.toml");
+    std::fs::write(&il_path, cfg.to_toml()).unwrap();
+    let (mi, _) = compile_and_run(
+        &model,
+        &["--sparsity", "0.5", "--config", s(&il_path)],
+        &work.path().join("vad-il"),
+        6,
+    );
+    assert!(
+        mi["steady_frame_cycles"].as_u64() <= mo["steady_frame_cycles"].as_u64(),
+        "{mi}"
+    );
+    assert_eq!(mi["interleaved"]["banks"], 8, "{mi}");
+    assert_eq!(mi["interleaved"]["input_words"], 128, "{mi}");
+    assert_eq!(mi["interleaved"]["output_words"], 128, "{mi}");
+    assert_eq!(
+        std::fs::read(work.path().join("vad-il.y.npy")).unwrap(),
+        a,
+        "bank-interleaved vectors compute the same values"
+    );
 }
 
 #[test]
