@@ -898,3 +898,44 @@ fn interleaved_hosts_pad_and_produced_vectors_fill_bank_rows() {
     assert_eq!(w.iter().filter(|&&x| x == 0).count(), 7);
     assert_eq!(il.from_words(&w), v);
 }
+
+/// The interleaved vector load starts on a vector while its producer still
+/// writes it: tempting to start it earlier still. Without its RAW wait on
+/// the producer (the ESE projection's load on the last cell block's `h =
+/// o * tanh(c)`), the validator refuses the program, naming the load.
+#[test]
+fn a_chained_interleaved_load_without_its_wait_is_refused() {
+    let mut base = config("ese-a10");
+    base.banks = 32;
+    base.max_slots = base.max_slots.min(base.bank_depth());
+    let cfg = with(&base, &Overlap::interleaved());
+    let net = workloads::network("ese-lstm", &cfg, 0.875, 1).unwrap();
+    let cfg = fitted(&cfg, &net).unwrap();
+    let (machine, program) = compiled(&cfg, &net);
+    machine.validate(&program).unwrap();
+    // The projection: the last spmv of the frame.
+    let proj = program
+        .instrs
+        .iter()
+        .rposition(|i| matches!(i, Instr::Spmv { .. }))
+        .unwrap();
+    let k = program.waits[proj]
+        .iter()
+        .position(|w| w.hazard == Hazard::Raw && !w.previous_frame)
+        .expect("the projection's load waits for its input");
+    let (bad, w) = without_wait(&program, (proj, k));
+    assert!(matches!(
+        program.instrs[w.instr],
+        Instr::Ewop {
+            func: EwOp::Mul,
+            ..
+        }
+    ));
+    let e = machine.validate(&bad).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "instruction {proj} (spmv.src): frame 0: reads element"
+        )) && e.contains("its waits let the read overtake the write"),
+        "{e}"
+    );
+}
