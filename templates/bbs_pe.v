@@ -21,10 +21,19 @@ module bbs_pe #(
   input  wire                          mat_we_i,
   input  wire [{{ p.w.mat_addr - 1 }}:0] mat_waddr_i,
   input  wire [{{ p.w.mat_word - 1 }}:0] mat_wdata_i,
+{%- if p.ov.load_width > 1 %}
+  // Vector load: {{ p.ov.load_width }} positions of every bank broadcast to every PE, from
+  // position vec_waddr_i (a multiple of {{ p.ov.load_width }}): element g to bank g % {{ p.banks }},
+  // position vec_waddr_i + g / {{ p.banks }}.
+  input  wire                          vec_we_i,
+  input  wire [{{ p.w.index - 1 }}:0]  vec_waddr_i,
+  input  wire [{{ p.ov.load_run * p.w.value - 1 }}:0] vec_wdata_i,
+{%- else %}
   // Vector load: one word (one element per bank) broadcast to every PE.
   input  wire                          vec_we_i,
   input  wire [{{ p.w.index - 1 }}:0]  vec_waddr_i,
   input  wire [{{ p.banks * p.w.value - 1 }}:0] vec_wdata_i,
+{%- endif %}
 {%- if p.ov.vbuf > 1 %}
   // Double-buffered private banks: the copy the load writes, and the copy
   // the word issued this cycle reads (the other one).
@@ -105,6 +114,59 @@ module bbs_pe #(
 {%- endif %}
 
   genvar b;
+{%- if p.ov.load_width > 1 %}
+  // Each private bank is {{ p.ov.load_width }} sub-banks: sub-bank s holds the positions p with
+  // p % {{ p.ov.load_width }} == s at p / {{ p.ov.load_width }}{% if p.ov.vbuf > 1 %} (copy 1 above copy 0, at {{ p.ov.sub_depth }}){% endif %}, so a load cycle writes
+  // {{ p.ov.load_width }} positions of every bank. The multiplier reading index j reads
+  // sub-bank j % {{ p.ov.load_width }} at j / {{ p.ov.load_width }}, and picks its output by j % {{ p.ov.load_width }}, registered
+  // beside the read.
+  localparam integer LW = {{ p.ov.load_width }};
+  localparam integer LL = {{ p.ov.lw_log2 }};
+  localparam integer SA = {{ p.ov.w_sub_addr }};
+  genvar s;
+  generate
+    for (b = 0; b < K; b = b + 1) begin : g_bank
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [IW+LL+SA-1:0] idx_w = { {(LL+SA){1'b0}}, vec_waddr_i};
+      wire [IW+LL+SA-1:0] idx_r = { {(LL+SA){1'b0}}, mat_word[K*W + b*IW +: IW]};
+      /* verilator lint_on UNUSEDSIGNAL */
+      wire [SA-1:0] row_w = idx_w[LL +: SA];
+      wire [SA-1:0] row_r = idx_r[LL +: SA];
+      reg  [LL-1:0] sel_q;
+      always @(posedge clk_i) begin
+        if (!rst_ni) begin
+          sel_q <= {LL{1'b0}};
+        end else begin
+          sel_q <= idx_r[LL-1:0];
+        end
+      end
+      wire [LW*W-1:0] sub_data;
+      for (s = 0; s < LW; s = s + 1) begin : g_sub
+        bbs_ram #(
+          .WIDTH(W),
+          .DEPTH({{ p.ov.vbuf * p.ov.sub_depth }}),
+          .ADDR_W(SA)
+        ) u_vec_bank (
+          .clk_i  (clk_i),
+          .we_i   (vec_we_i),
+{%- if p.ov.vbuf > 1 %}
+          .waddr_i(vec_wbuf_i ? row_w + {{ p.ov.w_sub_addr }}'d{{ p.ov.sub_depth }} : row_w),
+{%- else %}
+          .waddr_i(row_w),
+{%- endif %}
+          .wdata_i(vec_wdata_i[(s*K + b)*W +: W]),
+{%- if p.ov.vbuf > 1 %}
+          .raddr_i(read_buf_q ? row_r + {{ p.ov.w_sub_addr }}'d{{ p.ov.sub_depth }} : row_r),
+{%- else %}
+          .raddr_i(row_r),
+{%- endif %}
+          .rdata_o(sub_data[s*W +: W])
+        );
+      end
+      assign operand[b*W +: W] = sub_data[sel_q*W +: W];
+    end
+  endgenerate
+{%- else %}
   generate
     for (b = 0; b < K; b = b + 1) begin : g_bank
 {%- if p.ov.vbuf > 1 %}
@@ -139,6 +201,7 @@ module bbs_pe #(
 {%- endif %}
     end
   endgenerate
+{%- endif %}
 
   // ---- Stage 2: multipliers: signed W x W -> exact 2W-bit products ----
   wire [K*PW-1:0] prod_d;

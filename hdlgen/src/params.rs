@@ -102,8 +102,27 @@ pub struct OverlapParams {
     /// Units with an issue list: DMA in, DMA out, vector load, PE array,
     /// EWOP (and ACT with `act_unit`).
     pub units: usize,
-    /// Run read ports of the vector memory: EWOP a, EWOP b, store (and ACT).
+    /// Run read ports of the vector memory: EWOP a, EWOP b, store (and
+    /// ACT; and the vector load with `interleaved`, the last).
     pub runs: usize,
+    /// Bank-interleaved vectors (`overlap.interleaved`): the vector load
+    /// reads a run of `load_run` words a cycle through run port `run_vl`
+    /// instead of `banks` strided load ports.
+    pub interleaved: bool,
+    /// Positions each private bank takes per load cycle
+    /// (`overlap.load_width`): each bank is that many sub-banks.
+    pub load_width: usize,
+    /// `log2(load_width)`.
+    pub lw_log2: usize,
+    /// Words the vector load moves a cycle: `banks * load_width` with
+    /// `interleaved`, else `banks`.
+    pub load_run: usize,
+    /// The vector load's run port (with `interleaved`).
+    pub run_vl: usize,
+    /// Positions of one copy of a sub-bank: `ceil(bank_depth / load_width)`.
+    pub sub_depth: usize,
+    /// Address bits of a sub-bank (all its copies).
+    pub w_sub_addr: usize,
     /// Writer groups of the vector memory: DMA in, PEs, EWOP (and ACT).
     pub groups: usize,
     pub max_waits: usize,
@@ -204,7 +223,11 @@ impl OverlapParams {
         let w_instr = rtl::instr_width(cfg);
         let list_depth = rtl::list_depth(cfg);
         let vb = bbs_sim::arch::VectorMemory::new(cfg).banks;
-        let runs = 3 + (o.units && o.act_unit) as usize;
+        let interleaved = o.units && o.interleaved;
+        let runs = 3 + (o.units && o.act_unit) as usize + interleaved as usize;
+        let load_width = o.load_width.max(1);
+        let vbuf = if o.units { o.vector_buffers } else { 1 };
+        let sub_depth = cfg.bank_depth().div_ceil(load_width);
         let parts: Vec<VmemPart> = if o.units {
             let banked = bbs_sim::overlap::regions::WriterRegions::new(cfg)
                 .map(|w| w.banked())
@@ -214,12 +237,15 @@ impl OverlapParams {
                 .map(|b| {
                     let (w, r) = (b.writer, b.region);
                     let depth = r.len.div_ceil(vb);
+                    // The interleaved vector load reads through a run port:
+                    // no part has load ports.
+                    let loads = b.loads && !interleaved;
                     VmemPart {
                         name: w.describe(),
                         group: w.group(),
-                        loads: b.loads,
+                        loads,
                         shared: banked.iter().filter(|o| o.writer == w).count() > 1,
-                        nr: runs + if b.loads { cfg.banks } else { 0 },
+                        nr: runs + if loads { cfg.banks } else { 0 },
                         base_row: r.base / vb,
                         depth,
                         w_row: (clog2(depth) as usize).max(1),
@@ -231,7 +257,18 @@ impl OverlapParams {
         };
         OverlapParams {
             on: o.units,
-            vbuf: if o.units { o.vector_buffers } else { 1 },
+            vbuf,
+            interleaved,
+            load_width,
+            lw_log2: load_width.trailing_zeros() as usize,
+            load_run: if interleaved {
+                cfg.banks * load_width
+            } else {
+                cfg.banks
+            },
+            run_vl: runs - 1,
+            sub_depth,
+            w_sub_addr: clog2(vbuf * sub_depth) as usize,
             act_unit: o.units && o.act_unit,
             units: rtl::issue_units(cfg).len(),
             runs,

@@ -62,7 +62,11 @@ module bbs_top #(
   localparam integer VB = {{ p.vm.banks }};
   localparam integer NG = {{ p.ov.groups }};
   localparam integer NRUN = {{ p.ov.runs }};
+{%- if p.ov.interleaved %}
+  localparam integer R = {{ p.ov.load_run }};
+{%- else %}
   localparam integer K = {{ p.banks }};
+{%- endif %}
   localparam integer EB = {{ p.w.elem_bytes }};
   localparam [XW-1:0] BeatEl = {{ p.w.addr_sum }}'d{{ p.beat_el }};
   {{ p.ov.op_act }}
@@ -162,8 +166,10 @@ module bbs_top #(
   // ---- Vector memory ----
   wire [NRUN*AW-1:0]   run_addr;
   wire [NRUN*VB*W-1:0] run_data;
+{%- if !p.ov.interleaved %}
   wire [K*AW-1:0]      load_addr;
   wire [K*W-1:0]       load_data;
+{%- endif %}
   wire [NG*VB-1:0]     v_we;
   wire [NG*VB*AW-1:0]  v_waddr;
   wire [NG*VB*W-1:0]   v_wdata;
@@ -175,8 +181,10 @@ module bbs_top #(
     .clk_i      (clk_i),
     .run_addr_i (run_addr),
     .run_data_o (run_data),
+{%- if !p.ov.interleaved %}
     .load_addr_i(load_addr),
     .load_data_o(load_data),
+{%- endif %}
     .we_i       (v_we),
     .waddr_i    (v_waddr),
     .wdata_i    (v_wdata)
@@ -304,8 +312,15 @@ module bbs_top #(
   wire [XW-1:0] vl_a    = { {{ p.w.addr_sum - p.w.vaddr }}'d0, vl_word{{ p.f("a") }} };
   wire [XW-1:0] vl_head_bank = { {{ p.w.addr_sum - p.w.vec_words }}'d0, vl_head{{ p.f("bank") }} };
   wire vl_free = (buf_q[vl_next_q] == BufEmpty);
+{%- if p.ov.interleaved %}
 
-  bbs_unit #(.STEP(1)) u_vl (
+  // Bank-interleaved vectors: word a of the source goes to private bank
+  // a % {{ p.banks }}, position a / {{ p.banks }}; load cycle j reads the run of the {{ p.ov.load_run }} words from
+  // a + j * {{ p.ov.load_run }} (positions j * {{ p.ov.load_width }} on), so the unit steps {{ p.ov.load_width }} position(s) a cycle
+  // over the bank size: ceil(bank / {{ p.ov.load_width }}) cycles.
+{%- else %}
+{% endif %}
+  bbs_unit #(.STEP({{ p.ov.load_width }})) u_vl (
     .clk_i       (clk_i),
     .rst_ni      (rst_ni),
     .head_valid_i(head_valid[2]),
@@ -325,6 +340,22 @@ module bbs_top #(
   );
   assign r_we[2] = advance[2];
   assign w_we[2] = 1'b0;
+{%- if p.ov.interleaved %}
+  // The source's length is the banks' positions (the validator checks it).
+  wire unused_vl = ^{vl_index, vl_frame, vl_word, vl_head_bank, vl_len};
+
+  // One cycle after the read, as a block RAM would answer: into the banks
+  // (lane g into bank g % {{ p.banks }}, sub-bank g / {{ p.banks }}, at position vl_off + g / {{ p.banks }}).
+  reg                     vec_we_q;
+  reg [{{ p.w.index - 1 }}:0] vec_waddr_q;
+  reg                     vec_wbuf_q;
+  reg [R*W-1:0]           vec_wdata_q;
+  wire [R*W-1:0]          vec_wdata_d;
+  wire [XW-1:0] vl_addr = vl_a + vl_off * {{ p.w.addr_sum }}'d{{ p.banks }};
+  assign run_addr[{{ p.ov.run_vl }}*AW +: AW] = vl_addr[AW-1:0];
+  wire unused_vl_addr = ^vl_addr[XW-1:AW];
+  assign vec_wdata_d = run_data[{{ p.ov.run_vl }}*VB*W +: R*W];
+{%- else %}
   wire unused_vl = ^{vl_index, vl_frame, vl_word, vl_head_bank};
 
   // One cycle after the read, as a block RAM would answer: into the banks.
@@ -344,6 +375,7 @@ module bbs_top #(
       assign vec_wdata_d[g*W +: W] = (col < vl_len) ? load_data[g*W +: W] : {W{1'b0}};
     end
   endgenerate
+{%- endif %}
 
   // ---- PE array ----
   wire          pe_start;
@@ -409,7 +441,11 @@ module bbs_top #(
       vec_we_q    <= 1'b0;
       vec_waddr_q <= {{ p.w.index }}'d0;
       vec_wbuf_q  <= 1'b0;
+{%- if p.ov.interleaved %}
+      vec_wdata_q <= {(R*W){1'b0}};
+{%- else %}
       vec_wdata_q <= {(K*W){1'b0}};
+{%- endif %}
     end else begin
       if (advance[2]) begin
         buf_q[vl_next_q] <= BufLoading;

@@ -3,30 +3,48 @@
 // The overlapped machine's vector memory: {{ p.vm.words }} elements of {{ p.w.value }} bits, split among
 // its writers (bbs_sim::overlap::regions): each part has one writer, so each
 // of its {{ p.vm.banks }} bank(s) (bbs_vbank) has one write port and maps to distributed RAM.
+{%- if p.ov.interleaved %}
+// Element e lives in bank e % {{ p.vm.banks }}, global row e / {{ p.vm.banks }}, of the part holding it
+// (one memory per writer: the vector load reads through a run port):
+{%- else %}
 // Element e lives in bank e % {{ p.vm.banks }}, global row e / {{ p.vm.banks }}, of the part holding it
 // (a writer's words the SpMxV vector load reads, overlap.loadable, are a part
 // of their own with the load ports; the rest of its words have none):
+{%- endif %}
 {%- for q in p.ov.parts %}
 //   part {{ loop.index0 }}: rows {{ q.base_row }}..{{ q.base_row + q.depth }} ({{ q.depth }} deep), written by {{ q.name }} (write group {{ q.group }}){% if q.loads %}, loaded{% endif %}
 {%- endfor %}
 // The units work at the same time, so every unit has ports of its own:
+{%- if p.ov.interleaved %}
+//   run ports ({{ p.ov.runs }}): asynchronous reads of {{ p.vm.banks }} consecutive elements from
+//              run_addr_i's address: EWOP a, EWOP b, store{% if p.ov.act_unit %}, ACT{% endif %}, and the
+//              SpMxV vector load (bank-interleaved vectors: a run of {{ p.ov.load_run }} a cycle).
+{%- else %}
 //   run ports ({{ p.ov.runs }}): asynchronous reads of {{ p.vm.banks }} consecutive elements from
 //              run_addr_i's address: EWOP a, EWOP b, store{% if p.ov.act_unit %}, ACT{% endif %}.
 //   load ports ({{ p.banks }}): asynchronous reads of one element each (the SpMxV
 //              vector load: one element of each matrix bank).
+{%- endif %}
 //   write groups ({{ p.ov.groups }}): DMA in, PE results, EWOP{% if p.ov.act_unit %}, ACT{% endif %}; each writes a run
 //              of at most {{ p.vm.banks }} consecutive elements of its own part (the
 //              validator refuses any other write), so it touches a bank once.
+{%- if p.ov.interleaved %}
+// Every bank has the {{ p.ov.runs }} run ports and no other; a port takes the part its
+// element's row falls in. Part q's bank b is preloaded from vmem_p<q>_b<b>.hex.
+{%- else %}
 // Every bank has the {{ p.ov.runs }} run ports, a loaded part's banks the {{ p.banks }} load ports as
 // well; a port takes the part its element's row falls in. Part q's bank b is
 // preloaded from vmem_p<q>_b<b>.hex.
+{%- endif %}
 
 module bbs_vmem (
   input  wire                                                  clk_i,
   input  wire [{{ p.ov.runs * p.w.vaddr - 1 }}:0]              run_addr_i,
   output wire [{{ p.ov.runs * p.vm.banks * p.w.value - 1 }}:0] run_data_o,
+{%- if !p.ov.interleaved %}
   input  wire [{{ p.banks * p.w.vaddr - 1 }}:0]                load_addr_i,
   output wire [{{ p.banks * p.w.value - 1 }}:0]                load_data_o,
+{%- endif %}
   input  wire [{{ p.ov.groups * p.vm.banks - 1 }}:0]           we_i,
   input  wire [{{ p.ov.groups * p.vm.banks * p.w.vaddr - 1 }}:0] waddr_i,
   input  wire [{{ p.ov.groups * p.vm.banks * p.w.value - 1 }}:0] wdata_i
@@ -37,7 +55,9 @@ module bbs_vmem (
   localparam integer RW = {{ p.w.vbank_row }};
   localparam integer SB = {{ p.w.vbank_sel }};
   localparam integer VB = {{ p.vm.banks }};
+{%- if !p.ov.interleaved %}
   localparam integer K = {{ p.banks }};
+{%- endif %}
   localparam integer NRUN = {{ p.ov.runs }};
 
   // Each part's read data, bank by bank and port by port: bank n's port r
@@ -187,6 +207,7 @@ module bbs_vmem (
         .data_o (run_data_o[r*VB*W +: VB*W])
       );
     end
+{%- if !p.ov.interleaved %}
     for (r = 0; r < K; r = r + 1) begin : g_load
       wire [SBW-1:0] bank = bank_of(load_addr_i[r*AW +: AW]);
       wire [QW-1:0] part = part_of({1'b0, row_of(load_addr_i[r*AW +: AW])});
@@ -204,6 +225,7 @@ module bbs_vmem (
       end
       assign load_data_o[r*W +: W] = d;
     end
+{%- endif %}
   endgenerate
 
 endmodule
