@@ -148,8 +148,10 @@ pub fn simulate_program(
     })
 }
 
-/// Simulate a program, run it on the RTL in `run_dir` with the same inputs,
-/// and compare everything stored and the cycles. `plusargs` go to the
+/// Simulate a program, run it on the RTL in `run_dir` with the same inputs
+/// (in element order: the run's files lay them out as `program.host` says),
+/// and compare everything stored (the RTL's stores reordered to element
+/// order, [`bbs_hdlgen::program::host_outputs`]) and the cycles. `plusargs` go to the
 /// testbench (e.g. `"vcd"`).
 #[allow(clippy::too_many_arguments)]
 pub fn cosimulate_program(
@@ -175,7 +177,11 @@ pub fn cosimulate_program(
         matrix_load,
     }
     .write(run_dir)?;
-    let rtl = verilator::run_with(&build.binary, run_dir, plusargs)?;
+    let mut rtl = verilator::run_with(&build.binary, run_dir, plusargs)?;
+    // The simulator's outputs are in element order; the RTL's stores send
+    // words as the vector memory holds them (bank-interleaved with
+    // `overlap.interleaved`): the host reorders them.
+    rtl.output = bbs_hdlgen::program::host_outputs(program, runs, &rtl.output);
     let v = Verification::compare(cfg, &sim.stored, sim.cycles, &rtl);
     Ok((sim, v))
 }

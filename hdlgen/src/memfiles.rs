@@ -3,6 +3,7 @@
 
 use crate::program::{MatrixLoad, RunFiles};
 use bbs_compress::Csb;
+use bbs_sim::arch::interleave::{HostLayout, Interleave};
 use bbs_sim::isa::{Instr, Region};
 use bbs_sim::machine::Program;
 use bbs_sim::overlap::regions::{Writer, WriterRegions};
@@ -11,16 +12,20 @@ use std::path::Path;
 
 /// `x` at vector address 0, `y = W x` right after it, then stored; on the
 /// overlapped machine `y` at the start of the PE array's part of the vector
-/// memory (`bbs_sim::overlap::regions`).
+/// memory (`bbs_sim::overlap::regions`). With `overlap.interleaved` the
+/// host sends `x` bank-interleaved (`banks * bank_size` words, zeros in the
+/// padding: `Program.host.load`) and takes `y` in row order.
 pub fn spmv_program(cfg: &Config, csb: &Csb) -> Program {
-    let x = Region::new(0, csb.cols);
+    let interleave = (cfg.overlap.units && cfg.overlap.interleaved)
+        .then(|| Interleave::new(csb.cols, cfg.banks));
+    let x = Region::new(0, interleave.map_or(csb.cols, |il| il.words()));
     // An invalid split is refused when the program is validated.
     let pe_part = if cfg.overlap.units {
         WriterRegions::new(cfg).ok().and_then(|p| p.of(Writer::Pe))
     } else {
         None
     };
-    let y_base = pe_part.map_or(csb.cols, |r| r.base);
+    let y_base = pe_part.map_or(x.len, |r| r.base);
     let y = Region::new(y_base, csb.rows);
     Program {
         instrs: vec![
@@ -33,6 +38,10 @@ pub fn spmv_program(cfg: &Config, csb: &Csb) -> Program {
             Instr::Store { src: y },
         ],
         preloaded: vec![],
+        host: HostLayout {
+            load: interleave,
+            store: None,
+        },
         ..Program::default()
     }
 }

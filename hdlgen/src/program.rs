@@ -64,7 +64,9 @@ pub struct RunFiles<'a> {
     pub cfg: &'a Config,
     pub matrices: &'a [Csb],
     pub program: &'a Program,
-    /// Every vector the host sends, in order (all `load`s of all runs).
+    /// Every vector the host sends, in order (all `load`s of all runs), in
+    /// element order: the stream carries each as `program.host` lays it out
+    /// ([`bbs_sim::arch::interleave::HostLayout::load_words`]).
     pub inputs: &'a [Vec<i64>],
     /// How many times the testbench starts the program (frames).
     pub runs: usize,
@@ -172,13 +174,16 @@ impl RunFiles<'_> {
         }
 
         // The host's stream: one line per beat, {tlast, tdata}; element i of
-        // a beat in bytes [i * elem_bytes, (i + 1) * elem_bytes).
+        // a beat in bytes [i * elem_bytes, (i + 1) * elem_bytes). Each
+        // vector in the words its load writes (bank-interleaved with
+        // `overlap.interleaved`: padding words are zeros).
         let per_beat = cfg.beat_elements();
         let elem_bits = 8 * cfg.value_width.div_ceil(8) as usize;
         let beat_bits = per_beat * elem_bits;
         let mut stream = String::new();
         let mut beats = 0usize;
         for v in self.inputs {
+            let v = self.program.host.load_words(v);
             let chunks: Vec<&[i64]> = v.chunks(per_beat).collect();
             for (c, chunk) in chunks.iter().enumerate() {
                 let mut beat = HexWord::new(beat_bits + 1);
@@ -212,6 +217,39 @@ impl RunFiles<'_> {
         }
         files
     }
+}
+
+/// What the host takes from a run of `program` (`runs` frames) whose
+/// stores sent `words` (every store's words in the order sent, as the
+/// testbench prints them): each store's words in element order
+/// ([`bbs_sim::arch::interleave::HostLayout::store_values`]), as
+/// [`bbs_sim::Machine::run`] returns them. Words past the program's stores
+/// (or a short last store) are kept as they are, so a count that differs
+/// still shows.
+pub fn host_outputs(program: &Program, runs: usize, words: &[i64]) -> Vec<i64> {
+    if program.host.store.is_none() {
+        return words.to_vec();
+    }
+    let stores: Vec<usize> = program
+        .instrs
+        .iter()
+        .filter_map(|i| match i {
+            bbs_sim::isa::Instr::Store { src } => Some(src.len),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(words.len());
+    let mut rest = words;
+    for len in std::iter::repeat_n(&stores, runs).flatten() {
+        if rest.len() < *len {
+            break;
+        }
+        let (store, tail) = rest.split_at(*len);
+        out.extend(program.host.store_values(store));
+        rest = tail;
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// The overlapped machine's issue lists (one per unit) and wait table
