@@ -180,4 +180,25 @@ mod tests {
         assert!(last.cycles <= 480, "{}", last.cycles);
         assert!(last.multipliers_busy >= 0.9, "{}", last.multipliers_busy);
     }
+
+    /// The committed GX1150 machine: at most 1.2 us (240 cycles at 200 MHz)
+    /// per steady-state frame of the ESE LSTM, within the GX1150's DSP
+    /// blocks, M20K and ALMs by the estimate, its own vector memory split
+    /// holding the program.
+    #[test]
+    fn the_gx1150_machine_runs_an_ese_frame_in_at_most_1_2_us_within_its_budget() {
+        let cfg = Config::from_file(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../hw/configs/ese-gx1150.toml"
+        )))
+        .unwrap();
+        let net = workloads::network("ese-lstm", &cfg, 0.875, 1).unwrap();
+        let f = steady_frame_of(&cfg, &net).unwrap();
+        let us = f.cycles as f64 / f64::from(cfg.host.clock_mhz);
+        assert!(us <= 1.2, "{} cycles = {us} us", f.cycles);
+        assert!(f.multipliers_busy(&cfg) >= 0.9);
+        let est = crate::resources::estimate(&cfg, crate::resources::Device::IntelM20k).unwrap();
+        crate::resources::check_budget(&est, &crate::resources::ARRIA10_GX1150)
+            .unwrap_or_else(|e| panic!("over the GX1150 budget: {e}"));
+    }
 }
