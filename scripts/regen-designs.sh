@@ -9,7 +9,14 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet
 for config in hw/configs/*.toml; do
   name=$(basename "$config" .toml)
-  cargo run --release --quiet -- hdl --config "$config" -o "hw/designs/$name" >/dev/null
+  # The reference designs are the RTL and testbench (bbs_hdlgen::generate),
+  # not the hardware-flow kit `bbs hdl` writes beside them.
+  tmp=$(mktemp -d)
+  cargo run --release --quiet -- hdl --config "$config" -o "$tmp/$name" >/dev/null
+  rm -rf "hw/designs/$name"
+  mkdir -p "hw/designs/$name"
+  cp -r "$tmp/$name/rtl" "$tmp/$name/tb" "hw/designs/$name/"
+  rm -rf "$tmp"
   echo "hw/designs/$name"
 done
 # Designs whose configuration is gone.
