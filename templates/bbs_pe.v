@@ -171,8 +171,14 @@ module bbs_pe #(
     for (b = 0; b < K; b = b + 1) begin : g_bank
 {%- if p.ov.vbuf > 1 %}
       // Copy 1 lives above copy 0, at the bank depth.
+{%- if p.ov.w_vbuf_addr > p.w.index %}
       wire [{{ p.ov.w_vbuf_addr - 1 }}:0] idx_w = { {{- p.ov.w_vbuf_addr - p.w.index }}'d0, vec_waddr_i};
       wire [{{ p.ov.w_vbuf_addr - 1 }}:0] idx_r = { {{- p.ov.w_vbuf_addr - p.w.index }}'d0, mat_word[K*W + b*IW +: IW]};
+{%- else %}
+      // One position per copy: the index is as wide as the address.
+      wire [{{ p.ov.w_vbuf_addr - 1 }}:0] idx_w = vec_waddr_i;
+      wire [{{ p.ov.w_vbuf_addr - 1 }}:0] idx_r = mat_word[K*W + b*IW +: IW];
+{%- endif %}
       bbs_ram #(
         .WIDTH(W),
         .DEPTH({{ 2 * p.bank_depth }}),
