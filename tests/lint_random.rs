@@ -5,7 +5,9 @@
 //! 1 bank, 2-bit values, 32-bit values with a 64-bit accumulator, a 1-word
 //! instruction buffer or an EWOP unit without pipeline registers are where
 //! width arithmetic in the templates goes wrong. About half of them are the
-//! overlapped machine (`overlap.units`, the other switches at random).
+//! overlapped machine (`overlap.units`, the other switches at random), about
+//! half of those with bank-interleaved vectors (`overlap.interleaved`, the
+//! vector load 1, 2 or 4 wide).
 //!
 //! Under `CI=true` a missing Verilator fails the test; elsewhere it is skipped.
 
@@ -60,6 +62,10 @@ fn random_valid_configurations_generate_lint_clean_verilog() {
     // The machine (serialized, or overlapped with random switches) from a
     // stream of its own, so the shapes stay those of the serialized cases.
     let mut machine = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    // Bank-interleaved vectors and the vector load's width from a third
+    // stream, so the other draws stay as they were.
+    let mut vector_load = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut interleaved = 0;
     let mut overlapped = 0;
     let work = tempfile::tempdir().unwrap();
     let mut linted = 0;
@@ -79,6 +85,10 @@ fn random_valid_configurations_generate_lint_clean_verilog() {
                 regions: None,
                 loadable: None,
             };
+            if vector_load.random_bool(0.5) {
+                cfg.overlap.interleaved = true;
+                cfg.overlap.load_width = [1, 2, 4][vector_load.random_range(0..3usize)];
+            }
         }
         if cfg.validate().is_err() {
             continue;
@@ -105,7 +115,11 @@ fn random_valid_configurations_generate_lint_clean_verilog() {
         }
         linted += 1;
         overlapped += usize::from(cfg.overlap.units);
+        interleaved += usize::from(cfg.overlap.interleaved);
     }
-    eprintln!("{linted} random configurations lint-clean ({overlapped} overlapped; {i} drawn)");
+    eprintln!(
+        "{linted} random configurations lint-clean ({overlapped} overlapped, {interleaved} of them bank-interleaved; {i} drawn)"
+    );
     assert!(overlapped >= CASES / 4, "{overlapped} overlapped");
+    assert!(interleaved >= 2, "{interleaved} bank-interleaved");
 }
