@@ -11,6 +11,6 @@ cd "$(dirname "$0")/.."
 out=${1:-target/verify-ese}
 cargo build --release --quiet
 start=$(date +%s)
-./target/release/bbs verify --workload ese-lstm --config "${CONFIG:-hw/configs/ese-a10.toml}" \
+"${CARGO_TARGET_DIR:-target}/release/bbs" verify --workload ese-lstm --config "${CONFIG:-hw/configs/ese-a10.toml}" \
   --frames "${FRAMES:-2}" -o "$out"
 echo "wall time: $(($(date +%s) - start)) s"
