@@ -121,7 +121,9 @@ pub struct ProgramRun {
     pub reports: Vec<bbs_sim::machine::RunReport>,
 }
 
-/// Run `program` `runs` times on the simulator (state carried), taking `inputs` in order.
+/// Run `program` `runs` times on the simulator (state carried), taking
+/// `inputs` in order: one start of `runs` frames ([`Machine::run_last`]
+/// for the last).
 pub fn simulate_program(
     cfg: &Config,
     matrices: &[Csb],
@@ -136,8 +138,14 @@ pub fn simulate_program(
     let mut queue: VecDeque<Vec<i64>> = inputs.iter().cloned().collect();
     let mut stored = Vec::new();
     let mut reports = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let r = machine.run(program, &mut queue)?;
+    for k in 0..runs {
+        // The runs are one start of the RTL (FRAMES = runs): its last frame
+        // issues nothing ahead for a frame after it.
+        let r = if k + 1 == runs {
+            machine.run_last(program, &mut queue)?
+        } else {
+            machine.run(program, &mut queue)?
+        };
         stored.extend(r.outputs.iter().flatten());
         reports.push(r);
     }

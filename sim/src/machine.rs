@@ -144,6 +144,9 @@ pub struct Machine {
     /// frame of a program takes the same, and working them out per element
     /// costs more than running the frame.
     serialized: Option<(Vec<Instr>, FrameTimes)>,
+    /// The frame [`Machine::run`] places is the last of a start
+    /// ([`Machine::run_last`]).
+    last_of_start: bool,
 }
 
 /// The overlapped machine between frames: the program it runs (to notice a
@@ -202,6 +205,7 @@ impl Machine {
             matrices,
             overlap: None,
             serialized: None,
+            last_of_start: false,
         })
     }
 
@@ -491,7 +495,11 @@ impl Machine {
             });
         }
         let o = self.overlap.as_mut().expect("set above");
-        let t = o.scheduler.next_frame();
+        let t = if self.last_of_start {
+            o.scheduler.last_frame()
+        } else {
+            o.scheduler.next_frame()
+        };
         let cycles = (t.completion() - o.done) as u64;
         o.done = t.completion();
         (t, cycles)
@@ -548,6 +556,22 @@ impl Machine {
     /// machine, without computing any data.
     pub fn program_cycles(&self, p: &Program) -> u64 {
         p.instrs.iter().map(|i| self.instr_cycles(i).1).sum()
+    }
+
+    /// [`Machine::run`] for the last frame of a start (the RTL's FRAMES
+    /// frames, `bbs verify`): on the overlapped machine the frame issues
+    /// nothing ahead for a frame after it (the issue lists' epilogue), so
+    /// the instructions `overlap.input_ahead` moves into it do not hold up
+    /// its own; the next run starts the frame loop again (its prologue).
+    pub fn run_last(
+        &mut self,
+        p: &Program,
+        inputs: &mut VecDeque<Vec<i64>>,
+    ) -> Result<RunReport, ProgramError> {
+        self.last_of_start = true;
+        let r = self.run(p, inputs);
+        self.last_of_start = false;
+        r
     }
 
     /// Run the program once (validate it first). `Load`s take vectors from

@@ -107,6 +107,20 @@ impl Scheduler {
 
     /// Place the next frame, in cycles since the machine started.
     pub fn next_frame(&mut self) -> FrameTimes {
+        self.frame(true)
+    }
+
+    /// Place the next frame as the last of a start (the RTL's FRAMES): it
+    /// issues nothing ahead for a frame after it, as the issue lists'
+    /// epilogue (`tables::issue_list`). The next call starts a new frame
+    /// loop's prologue.
+    pub fn last_frame(&mut self) -> FrameTimes {
+        self.frame(false)
+    }
+
+    /// The next frame, and (`ahead_of_next`) the instructions the issue
+    /// order takes ahead for the frame after it.
+    fn frame(&mut self, ahead_of_next: bool) -> FrameTimes {
         let n = self.acc.len();
         let Scheduler {
             acc,
@@ -131,6 +145,9 @@ impl Scheduler {
         let mut next = FrameTimes::zeros(n);
         for s in order.iter() {
             if s.next_frame {
+                if !ahead_of_next {
+                    continue;
+                }
                 place(
                     acc,
                     waits,
@@ -153,7 +170,7 @@ impl Scheduler {
             }
         }
         *last = Some(cur.clone());
-        *ahead = Some(next);
+        *ahead = ahead_of_next.then_some(next);
         cur
     }
 }

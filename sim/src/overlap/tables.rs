@@ -209,7 +209,12 @@ pub fn dispatches(
     );
     let mut out = Vec::new();
     for frame in 0..frames {
-        let t = scheduler.next_frame();
+        // The last frame of a start issues nothing ahead (the epilogue).
+        let t = if frame + 1 == frames {
+            scheduler.last_frame()
+        } else {
+            scheduler.next_frame()
+        };
         for (instr, a) in acc.iter().enumerate() {
             for (unit, u) in units.iter().enumerate() {
                 if u.takes(a) {
