@@ -224,6 +224,40 @@ pub struct LayerTensors {
     pub b_hh: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub w_hr: Option<String>,
+    /// How the model stores these matrices against the machine's rows, so
+    /// that `--pruned` can reuse a `bbs prune` result of it.
+    #[serde(skip)]
+    pub stored: StoredRows,
+}
+
+/// How a layer's stored matrix (as `bbs prune` prunes it, row by row) maps
+/// to the machine's rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum StoredRows {
+    /// Row r of the tensor is the machine's row r (state dicts: PyTorch's
+    /// gate order is the machine's).
+    #[default]
+    AsIs,
+    /// An ONNX `LSTM`/`GRU`'s W and R: the machine's gate block g is the
+    /// tensor's block `order[g]` (ONNX orders the gates i,o,f,c and z,r,h).
+    /// Each row is pruned on its own, so reordering whole rows is exact.
+    GateBlocks { order: Vec<usize>, hidden: usize },
+    /// A tensor whose rows are not the machine's, and why.
+    Other(String),
+}
+
+impl StoredRows {
+    /// The tensor's row behind each of the machine's `rows` rows.
+    fn machine_order(&self, rows: usize) -> Option<Vec<usize>> {
+        match self {
+            StoredRows::GateBlocks { order, hidden } if rows == order.len() * hidden => Some(
+                (0..rows)
+                    .map(|r| order[r / hidden] * hidden + r % hidden)
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The recurrent layers of `model` under one prefix, in stacking order.
@@ -323,6 +357,7 @@ pub fn find_layers(model: &Path, prefix: Option<&str>) -> Result<Vec<LayerTensor
             b_ih: present(fam.b_ih),
             b_hh: present(fam.b_hh),
             w_hr: fam.w_hr.and_then(present),
+            stored: StoredRows::AsIs,
         });
     }
     Ok(out)
@@ -481,12 +516,6 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         if args.prefix.is_some() {
             bail!(
                 "--prefix: {} is an ONNX graph; its layers are its LSTM/GRU nodes (--prefix picks the tensors of a state dict)",
-                args.model.display()
-            );
-        }
-        if args.pruned.is_some() {
-            bail!(
-                "--pruned: {} is an ONNX graph, whose gate order (i,o,f,c; z,r,h) is not the machine's; compile it with --sparsity or --layers",
                 args.model.display()
             );
         }
@@ -758,6 +787,9 @@ fn network_from_pruned(
             );
         };
         let file = dir.join(&p.csb_file);
+        if let StoredRows::Other(why) = &t.stored {
+            bail!("--pruned: {name} {why}; compile this model with --sparsity or --layers");
+        }
         let c = &p.csb;
         if c.banks != cfg.banks || c.format != cfg.format() {
             bail!(
@@ -782,7 +814,10 @@ fn network_from_pruned(
                 w.ncols()
             );
         }
-        Ok(c.clone())
+        Ok(match t.stored.machine_order(c.rows) {
+            Some(order) => c.select_rows(&order),
+            None => c.clone(),
+        })
     })
 }
 

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::model_compile::LayerTensors;
+use crate::model_compile::{LayerTensors, StoredRows};
 
 /// Element-wise arithmetic with a constant.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -77,6 +77,9 @@ pub struct HostStep {
     /// A dense step's weight initializer, by name.
     #[serde(skip)]
     pub tensor: Option<String>,
+    /// How that initializer's rows are the step's output rows.
+    #[serde(skip)]
+    pub stored: StoredRows,
 }
 
 impl HostStep {
@@ -506,6 +509,7 @@ fn dense_group(items: &[Item], i: usize) -> Option<(usize, FloatLayer, LayerTens
         op: HostOp::Dense { bias, .. },
         matrix: Some(w),
         tensor,
+        stored,
         ..
     })) = items.get(i)
     else {
@@ -548,6 +552,7 @@ fn dense_group(items: &[Item], i: usize) -> Option<(usize, FloatLayer, LayerTens
         b_ih: None,
         b_hh: None,
         w_hr: None,
+        stored: stored.clone(),
     };
     Some((len, FloatLayer::dense(w.clone(), bias, act), t))
 }
@@ -703,6 +708,10 @@ fn recurrent(
         b_ih: n.input(3).map(|b| format!("{b}[0][:{wrows}]")),
         b_hh: n.input(3).map(|b| format!("{b}[0][{wrows}:]")),
         w_hr: None,
+        stored: StoredRows::GateBlocks {
+            order: order.to_vec(),
+            hidden,
+        },
     };
     Ok((layer, t, reverse))
 }
@@ -772,6 +781,17 @@ fn host_step(
                 },
                 matrix: Some(matrix),
                 tensor: n.input(1).map(str::to_string),
+                stored: if !trans_b {
+                    StoredRows::Other(format!(
+                        "is stored inputs x outputs ({r} x {c}, y = x B): `bbs prune` balanced its rows, the inputs, and the machine's rows are the outputs"
+                    ))
+                } else if alpha != 1.0 {
+                    StoredRows::Other(format!(
+                        "is scaled by {label}'s alpha = {alpha}, which a pruned copy does not hold"
+                    ))
+                } else {
+                    StoredRows::AsIs
+                },
             });
         }
         "Add" | "Sub" | "Mul" | "Div" => {
@@ -821,6 +841,7 @@ fn host_step(
         op,
         matrix: None,
         tensor: None,
+        stored: StoredRows::AsIs,
     })
 }
 

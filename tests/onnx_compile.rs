@@ -683,3 +683,132 @@ fn a_state_dict_in_onnx_initializers_is_the_npz_one() {
     }
     assert_eq!(outs[0], outs[1]);
 }
+
+/// `--pruned DIR` on an ONNX graph: `bbs prune` keeps ONNX's gate order
+/// (i,o,f,c; z,r,h) in `W[0]` and `R[0]`; compile reorders whole rows into
+/// the machine's order, which is exact because each row is pruned on its
+/// own. So the graph compiled from the pruned result is the graph compiled
+/// with the same `--sparsity`: the same CSB files, byte for byte, and the
+/// same outputs. A dense weight stored inputs x outputs (`MatMul`'s B) was
+/// balanced along the wrong axis, and is refused naming the tensor.
+#[test]
+fn a_pruned_onnx_graph_is_reused_in_the_machines_gate_order() {
+    let work = tempfile::tempdir().unwrap();
+    let mut rng = Weights::new(11);
+    let lstm = Rnn::new(true, 16, 16, &mut rng);
+    let gru = Rnn::new(false, 16, 16, &mut rng);
+    let mut initializers = lstm.tensors("enc");
+    initializers.extend(gru.tensors("dec"));
+    initializers.push(axes("axes"));
+    initializers.push(Tensor::f32("mid_W", &[16, 16], &rng.take(16 * 16)));
+    initializers.push(Tensor::f32("mid_b", &[16], &rng.take(16)));
+    let graph = |dense: Node| Graph {
+        nodes: vec![
+            Node::new("LSTM", "enc", &["x", "enc_W", "enc_R", "enc_B"])
+                .int("hidden_size", 16)
+                .outputs(&["enc_y"]),
+            Node::new("Squeeze", "sq1", &["enc_y", "axes"]).outputs(&["enc_s"]),
+            dense,
+            Node::new("Sigmoid", "mid_act", &["mid_p"]).outputs(&["mid_y"]),
+            Node::new("GRU", "dec", &["mid_y", "dec_W", "dec_R", "dec_B"])
+                .int("hidden_size", 16)
+                .int("linear_before_reset", 1)
+                .outputs(&["y"]),
+        ],
+        initializers: initializers.clone(),
+        inputs: vec!["x".into()],
+        outputs: vec!["y".into()],
+    };
+    // Gemm with transB stores W as the machine does: outputs x inputs.
+    let rows_out = graph(
+        Node::new("Gemm", "mid", &["enc_s", "mid_W", "mid_b"])
+            .int("transB", 1)
+            .outputs(&["mid_p"]),
+    );
+    let onnx = work.path().join("net.onnx");
+    std::fs::write(&onnx, model(&rows_out)).unwrap();
+    let pruned = work.path().join("pruned");
+    ok(&bbs(&[
+        "prune",
+        s(&onnx),
+        "--out-dir",
+        s(&pruned),
+        "--sparsity",
+        "0.5",
+        "-q",
+    ]));
+    let x = input_sequence(6, 16);
+    let (by_sparsity, _) =
+        compile_and_run(work.path(), "net", &rows_out, &x, &["--sparsity", "0.5"]);
+    let (reused, manifest) = compile_and_run(
+        work.path(),
+        "net-pruned",
+        &rows_out,
+        &x,
+        &["--pruned", s(&pruned)],
+    );
+    assert_eq!(reused, by_sparsity);
+    let mut compared = 0;
+    for layer in 0..3 {
+        for role in ["w_ih", "w_hh", "w"] {
+            let file = format!("layer{layer}.{role}.csb");
+            let a = work.path().join("net").join(&file);
+            if a.exists() {
+                assert_eq!(
+                    std::fs::read(&a).unwrap(),
+                    std::fs::read(work.path().join("net-pruned").join(&file)).unwrap(),
+                    "{file}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(
+        compared, 5,
+        "the LSTM's and the GRU's W and R, the dense layer's W"
+    );
+    assert_eq!(
+        manifest["layers"][0]["sparsity"]["w_hh"].as_f64(),
+        Some(0.5)
+    );
+    // The unpruned graph is another network: the reuse is not a no-op.
+    let (dense, _) = compile_and_run(
+        work.path(),
+        "net-dense",
+        &rows_out,
+        &x,
+        &["--sparsity", "0"],
+    );
+    assert_ne!(dense, reused);
+
+    // MatMul's B is inputs x outputs: its pruned rows are not the machine's.
+    let rows_in = graph(Node::new("MatMul", "mid", &["enc_s", "mid_W"]).outputs(&["mid_p"]));
+    let onnx_in = work.path().join("net-in.onnx");
+    std::fs::write(&onnx_in, model(&rows_in)).unwrap();
+    let pruned_in = work.path().join("pruned-in");
+    ok(&bbs(&[
+        "prune",
+        s(&onnx_in),
+        "--out-dir",
+        s(&pruned_in),
+        "--sparsity",
+        "0.5",
+        "-q",
+    ]));
+    let bad = work.path().join("bad");
+    let o = bbs(&[
+        "compile",
+        s(&onnx_in),
+        "--pruned",
+        s(&pruned_in),
+        "-o",
+        s(&bad),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    for needle in ["--pruned: mid_W", "inputs x outputs", "--sparsity"] {
+        assert!(err.contains(needle), "{needle} missing from: {err}");
+    }
+    assert!(!bad.exists());
+}

@@ -202,7 +202,6 @@ impl Csb {
         }
     }
 
-    /// Stored (value, index) pairs: `rows * slots * banks`.
     /// The matrix of rows `order[0], order[1], ...` of this one (a row
     /// permutation, or a subset): bank-balanced rows stay bank-balanced, so
     /// this is exact. `order` must name existing rows.
