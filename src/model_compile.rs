@@ -747,6 +747,9 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
             kinds.push(format!("on the host {place}: {}", nodes.join(", ")));
         }
     }
+    if !manifest.host.folded.is_empty() {
+        kinds.push(format!("folded {}", manifest.host.folded.join(", ")));
+    }
     say!(
         "{label}: {} on '{}' at {}: {} instructions per frame, first frame {first} cycles, then {steady} cycles = {:.2} us per frame; wrote {}",
         kinds.join(", "),

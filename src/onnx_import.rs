@@ -159,6 +159,10 @@ pub struct Host {
     /// Shape-only nodes passed through.
     #[serde(default)]
     pub pass_through: Vec<String>,
+    /// Element-wise steps with a constant folded into the next layer's
+    /// input weights and bias (`Mul 's' into GRU 'dec'`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<String>,
 }
 
 impl Host {
@@ -395,7 +399,7 @@ pub fn import(path: &Path) -> Result<Imported> {
             let (layer, t, reverse) = recurrent(&walk, n, features)?;
             features = Some(layer.w_hh.nrows() / if layer.kind == FloatKind::Lstm { 4 } else { 3 });
             directions.push((n.label(), reverse));
-            items.push(Item::Layer(layer, t));
+            items.push(Item::Layer(Box::new(layer), t, n.label()));
             for (k, o) in n.outputs.iter().enumerate().skip(1) {
                 if let Some(users) = consumers.get(o.as_str()) {
                     return Err(walk.err(format!(
@@ -428,6 +432,7 @@ pub fn import(path: &Path) -> Result<Imported> {
             walk.err("no LSTM or GRU node on the path from the graph's input to its output")
         );
     };
+    host.folded = fold_affine_steps(&mut items, first);
     let last = items
         .iter()
         .rposition(|i| matches!(i, Item::Layer(..)))
@@ -441,8 +446,8 @@ pub fn import(path: &Path) -> Result<Imported> {
     let mut tensors = Vec::new();
     let mut i = start;
     while i < items.len() {
-        if let Item::Layer(l, t) = &items[i] {
-            layers.push(l.clone());
+        if let Item::Layer(l, t, _) = &items[i] {
+            layers.push((**l).clone());
             tensors.push(t.clone());
             i += 1;
         } else if let Some((len, l, t)) = dense_group(&items, i) {
@@ -496,8 +501,84 @@ pub fn import(path: &Path) -> Result<Imported> {
 /// The graph's nodes in chain order: a recurrent layer, or a step the host
 /// could compute (a dense one may move to the accelerator).
 enum Item {
-    Layer(FloatLayer, LayerTensors),
+    /// With its node's label.
+    Layer(Box<FloatLayer>, LayerTensors, String),
     Host(HostStep),
+}
+
+/// A step `y = x op c` with a constant as `y_j = scale_j x_j + shift_j`
+/// over `n` features, if it is one (`c / x` is not).
+fn affine(op: &HostOp, n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    let HostOp::Elementwise {
+        func,
+        constant,
+        constant_first,
+    } = op
+    else {
+        return None;
+    };
+    let c = |j: usize| f64::from(constant[if constant.len() == 1 { 0 } else { j }]);
+    let per = |f: &dyn Fn(usize) -> (f64, f64)| -> (Vec<f64>, Vec<f64>) { (0..n).map(f).unzip() };
+    Some(match (func, constant_first) {
+        (Binary::Add, _) => per(&|j| (1.0, c(j))),
+        (Binary::Sub, false) => per(&|j| (1.0, -c(j))),
+        (Binary::Sub, true) => per(&|j| (-1.0, c(j))),
+        (Binary::Mul, _) => per(&|j| (c(j), 0.0)),
+        (Binary::Div, false) => per(&|j| (1.0 / c(j), 0.0)),
+        (Binary::Div, true) => return None,
+    })
+}
+
+/// Folds each `Add`/`Sub`/`Mul`/`Div` by a constant that follows a
+/// recurrent layer and feeds a linear one (a recurrent layer's input
+/// product, or a dense step) into that layer, as streamlining does in
+/// FINN: `W (s x + c) + b = (W diag s) x + (W c + b)`, exact in float and
+/// done before pruning, so the pruning sees the weights the machine
+/// multiplies by. The step then costs the machine nothing and no longer
+/// stands between two accelerated layers. Returns what it folded.
+fn fold_affine_steps(items: &mut Vec<Item>, first: usize) -> Vec<String> {
+    let mut folded = Vec::new();
+    let mut i = items.len().saturating_sub(1);
+    while i > first + 1 {
+        i -= 1;
+        let (head, tail) = items.split_at_mut(i + 1);
+        let Item::Host(step) = &head[i] else { continue };
+        let (w, bias, into, stored) = match &mut tail[0] {
+            Item::Layer(l, t, label) => (&mut l.w_ih, &mut l.b_ih, label.clone(), &mut t.stored),
+            Item::Host(HostStep {
+                node,
+                op: HostOp::Dense { bias, .. },
+                matrix: Some(w),
+                stored,
+                ..
+            }) => (w, bias, node.clone(), stored),
+            Item::Host(_) => continue,
+        };
+        let Some((scale, shift)) = affine(&step.op, w.ncols()) else {
+            continue;
+        };
+        for (mut row, b) in w.rows_mut().into_iter().zip(bias.iter_mut()) {
+            let moved: f64 = row
+                .iter()
+                .zip(&shift)
+                .map(|(&w, &c)| f64::from(w) * c)
+                .sum();
+            *b = (f64::from(*b) + moved) as f32;
+            for (w, &s) in row.iter_mut().zip(&scale) {
+                *w = (f64::from(*w) * s) as f32;
+            }
+        }
+        let label = step.node.clone();
+        if scale.iter().any(|&s| s != 1.0) {
+            *stored = StoredRows::Other(format!(
+                "holds the weights before {label} was folded into them"
+            ));
+        }
+        folded.push(format!("{label} into {into}"));
+        items.remove(i);
+    }
+    folded.reverse();
+    folded
 }
 
 /// A dense layer the accelerator runs from `items[i]`: a dense step, then

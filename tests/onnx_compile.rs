@@ -812,3 +812,106 @@ fn a_pruned_onnx_graph_is_reused_in_the_machines_gate_order() {
     }
     assert!(!bad.exists());
 }
+
+/// `Mul`, `Sub` and `Div` by constants between the recurrent layers and
+/// before a dense one are folded into the next layer's input weights and
+/// bias (`W (s x + c) + b = (W diag s) x + (W c + b)`), so the graph runs
+/// on the accelerator where it would otherwise be refused (a host step
+/// between recurrent layers), and its outputs still match ONNX's float
+/// semantics. The folded weights are not a `bbs prune` result's, so
+/// `--pruned` is refused naming the fold.
+#[test]
+fn constant_arithmetic_between_layers_folds_into_the_next_layer() {
+    let work = tempfile::tempdir().unwrap();
+    let mut rng = Weights::new(5);
+    let lstm = Rnn::new(true, 8, 8, &mut rng);
+    let gru = Rnn::new(false, 8, 8, &mut rng);
+    let scale: Vec<f32> = rng.take(8).iter().map(|v| v + 1.0).collect();
+    let shift = rng.take(8);
+    let head_w = rng.take(4 * 8);
+    let mut initializers = lstm.tensors("enc");
+    initializers.extend(gru.tensors("dec"));
+    initializers.push(axes("axes"));
+    initializers.push(Tensor::f32("scale", &[8], &scale));
+    initializers.push(Tensor::f32("shift", &[8], &shift));
+    initializers.push(Tensor::f32("two", &[1], &[2.0]));
+    initializers.push(Tensor::f32("head_W", &[4, 8], &head_w));
+    let graph = Graph {
+        nodes: vec![
+            Node::new("LSTM", "enc", &["x", "enc_W", "enc_R", "enc_B"])
+                .int("hidden_size", 8)
+                .outputs(&["enc_y"]),
+            Node::new("Squeeze", "sq1", &["enc_y", "axes"]).outputs(&["enc_s"]),
+            Node::new("Mul", "scale", &["enc_s", "scale"]).outputs(&["scaled"]),
+            Node::new("Sub", "shift", &["shift", "scaled"]).outputs(&["shifted"]),
+            Node::new("GRU", "dec", &["shifted", "dec_W", "dec_R", "dec_B"])
+                .int("hidden_size", 8)
+                .int("linear_before_reset", 1)
+                .outputs(&["dec_y"]),
+            Node::new("Squeeze", "sq2", &["dec_y", "axes"]).outputs(&["dec_s"]),
+            Node::new("Div", "half", &["dec_s", "two"]).outputs(&["halved"]),
+            Node::new("Gemm", "head", &["halved", "head_W"])
+                .int("transB", 1)
+                .outputs(&["y"]),
+        ],
+        initializers,
+        inputs: vec!["x".into()],
+        outputs: vec!["y".into()],
+    };
+    let x = input_sequence(10, 8);
+    let enc = lstm.run(&rows(&x), false);
+    let mid: Vec<Vec<f64>> = enc
+        .iter()
+        .map(|h| {
+            (0..8)
+                .map(|j| f64::from(shift[j]) - f64::from(scale[j]) * h[j])
+                .collect()
+        })
+        .collect();
+    let expected: Vec<Vec<f64>> = gru
+        .run(&mid, false)
+        .iter()
+        .map(|h| {
+            let half: Vec<f64> = h.iter().map(|v| v / 2.0).collect();
+            (0..4).map(|o| Rnn::dot(&head_w, o, &half)).collect()
+        })
+        .collect();
+    let (out, manifest) = compile_and_run(work.path(), "folded", &graph, &x, &["--sparsity", "0"]);
+    let e = max_error(&out, &expected);
+    eprintln!("folded graph, unpruned, Q3.12: max |error| {e:.5} against the ONNX float model");
+    assert!(e < 0.01, "max |error| {e} against the ONNX float model");
+    let kinds: Vec<&str> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["lstm", "gru", "dense"]);
+    assert_eq!(
+        manifest["host"]["folded"],
+        serde_json::json!([
+            "Mul 'scale' into GRU 'dec'",
+            "Sub 'shift' into GRU 'dec'",
+            "Div 'half' into Gemm 'head'"
+        ])
+    );
+    assert!(manifest["host"]["before"]
+        .as_array()
+        .is_none_or(Vec::is_empty));
+    assert!(manifest["host"]["after"]
+        .as_array()
+        .is_none_or(Vec::is_empty));
+
+    let onnx = work.path().join("folded.onnx");
+    let pruned = work.path().join("pruned");
+    ok(&bbs(&["prune", s(&onnx), "--out-dir", s(&pruned), "-q"]));
+    let bad = work.path().join("bad");
+    let o = bbs(&["compile", s(&onnx), "--pruned", s(&pruned), "-o", s(&bad)]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("dec_W[0] holds the weights before Mul 'scale' was folded"),
+        "{err}"
+    );
+    assert!(!bad.exists());
+}
