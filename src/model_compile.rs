@@ -244,6 +244,15 @@ pub enum StoredRows {
     GateBlocks { order: Vec<usize>, hidden: usize },
     /// A tensor whose rows are not the machine's, and why.
     Other(String),
+    /// No tensor: the `size` x `size` identity through which a standalone
+    /// `Sigmoid`/`Tanh` reaches the ACT unit, pruned to one slot per bank
+    /// (all it holds) whatever `--sparsity` says.
+    Identity { size: usize },
+}
+
+/// The sparsity that keeps one slot per bank of a `cols`-column matrix.
+fn one_slot_per_bank(cfg: &Config, cols: usize) -> f64 {
+    1.0 - 1.0 / cols.div_ceil(cfg.banks).max(1) as f64
 }
 
 impl StoredRows {
@@ -778,6 +787,10 @@ fn network_from_pruned(
     let pruned = crate::sim_cmd::load_model(dir)?;
     network_from_parts(cfg, float, |k, role, w| -> Result<Csb> {
         let t = &tensors[k];
+        if let StoredRows::Identity { size } = t.stored {
+            let p = bbs_compress::prune_bbs(&w.view(), cfg.banks, one_slot_per_bank(cfg, size))?;
+            return Ok(Csb::from_pruned(&p, cfg.format()).0);
+        }
         let name = match role {
             "w_ih" => &t.w_ih,
             "w_hh" => &t.w_hh,
@@ -849,6 +862,9 @@ fn matrix_sparsities(
         .iter()
         .map(|t| {
             let mut m = BTreeMap::new();
+            if let StoredRows::Identity { size } = t.stored {
+                m.insert("w_ih".to_string(), one_slot_per_bank(cfg, size));
+            }
             for (role, name) in [("w_ih", Some(&t.w_ih)), ("w_hh", Some(&t.w_hh)), ("w_hr", t.w_hr.as_ref())] {
                 let Some(name) = name.filter(|n| !n.is_empty()) else { continue };
                 let s = rules.for_tensor(name);

@@ -454,6 +454,10 @@ pub fn import(path: &Path) -> Result<Imported> {
             layers.push(l);
             tensors.push(t);
             i += len;
+        } else if let Some((l, t)) = act_after_recurrent(&items, i) {
+            layers.push(l);
+            tensors.push(t);
+            i += 1;
         } else if i < last {
             let Item::Host(h) = &items[i] else {
                 unreachable!()
@@ -579,6 +583,40 @@ fn fold_affine_steps(items: &mut Vec<Item>, first: usize) -> Vec<String> {
     }
     folded.reverse();
     folded
+}
+
+/// A `Sigmoid` or `Tanh` right after a recurrent layer, as a dense layer
+/// whose matrix is the identity: the machine's ACT unit reads what an
+/// SpMxV wrote, and the identity, bank-balanced with one slot per bank,
+/// costs the PEs a cycle per row block (`x * 1.0` is exact wherever the
+/// format holds 1.0, every format with an integer bit).
+fn act_after_recurrent(items: &[Item], i: usize) -> Option<(FloatLayer, LayerTensors)> {
+    let act = match items.get(i)? {
+        Item::Host(HostStep {
+            op: HostOp::Sigmoid,
+            ..
+        }) => ActFn::Sigmoid,
+        Item::Host(HostStep {
+            op: HostOp::Tanh, ..
+        }) => ActFn::Tanh,
+        _ => return None,
+    };
+    let Item::Layer(prev, ..) = items.get(i.checked_sub(1)?)? else {
+        return None;
+    };
+    let n = prev.w_hh.ncols();
+    let t = LayerTensors {
+        w_ih: String::new(),
+        w_hh: String::new(),
+        b_ih: None,
+        b_hh: None,
+        w_hr: None,
+        stored: StoredRows::Identity { size: n },
+    };
+    Some((
+        FloatLayer::dense(Array2::eye(n), vec![0.0; n], Some(act)),
+        t,
+    ))
 }
 
 /// A dense layer the accelerator runs from `items[i]`: a dense step, then

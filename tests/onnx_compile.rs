@@ -915,3 +915,73 @@ fn constant_arithmetic_between_layers_folds_into_the_next_layer() {
     );
     assert!(!bad.exists());
 }
+
+/// A `Tanh` between two recurrent layers and a `Sigmoid` after the last
+/// run on the ACT unit, each as a dense layer whose matrix is the identity
+/// with one slot per bank, whatever `--sparsity` says; the outputs match
+/// ONNX's float semantics.
+#[test]
+fn standalone_activations_after_a_recurrent_layer_run_on_the_act_unit() {
+    let work = tempfile::tempdir().unwrap();
+    let mut rng = Weights::new(9);
+    let gru = Rnn::new(false, 8, 16, &mut rng);
+    let lstm = Rnn::new(true, 16, 16, &mut rng);
+    let mut initializers = gru.tensors("a");
+    initializers.extend(lstm.tensors("b"));
+    initializers.push(axes("axes"));
+    let graph = Graph {
+        nodes: vec![
+            Node::new("GRU", "a", &["x", "a_W", "a_R", "a_B"])
+                .int("hidden_size", 16)
+                .int("linear_before_reset", 1)
+                .outputs(&["a_y"]),
+            Node::new("Squeeze", "sq1", &["a_y", "axes"]).outputs(&["a_s"]),
+            Node::new("Tanh", "squash", &["a_s"]).outputs(&["a_t"]),
+            Node::new("LSTM", "b", &["a_t", "b_W", "b_R", "b_B"])
+                .int("hidden_size", 16)
+                .outputs(&["b_y"]),
+            Node::new("Squeeze", "sq2", &["b_y", "axes"]).outputs(&["b_s"]),
+            Node::new("Sigmoid", "out", &["b_s"]).outputs(&["y"]),
+        ],
+        initializers,
+        inputs: vec!["x".into()],
+        outputs: vec!["y".into()],
+    };
+    let x = input_sequence(10, 8);
+    let a: Vec<Vec<f64>> = gru
+        .run(&rows(&x), false)
+        .into_iter()
+        .map(|h| h.iter().map(|v| v.tanh()).collect())
+        .collect();
+    let expected: Vec<Vec<f64>> = lstm
+        .run(&a, false)
+        .into_iter()
+        .map(|h| h.iter().map(|&v| sigmoid(v)).collect())
+        .collect();
+    let (out, manifest) = compile_and_run(work.path(), "acts", &graph, &x, &["--sparsity", "0"]);
+    let e = max_error(&out, &expected);
+    eprintln!(
+        "standalone activations, unpruned, Q3.12: max |error| {e:.5} against the ONNX float model"
+    );
+    assert!(e < 0.01, "max |error| {e} against the ONNX float model");
+    let layers = manifest["layers"].as_array().unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = layers
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["act"].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("gru", None),
+            ("dense", Some("tanh")),
+            ("lstm", None),
+            ("dense", Some("sigmoid"))
+        ]
+    );
+    // 16 columns in 8 banks of 2: one slot of 2 kept, though --sparsity 0.
+    assert_eq!(layers[1]["sparsity"]["w_ih"].as_f64(), Some(0.5));
+    assert_eq!(layers[0]["sparsity"]["w_ih"].as_f64(), Some(0.0));
+    assert!(manifest["host"]["after"]
+        .as_array()
+        .is_none_or(Vec::is_empty));
+}
