@@ -123,6 +123,11 @@ enum Command {
         /// Also write the testbench's memory files for this matrix (into OUTPUT/run).
         #[arg(long, requires = "input")]
         csb: Option<PathBuf>,
+        /// A `bbs compile` directory: its configuration, and its program,
+        /// matrices and vector memory as the memory images (into OUTPUT/mem,
+        /// named by --prefix).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "csb"])]
+        model: Option<PathBuf>,
         /// The input vector for --csb.
         #[arg(long, requires = "csb")]
         input: Option<PathBuf>,
@@ -367,10 +372,14 @@ fn run(cli: Cli) -> Result<()> {
             vivado_part,
             csb,
             input,
+            model,
         } => {
             print::stdout_is_output(false);
             let mut plan = OutputPlan::new();
             config_input(&mut plan, &config);
+            if let Some(m) = &model {
+                plan.input("--model", m);
+            }
             for (role, p) in [("--csb", &csb), ("--input", &input)] {
                 if let Some(p) = p {
                     plan.input(role, p);
@@ -378,7 +387,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             let dir = plan.dir("-o", &output)?;
             plan.check()?;
-            let cfg = flow::load_config(config.as_deref())?;
+            let (cfg, compiled) = match &model {
+                Some(m) => {
+                    let (cfg, _, net) = bbs::model_compile::load_compiled(m)?;
+                    let images = bbs::model_compile::memory_images(&cfg, &net)?;
+                    (cfg, Some(images))
+                }
+                None => (flow::load_config(config.as_deref())?, None),
+            };
             let design = bbs_hdlgen::generate_prefixed(&cfg, &prefix)?;
             // Check the matrix and vector before writing anything.
             let run_inputs = match (csb, input) {
@@ -391,9 +407,16 @@ fn run(cli: Cli) -> Result<()> {
                 _ => None,
             };
             design.stage(&mut plan, dir)?;
-            // The memory images: the run's (run/), or an empty program's (mem/).
-            let (mem_dir, memories) = match &run_inputs {
-                Some((c, x)) => {
+            // The memory images: the run's (run/), or the compiled model's
+            // or an empty program's (mem/).
+            let described = match (&run_inputs, &compiled) {
+                (Some(_), _) => "testbench's",
+                (None, Some(_)) => "compiled model's",
+                (None, None) => "empty program's",
+            };
+            let (mem_dir, memories) = match (&run_inputs, compiled) {
+                (_, Some(images)) => ("mem", images),
+                (Some((c, x)), None) => {
                     let program = bbs_sim::machine::Machine::new(&cfg, vec![c.clone()])?
                         .with_waits(bbs_hdlgen::memfiles::spmv_program(&cfg, c));
                     let files = bbs_hdlgen::program::RunFiles {
@@ -407,7 +430,7 @@ fn run(cli: Cli) -> Result<()> {
                     .files();
                     ("run", files)
                 }
-                None => ("mem", bbs_hdlgen::kit::blank_memories(&cfg)),
+                (None, None) => ("mem", bbs_hdlgen::kit::blank_memories(&cfg)),
             };
             // A prefixed design opens prefixed images (`a_program.hex`).
             let memories: Vec<(String, String)> = memories
@@ -437,12 +460,7 @@ fn run(cli: Cli) -> Result<()> {
                 print::wrote(&output.join(&f.path))?;
             }
             say!(
-                "wrote the {} memory images to {}",
-                if run_inputs.is_some() {
-                    "testbench's"
-                } else {
-                    "empty program's"
-                },
+                "wrote the {described} memory images to {}",
                 bbs_compress::shown_path(&output.join(mem_dir))
             )?;
         }

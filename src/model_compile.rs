@@ -894,6 +894,22 @@ fn file_name(p: &Path) -> String {
 }
 
 /// The network and configuration of a compiled directory.
+/// The `$readmemh` images of a compiled network's program, matrices and
+/// vector memory, as `compile` writes them into `hex/` (`bbs hdl --model`
+/// names them by its prefix).
+pub fn memory_images(cfg: &Config, net: &Network) -> Result<Vec<(String, String)>> {
+    let compiled = net.compile(cfg)?;
+    Ok(bbs_hdlgen::program::RunFiles {
+        cfg,
+        matrices: &compiled.matrices,
+        program: &compiled.program,
+        inputs: &[],
+        runs: 0,
+        matrix_load: bbs_hdlgen::program::MatrixLoad::Init,
+    }
+    .files())
+}
+
 pub fn load_compiled(dir: &Path) -> Result<(Config, Manifest, Network)> {
     let text = std::fs::read_to_string(dir.join("manifest.json"))
         .with_context(|| format!("{}: not a `bbs compile` directory", dir.display()))?;

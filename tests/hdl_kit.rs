@@ -653,3 +653,60 @@ fn the_project_scripts_run_in_tclsh_with_stand_in_tools() {
         text(&o)
     );
 }
+
+/// `bbs hdl --model DIR`: a compiled network's design with its own memory
+/// images, the ones `bbs compile` wrote into DIR/hex byte for byte, under
+/// the prefix's names; two compiled models lint in one netlist.
+#[test]
+fn two_compiled_models_live_side_by_side() {
+    if !bbs_hdlgen::verilator::available_for_test("two compiled models in one netlist") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("data/silero-vad/silero_vad_16k.safetensors");
+    let mut kits = Vec::new();
+    for (prefix, sparsity) in [("a", "0.75"), ("b", "0.5")] {
+        let compiled = dir.path().join(format!("{prefix}-compiled"));
+        ok(bbs(&[
+            "compile",
+            s(&model),
+            "--sparsity",
+            sparsity,
+            "-o",
+            s(&compiled),
+        ]));
+        let kit = dir.path().join(prefix);
+        ok(bbs(&[
+            "hdl",
+            "--model",
+            s(&compiled),
+            "--prefix",
+            prefix,
+            "-o",
+            s(&kit),
+        ]));
+        let mut images = 0;
+        for e in std::fs::read_dir(compiled.join("hex")).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            assert_eq!(
+                std::fs::read(compiled.join("hex").join(&name)).unwrap(),
+                std::fs::read(kit.join("mem").join(format!("{prefix}_{name}"))).unwrap(),
+                "{prefix}_{name}"
+            );
+            images += 1;
+        }
+        assert!(images > 10, "{images} images");
+        kits.push(kit);
+    }
+    // Different sparsities, different matrices.
+    assert_ne!(
+        std::fs::read(kits[0].join("mem/a_pe0_mat.hex")).unwrap(),
+        std::fs::read(kits[1].join("mem/b_pe0_mat.hex")).unwrap()
+    );
+    let o = lint_two(dir.path(), &kits[0], &kits[1], "a_top", "b_top");
+    let t = text(&o);
+    assert!(
+        o.status.success() && !t.contains("%Warning") && !t.contains("%Error"),
+        "{t}"
+    );
+}
