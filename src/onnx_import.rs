@@ -463,7 +463,7 @@ pub fn import(path: &Path) -> Result<Imported> {
                 unreachable!()
             };
             return Err(walk.err(format!(
-                "node {}: runs on the host but sits between recurrent layers; the accelerator runs its layers back to back, with only dense layers (Gemm/MatMul, a bias Add, Sigmoid/Tanh) and shape-only nodes between them",
+                "node {}: runs on the host but sits between recurrent layers; the accelerator runs its layers back to back, with only dense layers (Gemm/MatMul, a bias Add, Sigmoid/Tanh/Relu), activations, constant arithmetic folded into the next layer and shape-only nodes between them",
                 h.node
             )));
         } else {
@@ -585,7 +585,7 @@ fn fold_affine_steps(items: &mut Vec<Item>, first: usize) -> Vec<String> {
     folded
 }
 
-/// A `Sigmoid` or `Tanh` right after a recurrent layer, as a dense layer
+/// A `Sigmoid`, `Tanh` or `Relu` right after a recurrent layer, as a dense layer
 /// whose matrix is the identity: the machine's ACT unit reads what an
 /// SpMxV wrote, and the identity, bank-balanced with one slot per bank,
 /// costs the PEs a cycle per row block (`x * 1.0` is exact wherever the
@@ -599,6 +599,9 @@ fn act_after_recurrent(items: &[Item], i: usize) -> Option<(FloatLayer, LayerTen
         Item::Host(HostStep {
             op: HostOp::Tanh, ..
         }) => ActFn::Tanh,
+        Item::Host(HostStep {
+            op: HostOp::Relu, ..
+        }) => ActFn::Relu,
         _ => return None,
     };
     let Item::Layer(prev, ..) = items.get(i.checked_sub(1)?)? else {
@@ -621,7 +624,7 @@ fn act_after_recurrent(items: &[Item], i: usize) -> Option<(FloatLayer, LayerTen
 
 /// A dense layer the accelerator runs from `items[i]`: a dense step, then
 /// optionally an `Add` (or `Sub`) of a constant as its bias, then optionally
-/// `Sigmoid` or `Tanh`. Returns the items it takes, the layer and its
+/// `Sigmoid`, `Tanh` or `Relu`. Returns the items it takes, the layer and its
 /// tensor names.
 fn dense_group(items: &[Item], i: usize) -> Option<(usize, FloatLayer, LayerTensors)> {
     let Some(Item::Host(HostStep {
@@ -662,6 +665,9 @@ fn dense_group(items: &[Item], i: usize) -> Option<(usize, FloatLayer, LayerTens
         Some(Item::Host(HostStep {
             op: HostOp::Tanh, ..
         })) => Some(ActFn::Tanh),
+        Some(Item::Host(HostStep {
+            op: HostOp::Relu, ..
+        })) => Some(ActFn::Relu),
         _ => None,
     };
     len += usize::from(act.is_some());

@@ -3,7 +3,8 @@
 // The EWOP and ACT unit: {{ p.lanes }} lane(s), each doing one element per cycle, then
 // {{ p.ew_latency }} pipeline register stage(s) before the vector-memory write.
 //   op_i: {{ p.unit_add }} add, {{ p.unit_sub }} sub (exact, then saturated), {{ p.unit_mul }} mul (rounded half up back to
-//         {{ p.frac_bits }} fraction bits, saturated), {{ p.unit_copy }} copy, {{ p.unit_sigmoid }} sigmoid, {{ p.unit_tanh }} tanh.
+//         {{ p.frac_bits }} fraction bits, saturated), {{ p.unit_copy }} copy, {{ p.unit_sigmoid }} sigmoid, {{ p.unit_tanh }} tanh, {{ p.unit_relu }} relu.
+// Relu is max(a, 0): exact, no table.
 // Sigmoid and tanh are the simulator's piecewise-linear tables
 // (bbs_sim::act): clamp x to the table, segment s = (x - x_min) >> {{ p.w.act_step_log2 }},
 // offset d = the low bits, y = base[s] + round_half_up(slope[s] * d >> {{ p.frac_bits }}),
@@ -116,6 +117,7 @@ module bbs_ewop (
           {{ p.w.unit_op }}'d{{ p.unit_sub }}:    y_d = dif_s;
           {{ p.w.unit_op }}'d{{ p.unit_mul }}:    y_d = mul_s;
           {{ p.w.unit_op }}'d{{ p.unit_copy }}:    y_d = a;
+          {{ p.w.unit_op }}'d{{ p.unit_relu }}:    y_d = a[W-1] ? {W{1'b0}} : a;
           default: y_d = act_s;
         endcase
       end

@@ -302,7 +302,7 @@ module bbs_top #(
     .clk_i    (clk_i),
     .rst_ni   (rst_ni),
     .valid_i  (ew_issue),
-    .op_i     ((op == OpAct) ? { {{- p.act_op_hi }}, func[0]} : { {{- p.ew_op_pad }}, func}),
+    .op_i     ((op == OpAct) ? { {{- p.act_op_hi }}, func} : { {{- p.ew_op_pad }}, func}),
     .lane_ok_i(ew_lane_ok),
     .waddr_i  (ew_dst[AW-1:0]),
     .a_i      (a_data[{{ p.lanes * p.w.value - 1 }}:0]),

@@ -388,16 +388,18 @@ fn stacked_graph_with_dense_layers_matches_onnx_float_semantics() {
     assert!(max_error(&half, &expected) > e);
 }
 
-/// The compiled graph, dense layers included, on the generated RTL: bit
-/// for bit and cycle for cycle, serialized and overlapped.
+/// A compiled graph on the generated RTL, bit for bit and cycle for cycle,
+/// serialized and overlapped: [`Activations`], whose Tanh and Relu run on
+/// the ACT unit through identity layers and whose Gemm + Relu is a dense
+/// layer (relu is the ACT unit's table-free operation).
 #[test]
 fn a_compiled_onnx_graph_verifies_on_verilator() {
     if !bbs_hdlgen::verilator::available_for_test("bbs verify --model (ONNX)") {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let onnx = work.path().join("stacked.onnx");
-    std::fs::write(&onnx, model(&Stacked::new(3).graph())).unwrap();
+    let onnx = work.path().join("acts.onnx");
+    std::fs::write(&onnx, model(&Activations::new(3).graph())).unwrap();
     let ov = overlapped_config(work.path());
     for (name, extra) in [("ser", vec![]), ("ov", vec!["--config", s(&ov)])] {
         let dir = work.path().join(name);
@@ -416,7 +418,7 @@ fn a_compiled_onnx_graph_verifies_on_verilator() {
         ]));
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["bit_exact"], true, "{name}: {v}");
-        assert_eq!(v["rows"], 2 * 5, "{name}: {v}");
+        assert_eq!(v["rows"], 2 * 6, "{name}: {v}");
         assert_eq!(v["rtl_cycles"], v["sim_cycles"], "{name}: {v}");
     }
 }
@@ -560,14 +562,14 @@ fn graphs_bbs_cannot_run_are_refused_naming_the_node() {
                     .extend(Rnn::new(false, 8, 8, &mut rng).tensors("r"));
                 g.nodes[0].outputs = vec!["y0".into()];
                 g.nodes
-                    .push(Node::new("Relu", "relu", &["y0"]).outputs(&["y1"]));
+                    .push(Node::new("Softmax", "soft", &["y0"]).outputs(&["y1"]));
                 g.nodes.push(
                     Node::new("GRU", "r", &["y1", "r_W", "r_R", "r_B"])
                         .int("linear_before_reset", 1)
                         .outputs(&["y"]),
                 );
             }),
-            vec!["Relu 'relu'", "sits between recurrent layers"],
+            vec!["Softmax 'soft'", "sits between recurrent layers"],
         ),
         (
             "cycle",
@@ -916,54 +918,97 @@ fn constant_arithmetic_between_layers_folds_into_the_next_layer() {
     assert!(!bad.exists());
 }
 
-/// A `Tanh` between two recurrent layers and a `Sigmoid` after the last
-/// run on the ACT unit, each as a dense layer whose matrix is the identity
-/// with one slot per bank, whatever `--sparsity` says; the outputs match
-/// ONNX's float semantics.
+/// X -> GRU 'a' (8 -> 16) -> Tanh 'squash' -> LSTM 'b' (16 -> 16) -> Relu
+/// 'rect' -> Gemm 'head' (16 -> 6, transB, a bias) -> Relu 'head_act': the
+/// activations right after a recurrent layer run on the ACT unit as
+/// identity layers, the last Relu as the dense layer's activation.
+struct Activations {
+    gru: Rnn,
+    lstm: Rnn,
+    head_w: Vec<f32>,
+    head_b: Vec<f32>,
+}
+
+impl Activations {
+    fn new(seed: u64) -> Activations {
+        let mut rng = Weights::new(seed);
+        Activations {
+            gru: Rnn::new(false, 8, 16, &mut rng),
+            lstm: Rnn::new(true, 16, 16, &mut rng),
+            head_w: rng.take(6 * 16),
+            head_b: rng.take(6),
+        }
+    }
+
+    fn graph(&self) -> Graph {
+        let mut initializers = self.gru.tensors("a");
+        initializers.extend(self.lstm.tensors("b"));
+        initializers.push(axes("axes"));
+        initializers.push(Tensor::f32("head_W", &[6, 16], &self.head_w));
+        initializers.push(Tensor::f32("head_b", &[6], &self.head_b));
+        Graph {
+            nodes: vec![
+                Node::new("GRU", "a", &["x", "a_W", "a_R", "a_B"])
+                    .int("hidden_size", 16)
+                    .int("linear_before_reset", 1)
+                    .outputs(&["a_y"]),
+                Node::new("Squeeze", "sq1", &["a_y", "axes"]).outputs(&["a_s"]),
+                Node::new("Tanh", "squash", &["a_s"]).outputs(&["a_t"]),
+                Node::new("LSTM", "b", &["a_t", "b_W", "b_R", "b_B"])
+                    .int("hidden_size", 16)
+                    .outputs(&["b_y"]),
+                Node::new("Squeeze", "sq2", &["b_y", "axes"]).outputs(&["b_s"]),
+                Node::new("Relu", "rect", &["b_s"]).outputs(&["b_r"]),
+                Node::new("Gemm", "head", &["b_r", "head_W", "head_b"])
+                    .int("transB", 1)
+                    .outputs(&["logits"]),
+                Node::new("Relu", "head_act", &["logits"]).outputs(&["y"]),
+            ],
+            initializers,
+            inputs: vec!["x".into()],
+            outputs: vec!["y".into()],
+        }
+    }
+
+    fn expected(&self, x: &Array2<f32>) -> Vec<Vec<f64>> {
+        let a: Vec<Vec<f64>> = self
+            .gru
+            .run(&rows(x), false)
+            .into_iter()
+            .map(|h| h.iter().map(|v| v.tanh()).collect())
+            .collect();
+        self.lstm
+            .run(&a, false)
+            .into_iter()
+            .map(|h| {
+                let r: Vec<f64> = h.iter().map(|v| v.max(0.0)).collect();
+                (0..6)
+                    .map(|o| (Rnn::dot(&self.head_w, o, &r) + f64::from(self.head_b[o])).max(0.0))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// `Tanh` and `Relu` right after a recurrent layer run on the ACT unit,
+/// each as a dense layer whose matrix is the identity with one slot per
+/// bank, whatever `--sparsity` says; a `Relu` after a dense layer is its
+/// activation; the outputs match ONNX's float semantics.
 #[test]
 fn standalone_activations_after_a_recurrent_layer_run_on_the_act_unit() {
     let work = tempfile::tempdir().unwrap();
-    let mut rng = Weights::new(9);
-    let gru = Rnn::new(false, 8, 16, &mut rng);
-    let lstm = Rnn::new(true, 16, 16, &mut rng);
-    let mut initializers = gru.tensors("a");
-    initializers.extend(lstm.tensors("b"));
-    initializers.push(axes("axes"));
-    let graph = Graph {
-        nodes: vec![
-            Node::new("GRU", "a", &["x", "a_W", "a_R", "a_B"])
-                .int("hidden_size", 16)
-                .int("linear_before_reset", 1)
-                .outputs(&["a_y"]),
-            Node::new("Squeeze", "sq1", &["a_y", "axes"]).outputs(&["a_s"]),
-            Node::new("Tanh", "squash", &["a_s"]).outputs(&["a_t"]),
-            Node::new("LSTM", "b", &["a_t", "b_W", "b_R", "b_B"])
-                .int("hidden_size", 16)
-                .outputs(&["b_y"]),
-            Node::new("Squeeze", "sq2", &["b_y", "axes"]).outputs(&["b_s"]),
-            Node::new("Sigmoid", "out", &["b_s"]).outputs(&["y"]),
-        ],
-        initializers,
-        inputs: vec!["x".into()],
-        outputs: vec!["y".into()],
-    };
+    let net = Activations::new(9);
     let x = input_sequence(10, 8);
-    let a: Vec<Vec<f64>> = gru
-        .run(&rows(&x), false)
-        .into_iter()
-        .map(|h| h.iter().map(|v| v.tanh()).collect())
-        .collect();
-    let expected: Vec<Vec<f64>> = lstm
-        .run(&a, false)
-        .into_iter()
-        .map(|h| h.iter().map(|&v| sigmoid(v)).collect())
-        .collect();
-    let (out, manifest) = compile_and_run(work.path(), "acts", &graph, &x, &["--sparsity", "0"]);
+    let expected = net.expected(&x);
+    let (out, manifest) =
+        compile_and_run(work.path(), "acts", &net.graph(), &x, &["--sparsity", "0"]);
     let e = max_error(&out, &expected);
     eprintln!(
-        "standalone activations, unpruned, Q3.12: max |error| {e:.5} against the ONNX float model"
+        "activations graph, unpruned, Q3.12: max |error| {e:.5} against the ONNX float model"
     );
     assert!(e < 0.01, "max |error| {e} against the ONNX float model");
+    // Relu clips: some outputs are exactly 0, as in the float model.
+    assert!(out.iter().any(|&v| v == 0.0) && out.iter().any(|&v| v > 0.0));
     let layers = manifest["layers"].as_array().unwrap();
     let kinds: Vec<(&str, Option<&str>)> = layers
         .iter()
@@ -975,7 +1020,8 @@ fn standalone_activations_after_a_recurrent_layer_run_on_the_act_unit() {
             ("gru", None),
             ("dense", Some("tanh")),
             ("lstm", None),
-            ("dense", Some("sigmoid"))
+            ("dense", Some("relu")),
+            ("dense", Some("relu"))
         ]
     );
     // 16 columns in 8 banks of 2: one slot of 2 kept, though --sparsity 0.

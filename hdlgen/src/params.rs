@@ -62,14 +62,15 @@ pub struct RtlParams {
     pub reg_ninstr: String,
     pub reg_cycles: String,
     pub reg_frames: String,
-    /// The EWOP/ACT unit's operations: add, sub, mul, copy, sigmoid, tanh;
-    /// an `act`'s operation is `{act_op_hi, func[0]}`, an `ewop`'s `{ew_op_pad, func}`.
+    /// The EWOP/ACT unit's operations: add, sub, mul, copy, sigmoid, tanh, relu;
+    /// an `act`'s operation is `{act_op_hi, func}`, an `ewop`'s `{ew_op_pad, func}`.
     pub unit_add: u64,
     pub unit_sub: u64,
     pub unit_mul: u64,
     pub unit_copy: u64,
     pub unit_sigmoid: u64,
     pub unit_tanh: u64,
+    pub unit_relu: u64,
     pub act_op_hi: String,
     pub ew_op_pad: String,
     // ---- Verilog only ----
@@ -385,7 +386,8 @@ impl RtlParams {
             unit_copy: unit(EwOp::Copy),
             unit_sigmoid: UNIT_OP_ACT + encoding::act_func(ActFn::Sigmoid),
             unit_tanh: UNIT_OP_ACT + encoding::act_func(ActFn::Tanh),
-            act_op_hi: format!("{}'b{:b}", w.unit_op - 1, UNIT_OP_ACT >> 1),
+            unit_relu: UNIT_OP_ACT + encoding::act_func(ActFn::Relu),
+            act_op_hi: format!("{}'b{:b}", w.unit_op - w.func, UNIT_OP_ACT >> w.func),
             ew_op_pad: format!("{}'b0", w.unit_op - w.func),
             round_half: half_literal(w.acc as u64 + 1, frac),
             tree_lines: adder_tree_lines(cfg.banks, w.prod as u32),

@@ -1,4 +1,5 @@
-//! Fixed-point sigmoid and tanh for the ACT unit: piecewise linear over
+//! Fixed-point sigmoid and tanh for the ACT unit (and its relu, `max(x, 0)`,
+//! which needs no table): piecewise linear over
 //! `[-8, 8)` in 128 segments of 1/8, secant-fitted (continuous at the knots),
 //! saturating outside. The same tables are generated into the RTL.
 //!
@@ -25,6 +26,8 @@ pub const SEGMENTS: usize = 128;
 pub enum ActFn {
     Sigmoid,
     Tanh,
+    /// `max(x, 0)`: exact in every format, no table.
+    Relu,
 }
 
 impl ActFn {
@@ -32,6 +35,51 @@ impl ActFn {
         match self {
             ActFn::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             ActFn::Tanh => x.tanh(),
+            ActFn::Relu => x.max(0.0),
+        }
+    }
+
+    /// The name in programs, reports and manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActFn::Sigmoid => "sigmoid",
+            ActFn::Tanh => "tanh",
+            ActFn::Relu => "relu",
+        }
+    }
+}
+
+/// The ACT unit's functions in one format: the sigmoid and tanh tables,
+/// and relu.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActUnit {
+    pub sigmoid: ActTable,
+    pub tanh: ActTable,
+}
+
+impl ActUnit {
+    pub fn new(format: QFormat) -> ActUnit {
+        ActUnit {
+            sigmoid: ActTable::new(ActFn::Sigmoid, format),
+            tanh: ActTable::new(ActFn::Tanh, format),
+        }
+    }
+
+    /// `func`'s table, if it has one (relu has none).
+    pub fn table(&self, func: ActFn) -> Option<&ActTable> {
+        match func {
+            ActFn::Sigmoid => Some(&self.sigmoid),
+            ActFn::Tanh => Some(&self.tanh),
+            ActFn::Relu => None,
+        }
+    }
+
+    /// `func` of a Q(W.F) integer in the format's range.
+    #[inline]
+    pub fn eval(&self, func: ActFn, x: i64) -> i64 {
+        match self.table(func) {
+            Some(t) => t.eval(x),
+            None => x.max(0),
         }
     }
 }
@@ -66,7 +114,9 @@ pub struct ActTable {
 }
 
 impl ActTable {
+    /// The table of sigmoid or tanh (relu has none: [`ActUnit::eval`]).
     pub fn new(func: ActFn, format: QFormat) -> ActTable {
+        assert_ne!(func, ActFn::Relu, "relu has no table");
         let one = 1i64 << format.frac;
         // The segment width in LSBs: 1/8, at least one LSB.
         let step = (one / 8).max(1);
@@ -134,6 +184,20 @@ mod tests {
         (fmt.min()..=fmt.max())
             .map(|x| (t.eval(x) as f64 / one - func.float(x as f64 / one)).abs())
             .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn relu_is_exact_and_the_tables_are_the_unit_s() {
+        let fmt = QFormat::new(8, 5).unwrap();
+        let unit = ActUnit::new(fmt);
+        for x in fmt.min()..=fmt.max() {
+            assert_eq!(unit.eval(ActFn::Relu, x), x.max(0));
+            assert_eq!(unit.eval(ActFn::Sigmoid, x), unit.sigmoid.eval(x));
+            assert_eq!(unit.eval(ActFn::Tanh, x), unit.tanh.eval(x));
+        }
+        assert!(unit.table(ActFn::Relu).is_none());
+        assert_eq!(ActFn::Relu.float(-0.5), 0.0);
+        assert_eq!(ActFn::Relu.name(), "relu");
     }
 
     #[test]

@@ -75,6 +75,13 @@ pub fn ewop(simd: Simd, func: EwOp, fmt: QFormat, a: &mut [i64], b: &[i64]) {
     }
 }
 
+/// `x = max(x, 0)` element by element, in place (the compiler vectorizes it).
+pub fn relu(x: &mut [i64]) {
+    for v in x {
+        *v = (*v).max(0);
+    }
+}
+
 /// `x = table(x)` element by element, in place. `simd` must be available.
 pub fn act(simd: Simd, table: &ActTable, x: &mut [i64]) {
     match simd {

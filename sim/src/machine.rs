@@ -18,7 +18,7 @@
 //! saturated; mul rounds half up back to F fraction bits (as the PE output
 //! path); act uses the tables of [`crate::act`].
 
-use crate::act::{ActFn, ActTable};
+use crate::act::ActUnit;
 use crate::arch::{placement, timing, HostLayout, Interleave};
 use crate::config::{Config, ConfigError};
 use crate::elementwise::{self, Simd};
@@ -136,8 +136,7 @@ pub struct Machine {
     /// The instruction set of the EWOP and ACT loops ([`crate::elementwise`]).
     simd: Simd,
     vmem: Vec<i64>,
-    sigmoid: ActTable,
-    tanh: ActTable,
+    act: ActUnit,
     /// The overlapped machine's clock, carried from frame to frame.
     overlap: Option<OverlapClock>,
     /// The serialized machine's times of the last program it ran: every
@@ -194,8 +193,7 @@ impl Machine {
         placement::check_fits(cfg, &matrices)?;
         Ok(Machine {
             cfg: cfg.clone(),
-            sigmoid: ActTable::new(ActFn::Sigmoid, cfg.format()),
-            tanh: ActTable::new(ActFn::Tanh, cfg.format()),
+            act: ActUnit::new(cfg.format()),
             vmem: vec![0; cfg.memory.vector_words],
             kernels: matrices.iter().map(|m| SpmvKernel::new(cfg, m)).collect(),
             scratch: KernelScratch::default(),
@@ -676,15 +674,15 @@ impl Machine {
                     self.instr_cycles(instr)
                 }
                 Instr::Act { func, src, dst } => {
-                    let table = match func {
-                        ActFn::Sigmoid => &self.sigmoid,
-                        ActFn::Tanh => &self.tanh,
-                    };
                     // In place in `dst` (copy_within moves overlapping regions whole).
                     if src != dst {
                         self.vmem.copy_within(src.base..src.end(), dst.base);
                     }
-                    elementwise::act(self.simd, table, &mut self.vmem[dst.base..dst.end()]);
+                    let x = &mut self.vmem[dst.base..dst.end()];
+                    match self.act.table(func) {
+                        Some(table) => elementwise::act(self.simd, table, x),
+                        None => elementwise::relu(x),
+                    }
                     self.instr_cycles(instr)
                 }
             };

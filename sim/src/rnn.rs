@@ -665,6 +665,7 @@ impl<'a> ReferenceState<'a> {
                                 None => y,
                                 Some(ActFn::Sigmoid) => sig.eval(y),
                                 Some(ActFn::Tanh) => tanh.eval(y),
+                                Some(ActFn::Relu) => y.max(0),
                             }
                         })
                         .collect();
@@ -831,7 +832,7 @@ impl FloatState {
                         match act {
                             None => y,
                             Some(ActFn::Sigmoid) => sig(y),
-                            Some(ActFn::Tanh) => y.tanh(),
+                            Some(f) => f.float(y),
                         }
                     })
                     .collect();

@@ -584,7 +584,7 @@ module bbs_top #(
     .clk_i    (clk_i),
     .rst_ni   (rst_ni),
     .valid_i  ({{ lane.name }}_run),
-    .op_i     (({{ lane.name }}_op == OpAct) ? { {{- p.act_op_hi }}, {{ lane.name }}_func[0]} : { {{- p.ew_op_pad }}, {{ lane.name }}_func}),
+    .op_i     (({{ lane.name }}_op == OpAct) ? { {{- p.act_op_hi }}, {{ lane.name }}_func} : { {{- p.ew_op_pad }}, {{ lane.name }}_func}),
     .lane_ok_i({{ lane.name }}_lane_ok),
     .waddr_i  ({{ lane.name }}_dst[AW-1:0]),
     .a_i      (run_data[{{ lane.run_a }}*VB*W +: {{ p.lanes }}*W]),

@@ -87,6 +87,7 @@ pub fn act_func(f: ActFn) -> u64 {
     match f {
         ActFn::Sigmoid => 0,
         ActFn::Tanh => 1,
+        ActFn::Relu => 2,
     }
 }
 
@@ -311,7 +312,10 @@ mod tests {
                 "ewop unit ops sit below the act ones"
             );
         }
-        for f in [ActFn::Sigmoid, ActFn::Tanh] {
+        for f in [ActFn::Sigmoid, ActFn::Tanh, ActFn::Relu] {
+            assert!(act_func(f) < 1 << FUNC_WIDTH);
+            // The unit's op is {1, func}: UNIT_OP_ACT is the top bit alone.
+            assert_eq!(UNIT_OP_ACT + act_func(f), UNIT_OP_ACT | act_func(f));
             assert!(UNIT_OP_ACT + act_func(f) < 1 << UNIT_OP_WIDTH);
         }
     }

@@ -16,7 +16,6 @@
 //! 3. [`render_svg`]: the picture, hand-written SVG text: the same chart
 //!    gives the same bytes; text is escaped for XML.
 
-use crate::act::ActFn;
 use crate::arch::timing;
 use crate::config::Config;
 use crate::isa::{EwOp, Instr};
@@ -224,13 +223,7 @@ pub fn instr_label(instr: &Instr, matrix_names: &[String]) -> String {
             };
             format!("ewop {f}")
         }
-        Instr::Act { func, .. } => {
-            let f = match func {
-                ActFn::Sigmoid => "sigmoid",
-                ActFn::Tanh => "tanh",
-            };
-            format!("act {f}")
-        }
+        Instr::Act { func, .. } => format!("act {}", func.name()),
     }
 }
 

@@ -30,7 +30,8 @@
 // The EWOP and ACT unit: 8 lane(s), each doing one element per cycle, then
 // 3 pipeline register stage(s) before the vector-memory write.
 //   op_i: 0 add, 1 sub (exact, then saturated), 2 mul (rounded half up back to
-//         12 fraction bits, saturated), 3 copy, 4 sigmoid, 5 tanh.
+//         12 fraction bits, saturated), 3 copy, 4 sigmoid, 5 tanh, 6 relu.
+// Relu is max(a, 0): exact, no table.
 // Sigmoid and tanh are the simulator's piecewise-linear tables
 // (bbs_sim::act): clamp x to the table, segment s = (x - x_min) >> 9,
 // offset d = the low bits, y = base[s] + round_half_up(slope[s] * d >> 12),
@@ -129,6 +130,7 @@ module bbs_ewop (
           3'd1:    y_d = dif_s;
           3'd2:    y_d = mul_s;
           3'd3:    y_d = a;
+          3'd6:    y_d = a[W-1] ? {W{1'b0}} : a;
           default: y_d = act_s;
         endcase
       end

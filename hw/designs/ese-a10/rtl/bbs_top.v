@@ -1966,7 +1966,7 @@ module bbs_top #(
     .clk_i    (clk_i),
     .rst_ni   (rst_ni),
     .valid_i  (ew_issue),
-    .op_i     ((op == OpAct) ? {2'b10, func[0]} : {1'b0, func}),
+    .op_i     ((op == OpAct) ? {1'b1, func} : {1'b0, func}),
     .lane_ok_i(ew_lane_ok),
     .waddr_i  (ew_dst[AW-1:0]),
     .a_i      (a_data[1023:0]),
