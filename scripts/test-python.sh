@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Python package (python/): builds it with maturin into a virtual
+# The Python package (python/): builds its wheel with maturin, installs it into a virtual
 # environment (target/pyenv, created when missing, with maturin, numpy and
 # pytest from PyPI) and runs its tests with pytest against the `bbs` binary
 # the Rust tests built. scripts/test.sh calls this; under CI=true a missing
@@ -34,8 +34,20 @@ if [ ! -x "$env/bin/maturin" ] || ! "$env/bin/python" -c "import numpy, pytest" 
   echo "installing maturin, numpy and pytest with pip into target/pyenv"
   "$env/bin/pip" install -q --disable-pip-version-check "maturin>=1.5,<2" numpy pytest
 fi
-# A debug build: it shares the dependencies `cargo test` compiled.
-VIRTUAL_ENV=$env PATH=$env/bin:$PATH "$env/bin/maturin" develop -q --locked -m python/Cargo.toml
+# The package as users get it: a wheel (a debug build, which shares the
+# dependencies `cargo test` compiled), installed with pip into the
+# environment; the tests import that installed copy.
+rm -rf "$root/target/wheels"
+VIRTUAL_ENV=$env PATH=$env/bin:$PATH "$env/bin/maturin" build -q --locked -m python/Cargo.toml -o "$root/target/wheels"
+wheels=("$root"/target/wheels/bbs-*.whl)
+if [ ${#wheels[@]} -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
+  echo "error: maturin build left ${#wheels[@]} wheels in target/wheels, not one" >&2
+  exit 1
+fi
+# Out of the source tree, so that `import bbs` finds the installed wheel.
+"$env/bin/pip" uninstall -q -y bbs 2>/dev/null || true
+"$env/bin/pip" install -q --disable-pip-version-check --no-deps "${wheels[0]}"
+(cd "$root/target" && "$env/bin/python" -c "import bbs, sys; assert 'site-packages' in bbs.__file__, bbs.__file__; print('bbs', bbs.__version__, 'from', bbs.__file__)")
 # The binary the tests compare with (up to date: a no-op after `cargo test`).
 cargo build -q --locked --bin bbs
 BBS_BIN=$root/target/debug/bbs "$env/bin/python" -m pytest -q python/tests
