@@ -50,4 +50,4 @@ fi
 (cd "$root/target" && "$env/bin/python" -c "import bbs, sys; assert 'site-packages' in bbs.__file__, bbs.__file__; print('bbs', bbs.__version__, 'from', bbs.__file__)")
 # The binary the tests compare with (up to date: a no-op after `cargo test`).
 cargo build -q --locked --bin bbs
-BBS_BIN=$root/target/debug/bbs "$env/bin/python" -m pytest -q python/tests
+BBS_BIN=${CARGO_TARGET_DIR:-$root/target}/debug/bbs "$env/bin/python" -m pytest -q python/tests
