@@ -9,7 +9,6 @@ pub mod flow;
 pub mod layers;
 pub mod model_compile;
 pub mod model_prune;
-pub mod onnx_import;
 pub mod patterns;
 pub mod print;
 pub mod report;

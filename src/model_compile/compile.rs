@@ -1,7 +1,7 @@
 //! `bbs compile MODEL -o DIR`: prune, quantize, build the program, write
 //! the directory.
 
-use crate::onnx_import::{self, Host, HostOp};
+use super::onnx::{self, Host, HostOp};
 use crate::say;
 use anyhow::{bail, Context, Result};
 use bbs_compress::{read_matrix, Csb, OutputPlan};
@@ -67,14 +67,14 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         plan.check()?;
     }
     let mut cfg = crate::flow::load_config(args.config.as_deref())?;
-    let (tensors, float, host, io) = if onnx_import::is_recurrent_graph(&args.model)? {
+    let (tensors, float, host, io) = if onnx::is_recurrent_graph(&args.model)? {
         if args.prefix.is_some() {
             bail!(
                 "--prefix: {} is an ONNX graph; its layers are its LSTM/GRU nodes (--prefix picks the tensors of a state dict)",
                 args.model.display()
             );
         }
-        let g = onnx_import::import(&args.model)?;
+        let g = onnx::import(&args.model)?;
         (g.tensors, g.layers, g.host, Some((g.input, g.output)))
     } else {
         let tensors = find_layers(&args.model, args.prefix.as_deref())?;

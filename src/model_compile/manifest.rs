@@ -1,6 +1,6 @@
 //! `manifest.json` of a compiled directory.
 
-use crate::onnx_import::Host;
+use super::onnx::Host;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! `compile` finds the recurrent layers of a PyTorch-style state dict
 //! (`.npz`, `.safetensors`, or an `.onnx` file's initializers) by their
 //! tensor names, or of an ONNX graph by its `LSTM`/`GRU` nodes
-//! (`onnx_import`, which also finds the steps the host computes around
+//! (`onnx`, which also finds the steps the host computes around
 //! them), prunes every matrix to
 //! bank-balanced sparsity with the configuration's banks, quantizes it,
 //! builds the machine's program (the overlapped one with `overlap.units`)
@@ -23,13 +23,14 @@
 //! stack. The kind follows from the shapes: `weight_hh` has 4 (LSTM) or 3
 //! (GRU) times as many rows as the hidden size.
 //!
-//! One file per concept: `layers` (state-dict discovery), `calibrate`,
-//! `manifest`, `compile` and `run`.
+//! One file per concept: `layers` (state-dict discovery), `onnx` (ONNX
+//! graphs), `calibrate`, `manifest`, `compile` and `run`.
 
 mod calibrate;
 mod compile;
 mod layers;
 mod manifest;
+pub mod onnx;
 mod run;
 
 pub use calibrate::Calibration;

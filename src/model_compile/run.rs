@@ -1,7 +1,7 @@
 //! `bbs run DIR INPUT.npy`: a compiled directory loaded and a sequence
 //! streamed through the simulated accelerator.
 
-use crate::onnx_import::{self, HostOp};
+use super::onnx::{self, HostOp};
 use crate::say;
 use anyhow::{bail, Context, Result};
 use bbs_compress::{read_matrix, Csb, OutputPlan};
@@ -56,8 +56,8 @@ pub fn load_compiled(dir: &Path) -> Result<(Config, Manifest, Network)> {
             step.matrix = Some(read_matrix(&dir.join(weight), None)?);
         }
     }
-    onnx_import::check_loaded(&manifest.host.before)
-        .and_then(|()| onnx_import::check_loaded(&manifest.host.after))
+    onnx::check_loaded(&manifest.host.before)
+        .and_then(|()| onnx::check_loaded(&manifest.host.after))
         .with_context(|| format!("{}", dir.display()))?;
     let mut layers = Vec::new();
     for l in &manifest.layers {

@@ -9,10 +9,12 @@
 //! input and recurrent biases). Shape-only nodes (`Squeeze`, `Unsqueeze`,
 //! `Reshape`, `Transpose`, `Flatten`, `Identity`, `Dropout`) pass through: a
 //! sequence is frames x features whatever its axes are called. Dense layers
-//! (`Gemm`, `MatMul`, with a following bias `Add` and `Sigmoid`/`Tanh`)
+//! (`Gemm`, `MatMul`, with a following bias `Add` and `Sigmoid`/`Tanh`/`Relu`)
 //! between, right before or right after the recurrent layers run on the
-//! accelerator too; the rest of the chain before and after that span
-//! (element-wise arithmetic with a constant, `Relu`, `Softmax`, dense layers
+//! accelerator too, and so does an activation right after a recurrent layer
+//! (an identity layer); element-wise arithmetic with a constant after a
+//! recurrent layer is folded into the next linear layer. The rest of the
+//! chain before and after that span (a scaling, `Softmax`, dense layers
 //! beyond a host step) runs on the host and is listed in the manifest.
 //! Anything else is refused naming the node and its op type.
 
@@ -25,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::model_compile::{LayerTensors, StoredRows};
+use super::{LayerTensors, StoredRows};
 
 /// Element-wise arithmetic with a constant.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
