@@ -409,9 +409,10 @@ fn run(cli: Cli) -> Result<()> {
             design.stage(&mut plan, dir)?;
             // The memory images: the run's (run/), or the compiled model's
             // or an empty program's (mem/).
+            // (--model and --csb exclude each other.)
             let described = match (&run_inputs, &compiled) {
-                (Some(_), _) => "testbench's",
-                (None, Some(_)) => "compiled model's",
+                (_, Some(_)) => "compiled model's",
+                (Some(_), None) => "testbench's",
                 (None, None) => "empty program's",
             };
             let (mem_dir, memories) = match (&run_inputs, compiled) {
