@@ -9,12 +9,10 @@ use anyhow::{Context, Result};
 use bbs_compress::metrics::layer_metrics;
 use bbs_compress::patterns::{global_unstructured_masks, prune_mask, Pattern};
 use bbs_compress::{prune_bbs, read_matrices, Csb, NamedMatrix, Out, OutputPlan, QFormat};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
 use std::path::Path;
 
 /// Which pattern the written outputs use.
@@ -109,21 +107,6 @@ fn pattern_report(
     }
 }
 
-fn progress(len: usize, quiet: bool, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
-    if quiet || !std::io::stderr().is_terminal() {
-        pb.set_draw_target(ProgressDrawTarget::hidden());
-    } else {
-        pb.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        pb.set_message(what.to_string());
-    }
-    pb
-}
-
 /// The pruned model's file name: `pruned.<the input's extension>`.
 fn pruned_name(req: &ModelPruneRequest) -> String {
     let ext = req
@@ -189,7 +172,7 @@ pub fn prune_model(req: &ModelPruneRequest, plan: &mut OutputPlan, dir: Out) -> 
         vec![None; layers.len()]
     };
 
-    let pb = progress(layers.len(), req.quiet, "pruning");
+    let pb = crate::print::progress(layers.len(), req.quiet, "pruning");
     let prune = |layer: NamedMatrix, s: &LayerSettings, global: Option<Array2<bool>>| {
         let name = layer.name.clone();
         let r = prune_layer(
@@ -228,7 +211,7 @@ pub fn prune_model(req: &ModelPruneRequest, plan: &mut OutputPlan, dir: Out) -> 
 
     let sweep = match &originals {
         Some(layers) => {
-            let pb = progress(layers.len(), req.quiet, "sweeping");
+            let pb = crate::print::progress(layers.len(), req.quiet, "sweeping");
             let sweep = report::sweep(layers, &settings, &pb)?;
             pb.finish_and_clear();
             Some(sweep)

@@ -161,6 +161,25 @@ pub fn error_text(e: &anyhow::Error) -> (String, String) {
     (format!("error: {}", shown(&parts.join(": "))), detail)
 }
 
+/// A progress bar on stderr for `len` steps labelled `what`; hidden with
+/// `quiet` or when stderr is not a terminal (logs and pipes stay clean).
+pub fn progress(len: usize, quiet: bool, what: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+    let pb = ProgressBar::new(len as u64);
+    if quiet || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_message(what.to_string());
+    }
+    pb
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,8 +31,6 @@ pub use point::*;
 use shard::*;
 
 use anyhow::{bail, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
 
 /// `bbs sweep` (and `bbs sweep merge`).
 pub fn run(args: &SweepArgs) -> Result<()> {
@@ -60,7 +58,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     let plan = Plan::from_args(args)?;
     if let Some(shard) = shard {
         let range = shard.range(plan.points());
-        let pb = progress(range.len(), args.quiet);
+        let pb = crate::print::progress(range.len(), args.quiet, "sweeping");
         let points = sweep_range(&plan, range.clone(), &pb);
         pb.finish_and_clear();
         outputs.write_in(
@@ -81,7 +79,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         crate::print::wrote(output)?;
         return Ok(());
     }
-    let pb = progress(plan.points(), args.quiet);
+    let pb = crate::print::progress(plan.points(), args.quiet, "sweeping");
     let points = sweep(&plan, &pb);
     pb.finish_and_clear();
     write_outputs(outputs, dir, &plan, &points)?;
@@ -106,19 +104,4 @@ fn write_outputs(
     }
     outputs.publish()?;
     Ok(())
-}
-
-fn progress(len: usize, quiet: bool) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
-    if quiet || !std::io::stderr().is_terminal() {
-        pb.set_draw_target(ProgressDrawTarget::hidden());
-    } else {
-        pb.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        pb.set_message("sweeping");
-    }
-    pb
 }
