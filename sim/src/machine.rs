@@ -16,7 +16,7 @@
 //!
 //! Element-wise arithmetic (Q(W.F), saturating): add and sub are exact then
 //! saturated; mul rounds half up back to F fraction bits (as the PE output
-//! path); act uses the tables of [`crate::act`].
+//! path); act uses the tables of [`crate::act`] (relu, `max(x, 0)`, none).
 
 use crate::act::ActUnit;
 use crate::arch::{placement, timing, HostLayout, Interleave};
