@@ -96,7 +96,7 @@ pub fn check_prefix(prefix: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `text` with every whole identifier `bbs_<module>` (one of [`MODULES`])
+/// `text` with every whole identifier `bbs_<module>` (one of `MODULES`)
 /// replaced by `<prefix>_<module>` and `tb_bbs` by `tb_<prefix>`: module
 /// names, instantiations and the comments that name them. Identifiers
 /// that merely contain one (`u_bbs_pe`, `bbs_sim`) are left alone.

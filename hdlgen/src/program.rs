@@ -223,7 +223,7 @@ impl RunFiles<'_> {
 /// stores sent `words` (every store's words in the order sent, as the
 /// testbench prints them): each store's words in element order
 /// ([`bbs_sim::arch::interleave::HostLayout::store_values`]), as
-/// [`bbs_sim::Machine::run`] returns them. Words past the program's stores
+/// [`bbs_sim::machine::Machine::run`] returns them. Words past the program's stores
 /// (or a short last store) are kept as they are, so a count that differs
 /// still shows.
 pub fn host_outputs(program: &Program, runs: usize, words: &[i64]) -> Vec<i64> {

@@ -39,8 +39,8 @@ pub struct CompileArgs {
     /// every weight, input and result in range.
     #[arg(long, value_name = "INPUT.npy")]
     pub calibrate: Option<PathBuf>,
-    /// Per-matrix sparsity (`bbs prune --layers` TOML: [defaults] and
-    /// [[layer]] rules by tensor name or glob; `skip` keeps a matrix
+    /// Per-matrix sparsity (`bbs prune --layers` TOML: `[defaults]` and
+    /// `[[layer]]` rules by tensor name or glob; `skip` keeps a matrix
     /// dense; `banks`, if given, must be the configuration's).
     #[arg(long, value_name = "L.toml", conflicts_with = "pruned")]
     pub layers: Option<PathBuf>,

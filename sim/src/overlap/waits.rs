@@ -30,7 +30,7 @@ pub fn derive(
     reduce(acc, derive_all(acc, vector_words, chaining, issue), issue)
 }
 
-/// Every wait [`derive`] finds before it drops those the issue stage keeps
+/// Every wait [`derive()`] finds before it drops those the issue stage keeps
 /// anyway: the same schedule, with a wait per element range touched
 /// (a vector produced in 16 blocks gives its reader 16 waits).
 pub fn derive_all(

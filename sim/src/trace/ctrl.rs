@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 /// Cycle `c` is rising edge `c`; cycle 0 samples `start_i`, the last cycle
 /// (`cycles.total`) is the first to sample `done_o`. In a program the same
 /// cycles start at the spmv instruction's dispatch edge
-/// ([`ProgramTrace::spmvs`]).
+/// ([`super::ProgramTrace::spmvs`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpmvTrace {
     pub config: String,

@@ -2,7 +2,7 @@
 //! VCD reader to compare them with the RTL's own dump.
 //!
 //! [`program_trace`] expands the timelines of a program's runs
-//! ([`RunReport::timeline`], one run per frame, state carried) into the
+//! ([`crate::machine::RunReport::timeline`], one run per frame, state carried) into the
 //! registers and control outputs of the sequencer (`u_seq`, `bbs_seq.v`), the
 //! PE array's controller (`u_ctrl`, `bbs_ctrl.v`) and PE 0's write-back
 //! (`u_pe0`, `bbs_pe.v`), at every rising clock edge of the testbench

@@ -37,7 +37,7 @@ pub struct SpmvSpan {
     /// The instruction's index in the program.
     pub index: usize,
     pub matrix: usize,
-    /// The dispatch edge, which starts `bbs_ctrl` ([`SpmvTrace`]'s cycle 0).
+    /// The dispatch edge, which starts `bbs_ctrl` ([`super::SpmvTrace`]'s cycle 0).
     pub start_edge: u64,
     pub cycles: CycleBreakdown,
 }
@@ -151,7 +151,7 @@ fn seq_declare(w: &Widths) -> [(&'static [&'static str], &'static str, usize); S
 /// The whole-program waveform of `runs` (one [`RunReport`] per run of
 /// `program`, in order, as [`Machine::run`] returned them with the state
 /// carried) on `cfg` with `matrices`, in the time of `tb_bbs` whose first
-/// start is sampled at `first_start_edge` ([`tb_first_start_edge`]).
+/// start is sampled at `first_start_edge` ([`super::tb_first_start_edge`]).
 ///
 /// The sequencer, the controller and PE 0 are stepped edge by edge by the
 /// RTL's rules, with the testbench's host answering every load and store
