@@ -261,6 +261,13 @@ fn bad_prefixes_and_device_names_write_nothing() {
         );
         assert!(!out.exists(), "{args:?}: wrote {}", out.display());
     }
+    // --model takes a `bbs compile` directory only.
+    let o = bbs(&["hdl", "--model", s(dir.path()), "-o", s(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not a `bbs compile` directory"), "{err}");
+    assert!(!out.exists(), "wrote {}", out.display());
     // An input inside what the command writes is refused before anything is.
     let cfg = dir.path().join("out2/constraints/bbs_top.sdc");
     std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();

@@ -269,15 +269,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
     // The memories' $readmemh images (matrices, program, issue tables,
     // vector memory) for the RTL `bbs hdl --config DIR/config.toml` builds;
     // no run (in.hex and run.hex come with `bbs verify --model`).
-    bbs_hdlgen::program::RunFiles {
-        cfg: &cfg,
-        matrices: &compiled.matrices,
-        program: &compiled.program,
-        inputs: &[],
-        runs: 0,
-        matrix_load: bbs_hdlgen::program::MatrixLoad::Init,
-    }
-    .stage(&mut plan, dir, "hex")?;
+    image_files(&cfg, &compiled).stage(&mut plan, dir, "hex")?;
     plan.write_in(dir, "config.toml", cfg.to_toml().as_bytes())?;
     plan.write_in(
         dir,
@@ -444,8 +436,15 @@ pub(super) fn file_name(p: &Path) -> String {
 /// vector memory, as `compile` writes them into `hex/` (`bbs hdl --model`
 /// names them by its prefix).
 pub fn memory_images(cfg: &Config, net: &Network) -> Result<Vec<(String, String)>> {
-    let compiled = net.compile(cfg)?;
-    Ok(bbs_hdlgen::program::RunFiles {
+    Ok(image_files(cfg, &net.compile(cfg)?).files())
+}
+
+/// The memory images of a compiled program, with no run: `hex/`.
+fn image_files<'a>(
+    cfg: &'a Config,
+    compiled: &'a bbs_sim::rnn::Compiled,
+) -> bbs_hdlgen::program::RunFiles<'a> {
+    bbs_hdlgen::program::RunFiles {
         cfg,
         matrices: &compiled.matrices,
         program: &compiled.program,
@@ -453,7 +452,6 @@ pub fn memory_images(cfg: &Config, net: &Network) -> Result<Vec<(String, String)
         runs: 0,
         matrix_load: bbs_hdlgen::program::MatrixLoad::Init,
     }
-    .files())
 }
 
 /// The sparsity that keeps one slot per bank of a `cols`-column matrix.
